@@ -1,0 +1,16 @@
+//! Event type names and topics: the public contract of Miyagi's event log.
+//!
+//! Types are schema-versioned (`….v1`); a breaking change to a payload gets a new type name so
+//! old and new consumers can run side by side during a rollout.
+
+/// Topics group the events of one aggregate type; records are keyed by aggregate id so every
+/// event of one aggregate lands on one partition, in order.
+pub mod topics {
+    pub const USER_PROFILE: &str = "miyagi.user.profile";
+}
+
+pub mod types {
+    pub const USER_PROFILE_CREATED: &str = "miyagi.user.profile.created.v1";
+    pub const USER_PROFILE_UPDATED: &str = "miyagi.user.profile.updated.v1";
+    pub const USER_PROFILE_DELETED: &str = "miyagi.user.profile.deleted.v1";
+}

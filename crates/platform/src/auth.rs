@@ -1,0 +1,207 @@
+//! Who is calling. Three modes, chosen by config:
+//! - `none`: one local user, for `miyagi up` on a laptop;
+//! - `api_key`: `X-API-Key: <key>` (or `Authorization: Bearer <key>`), keys stored as SHA-256 digests;
+//! - `jwt`: OIDC-style bearer tokens, HS256 with a shared secret or RS256 with keys from a JWKS
+//!   endpoint (Entra ID, Auth0, Keycloak …), checking issuer and audience when configured.
+//!
+//! Handlers take a [`Principal`]; every resource is stored with its owner's id and looked up by it.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::{FromRequestParts, Request, State},
+    http::{header, request::Parts, HeaderMap},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey, Validation};
+use sha2::{Digest, Sha256};
+use tokio::sync::RwLock;
+
+use crate::{
+    config::{AuthConfig, AuthMode, JwtConfig},
+    http::Problem,
+};
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| Problem::unauthorized("this route needs an authenticated caller"))
+    }
+}
+
+pub struct Authenticator {
+    mode: AuthMode,
+    local_user: String,
+    /// (user, SHA-256 of the key)
+    keys: Vec<(String, Vec<u8>)>,
+    jwt: JwtVerifier,
+}
+
+struct JwtVerifier {
+    config: JwtConfig,
+    http: reqwest::Client,
+    jwks: RwLock<Option<(JwkSet, Instant)>>,
+}
+
+const JWKS_TTL: Duration = Duration::from_secs(600);
+/// An unknown `kid` refreshes the key set (keys rotate), but not more often than this.
+const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
+
+impl Authenticator {
+    pub fn from_config(config: &AuthConfig) -> anyhow::Result<Self> {
+        let keys = config
+            .keys
+            .iter()
+            .map(|k| Ok((k.user.clone(), hex::decode(k.sha256.expose())?)))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self {
+            mode: config.mode,
+            local_user: config.local_user.clone(),
+            keys,
+            jwt: JwtVerifier {
+                config: config.jwt.clone(),
+                http: reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?,
+                jwks: RwLock::new(None),
+            },
+        })
+    }
+
+    pub async fn principal(&self, headers: &HeaderMap) -> Result<Principal, Problem> {
+        match self.mode {
+            AuthMode::None => Ok(Principal { user_id: self.local_user.clone() }),
+            AuthMode::ApiKey => {
+                let key = headers
+                    .get("x-api-key")
+                    .and_then(|v| v.to_str().ok())
+                    .or_else(|| bearer(headers))
+                    .ok_or_else(|| Problem::unauthorized("send an API key in the X-API-Key header"))?;
+                // Comparing digests, not keys: timing can reveal at most a digest prefix.
+                let digest = Sha256::digest(key.as_bytes());
+                self.keys
+                    .iter()
+                    .find(|(_, d)| d.as_slice() == digest.as_slice())
+                    .map(|(user, _)| Principal { user_id: user.clone() })
+                    .ok_or_else(|| Problem::unauthorized("unknown API key"))
+            }
+            AuthMode::Jwt => {
+                let token = bearer(headers)
+                    .ok_or_else(|| Problem::unauthorized("send a bearer token in the Authorization header"))?;
+                self.jwt.verify(token).await
+            }
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+impl JwtVerifier {
+    async fn verify(&self, token: &str) -> Result<Principal, Problem> {
+        let invalid = |e: jsonwebtoken::errors::Error| Problem::unauthorized(format!("invalid token: {e}"));
+        let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
+        let key = match header.alg {
+            Algorithm::HS256 => {
+                let secret = self
+                    .config
+                    .hs256_secret
+                    .as_ref()
+                    .ok_or_else(|| Problem::unauthorized("HS256 tokens are not accepted here"))?;
+                DecodingKey::from_secret(secret.expose().as_bytes())
+            }
+            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::ES256 | Algorithm::ES384 => {
+                let kid = header.kid.as_deref().ok_or_else(|| Problem::unauthorized("token has no `kid`"))?;
+                self.key_for(kid).await?
+            }
+            other => return Err(Problem::unauthorized(format!("token algorithm {other:?} is not accepted"))),
+        };
+        let mut validation = Validation::new(header.alg);
+        match &self.config.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        if let Some(iss) = &self.config.issuer {
+            validation.set_issuer(&[iss]);
+        }
+        let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
+            .map_err(invalid)?
+            .claims;
+        let claim = self.config.user_claim.as_deref().unwrap_or("sub");
+        let user_id = claims
+            .get(claim)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Problem::unauthorized(format!("token has no `{claim}` claim")))?;
+        Ok(Principal { user_id: user_id.to_string() })
+    }
+
+    async fn key_for(&self, kid: &str) -> Result<DecodingKey, Problem> {
+        let url = self
+            .config
+            .jwks_url
+            .as_deref()
+            .ok_or_else(|| Problem::unauthorized("asymmetric tokens need auth.jwt.jwks_url"))?;
+        {
+            let cached = self.jwks.read().await;
+            if let Some((set, fetched)) = cached.as_ref() {
+                let fresh = fetched.elapsed() < JWKS_TTL;
+                match set.find(kid) {
+                    Some(jwk) if fresh => return DecodingKey::from_jwk(jwk).map_err(|e| Problem::unauthorized(e.to_string())),
+                    None if fetched.elapsed() < JWKS_MIN_REFRESH => {
+                        return Err(Problem::unauthorized(format!("unknown signing key {kid}")));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let set: JwkSet = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| Problem::internal(format!("fetching JWKS from {url}: {e}")))?
+            .json()
+            .await
+            .map_err(|e| Problem::internal(format!("JWKS at {url} is not a key set: {e}")))?;
+        let key = set.find(kid).map(DecodingKey::from_jwk);
+        *self.jwks.write().await = Some((set, Instant::now()));
+        match key {
+            Some(Ok(key)) => Ok(key),
+            Some(Err(e)) => Err(Problem::unauthorized(format!("signing key {kid} is unusable: {e}"))),
+            None => Err(Problem::unauthorized(format!("unknown signing key {kid}"))),
+        }
+    }
+}
+
+/// Middleware: authenticates every request it wraps and hands handlers a [`Principal`].
+pub async fn authenticate(State(auth): State<Arc<Authenticator>>, mut req: Request, next: Next) -> Response {
+    match auth.principal(req.headers()).await {
+        Ok(principal) => {
+            tracing::Span::current().record("user", principal.user_id.as_str());
+            req.extensions_mut().insert(principal);
+            next.run(req).await
+        }
+        Err(problem) => problem.into_response(),
+    }
+}

@@ -1,0 +1,407 @@
+//! Configuration: embedded defaults, then a TOML file, then `MIYAGI_*` environment variables.
+//!
+//! Nested keys use a double underscore in the environment: `MIYAGI_HTTP__BIND=0.0.0.0:8080` sets
+//! `http.bind`. Unknown keys are errors, not silently ignored, so a typo cannot turn a setting off.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where embedded mode keeps its SQLite files, event log and blobs.
+    pub data_dir: PathBuf,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub bus: BusConfig,
+    pub blob: BlobConfig,
+    pub auth: AuthConfig,
+    pub consumer: ConsumerConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub bind: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    pub request_timeout_secs: u64,
+    /// Browser origins allowed to call the API; never a wildcard.
+    pub cors_origins: Vec<String>,
+    /// How long shutdown waits for in-flight requests and consumers before giving up.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite` (one file per service in `data_dir`) or a `postgres://` URL (one schema per service).
+    pub url: Secret,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusConfig {
+    pub kind: BusKind,
+    /// Partitions per topic; records with one key always land on one partition.
+    pub partitions: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BusKind {
+    /// The durable event log inside this process, stored in `data_dir/events.db`.
+    Embedded,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobConfig {
+    /// `file` (a folder in `data_dir`), `file:///abs/path`, `s3://bucket/prefix` or `az://container/prefix`.
+    pub url: String,
+    /// Extra object_store options (credentials, region, endpoint); values are treated as secrets.
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, Secret>,
+}
+
+/// Flat rather than an enum per mode so that defaults, file and environment merge key by key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub mode: AuthMode,
+    /// The single user of `mode = "none"`.
+    pub local_user: String,
+    /// API keys of `mode = "api_key"`.
+    #[serde(default)]
+    pub keys: Vec<ApiKeyConfig>,
+    /// Token verification of `mode = "jwt"`.
+    #[serde(default)]
+    pub jwt: JwtConfig,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// Single local user: for `miyagi up` on a laptop.
+    None,
+    /// `X-API-Key` or `Authorization: Bearer <key>`; keys are stored as SHA-256 hex digests.
+    ApiKey,
+    /// OIDC-style JWT bearer tokens, verified with an HS256 secret or a JWKS endpoint (RS256).
+    Jwt,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    pub user: String,
+    pub sha256: Secret,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub hs256_secret: Option<Secret>,
+    pub jwks_url: Option<String>,
+    /// Claim holding the user id: `sub` when unset, `oid` for Entra ID.
+    pub user_claim: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerConfig {
+    /// Attempts before an event is parked on the dead-letter topic.
+    pub max_attempts: u32,
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// A tracing `EnvFilter` directive, e.g. `info,miyagi=debug`.
+    pub log_filter: String,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A string that never shows itself: `Debug` and `Serialize` print `********`, so a config dump
+/// or a log line cannot leak it. Read it with [`Secret::expose`].
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&masked(&self.0))
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&masked(&self.0))
+    }
+}
+
+/// Masks the parts of a value that may be secret. A database URL keeps its scheme and host
+/// (useful when checking config) but loses its password.
+fn masked(value: &str) -> String {
+    if value == "sqlite" || value.is_empty() {
+        return value.to_string();
+    }
+    match value.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            let user = rest.rsplit_once('@').and_then(|(cred, _)| cred.split(':').next());
+            match user {
+                Some(user) => format!("{scheme}://{user}:********@{host}"),
+                None => format!("{scheme}://{host}"),
+            }
+        }
+        None => "********".into(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            http: HttpConfig {
+                bind: "127.0.0.1:8080".parse().expect("valid default address"),
+                body_limit_bytes: 1024 * 1024,
+                request_timeout_secs: 30,
+                cors_origins: vec!["http://127.0.0.1:8080".into(), "http://localhost:8080".into()],
+                shutdown_grace_secs: 10,
+            },
+            database: DatabaseConfig { url: Secret::new("sqlite"), max_connections: 8 },
+            bus: BusConfig { kind: BusKind::Embedded, partitions: 4 },
+            blob: BlobConfig { url: "file".into(), options: Default::default() },
+            auth: AuthConfig {
+                mode: AuthMode::None,
+                local_user: "local".into(),
+                keys: vec![],
+                jwt: JwtConfig::default(),
+            },
+            consumer: ConsumerConfig {
+                max_attempts: 5,
+                backoff_initial_ms: 100,
+                backoff_max_ms: 10_000,
+                batch_size: 100,
+            },
+            telemetry: TelemetryConfig { log_filter: "info".into(), log_format: LogFormat::Pretty },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults ← `file` (if given; it must exist) ← `MIYAGI_*` environment variables.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        // Defaults hold no secret values: secrets serialize masked, so they could not round-trip.
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist; create it or drop --config to use the defaults",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let config: Config =
+            figment.merge(Env::prefixed("MIYAGI_").split("__")).extract().map_err(|e| {
+                ConfigError::Invalid(e.into_iter().map(|e| describe(&e)).collect::<Vec<_>>().join("; "))
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, expected: &str| {
+            Err(ConfigError::Invalid(format!("key `{key}`: expected {expected}")))
+        };
+        let url = self.database.url.expose();
+        if url != "sqlite" && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return bad("database.url", "`sqlite` or a postgres:// URL");
+        }
+        if self.database.max_connections == 0 {
+            return bad("database.max_connections", "a number of at least 1");
+        }
+        if self.http.body_limit_bytes == 0 {
+            return bad("http.body_limit_bytes", "a number of bytes of at least 1");
+        }
+        if self.http.request_timeout_secs == 0 {
+            return bad("http.request_timeout_secs", "a number of seconds of at least 1");
+        }
+        for origin in &self.http.cors_origins {
+            if origin == "*" || !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return bad("http.cors_origins", "explicit http(s) origins such as \"https://app.example.com\" (no wildcard)");
+            }
+        }
+        if self.bus.partitions == 0 || self.bus.partitions > 1024 {
+            return bad("bus.partitions", "a number between 1 and 1024");
+        }
+        if self.consumer.max_attempts == 0 {
+            return bad("consumer.max_attempts", "a number of at least 1");
+        }
+        if self.consumer.batch_size == 0 {
+            return bad("consumer.batch_size", "a number of at least 1");
+        }
+        match self.auth.mode {
+            AuthMode::None if self.auth.local_user.trim().is_empty() => {
+                return bad("auth.local_user", "a non-empty user id");
+            }
+            AuthMode::ApiKey => {
+                if self.auth.keys.is_empty() {
+                    return bad("auth.keys", "at least one [[auth.keys]] entry with `user` and `sha256`");
+                }
+                for key in &self.auth.keys {
+                    let digest = key.sha256.expose();
+                    if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
+                        return bad("auth.keys.sha256", "the 64-character hex SHA-256 of the key (e.g. `printf %s KEY | sha256sum`)");
+                    }
+                }
+            }
+            AuthMode::Jwt if self.auth.jwt.hs256_secret.is_none() && self.auth.jwt.jwks_url.is_none() => {
+                return bad("auth.jwt.hs256_secret", "an HS256 secret or `auth.jwt.jwks_url`, at least one");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, with every secret masked.
+    pub fn to_masked_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}"))
+    }
+}
+
+fn describe(e: &figment::Error) -> String {
+    let key = if e.path.is_empty() { "(top level)".to_string() } else { e.path.join(".") };
+    let origin = e.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
+    format!("key `{key}`{origin}: {}", e.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load_err(jail: &mut Jail, file: Option<&str>) -> String {
+        if let Some(contents) = file {
+            jail.create_file("miyagi.toml", contents).unwrap();
+        }
+        Config::load(file.map(|_| std::path::Path::new("miyagi.toml"))).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_run_embedded_on_localhost_8080() {
+        Jail::expect_with(|_| {
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.http.bind.to_string(), "127.0.0.1:8080");
+            assert_eq!(c.database.url.expose(), "sqlite");
+            assert_eq!(c.auth.mode, AuthMode::None);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_file_and_nested_keys_use_double_underscore() {
+        Jail::expect_with(|jail| {
+            jail.create_file("miyagi.toml", "[http]\nbind = \"127.0.0.1:9000\"\nbody_limit_bytes = 10")?;
+            jail.set_env("MIYAGI_HTTP__BIND", "127.0.0.1:9100");
+            let c = Config::load(Some(std::path::Path::new("miyagi.toml"))).unwrap();
+            assert_eq!(c.http.bind.to_string(), "127.0.0.1:9100");
+            assert_eq!(c.http.body_limit_bytes, 10);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_wrongly_typed_value_names_its_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MIYAGI_HTTP__BIND", "not-an-address");
+            let err = load_err(jail, None);
+            assert!(err.contains("http.bind"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_it() {
+        Jail::expect_with(|jail| {
+            let err = load_err(jail, Some("[http]\nbnd = \"127.0.0.1:9000\""));
+            assert!(err.contains("bnd"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_config_file_says_how_to_fix_it() {
+        let err = Config::load(Some(std::path::Path::new("/nope/miyagi.toml"))).unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn jwt_mode_without_a_key_source_names_the_missing_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MIYAGI_AUTH__MODE", "jwt");
+            let err = load_err(jail, None);
+            assert!(err.contains("auth.jwt.hs256_secret"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_printed_config_masks_passwords_and_secrets() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MIYAGI_DATABASE__URL", "postgres://app:hunter2@db:5432/miyagi");
+            jail.set_env("MIYAGI_AUTH__MODE", "jwt");
+            jail.set_env("MIYAGI_AUTH__JWT__HS256_SECRET", "topsecretvalue");
+            let c = Config::load(None).unwrap();
+            let shown = c.to_masked_toml();
+            assert!(!shown.contains("hunter2") && !shown.contains("topsecretvalue"), "{shown}");
+            assert!(shown.contains("postgres://app:********@db:5432/miyagi"), "{shown}");
+            assert!(!format!("{c:?}").contains("hunter2"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_wildcard_cors_origin_is_refused() {
+        Jail::expect_with(|jail| {
+            let err = load_err(jail, Some("[http]\ncors_origins = [\"*\"]"));
+            assert!(err.contains("http.cors_origins"), "{err}");
+            Ok(())
+        });
+    }
+}

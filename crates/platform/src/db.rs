@@ -1,0 +1,210 @@
+//! Relational storage: one sqlx `AnyPool` type over SQLite (embedded) and PostgreSQL (distributed),
+//! so each service writes its repository code and migrations once and runs on both.
+//!
+//! Portable SQL rules the services follow: `$1` placeholders (SQLite accepts them), `BIGINT` for
+//! integers, `DOUBLE PRECISION` for reals, `TEXT` for ids, JSON and RFC 3339 timestamps.
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::Notify;
+use sqlx::{
+    any::{AnyConnectOptions, AnyPoolOptions},
+    migrate::Migrator,
+    Any, AnyPool, ConnectOptions, Connection, Executor, Transaction,
+};
+
+use crate::config::Config;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    /// Wakes this database's outbox relay after a commit that wrote events.
+    outbox_signal: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("backend", &self.backend).finish()
+    }
+}
+
+/// SQLite is tuned for safety first: WAL for concurrent readers, `synchronous=FULL` so an
+/// acknowledged write survives power loss, and a busy timeout instead of instant lock errors.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                              PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+
+/// Tables the platform keeps in every service's database (the service's migrations own the rest).
+const SQLITE_PLATFORM_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS miyagi_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    topic TEXT NOT NULL,
+    record_key TEXT NOT NULL,
+    event TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS miyagi_inbox (
+    consumer TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    processed_at TEXT NOT NULL,
+    PRIMARY KEY (consumer, event_id)
+);";
+
+const POSTGRES_PLATFORM_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS miyagi_outbox (
+    seq BIGSERIAL PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    topic TEXT NOT NULL,
+    record_key TEXT NOT NULL,
+    event TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS miyagi_inbox (
+    consumer TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    processed_at TEXT NOT NULL,
+    PRIMARY KEY (consumer, event_id)
+);";
+
+impl Db {
+    /// Opens `service`'s database as configured: `<data_dir>/<service>.db` for `sqlite`, or the
+    /// schema named after the service in the configured PostgreSQL database. Runs migrations.
+    pub async fn open(config: &Config, service: &str, migrator: &Migrator) -> anyhow::Result<Self> {
+        let url = config.database.url.expose();
+        let db = if url == "sqlite" {
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+            Self::sqlite(&config.data_dir.join(format!("{service}.db")), config.database.max_connections).await?
+        } else {
+            Self::postgres(url, service, config.database.max_connections).await?
+        };
+        db.migrate(migrator).await.with_context(|| format!("migrating the {service} database"))?;
+        Ok(db)
+    }
+
+    pub async fn sqlite(path: &Path, max_connections: u32) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) }))
+            .connect(&url)
+            .await
+            .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        Ok(Self { pool, backend: Backend::Sqlite, outbox_signal: Arc::default() })
+    }
+
+    /// Connects to PostgreSQL with every connection's `search_path` set to `schema`, which is
+    /// created if missing: services share a server but never a table.
+    pub async fn postgres(url: &str, schema: &str, max_connections: u32) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            anyhow::bail!("schema name {schema:?} must be ASCII letters, digits and underscores");
+        }
+        let options = AnyConnectOptions::from_str(url)
+            .context("key `database.url`: not a valid PostgreSQL URL")?
+            .log_statements(tracing::log::LevelFilter::Debug);
+        let mut conn = options.connect().await.context("connecting to PostgreSQL (database.url)")?;
+        conn.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str()).await?;
+        conn.close().await?;
+        let set_path = format!("SET search_path TO \"{schema}\"");
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                let set_path = set_path.clone();
+                Box::pin(async move { conn.execute(set_path.as_str()).await.map(|_| ()) })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, backend: Backend::Postgres, outbox_signal: Arc::default() })
+    }
+
+    /// Creates the platform's tables (outbox, inbox), then applies the service's migrations.
+    pub async fn migrate(&self, migrator: &Migrator) -> anyhow::Result<()> {
+        let platform = match self.backend {
+            Backend::Sqlite => SQLITE_PLATFORM_SCHEMA,
+            Backend::Postgres => POSTGRES_PLATFORM_SCHEMA,
+        };
+        self.pool.execute(platform).await.context("creating outbox/inbox tables")?;
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn outbox_written(&self) {
+        self.outbox_signal.notify_one();
+    }
+
+    pub(crate) fn outbox_signal(&self) -> &Notify {
+        &self.outbox_signal
+    }
+
+    pub async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 text so they sort correctly as strings on both backends.
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+pub fn parse_timestamp(s: &str) -> Result<chrono::DateTime<chrono::Utc>, sqlx::Error> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// Test support: fresh, isolated databases on both backends.
+pub mod testing {
+    use super::*;
+
+    /// The PostgreSQL the tests use: `MIYAGI_TEST_DATABASE_URL`, else the machine's local server.
+    pub fn postgres_url() -> String {
+        std::env::var("MIYAGI_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    }
+
+    /// A fresh database on `backend` with `migrator` applied: a temp SQLite file, or a new
+    /// uniquely named PostgreSQL schema. Keep the returned guard alive as long as the database.
+    pub async fn fresh(backend: Backend, migrator: &Migrator) -> (Db, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = match backend {
+            Backend::Sqlite => Db::sqlite(&dir.path().join("test.db"), 4).await,
+            Backend::Postgres => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                Db::postgres(&postgres_url(), &schema, 4).await
+            }
+        }
+        .unwrap_or_else(|e| panic!("opening a {backend:?} test database: {e:#}"));
+        db.migrate(migrator).await.expect("migrations apply");
+        (db, dir)
+    }
+}

@@ -1,0 +1,66 @@
+//! The event bus seam: publish records to topics, consume them in consumer groups.
+//!
+//! Semantics every implementation provides (the embedded log here, Kafka in distributed mode):
+//! records with one key keep their order; a consumer group resumes from its committed offsets;
+//! delivery is at-least-once, so consumers make their effects idempotent with the inbox.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::CloudEvent;
+
+/// A record to append: `key` picks the partition (the aggregate id).
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub topic: String,
+    pub key: String,
+    pub payload: Vec<u8>,
+}
+
+impl Record {
+    pub fn event(topic: &str, event: &CloudEvent) -> Self {
+        Self { topic: topic.into(), key: event.subject.clone(), payload: event.to_bytes() }
+    }
+}
+
+/// A record read from the log, with its position.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: i64,
+    pub key: String,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("event bus unavailable: {0}")]
+    Unavailable(String),
+    #[error("event bus closed")]
+    Closed,
+}
+
+#[async_trait]
+pub trait EventBus: Send + Sync + 'static {
+    /// Appends `records` durably; when this returns, they survive a crash.
+    async fn publish(&self, records: Vec<Record>) -> Result<(), BusError>;
+
+    /// Joins consumer group `group` on `topics`, resuming from the group's committed offsets
+    /// (or the start of each partition for a new group).
+    async fn subscribe(&self, group: &str, topics: &[&str]) -> Result<Box<dyn Subscription>, BusError>;
+
+    /// Readiness probe.
+    async fn ping(&self) -> Result<(), BusError>;
+}
+
+#[async_trait]
+pub trait Subscription: Send {
+    /// Up to `max` records after the last ones returned, waiting at most `wait` for the first.
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError>;
+
+    /// Commits everything up to and including `deliveries` for the group: after a restart the
+    /// group resumes after them.
+    async fn commit(&mut self, deliveries: &[Delivery]) -> Result<(), BusError>;
+}

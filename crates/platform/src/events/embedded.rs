@@ -1,0 +1,293 @@
+//! The embedded event log: Kafka's model (topics, keyed partitions, offsets, consumer groups with
+//! committed offsets) stored in one SQLite file, for `miyagi up` on a single machine.
+//!
+//! SQLite gives us crash-safe appends and commits for free; an in-process `watch` channel wakes
+//! consumers the moment something is appended instead of making them poll the file.
+
+use std::{collections::HashMap, hash::Hasher, path::Path, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use sqlx::{
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    Row, SqlitePool,
+};
+use tokio::sync::{watch, Mutex};
+
+use super::bus::{BusError, Delivery, EventBus, Record, Subscription};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS log_records (
+    topic TEXT NOT NULL,
+    partition_no INTEGER NOT NULL,
+    log_offset INTEGER NOT NULL,
+    record_key TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    appended_at INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition_no, log_offset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_group_offsets (
+    group_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition_no INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (group_id, topic, partition_no)
+) WITHOUT ROWID;";
+
+#[derive(Clone)]
+pub struct EmbeddedLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// One connection: appends are serialised here, so offsets are assigned without gaps.
+    writer: SqlitePool,
+    reader: SqlitePool,
+    partitions: u32,
+    /// Next offset per (topic, partition), loaded lazily from the file.
+    next_offsets: Mutex<HashMap<(String, u32), i64>>,
+    appended: watch::Sender<u64>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> BusError {
+    BusError::Unavailable(e.to_string())
+}
+
+impl EmbeddedLog {
+    pub async fn open(path: &Path, partitions: u32) -> anyhow::Result<Self> {
+        assert!(partitions > 0, "a topic needs at least one partition");
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        sqlx::raw_sql(SCHEMA).execute(&writer).await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+        let (appended, _) = watch::channel(0);
+        Ok(Self {
+            inner: Arc::new(Inner { writer, reader, partitions, next_offsets: Mutex::default(), appended }),
+        })
+    }
+
+    /// Partition of a key: a stable hash (FNV-1a), so a key maps to the same partition across
+    /// restarts and versions — `std`'s hasher promises neither.
+    pub fn partition_for(&self, key: &str) -> u32 {
+        let mut hasher = fnv::FnvHasher::default();
+        hasher.write(key.as_bytes());
+        (hasher.finish() % u64::from(self.inner.partitions)) as u32
+    }
+
+    pub fn partitions(&self) -> u32 {
+        self.inner.partitions
+    }
+
+    /// Reads up to `max` records of one partition from `from_offset` on, without a group:
+    /// for replays, audits and the live event view.
+    pub async fn read(&self, topic: &str, partition: u32, from_offset: i64, max: usize) -> Result<Vec<Delivery>, BusError> {
+        let rows = sqlx::query(
+            "SELECT log_offset, record_key, payload FROM log_records
+             WHERE topic = $1 AND partition_no = $2 AND log_offset >= $3 ORDER BY log_offset LIMIT $4",
+        )
+        .bind(topic)
+        .bind(partition)
+        .bind(from_offset)
+        .bind(max as i64)
+        .fetch_all(&self.inner.reader)
+        .await
+        .map_err(unavailable)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Delivery {
+                topic: topic.to_string(),
+                partition,
+                offset: row.get(0),
+                key: row.get(1),
+                payload: row.get(2),
+            })
+            .collect())
+    }
+
+    /// Moves a group's position: the group re-reads (replays) the partition from `offset` on.
+    pub async fn seek(&self, group: &str, topic: &str, partition: u32, offset: i64) -> Result<(), BusError> {
+        sqlx::query(
+            "INSERT INTO log_group_offsets (group_id, topic, partition_no, next_offset) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (group_id, topic, partition_no) DO UPDATE SET next_offset = excluded.next_offset",
+        )
+        .bind(group)
+        .bind(topic)
+        .bind(partition)
+        .bind(offset)
+        .execute(&self.inner.writer)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn committed(&self, group: &str, topic: &str, partition: u32) -> Result<i64, BusError> {
+        let row = sqlx::query(
+            "SELECT next_offset FROM log_group_offsets WHERE group_id = $1 AND topic = $2 AND partition_no = $3",
+        )
+        .bind(group)
+        .bind(topic)
+        .bind(partition)
+        .fetch_optional(&self.inner.writer)
+        .await
+        .map_err(unavailable)?;
+        Ok(row.map_or(0, |r| r.get(0)))
+    }
+
+    async fn append(&self, records: &[Record]) -> Result<(), sqlx::Error> {
+        let mut next = self.inner.next_offsets.lock().await;
+        let mut tx = self.inner.writer.begin().await?;
+        let mut assigned = HashMap::new();
+        let now = chrono::Utc::now().timestamp_millis();
+        for record in records {
+            let slot = (record.topic.clone(), self.partition_for(&record.key));
+            let offset = match assigned.get(&slot).or_else(|| next.get(&slot)) {
+                Some(o) => *o,
+                None => {
+                    sqlx::query_scalar::<_, i64>(
+                        "SELECT COALESCE(MAX(log_offset) + 1, 0) FROM log_records WHERE topic = $1 AND partition_no = $2",
+                    )
+                    .bind(&slot.0)
+                    .bind(slot.1)
+                    .fetch_one(&mut *tx)
+                    .await?
+                }
+            };
+            sqlx::query(
+                "INSERT INTO log_records (topic, partition_no, log_offset, record_key, payload, appended_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&slot.0)
+            .bind(slot.1)
+            .bind(offset)
+            .bind(&record.key)
+            .bind(&record.payload)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            assigned.insert(slot, offset + 1);
+        }
+        tx.commit().await?;
+        // Only after the commit: a failed append must not leave offsets that were never written.
+        next.extend(assigned);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventBus for EmbeddedLog {
+    async fn publish(&self, records: Vec<Record>) -> Result<(), BusError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.append(&records).await {
+            // Another writer may have appended to the same file; re-read offsets next time.
+            self.inner.next_offsets.lock().await.clear();
+            return Err(unavailable(e));
+        }
+        self.inner.appended.send_modify(|n| *n += records.len() as u64);
+        Ok(())
+    }
+
+    async fn subscribe(&self, group: &str, topics: &[&str]) -> Result<Box<dyn Subscription>, BusError> {
+        let mut positions = Vec::new();
+        for topic in topics {
+            for partition in 0..self.inner.partitions {
+                positions.push(Position {
+                    topic: topic.to_string(),
+                    partition,
+                    next: self.committed(group, topic, partition).await?,
+                });
+            }
+        }
+        Ok(Box::new(EmbeddedSubscription {
+            log: self.clone(),
+            group: group.to_string(),
+            positions,
+            appended: self.inner.appended.subscribe(),
+            start: 0,
+        }))
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        sqlx::query("SELECT 1").execute(&self.inner.reader).await.map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+struct Position {
+    topic: String,
+    partition: u32,
+    /// Next offset to hand out (not yet committed).
+    next: i64,
+}
+
+struct EmbeddedSubscription {
+    log: EmbeddedLog,
+    group: String,
+    positions: Vec<Position>,
+    appended: watch::Receiver<u64>,
+    /// Round-robin start, so one busy partition cannot starve the others.
+    start: usize,
+}
+
+impl EmbeddedSubscription {
+    async fn fetch(&mut self, max: usize) -> Result<Vec<Delivery>, BusError> {
+        let mut out = Vec::new();
+        let count = self.positions.len();
+        for i in 0..count {
+            if out.len() >= max {
+                break;
+            }
+            let position = &mut self.positions[(self.start + i) % count];
+            let batch = self.log.read(&position.topic, position.partition, position.next, max - out.len()).await?;
+            if let Some(last) = batch.last() {
+                position.next = last.offset + 1;
+            }
+            out.extend(batch);
+        }
+        self.start = (self.start + 1) % count.max(1);
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Subscription for EmbeddedSubscription {
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
+        self.appended.borrow_and_update();
+        let found = self.fetch(max).await?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        // Appends by this process wake us at once; the timeout also picks up other writers.
+        let _ = tokio::time::timeout(wait, self.appended.changed()).await;
+        self.fetch(max).await
+    }
+
+    async fn commit(&mut self, deliveries: &[Delivery]) -> Result<(), BusError> {
+        let mut highest: HashMap<(&str, u32), i64> = HashMap::new();
+        for d in deliveries {
+            let entry = highest.entry((d.topic.as_str(), d.partition)).or_insert(d.offset);
+            *entry = (*entry).max(d.offset);
+        }
+        let mut tx = self.log.inner.writer.begin().await.map_err(unavailable)?;
+        for ((topic, partition), offset) in highest {
+            sqlx::query(
+                "INSERT INTO log_group_offsets (group_id, topic, partition_no, next_offset) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (group_id, topic, partition_no)
+                 DO UPDATE SET next_offset = MAX(next_offset, excluded.next_offset)",
+            )
+            .bind(&self.group)
+            .bind(topic)
+            .bind(partition)
+            .bind(offset + 1)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+}

@@ -1,0 +1,20 @@
+//! The event backbone: every state change is an event on a log, and services react to each
+//! other's events.
+//!
+//! - [`CloudEvent`]: the envelope (CloudEvents 1.0, JSON, with W3C `traceparent`).
+//! - [`EventBus`]: the seam between services and the log ([`embedded::EmbeddedLog`] in one
+//!   process; Kafka in distributed mode).
+//! - [`outbox`]: producers write events in the same transaction as their state; a relay publishes.
+//! - [`inbox`]: consumers record each event id in the same transaction as its effect.
+//! - [`consumer`]: the loop that polls, retries with backoff, dead-letters and commits offsets.
+
+pub mod bus;
+pub mod consumer;
+pub mod embedded;
+pub mod envelope;
+pub mod inbox;
+pub mod outbox;
+
+pub use bus::{BusError, Delivery, EventBus, Record, Subscription};
+pub use consumer::{Consumer, EventHandler, HandlerError};
+pub use envelope::CloudEvent;

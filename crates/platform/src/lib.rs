@@ -1,0 +1,20 @@
+//! The platform layer: everything a Miyagi service needs that is not its own business.
+//!
+//! - [`config`]: one TOML file plus `MIYAGI_*` overrides, validated at start.
+//! - [`http`]: the conventions every service's HTTP API follows (problem+json, health, metrics, OpenAPI).
+//! - [`auth`]: who is calling (none / API key / JWT) and the [`auth::Principal`] every handler gets.
+//! - [`db`]: one sqlx pool type for SQLite and PostgreSQL, so repository code is written once.
+//! - [`blob`]: object storage through `object_store` (local folder, S3, Azure Blob).
+//! - [`events`]: CloudEvents, the [`events::EventBus`] seam, the embedded log, outbox, inbox and consumers.
+//! - [`runtime`]: starts services, their relays and consumers, and shuts them down gracefully.
+
+pub mod auth;
+pub mod blob;
+pub mod config;
+pub mod db;
+pub mod events;
+pub mod http;
+pub mod runtime;
+pub mod telemetry;
+
+pub use runtime::{Service, ServiceContext};

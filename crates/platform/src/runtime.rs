@@ -1,0 +1,153 @@
+//! Running services: the same code path for `miyagi up` (every service in one process) and
+//! `miyagi serve <service>` (one per process). Adapters come from config; services never know
+//! which ones they got.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::{
+    auth::Authenticator,
+    blob::{self, BlobStore},
+    config::{BusKind, Config},
+    db::Db,
+    events::{embedded::EmbeddedLog, outbox::Relay, Consumer, EventBus},
+    http::{self, Health, ReadinessCheck},
+};
+
+/// The adapters a service is built from.
+#[derive(Clone)]
+pub struct ServiceContext {
+    pub config: Config,
+    pub bus: Arc<dyn EventBus>,
+    pub blob: BlobStore,
+}
+
+impl ServiceContext {
+    pub async fn from_config(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let bus: Arc<dyn EventBus> = match config.bus.kind {
+            BusKind::Embedded => {
+                Arc::new(EmbeddedLog::open(&config.data_dir.join("events.db"), config.bus.partitions).await?)
+            }
+        };
+        let blob = blob::open(&config)?;
+        Ok(Self { config, bus, blob })
+    }
+}
+
+/// What the runtime needs from a service.
+pub trait Service: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The service's API; mounted behind authentication.
+    fn routes(&self) -> OpenApiRouter;
+    /// The service's database, whose outbox the runtime relays and whose health it probes.
+    fn database(&self) -> &Db;
+    /// Consumer groups the service runs.
+    fn consumers(&self) -> Vec<Consumer> {
+        Vec::new()
+    }
+}
+
+pub struct Runtime {
+    context: ServiceContext,
+    services: Vec<Box<dyn Service>>,
+}
+
+impl Runtime {
+    pub fn new(context: ServiceContext, services: Vec<Box<dyn Service>>) -> Self {
+        Self { context, services }
+    }
+
+    /// Serves HTTP on `listener` and runs relays and consumers until `shutdown` fires; then
+    /// drains in-flight requests, lets consumers finish the event in hand, flushes outboxes.
+    pub async fn run(self, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Runtime { context, services } = self;
+        let config = &context.config;
+        let health = Health::new(readiness_checks(&context, &services));
+        let auth = Arc::new(Authenticator::from_config(&config.auth)?);
+        let routes = services.iter().fold(OpenApiRouter::new(), |r, s| r.merge(s.routes()));
+        let app = http::app(routes, health.clone(), auth, &config.http);
+
+        let background = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        for service in &services {
+            tasks.spawn(Relay::new(service.database().clone(), context.bus.clone()).run(background.clone()));
+            for consumer in service.consumers() {
+                tasks.spawn(consumer.run(context.bus.clone(), config.consumer.clone(), background.clone()));
+            }
+        }
+        tasks.close();
+
+        tracing::info!(address = %listener.local_addr()?, services = ?services.iter().map(|s| s.name()).collect::<Vec<_>>(), "miyagi is serving");
+        let draining = {
+            let health = health.clone();
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown.cancelled().await;
+                health.start_draining();
+                tracing::info!("shutting down: draining requests");
+            }
+        };
+        let drained = CancellationToken::new();
+        let served = tokio::spawn(http::serve(listener, app, drained.clone()));
+        draining.await;
+        drained.cancel();
+        let grace = Duration::from_secs(config.http.shutdown_grace_secs);
+        match tokio::time::timeout(grace, served).await {
+            Ok(result) => result??,
+            Err(_) => tracing::warn!(?grace, "requests still running after the grace period; closing"),
+        }
+        background.cancel();
+        if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+            tracing::warn!(?grace, "consumers still running after the grace period; closing");
+        }
+        for service in &services {
+            service.database().close().await;
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn readiness_checks(context: &ServiceContext, services: &[Box<dyn Service>]) -> Vec<ReadinessCheck> {
+    let mut checks = Vec::new();
+    for service in services {
+        let db = service.database().clone();
+        checks.push(ReadinessCheck::new(format!("{}.database", service.name()), move || {
+            let db = db.clone();
+            async move { db.ping().await }
+        }));
+    }
+    let bus = context.bus.clone();
+    checks.push(ReadinessCheck::new("event_bus", move || {
+        let bus = bus.clone();
+        async move { Ok(bus.ping().await?) }
+    }));
+    let store = context.blob.clone();
+    checks.push(ReadinessCheck::new("blob_store", move || {
+        let store = store.clone();
+        async move { blob::probe(&store).await }
+    }));
+    checks
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends before killing a pod).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

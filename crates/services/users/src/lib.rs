@@ -1,0 +1,49 @@
+//! The users service: people's financial profiles.
+//!
+//! - [`api`]: HTTP routes under `/api/v1/userprofile`.
+//! - [`domain`]: what the service decides (synthetic profile generation).
+//! - [`store`]: the `user_profiles` table, written together with outbox events.
+//! - [`events`]: the events the service publishes.
+
+pub mod api;
+pub mod domain;
+pub mod events;
+pub mod store;
+
+use miyagi_platform::{db::Db, Service, ServiceContext};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use store::UserStore;
+
+pub const NAME: &str = "users";
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub struct UsersService {
+    store: UserStore,
+}
+
+impl UsersService {
+    pub async fn start(context: &ServiceContext) -> anyhow::Result<Self> {
+        let db = Db::open(&context.config, NAME, &MIGRATOR).await?;
+        Ok(Self { store: UserStore::new(db) })
+    }
+
+    pub fn store(&self) -> &UserStore {
+        &self.store
+    }
+}
+
+impl Service for UsersService {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn routes(&self) -> OpenApiRouter {
+        api::routes(self.store.clone())
+    }
+
+    fn database(&self) -> &Db {
+        self.store.db()
+    }
+}

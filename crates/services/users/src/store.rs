@@ -1,0 +1,224 @@
+//! The `user_profiles` table. Every write enqueues its event in the same transaction
+//! (transactional outbox), and every read and write is scoped to the owner.
+
+use chrono::Utc;
+use miyagi_domain::user::{UserProfile, UserProfileInput};
+use miyagi_platform::{
+    db::{parse_timestamp, timestamp, Db},
+    events::{outbox, CloudEvent},
+};
+use sqlx::{any::AnyRow, AnyConnection, Row};
+use uuid::Uuid;
+
+use crate::events;
+
+const COLUMNS: &str = "id, owner, name, age, annual_household_income, assets, liabilities, risk_tolerance, \
+                       retirement_age, goals, favorite_advisor, favorite_book, hobbies, version, created_at, updated_at";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Absent, or owned by someone else: the two are indistinguishable on purpose.
+    #[error("profile not found")]
+    NotFound,
+    #[error("profile was changed concurrently: it is at version {current}")]
+    VersionMismatch { current: i64 },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Clone, Debug)]
+pub struct UserStore {
+    db: Db,
+}
+
+impl UserStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub async fn create(&self, owner: &str, input: UserProfileInput) -> Result<UserProfile, StoreError> {
+        Ok(self.create_many(owner, vec![input]).await?.remove(0))
+    }
+
+    /// Creates several profiles atomically: all of them and their events, or none.
+    pub async fn create_many(&self, owner: &str, inputs: Vec<UserProfileInput>) -> Result<Vec<UserProfile>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let mut created = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let now = Utc::now();
+            let profile = UserProfile {
+                id: Uuid::now_v7(),
+                owner: owner.to_string(),
+                profile: input,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            let p = &profile.profile;
+            sqlx::query(&format!(
+                "INSERT INTO user_profiles ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            ))
+            .bind(profile.id.to_string())
+            .bind(&profile.owner)
+            .bind(&p.name)
+            .bind(i64::from(p.age))
+            .bind(p.annual_household_income)
+            .bind(p.assets)
+            .bind(p.liabilities)
+            .bind(p.risk_tolerance.as_str())
+            .bind(i64::from(p.retirement_age))
+            .bind(json(&p.goals))
+            .bind(p.favorite_advisor.clone())
+            .bind(p.favorite_book.clone())
+            .bind(json(&p.hobbies))
+            .bind(profile.version)
+            .bind(timestamp(profile.created_at))
+            .bind(timestamp(profile.updated_at))
+            .execute(&mut *tx)
+            .await?;
+            enqueue(&mut tx, &events::created(&profile)).await?;
+            created.push(profile);
+        }
+        outbox::commit(&self.db, tx).await?;
+        Ok(created)
+    }
+
+    pub async fn get(&self, owner: &str, id: Uuid) -> Result<UserProfile, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM user_profiles WHERE id = $1 AND owner = $2"))
+            .bind(id.to_string())
+            .bind(owner)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|r| from_row(&r)).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    /// The owner's profiles, oldest first.
+    pub async fn list(&self, owner: &str, limit: u32, offset: u32) -> Result<Vec<UserProfile>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM user_profiles WHERE owner = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"
+        ))
+        .bind(owner)
+        .bind(i64::from(limit))
+        .bind(i64::from(offset))
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Replaces a profile. With `expected_version` the write only happens if nobody else wrote
+    /// since the caller read it (optimistic concurrency through `If-Match`).
+    pub async fn update(
+        &self,
+        owner: &str,
+        id: Uuid,
+        input: UserProfileInput,
+        expected_version: Option<i64>,
+    ) -> Result<UserProfile, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE user_profiles SET name = $1, age = $2, annual_household_income = $3, assets = $4, liabilities = $5,
+                 risk_tolerance = $6, retirement_age = $7, goals = $8, favorite_advisor = $9, favorite_book = $10,
+                 hobbies = $11, version = version + 1, updated_at = $12
+             WHERE id = $13 AND owner = $14 AND version = COALESCE($15, version)
+             RETURNING {COLUMNS}"
+        ))
+        .bind(&input.name)
+        .bind(i64::from(input.age))
+        .bind(input.annual_household_income)
+        .bind(input.assets)
+        .bind(input.liabilities)
+        .bind(input.risk_tolerance.as_str())
+        .bind(i64::from(input.retirement_age))
+        .bind(json(&input.goals))
+        .bind(input.favorite_advisor.clone())
+        .bind(input.favorite_book.clone())
+        .bind(json(&input.hobbies))
+        .bind(timestamp(Utc::now()))
+        .bind(id.to_string())
+        .bind(owner)
+        .bind(expected_version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(self.why_unchanged(&mut tx, owner, id).await);
+        };
+        let profile = from_row(&row)?;
+        enqueue(&mut tx, &events::updated(&profile)).await?;
+        outbox::commit(&self.db, tx).await?;
+        Ok(profile)
+    }
+
+    pub async fn delete(&self, owner: &str, id: Uuid, expected_version: Option<i64>) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        let row = sqlx::query(&format!(
+            "DELETE FROM user_profiles WHERE id = $1 AND owner = $2 AND version = COALESCE($3, version) RETURNING {COLUMNS}"
+        ))
+        .bind(id.to_string())
+        .bind(owner)
+        .bind(expected_version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Err(self.why_unchanged(&mut tx, owner, id).await);
+        };
+        enqueue(&mut tx, &events::deleted(&from_row(&row)?)).await?;
+        outbox::commit(&self.db, tx).await?;
+        Ok(())
+    }
+
+    /// A conditional write touched nothing: either the profile is not the caller's, or its version moved on.
+    async fn why_unchanged(&self, conn: &mut AnyConnection, owner: &str, id: Uuid) -> StoreError {
+        let current = sqlx::query_scalar::<_, i64>("SELECT version FROM user_profiles WHERE id = $1 AND owner = $2")
+            .bind(id.to_string())
+            .bind(owner)
+            .fetch_optional(conn)
+            .await;
+        match current {
+            Ok(Some(current)) => StoreError::VersionMismatch { current },
+            Ok(None) => StoreError::NotFound,
+            Err(e) => StoreError::Database(e),
+        }
+    }
+}
+
+async fn enqueue(conn: &mut AnyConnection, event: &CloudEvent) -> Result<(), sqlx::Error> {
+    outbox::enqueue(conn, events::TOPIC, event).await
+}
+
+fn json(items: &[String]) -> String {
+    serde_json::to_string(items).expect("strings serialize")
+}
+
+fn from_row(row: &AnyRow) -> Result<UserProfile, sqlx::Error> {
+    let decode = |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::Decode(e);
+    let list = |column: &str| -> Result<Vec<String>, sqlx::Error> {
+        serde_json::from_str(&row.try_get::<String, _>(column)?).map_err(|e| decode(e.into()))
+    };
+    let small = |column: &str| -> Result<u32, sqlx::Error> {
+        u32::try_from(row.try_get::<i64, _>(column)?).map_err(|e| decode(e.into()))
+    };
+    Ok(UserProfile {
+        id: row.try_get::<String, _>("id")?.parse().map_err(|e: uuid::Error| decode(e.into()))?,
+        owner: row.try_get("owner")?,
+        profile: UserProfileInput {
+            name: row.try_get("name")?,
+            age: small("age")?,
+            annual_household_income: row.try_get("annual_household_income")?,
+            assets: row.try_get("assets")?,
+            liabilities: row.try_get("liabilities")?,
+            risk_tolerance: row.try_get::<String, _>("risk_tolerance")?.parse().map_err(|e: String| decode(e.into()))?,
+            retirement_age: small("retirement_age")?,
+            goals: list("goals")?,
+            favorite_advisor: row.try_get("favorite_advisor")?,
+            favorite_book: row.try_get("favorite_book")?,
+            hobbies: list("hobbies")?,
+        },
+        version: row.try_get("version")?,
+        created_at: parse_timestamp(&row.try_get::<String, _>("created_at")?)?,
+        updated_at: parse_timestamp(&row.try_get::<String, _>("updated_at")?)?,
+    })
+}
