@@ -1,0 +1,125 @@
+//! Authentication modes: who a request is from, and every way a credential is refused.
+
+use axum::http::{header, HeaderMap, HeaderValue};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use miyagi_platform::{
+    auth::{Authenticator, Principal},
+    config::{ApiKeyConfig, AuthConfig, AuthMode, JwtConfig, Secret},
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+const HS_SECRET: &str = "a-test-secret-that-is-long-enough";
+
+fn config(mode: AuthMode) -> AuthConfig {
+    AuthConfig { mode, local_user: "local".into(), keys: vec![], jwt: JwtConfig::default() }
+}
+
+fn headers(name: header::HeaderName, value: &str) -> HeaderMap {
+    HeaderMap::from_iter([(name, HeaderValue::from_str(value).unwrap())])
+}
+
+fn bearer(token: &str) -> HeaderMap {
+    headers(header::AUTHORIZATION, &format!("Bearer {token}"))
+}
+
+async fn user(auth: &Authenticator, headers: &HeaderMap) -> Result<String, u16> {
+    auth.principal(headers).await.map(|Principal { user_id }| user_id).map_err(|p| p.status)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn hs256(claims: serde_json::Value) -> String {
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(HS_SECRET.as_bytes())).unwrap()
+}
+
+fn jwt_auth(issuer: Option<&str>, audience: Option<&str>, user_claim: Option<&str>) -> Authenticator {
+    let mut c = config(AuthMode::Jwt);
+    c.jwt = JwtConfig {
+        issuer: issuer.map(Into::into),
+        audience: audience.map(Into::into),
+        hs256_secret: Some(Secret::new(HS_SECRET)),
+        jwks_url: None,
+        user_claim: user_claim.map(Into::into),
+    };
+    Authenticator::from_config(&c).unwrap()
+}
+
+#[tokio::test]
+async fn mode_none_makes_every_caller_the_local_user() {
+    let auth = Authenticator::from_config(&config(AuthMode::None)).unwrap();
+    assert_eq!(user(&auth, &HeaderMap::new()).await, Ok("local".into()));
+}
+
+#[tokio::test]
+async fn an_api_key_identifies_its_user_and_others_are_refused() {
+    let mut c = config(AuthMode::ApiKey);
+    c.keys = vec![ApiKeyConfig { user: "alice".into(), sha256: Secret::new(hex::encode(Sha256::digest(b"alice-key"))) }];
+    let auth = Authenticator::from_config(&c).unwrap();
+    assert_eq!(user(&auth, &headers("x-api-key".try_into().unwrap(), "alice-key")).await, Ok("alice".into()));
+    assert_eq!(user(&auth, &bearer("alice-key")).await, Ok("alice".into()));
+    assert_eq!(user(&auth, &headers("x-api-key".try_into().unwrap(), "guess")).await, Err(401));
+    assert_eq!(user(&auth, &HeaderMap::new()).await, Err(401));
+}
+
+#[tokio::test]
+async fn a_valid_hs256_token_identifies_its_subject() {
+    let auth = jwt_auth(Some("https://issuer.test"), Some("miyagi"), None);
+    let token = hs256(json!({"sub": "bob", "iss": "https://issuer.test", "aud": "miyagi", "exp": now() + 60}));
+    assert_eq!(user(&auth, &bearer(&token)).await, Ok("bob".into()));
+}
+
+#[tokio::test]
+async fn expired_wrong_issuer_wrong_audience_and_tampered_tokens_are_refused() {
+    let auth = jwt_auth(Some("https://issuer.test"), Some("miyagi"), None);
+    let good = json!({"sub": "bob", "iss": "https://issuer.test", "aud": "miyagi", "exp": now() + 60});
+    let mut expired = good.clone();
+    expired["exp"] = json!(now() - 3600);
+    let mut wrong_issuer = good.clone();
+    wrong_issuer["iss"] = json!("https://evil.test");
+    let mut wrong_audience = good.clone();
+    wrong_audience["aud"] = json!("someone-else");
+    for claims in [expired, wrong_issuer, wrong_audience] {
+        assert_eq!(user(&auth, &bearer(&hs256(claims.clone()))).await, Err(401), "{claims}");
+    }
+    let forged = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &good, &EncodingKey::from_secret(b"other")).unwrap();
+    assert_eq!(user(&auth, &bearer(&forged)).await, Err(401));
+    assert_eq!(user(&auth, &bearer("not.a.token")).await, Err(401));
+}
+
+#[tokio::test]
+async fn the_user_claim_is_configurable_for_entra_id() {
+    let auth = jwt_auth(None, None, Some("oid"));
+    let token = hs256(json!({"sub": "pairwise-sub", "oid": "00000000-1111", "exp": now() + 60}));
+    assert_eq!(user(&auth, &bearer(&token)).await, Ok("00000000-1111".into()));
+}
+
+/// Serves the fixture key set the way an identity provider would.
+async fn jwks_server() -> String {
+    let jwks: serde_json::Value = serde_json::from_str(include_str!("fixtures/test-jwks.json")).unwrap();
+    let app = axum::Router::new().route("/keys", axum::routing::get(move || async move { axum::Json(jwks) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/keys", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn rs256(kid: &str, claims: serde_json::Value) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.into());
+    let key = EncodingKey::from_rsa_pem(include_bytes!("fixtures/test-rsa-key.pem")).unwrap();
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+#[tokio::test]
+async fn an_rs256_token_is_verified_with_the_key_from_the_jwks_endpoint() {
+    let mut c = config(AuthMode::Jwt);
+    c.jwt.jwks_url = Some(jwks_server().await);
+    c.jwt.issuer = Some("https://login.test/tenant/v2.0".into());
+    let auth = Authenticator::from_config(&c).unwrap();
+    let claims = json!({"sub": "carol", "iss": "https://login.test/tenant/v2.0", "exp": now() + 60});
+    assert_eq!(user(&auth, &bearer(&rs256("test-key-1", claims.clone()))).await, Ok("carol".into()));
+    assert_eq!(user(&auth, &bearer(&rs256("unknown-key", claims))).await, Err(401));
+}

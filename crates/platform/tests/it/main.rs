@@ -1,0 +1,7 @@
+//! Integration tests of the platform layer against real SQLite files, the machine's PostgreSQL
+//! and real HTTP. One test binary (with modules) keeps link time down on small machines.
+
+mod auth;
+mod event_log;
+mod http_conventions;
+mod outbox_inbox;
