@@ -62,6 +62,10 @@ impl Drop for Miyagi {
     }
 }
 
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn profile() -> Value {
     json!({"name": "Grace", "age": 45, "annualHouseholdIncome": 210000, "assets": 350000,
            "riskTolerance": "Aggressive", "retirementAge": 62, "favoriteAdvisor": "Peter Lynch"})
@@ -73,20 +77,13 @@ async fn up_serves_health_readiness_and_the_profile_api_and_stops_cleanly_on_sig
     let miyagi = Miyagi::up(dir.path(), &[]).await;
     let http = reqwest::Client::new();
 
-    let ready: Value = http.get(miyagi.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    let ready = json_of(http.get(miyagi.url("/readyz"))).await;
     assert_eq!(ready["status"], "ready", "{ready}");
 
     let created = http.post(miyagi.url("/api/v1/userprofile")).json(&profile()).send().await.unwrap();
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.unwrap();
-    let read: Value = http
-        .get(miyagi.url(&format!("/api/v1/userprofile/{}", created["id"].as_str().unwrap())))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read = json_of(http.get(miyagi.url(&format!("/api/v1/userprofile/{}", created["id"].as_str().unwrap())))).await;
     assert_eq!(read["name"], "Grace");
     assert!(miyagi.stop(), "exit status after SIGTERM is success");
 
@@ -98,7 +95,7 @@ async fn up_serves_health_readiness_and_the_profile_api_and_stops_cleanly_on_sig
     assert_eq!((event.event_type.as_str(), &event.data["id"]), ("miyagi.user.profile.created.v1", &created["id"]));
 
     let again = Miyagi::up(dir.path(), &[]).await;
-    let listed: Value = http.get(again.url("/api/v1/userprofile")).send().await.unwrap().json().await.unwrap();
+    let listed = json_of(http.get(again.url("/api/v1/userprofile"))).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
 }
 
@@ -115,22 +112,13 @@ async fn with_jwt_auth_one_users_token_cannot_touch_another_users_profile() {
     let http = reqwest::Client::new();
     let (alice, bob) = (token("alice"), token("bob"));
 
-    let created: Value = http
-        .post(miyagi.url("/api/v1/userprofile"))
-        .bearer_auth(&alice)
-        .json(&profile())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = json_of(http.post(miyagi.url("/api/v1/userprofile")).bearer_auth(&alice).json(&profile())).await;
     let uri = miyagi.url(&format!("/api/v1/userprofile/{}", created["id"].as_str().unwrap()));
 
     assert_eq!(http.get(&uri).bearer_auth(&bob).send().await.unwrap().status(), 404);
     assert_eq!(http.put(&uri).bearer_auth(&bob).json(&profile()).send().await.unwrap().status(), 404);
     assert_eq!(http.delete(&uri).bearer_auth(&bob).send().await.unwrap().status(), 404);
-    let bobs: Value = http.get(miyagi.url("/api/v1/userprofile")).bearer_auth(&bob).send().await.unwrap().json().await.unwrap();
+    let bobs = json_of(http.get(miyagi.url("/api/v1/userprofile")).bearer_auth(&bob)).await;
     assert_eq!(bobs, json!([]));
     assert_eq!(http.get(&uri).send().await.unwrap().status(), 401, "no token, no data");
     assert_eq!(http.get(&uri).bearer_auth(&alice).send().await.unwrap().status(), 200);

@@ -44,37 +44,29 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; 
                               PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
 
 /// Tables the platform keeps in every service's database (the service's migrations own the rest).
-const SQLITE_PLATFORM_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS miyagi_outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT NOT NULL UNIQUE,
-    topic TEXT NOT NULL,
-    record_key TEXT NOT NULL,
-    event TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS miyagi_inbox (
-    consumer TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    processed_at TEXT NOT NULL,
-    PRIMARY KEY (consumer, event_id)
-);";
-
-const POSTGRES_PLATFORM_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS miyagi_outbox (
-    seq BIGSERIAL PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
-    topic TEXT NOT NULL,
-    record_key TEXT NOT NULL,
-    event TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS miyagi_inbox (
-    consumer TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    processed_at TEXT NOT NULL,
-    PRIMARY KEY (consumer, event_id)
-);";
+/// Only the outbox's sequence column differs between the backends.
+fn platform_schema(backend: Backend) -> String {
+    let seq = match backend {
+        Backend::Sqlite => "seq INTEGER PRIMARY KEY AUTOINCREMENT",
+        Backend::Postgres => "seq BIGSERIAL PRIMARY KEY",
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS miyagi_outbox (
+            {seq},
+            event_id TEXT NOT NULL UNIQUE,
+            topic TEXT NOT NULL,
+            record_key TEXT NOT NULL,
+            event TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS miyagi_inbox (
+            consumer TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            processed_at TEXT NOT NULL,
+            PRIMARY KEY (consumer, event_id)
+        );"
+    )
+}
 
 impl Db {
     /// Opens `service`'s database as configured: `<data_dir>/<service>.db` for `sqlite`, or the
@@ -132,11 +124,7 @@ impl Db {
 
     /// Creates the platform's tables (outbox, inbox), then applies the service's migrations.
     pub async fn migrate(&self, migrator: &Migrator) -> anyhow::Result<()> {
-        let platform = match self.backend {
-            Backend::Sqlite => SQLITE_PLATFORM_SCHEMA,
-            Backend::Postgres => POSTGRES_PLATFORM_SCHEMA,
-        };
-        self.pool.execute(platform).await.context("creating outbox/inbox tables")?;
+        self.pool.execute(platform_schema(self.backend).as_str()).await.context("creating outbox/inbox tables")?;
         migrator.run(&self.pool).await?;
         Ok(())
     }
@@ -180,6 +168,16 @@ pub fn parse_timestamp(s: &str) -> Result<chrono::DateTime<chrono::Utc>, sqlx::E
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// Runs each named `async fn scenario(backend: Backend)` in scope once per backend, as tests
+/// named `sqlite::scenario` and `postgres::scenario`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test] async fn $name() { super::$name($crate::db::Backend::Sqlite).await } )* }
+        mod postgres { $( #[tokio::test] async fn $name() { super::$name($crate::db::Backend::Postgres).await } )* }
+    };
 }
 
 /// Test support: fresh, isolated databases on both backends.

@@ -1,9 +1,10 @@
 //! The inbox: a consumer records each event id it processes, in the same transaction as the
 //! effect. A redelivered event finds its id already there and has no second effect.
 
+use futures::future::BoxFuture;
 use sqlx::AnyConnection;
 
-use crate::db::timestamp;
+use crate::db::{timestamp, Db};
 
 /// Claims `event_id` for `consumer` inside the effect's transaction. `false` means it was
 /// processed before: skip the effect and let the transaction roll back.
@@ -18,4 +19,19 @@ pub async fn claim(conn: &mut AnyConnection, consumer: &str, event_id: &str) -> 
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// Runs `effect` at most once per (`consumer`, `event_id`): the claim and the effect share one
+/// transaction. Returns `false` (and changes nothing) for an event processed before.
+pub async fn apply_once<F>(db: &Db, consumer: &str, event_id: &str, effect: F) -> Result<bool, sqlx::Error>
+where
+    F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>>,
+{
+    let mut tx = db.begin().await?;
+    if !claim(&mut tx, consumer, event_id).await? {
+        return Ok(false);
+    }
+    effect(&mut tx).await?;
+    tx.commit().await?;
+    Ok(true)
 }

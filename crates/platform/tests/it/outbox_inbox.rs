@@ -25,15 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("tests/it/migrations");
 
-/// Runs each scenario once per backend, as separately named tests.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $( #[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await } )* }
-        mod postgres { $( #[tokio::test] async fn $name() { super::$name(super::Backend::Postgres).await } )* }
-    };
-}
-
-on_both_backends!(
+miyagi_platform::on_both_backends!(
     events_of_a_rolled_back_transaction_are_never_published,
     committed_events_reach_the_bus_in_commit_order_and_leave_the_outbox,
     a_redelivered_event_has_no_second_effect,
@@ -221,15 +213,19 @@ impl EventHandler for Recorder {
             n: i64,
         }
         event.data_as::<Payload>()?;
-        let mut tx = self.db.begin().await?;
-        if inbox::claim(&mut tx, "g", &event.id).await? {
-            sqlx::query("INSERT INTO effects (event_id, subject) VALUES ($1, $2)")
-                .bind(&event.id)
-                .bind(&event.subject)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        insert_effect(&self.db, "g", event).await?;
         Ok(())
     }
+}
+
+/// The effect: one row per event, applied through the inbox.
+async fn insert_effect(db: &Db, consumer: &str, event: &CloudEvent) -> Result<bool, sqlx::Error> {
+    let (id, subject) = (event.id.clone(), event.subject.clone());
+    inbox::apply_once(db, consumer, &event.id, move |conn| {
+        Box::pin(async move {
+            sqlx::query("INSERT INTO effects (event_id, subject) VALUES ($1, $2)").bind(id).bind(subject).execute(conn).await?;
+            Ok(())
+        })
+    })
+    .await
 }

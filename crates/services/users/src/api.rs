@@ -62,13 +62,7 @@ async fn list_profiles(
     principal: Principal,
     Query(page): Query<Page>,
 ) -> Result<Json<Vec<UserProfile>>, Problem> {
-    let limit = page.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Problem::invalid_fields(vec![FieldError {
-            field: "limit".into(),
-            message: "must be between 1 and 200".into(),
-        }]));
-    }
+    let limit = in_range("limit", page.limit.unwrap_or(50), 1..=200)?;
     Ok(Json(store.list(&principal.user_id, limit, page.offset.unwrap_or(0)).await?))
 }
 
@@ -147,15 +141,23 @@ async fn generate_profiles(
     principal: Principal,
     Query(params): Query<Generate>,
 ) -> Result<(StatusCode, Json<Vec<UserProfile>>), Problem> {
-    let count = params.count.unwrap_or(1);
-    if !(1..=100).contains(&count) {
-        return Err(Problem::invalid_fields(vec![FieldError {
-            field: "count".into(),
-            message: "must be between 1 and 100".into(),
-        }]));
-    }
+    let count = in_range("count", params.count.unwrap_or(1), 1..=100)?;
     let inputs = synthetic_profiles(count, params.seed.unwrap_or_else(rand::random));
     Ok((StatusCode::CREATED, Json(store.create_many(&principal.user_id, inputs).await?)))
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display>(
+    field: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, Problem> {
+    if range.contains(&value) {
+        return Ok(value);
+    }
+    Err(Problem::invalid_fields(vec![FieldError {
+        field: field.into(),
+        message: format!("must be between {} and {}", range.start(), range.end()),
+    }]))
 }
 
 fn with_etag(status: StatusCode, profile: UserProfile) -> Response {

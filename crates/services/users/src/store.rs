@@ -58,23 +58,10 @@ impl UserStore {
                 created_at: now,
                 updated_at: now,
             };
-            let p = &profile.profile;
-            sqlx::query(&format!(
+            let insert = format!(
                 "INSERT INTO user_profiles ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-            ))
-            .bind(profile.id.to_string())
-            .bind(&profile.owner)
-            .bind(&p.name)
-            .bind(i64::from(p.age))
-            .bind(p.annual_household_income)
-            .bind(p.assets)
-            .bind(p.liabilities)
-            .bind(p.risk_tolerance.as_str())
-            .bind(i64::from(p.retirement_age))
-            .bind(json(&p.goals))
-            .bind(p.favorite_advisor.clone())
-            .bind(p.favorite_book.clone())
-            .bind(json(&p.hobbies))
+            );
+            bind_input(sqlx::query(&insert).bind(profile.id.to_string()).bind(&profile.owner), &profile.profile)
             .bind(profile.version)
             .bind(timestamp(profile.created_at))
             .bind(timestamp(profile.updated_at))
@@ -119,24 +106,14 @@ impl UserStore {
         expected_version: Option<i64>,
     ) -> Result<UserProfile, StoreError> {
         let mut tx = self.db.begin().await?;
-        let row = sqlx::query(&format!(
+        let update = format!(
             "UPDATE user_profiles SET name = $1, age = $2, annual_household_income = $3, assets = $4, liabilities = $5,
                  risk_tolerance = $6, retirement_age = $7, goals = $8, favorite_advisor = $9, favorite_book = $10,
                  hobbies = $11, version = version + 1, updated_at = $12
              WHERE id = $13 AND owner = $14 AND version = COALESCE($15, version)
              RETURNING {COLUMNS}"
-        ))
-        .bind(&input.name)
-        .bind(i64::from(input.age))
-        .bind(input.annual_household_income)
-        .bind(input.assets)
-        .bind(input.liabilities)
-        .bind(input.risk_tolerance.as_str())
-        .bind(i64::from(input.retirement_age))
-        .bind(json(&input.goals))
-        .bind(input.favorite_advisor.clone())
-        .bind(input.favorite_book.clone())
-        .bind(json(&input.hobbies))
+        );
+        let row = bind_input(sqlx::query(&update), &input)
         .bind(timestamp(Utc::now()))
         .bind(id.to_string())
         .bind(owner)
@@ -187,6 +164,24 @@ impl UserStore {
 
 async fn enqueue(conn: &mut AnyConnection, event: &CloudEvent) -> Result<(), sqlx::Error> {
     outbox::enqueue(conn, events::TOPIC, event).await
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds the profile's own fields, in `COLUMNS` order from `name` to `hobbies`.
+fn bind_input<'q>(query: AnyQuery<'q>, p: &'q UserProfileInput) -> AnyQuery<'q> {
+    query
+        .bind(&p.name)
+        .bind(i64::from(p.age))
+        .bind(p.annual_household_income)
+        .bind(p.assets)
+        .bind(p.liabilities)
+        .bind(p.risk_tolerance.as_str())
+        .bind(i64::from(p.retirement_age))
+        .bind(json(&p.goals))
+        .bind(p.favorite_advisor.as_deref())
+        .bind(p.favorite_book.as_deref())
+        .bind(json(&p.hobbies))
 }
 
 fn json(items: &[String]) -> String {

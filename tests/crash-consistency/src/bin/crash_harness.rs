@@ -124,15 +124,18 @@ struct ApplyEffect {
 #[async_trait]
 impl EventHandler for ApplyEffect {
     async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
-        let mut tx = self.db.begin().await?;
-        if inbox::claim(&mut tx, CONSUMER, &event.id).await? {
-            sqlx::query("INSERT INTO effects (event_id, profile_id) VALUES ($1, $2)")
-                .bind(&event.id)
-                .bind(&event.subject)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        let (id, profile_id) = (event.id.clone(), event.subject.clone());
+        inbox::apply_once(&self.db, CONSUMER, &event.id, move |conn| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO effects (event_id, profile_id) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(profile_id)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await?;
         Ok(())
     }
 }

@@ -9,14 +9,7 @@ use miyagi_users::{store::StoreError, UserStore, MIGRATOR};
 
 use crate::ada;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $( #[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await } )* }
-        mod postgres { $( #[tokio::test] async fn $name() { super::$name(super::Backend::Postgres).await } )* }
-    };
-}
-
-on_both_backends!(
+miyagi_platform::on_both_backends!(
     a_created_profile_reads_back_exactly,
     each_write_enqueues_its_event_in_order,
     an_update_bumps_the_version_and_a_stale_version_is_refused,

@@ -1,0 +1,25 @@
+//! Miyagi's kernel: what Semantic Kernel is to the original Miyagi.
+//!
+//! - [`chat`]: the chat and embedding model traits every provider implements.
+//! - [`connectors::openai`]: OpenAI-compatible HTTP (OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp).
+//! - [`template`]: prompt templates in Semantic Kernel syntax, Handlebars prompt YAML and Jinja2.
+//! - [`function`]: plugins — native Rust functions and prompt functions — with JSON-schema parameters.
+//! - [`kernel`]: the [`Kernel`] that renders, invokes, auto-calls tools, and returns structured output.
+//! - [`filter`]: hooks around rendering and function calls (telemetry, redaction, approval gates).
+//! - [`usage`], [`cache`]: a token/cost ledger and an exact-match response cache.
+
+pub mod cache;
+pub mod chat;
+pub mod connectors;
+pub mod error;
+pub mod filter;
+pub mod function;
+pub mod kernel;
+pub mod structured;
+pub mod template;
+pub mod usage;
+
+pub use chat::{ChatMessage, ChatModel, ChatRequest, ChatResponse, EmbeddingModel, ExecutionSettings, Role};
+pub use error::KernelError;
+pub use function::{Arguments, KernelFunction, NativeFunction, Plugin};
+pub use kernel::Kernel;
