@@ -1,0 +1,89 @@
+//! Structured output: `kernel.structured::<T>()` returns a `T` or a clear error, never half-valid JSON.
+//!
+//! The schema is derived from `T` (schemars) and sent as `response_format: json_schema`. Models
+//! that constrain decoding to the schema (local models) are trusted to comply; for the others
+//! the answer is validated (jsonschema) and, when invalid, the validation errors are sent back
+//! for a corrected answer, a bounded number of times — TypeChat's repair loop.
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::{
+    chat::{ChatMessage, ChatRequest, ResponseFormat},
+    Kernel, KernelError,
+};
+
+/// The schema for `T`, as sent to the model.
+pub fn schema_for<T: JsonSchema>() -> Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(T)).expect("schemas serialize");
+    if let Some(obj) = schema.as_object_mut() {
+        obj.remove("$schema");
+    }
+    schema
+}
+
+impl Kernel {
+    pub async fn structured<T: JsonSchema + DeserializeOwned>(
+        &self,
+        mut request: ChatRequest,
+        max_attempts: u32,
+    ) -> Result<T, KernelError> {
+        let schema = schema_for::<T>();
+        let validator = jsonschema::validator_for(&schema).map_err(|e| KernelError::Config(format!("schema: {e}")))?;
+        let name: String = T::schema_name().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        request.settings.response_format = Some(ResponseFormat::JsonSchema { name, schema, strict: false });
+        let constrained = self.chat_model()?.constrains_output();
+        let mut last_errors = String::new();
+        for attempt in 1..=max_attempts.max(1) {
+            let answer = self.chat(request.clone()).await?.message.content;
+            let errors = match serde_json::from_str::<Value>(strip_fences(&answer)) {
+                Err(e) => format!("not valid JSON: {e}"),
+                Ok(value) => {
+                    let problems: Vec<String> = validator
+                        .iter_errors(&value)
+                        .map(|e| format!("at `{}`: {e}", e.instance_path()))
+                        .collect();
+                    if problems.is_empty() {
+                        match serde_json::from_value::<T>(value) {
+                            Ok(parsed) => return Ok(parsed),
+                            Err(e) => e.to_string(),
+                        }
+                    } else {
+                        problems.join("; ")
+                    }
+                }
+            };
+            tracing::warn!(attempt, %errors, "structured output invalid");
+            last_errors = errors;
+            if constrained {
+                break;
+            }
+            request.messages.push(ChatMessage::assistant(answer));
+            request.messages.push(ChatMessage::user(format!(
+                "That answer does not match the required JSON schema: {last_errors}. \
+                 Reply with only the corrected JSON, nothing else."
+            )));
+        }
+        Err(KernelError::Schema { attempts: max_attempts, errors: last_errors })
+    }
+}
+
+/// Models often wrap JSON in a Markdown code fence; the JSON is what counts.
+fn strip_fences(text: &str) -> &str {
+    let t = text.trim();
+    let Some(body) = t.strip_prefix("```") else { return t };
+    let body = body.strip_prefix("json").unwrap_or(body);
+    body.strip_suffix("```").unwrap_or(body).trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fenced_json_is_unwrapped() {
+        assert_eq!(strip_fences("```json\n{\"a\":1}\n```"), "{\"a\":1}");
+        assert_eq!(strip_fences(" {\"a\":1} "), "{\"a\":1}");
+    }
+}

@@ -1,0 +1,6 @@
+//! Kernel tests against a real local HTTP server that speaks the OpenAI and Azure OpenAI protocols.
+
+mod connector;
+mod mock;
+mod templates;
+mod tools;
