@@ -13,7 +13,11 @@ use miyagi_platform::{
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "miyagi", version, about = "Miyagi: your personal financial coach")]
+#[command(
+    name = "miyagi",
+    version,
+    about = "Miyagi: your personal financial coach"
+)]
 struct Cli {
     /// TOML config file; `MIYAGI_*` environment variables override it (`MIYAGI_HTTP__BIND=…`).
     #[arg(long, global = true, env = "MIYAGI_CONFIG")]
@@ -64,8 +68,13 @@ fn main() -> ExitCode {
         }
     };
     let services = match cli.command {
-        Command::Config { action: ConfigAction::Check } => {
-            println!("# configuration is valid; effective values (secrets masked):\n{}", config.to_masked_toml());
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            println!(
+                "# configuration is valid; effective values (secrets masked):\n{}",
+                config.to_masked_toml()
+            );
             return ExitCode::SUCCESS;
         }
         Command::Up => ServiceName::value_variants().to_vec(),
@@ -83,9 +92,14 @@ fn main() -> ExitCode {
 
 async fn run(config: Config, names: Vec<ServiceName>) -> anyhow::Result<()> {
     let tracer = miyagi_platform::telemetry::init(&config.telemetry)?;
-    let listener = tokio::net::TcpListener::bind(config.http.bind).await.map_err(|e| {
-        anyhow::anyhow!("cannot listen on {} (key `http.bind`): {e}", config.http.bind)
-    })?;
+    let listener = tokio::net::TcpListener::bind(config.http.bind)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {} (key `http.bind`): {e}",
+                config.http.bind
+            )
+        })?;
     let context = ServiceContext::from_config(config).await?;
     let mut services = Vec::new();
     for name in names {
@@ -99,8 +113,13 @@ async fn run(config: Config, names: Vec<ServiceName>) -> anyhow::Result<()> {
             shutdown.cancel();
         }
     });
-    println!("Miyagi is up: http://{}  (API docs at /docs; Ctrl-C to stop)", listener.local_addr()?);
-    let result = Runtime::new(context, services).run(listener, shutdown).await;
+    println!(
+        "Miyagi is up: http://{}  (API docs at /docs; Ctrl-C to stop)",
+        listener.local_addr()?
+    );
+    let result = Runtime::new(context, services)
+        .run(listener, shutdown)
+        .await;
     let _ = tracer.shutdown();
     result
 }

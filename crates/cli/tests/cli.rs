@@ -19,7 +19,11 @@ struct Miyagi {
 impl Miyagi {
     /// `miyagi up` on a free port with its data in `data_dir`, plus extra `MIYAGI_*` settings.
     async fn up(data_dir: &Path, env: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new(BIN)
             .arg("up")
             .env("MIYAGI_HTTP__BIND", format!("127.0.0.1:{port}"))
@@ -29,10 +33,19 @@ impl Miyagi {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let miyagi = Self { child, base: format!("http://127.0.0.1:{port}") };
+        let miyagi = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while reqwest::get(format!("{}/healthz", miyagi.base)).await.is_err() {
-            assert!(Instant::now() < deadline, "miyagi up did not answer /healthz within 30s");
+        while reqwest::get(format!("{}/healthz", miyagi.base))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "miyagi up did not answer /healthz within 30s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         miyagi
@@ -50,7 +63,10 @@ impl Miyagi {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status.success();
             }
-            assert!(Instant::now() < deadline, "miyagi did not stop within 20s of SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "miyagi did not stop within 20s of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -80,19 +96,36 @@ async fn up_serves_health_readiness_and_the_profile_api_and_stops_cleanly_on_sig
     let ready = json_of(http.get(miyagi.url("/readyz"))).await;
     assert_eq!(ready["status"], "ready", "{ready}");
 
-    let created = http.post(miyagi.url("/api/v1/userprofile")).json(&profile()).send().await.unwrap();
+    let created = http
+        .post(miyagi.url("/api/v1/userprofile"))
+        .json(&profile())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.unwrap();
-    let read = json_of(http.get(miyagi.url(&format!("/api/v1/userprofile/{}", created["id"].as_str().unwrap())))).await;
+    let read = json_of(http.get(miyagi.url(&format!(
+        "/api/v1/userprofile/{}",
+        created["id"].as_str().unwrap()
+    ))))
+    .await;
     assert_eq!(read["name"], "Grace");
     assert!(miyagi.stop(), "exit status after SIGTERM is success");
 
     // The profile's event is on the durable log, and the data survives a restart.
-    let log = EmbeddedLog::open(&dir.path().join("events.db"), 4).await.unwrap();
-    let mut sub = log.subscribe("inspector", &["miyagi.user.profile"]).await.unwrap();
+    let log = EmbeddedLog::open(&dir.path().join("events.db"), 4)
+        .await
+        .unwrap();
+    let mut sub = log
+        .subscribe("inspector", &["miyagi.user.profile"])
+        .await
+        .unwrap();
     let records = sub.poll(10, Duration::from_secs(1)).await.unwrap();
     let event = CloudEvent::from_bytes(&records[0].payload).unwrap();
-    assert_eq!((event.event_type.as_str(), &event.data["id"]), ("miyagi.user.profile.created.v1", &created["id"]));
+    assert_eq!(
+        (event.event_type.as_str(), &event.data["id"]),
+        ("miyagi.user.profile.created.v1", &created["id"])
+    );
 
     let again = Miyagi::up(dir.path(), &[]).await;
     let listed = json_of(http.get(again.url("/api/v1/userprofile"))).await;
@@ -104,42 +137,117 @@ async fn with_jwt_auth_one_users_token_cannot_touch_another_users_profile() {
     use jsonwebtoken::{encode, EncodingKey, Header};
     let secret = "an-end-to-end-test-secret";
     let token = |sub: &str| {
-        let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
-        encode(&Header::default(), &json!({"sub": sub, "exp": exp}), &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 600;
+        encode(
+            &Header::default(),
+            &json!({"sub": sub, "exp": exp}),
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
     };
     let dir = tempfile::tempdir().unwrap();
-    let miyagi = Miyagi::up(dir.path(), &[("MIYAGI_AUTH__MODE", "jwt"), ("MIYAGI_AUTH__JWT__HS256_SECRET", secret)]).await;
+    let miyagi = Miyagi::up(
+        dir.path(),
+        &[
+            ("MIYAGI_AUTH__MODE", "jwt"),
+            ("MIYAGI_AUTH__JWT__HS256_SECRET", secret),
+        ],
+    )
+    .await;
     let http = reqwest::Client::new();
     let (alice, bob) = (token("alice"), token("bob"));
 
-    let created = json_of(http.post(miyagi.url("/api/v1/userprofile")).bearer_auth(&alice).json(&profile())).await;
-    let uri = miyagi.url(&format!("/api/v1/userprofile/{}", created["id"].as_str().unwrap()));
+    let created = json_of(
+        http.post(miyagi.url("/api/v1/userprofile"))
+            .bearer_auth(&alice)
+            .json(&profile()),
+    )
+    .await;
+    let uri = miyagi.url(&format!(
+        "/api/v1/userprofile/{}",
+        created["id"].as_str().unwrap()
+    ));
 
-    assert_eq!(http.get(&uri).bearer_auth(&bob).send().await.unwrap().status(), 404);
-    assert_eq!(http.put(&uri).bearer_auth(&bob).json(&profile()).send().await.unwrap().status(), 404);
-    assert_eq!(http.delete(&uri).bearer_auth(&bob).send().await.unwrap().status(), 404);
-    let bobs = json_of(http.get(miyagi.url("/api/v1/userprofile")).bearer_auth(&bob)).await;
+    assert_eq!(
+        http.get(&uri)
+            .bearer_auth(&bob)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        http.put(&uri)
+            .bearer_auth(&bob)
+            .json(&profile())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        http.delete(&uri)
+            .bearer_auth(&bob)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let bobs = json_of(
+        http.get(miyagi.url("/api/v1/userprofile"))
+            .bearer_auth(&bob),
+    )
+    .await;
     assert_eq!(bobs, json!([]));
-    assert_eq!(http.get(&uri).send().await.unwrap().status(), 401, "no token, no data");
-    assert_eq!(http.get(&uri).bearer_auth(&alice).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(&uri).send().await.unwrap().status(),
+        401,
+        "no token, no data"
+    );
+    assert_eq!(
+        http.get(&uri)
+            .bearer_auth(&alice)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[test]
 fn config_check_prints_the_effective_values_with_secrets_masked() {
     let output = Command::new(BIN)
         .args(["config", "check"])
-        .env("MIYAGI_DATABASE__URL", "postgres://miyagi:s3cr3t-pw@db.internal:5432/miyagi")
+        .env(
+            "MIYAGI_DATABASE__URL",
+            "postgres://miyagi:s3cr3t-pw@db.internal:5432/miyagi",
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(output.status.success(), "{stdout}");
-    assert!(stdout.contains("postgres://miyagi:********@db.internal:5432/miyagi"), "{stdout}");
+    assert!(
+        stdout.contains("postgres://miyagi:********@db.internal:5432/miyagi"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("s3cr3t-pw"));
 }
 
 #[test]
 fn a_wrong_config_value_fails_at_start_naming_the_key() {
-    let output = Command::new(BIN).arg("up").env("MIYAGI_HTTP__BODY_LIMIT_BYTES", "lots").output().unwrap();
+    let output = Command::new(BIN)
+        .arg("up")
+        .env("MIYAGI_HTTP__BODY_LIMIT_BYTES", "lots")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("http.body_limit_bytes"), "{stderr}");
@@ -147,7 +255,10 @@ fn a_wrong_config_value_fails_at_start_naming_the_key() {
 
 #[test]
 fn a_missing_config_file_fails_with_the_fix() {
-    let output = Command::new(BIN).args(["--config", "/no/such/miyagi.toml", "up"]).output().unwrap();
+    let output = Command::new(BIN)
+        .args(["--config", "/no/such/miyagi.toml", "up"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr.contains("does not exist"), "{stderr}");

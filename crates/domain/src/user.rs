@@ -46,7 +46,10 @@ pub const MAX_AMOUNT: f64 = 1e12;
 #[serde(rename_all = "camelCase")]
 #[validate(schema(function = "retirement_after_adulthood"))]
 pub struct UserProfileInput {
-    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
+    #[validate(
+        length(min = 1, max = 100, message = "must be 1 to 100 characters"),
+        custom(function = "printable")
+    )]
     pub name: String,
     #[validate(range(min = 18, max = 120, message = "must be between 18 and 120"))]
     pub age: u32,
@@ -62,23 +65,50 @@ pub struct UserProfileInput {
     #[validate(range(min = 30, max = 100, message = "must be between 30 and 100"))]
     pub retirement_age: u32,
     #[serde(default)]
-    #[validate(length(max = 10, message = "at most 10 goals"), custom(function = "short_items"))]
+    #[validate(
+        length(max = 10, message = "at most 10 goals"),
+        custom(function = "short_items")
+    )]
     pub goals: Vec<String>,
     #[serde(default)]
-    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    #[validate(
+        length(max = 100, message = "must be at most 100 characters"),
+        custom(function = "printable")
+    )]
     pub favorite_advisor: Option<String>,
     #[serde(default)]
-    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    #[validate(
+        length(max = 200, message = "must be at most 200 characters"),
+        custom(function = "printable")
+    )]
     pub favorite_book: Option<String>,
     #[serde(default)]
-    #[validate(length(max = 10, message = "at most 10 hobbies"), custom(function = "short_items"))]
+    #[validate(
+        length(max = 10, message = "at most 10 hobbies"),
+        custom(function = "short_items")
+    )]
     pub hobbies: Vec<String>,
 }
 
 fn short_items(items: &[String]) -> Result<(), ValidationError> {
-    if items.iter().any(|i| i.trim().is_empty() || i.chars().count() > 200) {
+    if items
+        .iter()
+        .any(|i| i.trim().is_empty() || i.chars().count() > 200)
+    {
         return Err(ValidationError::new("item_length")
             .with_message("each item must be 1 to 200 characters".into()));
+    }
+    items.iter().try_for_each(|i| printable(i))
+}
+
+/// Control characters (NUL above all: PostgreSQL cannot store it) have no place in a profile.
+fn printable(text: &str) -> Result<(), ValidationError> {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ValidationError::new("control_character")
+            .with_message("must not contain control characters".into()));
     }
     Ok(())
 }
@@ -154,13 +184,38 @@ mod tests {
 
     #[test]
     fn an_underage_profile_names_the_age_field() {
-        let errs = UserProfileInput { age: 12, ..valid() }.validate().unwrap_err();
+        let errs = UserProfileInput { age: 12, ..valid() }
+            .validate()
+            .unwrap_err();
         assert!(errs.field_errors().contains_key("age"));
     }
 
     #[test]
+    fn a_nul_character_is_rejected_by_field() {
+        let errs = UserProfileInput {
+            name: "A\u{0}da".into(),
+            ..valid()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(errs.field_errors().contains_key("name"));
+        let errs = UserProfileInput {
+            goals: vec!["x\u{0}".into()],
+            ..valid()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(errs.field_errors().contains_key("goals"));
+    }
+
+    #[test]
     fn a_blank_goal_is_rejected() {
-        let errs = UserProfileInput { goals: vec!["  ".into()], ..valid() }.validate().unwrap_err();
+        let errs = UserProfileInput {
+            goals: vec!["  ".into()],
+            ..valid()
+        }
+        .validate()
+        .unwrap_err();
         assert!(errs.field_errors().contains_key("goals"));
     }
 

@@ -6,6 +6,7 @@
 //! - `kernel_invoke`: a prompt function through the kernel (SK template render, filters, the
 //!   OpenAI connector's request building, HTTP, response parsing, ledger).
 //! - `render`: the template render alone.
+//!
 //! The kernel's overhead is `kernel_invoke - raw_http`.
 
 use std::sync::Arc;
@@ -20,7 +21,8 @@ use miyagi_kernel::{
 };
 use serde_json::{json, Value};
 
-const TEMPLATE: &str = "You are {{$advisor}}. The client is {{$age}} years old with a {{$risk}} risk tolerance. \
+const TEMPLATE: &str =
+    "You are {{$advisor}}. The client is {{$age}} years old with a {{$risk}} risk tolerance. \
                         In one sentence, how should they split stocks and bonds?";
 
 fn completion() -> Value {
@@ -39,31 +41,57 @@ fn bench(c: &mut Criterion) {
     });
     let client = OpenAiClient::new(OpenAiConfig::openai(&base, "bench", Some("key"))).unwrap();
     let template = PromptTemplate::new(TemplateFormat::SemanticKernel, TEMPLATE).unwrap();
-    let function = PromptFunction::new("advisor", "split", "", template.clone(), vec![], ExecutionSettings::default());
+    let function = PromptFunction::new(
+        "advisor",
+        "split",
+        "",
+        template.clone(),
+        vec![],
+        ExecutionSettings::default(),
+    );
     let kernel = Kernel::builder()
         .chat_model(Arc::new(client) as Arc<dyn ChatModel>)
         .plugin(Plugin::new("advisor", vec![Arc::new(function)]))
         .build();
-    let args: Arguments =
-        [("advisor", json!("Jack Bogle")), ("age", json!(40)), ("risk", json!("Moderate"))].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let args: Arguments = [
+        ("advisor", json!("Jack Bogle")),
+        ("age", json!(40)),
+        ("risk", json!("Moderate")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
 
     let http = reqwest::Client::new();
     let url = format!("{base}/chat/completions");
     let body = json!({"model": "bench", "messages": [{"role": "user", "content": "You are Jack Bogle. The client is 40 years old with a Moderate risk tolerance. In one sentence, how should they split stocks and bonds?"}]});
     c.bench_function("raw_http", |b| {
         b.to_async(&runtime).iter(|| async {
-            let v: Value = http.post(&url).bearer_auth("key").json(&body).send().await.unwrap().json().await.unwrap();
+            let v: Value = http
+                .post(&url)
+                .bearer_auth("key")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             assert!(v["choices"][0]["message"]["content"].is_string());
         })
     });
     c.bench_function("kernel_invoke", |b| {
         b.to_async(&runtime).iter(|| async {
-            let out = kernel.invoke("advisor", "split", args.clone()).await.unwrap();
+            let out = kernel
+                .invoke("advisor", "split", args.clone())
+                .await
+                .unwrap();
             assert!(out.is_string());
         })
     });
     c.bench_function("render", |b| {
-        b.to_async(&runtime).iter(|| async { template.render(&kernel, &args).await.unwrap() })
+        b.to_async(&runtime)
+            .iter(|| async { template.render(&kernel, &args).await.unwrap() })
     });
 }
 

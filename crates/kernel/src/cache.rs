@@ -14,7 +14,11 @@ pub struct ResponseCache {
 
 impl ResponseCache {
     pub fn new(capacity: usize) -> Self {
-        Self { entries: Mutex::new(LruCache::new(NonZeroUsize::new(capacity.max(1)).expect("at least 1"))) }
+        Self {
+            entries: Mutex::new(LruCache::new(
+                NonZeroUsize::new(capacity.max(1)).expect("at least 1"),
+            )),
+        }
     }
 
     pub fn key(model: &str, request: &ChatRequest) -> [u8; 32] {

@@ -23,7 +23,9 @@ impl std::str::FromStr for Role {
             "user" => Ok(Self::User),
             "assistant" => Ok(Self::Assistant),
             "tool" => Ok(Self::Tool),
-            other => Err(KernelError::Template(format!("unknown message role {other:?}"))),
+            other => Err(KernelError::Template(format!(
+                "unknown message role {other:?}"
+            ))),
         }
     }
 }
@@ -50,7 +52,12 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Self { role, content: content.into(), tool_calls: vec![], tool_call_id: None }
+        Self {
+            role,
+            content: content.into(),
+            tool_calls: vec![],
+            tool_call_id: None,
+        }
     }
     pub fn system(content: impl Into<String>) -> Self {
         Self::new(Role::System, content)
@@ -62,7 +69,10 @@ impl ChatMessage {
         Self::new(Role::Assistant, content)
     }
     pub fn tool_result(call_id: &str, content: impl Into<String>) -> Self {
-        Self { tool_call_id: Some(call_id.into()), ..Self::new(Role::Tool, content) }
+        Self {
+            tool_call_id: Some(call_id.into()),
+            ..Self::new(Role::Tool, content)
+        }
     }
 }
 
@@ -73,7 +83,11 @@ pub enum ResponseFormat {
     #[default]
     Text,
     JsonObject,
-    JsonSchema { name: String, schema: serde_json::Value, strict: bool },
+    JsonSchema {
+        name: String,
+        schema: serde_json::Value,
+        strict: bool,
+    },
 }
 
 /// Sampling and output settings; `None` leaves the provider's default.
@@ -142,7 +156,10 @@ pub enum ChatDelta {
     Text(String),
     /// A complete tool call, emitted once all of its streamed fragments have arrived.
     ToolCall(ToolCall),
-    Finished { finish_reason: FinishReason, usage: Usage },
+    Finished {
+        finish_reason: FinishReason,
+        usage: Usage,
+    },
 }
 
 pub type ChatStream = BoxStream<'static, Result<ChatDelta, KernelError>>;
@@ -171,7 +188,10 @@ pub trait EmbeddingModel: Send + Sync {
 }
 
 /// Collects a stream into the response a non-streamed call would have returned.
-pub async fn collect_stream(model: &str, mut stream: ChatStream) -> Result<ChatResponse, KernelError> {
+pub async fn collect_stream(
+    model: &str,
+    mut stream: ChatStream,
+) -> Result<ChatResponse, KernelError> {
     use futures::StreamExt;
     let mut message = ChatMessage::assistant("");
     let mut finished = None;
@@ -179,10 +199,18 @@ pub async fn collect_stream(model: &str, mut stream: ChatStream) -> Result<ChatR
         match delta? {
             ChatDelta::Text(t) => message.content.push_str(&t),
             ChatDelta::ToolCall(call) => message.tool_calls.push(call),
-            ChatDelta::Finished { finish_reason, usage } => finished = Some((finish_reason, usage)),
+            ChatDelta::Finished {
+                finish_reason,
+                usage,
+            } => finished = Some((finish_reason, usage)),
         }
     }
-    let (finish_reason, usage) =
-        finished.ok_or_else(|| KernelError::BadResponse("stream ended without a finish reason".into()))?;
-    Ok(ChatResponse { message, finish_reason, usage, model: model.to_string() })
+    let (finish_reason, usage) = finished
+        .ok_or_else(|| KernelError::BadResponse("stream ended without a finish reason".into()))?;
+    Ok(ChatResponse {
+        message,
+        finish_reason,
+        usage,
+        model: model.to_string(),
+    })
 }

@@ -9,18 +9,30 @@ use crate::{function::Arguments, KernelError};
 #[async_trait]
 pub trait Filter: Send + Sync {
     /// After a prompt function's template is rendered, before it is sent.
-    async fn prompt_rendered(&self, _function: &str, _prompt: &mut String) -> Result<(), KernelError> {
+    async fn prompt_rendered(
+        &self,
+        _function: &str,
+        _prompt: &mut String,
+    ) -> Result<(), KernelError> {
         Ok(())
     }
 
     /// Before a function runs. Return [`KernelError::Denied`] to stop it (an approval gate):
     /// in a tool-calling loop the model is told it was denied.
-    async fn function_invoking(&self, _function: &str, _args: &mut Arguments) -> Result<(), KernelError> {
+    async fn function_invoking(
+        &self,
+        _function: &str,
+        _args: &mut Arguments,
+    ) -> Result<(), KernelError> {
         Ok(())
     }
 
     /// After a function ran, before its result is used.
-    async fn function_invoked(&self, _function: &str, _result: &mut Value) -> Result<(), KernelError> {
+    async fn function_invoked(
+        &self,
+        _function: &str,
+        _result: &mut Value,
+    ) -> Result<(), KernelError> {
         Ok(())
     }
 }

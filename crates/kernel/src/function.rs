@@ -34,7 +34,10 @@ pub trait KernelFunction: Send + Sync {
 
     /// Parameter names in declaration order.
     fn parameter_names(&self) -> Vec<String> {
-        self.parameters()["properties"].as_object().map(|p| p.keys().cloned().collect()).unwrap_or_default()
+        self.parameters()["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -51,14 +54,20 @@ pub struct NativeFunction {
 impl NativeFunction {
     /// `A` is the argument struct (its schema is what the model sees); errors are strings because
     /// they are shown to the model, which may correct its call.
-    pub fn new<A, R, F, Fut>(plugin: &str, name: &str, description: &str, f: F) -> Arc<dyn KernelFunction>
+    pub fn from_fn<A, R, F, Fut>(
+        plugin: &str,
+        name: &str,
+        description: &str,
+        f: F,
+    ) -> Arc<dyn KernelFunction>
     where
         A: JsonSchema + DeserializeOwned + Send + 'static,
         R: Serialize,
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, String>> + Send + 'static,
     {
-        let mut parameters = serde_json::to_value(schemars::schema_for!(A)).expect("schemas serialize");
+        let mut parameters =
+            serde_json::to_value(schemars::schema_for!(A)).expect("schemas serialize");
         if let Some(obj) = parameters.as_object_mut() {
             obj.remove("$schema");
             obj.remove("title");
@@ -74,7 +83,8 @@ impl NativeFunction {
                 let f = f.clone();
                 coerce_strings(&mut args, &schema);
                 Box::pin(async move {
-                    let typed: A = serde_json::from_value(args).map_err(|e| format!("invalid arguments: {e}"))?;
+                    let typed: A = serde_json::from_value(args)
+                        .map_err(|e| format!("invalid arguments: {e}"))?;
                     let out = f(typed).await?;
                     serde_json::to_value(out).map_err(|e| e.to_string())
                 })
@@ -86,11 +96,22 @@ impl NativeFunction {
 /// Templates pass every literal as a string (`{{math.add a="2"}}`); like SK, convert strings to
 /// the number or boolean a parameter declares, so the typed function still receives them.
 fn coerce_strings(args: &mut Value, schema: &Value) {
-    let (Some(args), Some(properties)) = (args.as_object_mut(), schema["properties"].as_object()) else { return };
+    let (Some(args), Some(properties)) = (args.as_object_mut(), schema["properties"].as_object())
+    else {
+        return;
+    };
     for (name, value) in args.iter_mut() {
         let Value::String(text) = value else { continue };
-        let declared = &properties.get(name).map(|p| p["type"].clone()).unwrap_or_default();
-        let allows = |t: &str| declared == t || declared.as_array().is_some_and(|a| a.iter().any(|x| x == t));
+        let declared = &properties
+            .get(name)
+            .map(|p| p["type"].clone())
+            .unwrap_or_default();
+        let allows = |t: &str| {
+            declared == t
+                || declared
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == t))
+        };
         let converted = if allows("integer") {
             text.trim().parse::<i64>().ok().map(Value::from)
         } else if allows("number") {
@@ -123,7 +144,10 @@ impl KernelFunction for NativeFunction {
     async fn run(&self, _: &Kernel, args: Arguments) -> Result<Value, KernelError> {
         (self.f)(Value::Object(args.into_iter().collect()))
             .await
-            .map_err(|message| KernelError::Function { name: format!("{}-{}", self.plugin, self.name), message })
+            .map_err(|message| KernelError::Function {
+                name: format!("{}-{}", self.plugin, self.name),
+                message,
+            })
     }
 }
 
@@ -161,11 +185,28 @@ impl PromptFunction {
     ) -> Self {
         let properties: serde_json::Map<String, Value> = inputs
             .iter()
-            .map(|i| (i.name.clone(), json!({"type": "string", "description": i.description})))
+            .map(|i| {
+                (
+                    i.name.clone(),
+                    json!({"type": "string", "description": i.description}),
+                )
+            })
             .collect();
-        let required: Vec<&str> = inputs.iter().filter(|i| i.is_required).map(|i| i.name.as_str()).collect();
+        let required: Vec<&str> = inputs
+            .iter()
+            .filter(|i| i.is_required)
+            .map(|i| i.name.as_str())
+            .collect();
         let parameters = json!({"type": "object", "properties": properties, "required": required});
-        Self { plugin: plugin.into(), name: name.into(), description: description.into(), template, inputs, settings, parameters }
+        Self {
+            plugin: plugin.into(),
+            name: name.into(),
+            description: description.into(),
+            template,
+            inputs,
+            settings,
+            parameters,
+        }
     }
 
     pub fn template(&self) -> &PromptTemplate {
@@ -200,7 +241,11 @@ impl PromptFunction {
     /// Loads `<dir>/skprompt.txt` + `<dir>/config.json` (SK schema 1, old `completion` or new
     /// `execution_settings` form); the function is named after the folder.
     pub fn from_directory(plugin: &str, dir: &Path) -> Result<Self, KernelError> {
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
         let read = |file: &str| {
             std::fs::read_to_string(dir.join(file))
                 .map_err(|e| KernelError::Config(format!("{}: {e}", dir.join(file).display())))
@@ -211,19 +256,42 @@ impl PromptFunction {
                 .map_err(|e| KernelError::Config(format!("{}/config.json: {e}", dir.display())))?,
             false => SkConfig::default(),
         };
-        let settings = config.completion.or_else(|| config.execution_settings.get("default").cloned()).unwrap_or_default();
+        let settings = config
+            .completion
+            .or_else(|| config.execution_settings.get("default").cloned())
+            .unwrap_or_default();
         let mut inputs = config.input_variables;
         inputs.extend(config.input.map(|i| i.parameters).unwrap_or_default());
-        Ok(Self::new(plugin, &name, &config.description, template, inputs, settings))
+        Ok(Self::new(
+            plugin,
+            &name,
+            &config.description,
+            template,
+            inputs,
+            settings,
+        ))
     }
 
     /// Loads SK prompt YAML (`name`, `template`, `template_format`, `input_variables`,
     /// `execution_settings` by service id; `default` is used).
     pub fn from_yaml(plugin: &str, yaml: &str) -> Result<Self, KernelError> {
-        let doc: PromptYaml = serde_yaml_ng::from_str(yaml).map_err(|e| KernelError::Config(format!("prompt YAML: {e}")))?;
+        let doc: PromptYaml = serde_yaml_ng::from_str(yaml)
+            .map_err(|e| KernelError::Config(format!("prompt YAML: {e}")))?;
         let template = PromptTemplate::new(doc.template_format, doc.template)?;
-        let settings = doc.execution_settings.get("default").or_else(|| doc.execution_settings.values().next()).cloned().unwrap_or_default();
-        Ok(Self::new(plugin, &doc.name, &doc.description, template, doc.input_variables, settings))
+        let settings = doc
+            .execution_settings
+            .get("default")
+            .or_else(|| doc.execution_settings.values().next())
+            .cloned()
+            .unwrap_or_default();
+        Ok(Self::new(
+            plugin,
+            &doc.name,
+            &doc.description,
+            template,
+            doc.input_variables,
+            settings,
+        ))
     }
 }
 
@@ -278,8 +346,18 @@ impl KernelFunction for PromptFunction {
     }
     async fn run(&self, kernel: &Kernel, args: Arguments) -> Result<Value, KernelError> {
         let args = self.complete_arguments(args)?;
-        let rendered = kernel.render(&self.template, &format!("{}-{}", self.plugin, self.name), &args).await?;
-        let request = ChatRequest { messages: to_messages(&rendered)?, settings: self.settings.clone(), tools: vec![] };
+        let rendered = kernel
+            .render(
+                &self.template,
+                &format!("{}-{}", self.plugin, self.name),
+                &args,
+            )
+            .await?;
+        let request = ChatRequest {
+            messages: to_messages(&rendered)?,
+            settings: self.settings.clone(),
+            tools: vec![],
+        };
         Ok(Value::String(kernel.chat(request).await?.message.content))
     }
 }
@@ -293,14 +371,21 @@ pub struct Plugin {
 
 impl Plugin {
     pub fn new(name: &str, functions: Vec<Arc<dyn KernelFunction>>) -> Self {
-        Self { name: name.into(), functions }
+        Self {
+            name: name.into(),
+            functions,
+        }
     }
 
     /// Loads every prompt function below `dir` (SK layout `<Plugin>/<Function>/skprompt.txt`,
     /// plus `*.yaml` prompt files); the plugin is named after the folder. Read at run time, so
     /// editing a prompt needs no rebuild.
     pub fn from_directory(dir: &Path) -> Result<Self, KernelError> {
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .map_err(|e| KernelError::Config(format!("{}: {e}", dir.display())))?
             .filter_map(Result::ok)
@@ -312,7 +397,8 @@ impl Plugin {
             if path.join("skprompt.txt").exists() {
                 functions.push(Arc::new(PromptFunction::from_directory(&name, &path)?));
             } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                let yaml = std::fs::read_to_string(&path).map_err(|e| KernelError::Config(format!("{}: {e}", path.display())))?;
+                let yaml = std::fs::read_to_string(&path)
+                    .map_err(|e| KernelError::Config(format!("{}: {e}", path.display())))?;
                 functions.push(Arc::new(PromptFunction::from_yaml(&name, &yaml)?));
             }
         }

@@ -9,7 +9,10 @@ use tracing::Instrument;
 
 use crate::{
     cache::ResponseCache,
-    chat::{collect_stream, ChatDelta, ChatMessage, ChatModel, ChatRequest, ChatResponse, ChatStream, ToolCall, ToolSpec},
+    chat::{
+        collect_stream, ChatDelta, ChatMessage, ChatModel, ChatRequest, ChatResponse, ChatStream,
+        ToolCall, ToolSpec,
+    },
     filter::Filter,
     function::{Arguments, KernelFunction, Plugin},
     template::PromptTemplate,
@@ -95,7 +98,11 @@ impl Kernel {
     }
 
     pub fn for_run(&self, run_id: &str, user_id: &str) -> Self {
-        Self { run_id: Some(run_id.into()), user_id: Some(user_id.into()), ..self.clone() }
+        Self {
+            run_id: Some(run_id.into()),
+            user_id: Some(user_id.into()),
+            ..self.clone()
+        }
     }
 
     pub fn ledger(&self) -> &UsageLedger {
@@ -103,7 +110,10 @@ impl Kernel {
     }
 
     pub fn chat_model(&self) -> Result<&Arc<dyn ChatModel>, KernelError> {
-        self.inner.chat.as_ref().ok_or_else(|| KernelError::Config("this kernel has no chat model".into()))
+        self.inner
+            .chat
+            .as_ref()
+            .ok_or_else(|| KernelError::Config("this kernel has no chat model".into()))
     }
 
     pub fn functions(&self) -> Vec<Arc<dyn KernelFunction>> {
@@ -111,12 +121,18 @@ impl Kernel {
     }
 
     /// Finds `plugin.name`; with an empty plugin, the only function of that name.
-    pub fn find_function(&self, plugin: &str, name: &str) -> Result<Arc<dyn KernelFunction>, KernelError> {
+    pub fn find_function(
+        &self,
+        plugin: &str,
+        name: &str,
+    ) -> Result<Arc<dyn KernelFunction>, KernelError> {
         if plugin.is_empty() {
             let mut matches = self.inner.functions.iter().filter(|((_, n), _)| n == name);
             return match (matches.next(), matches.next()) {
                 (Some((_, f)), None) => Ok(f.clone()),
-                (Some(_), Some(_)) => Err(KernelError::FunctionNotFound(format!("{name} (ambiguous: name its plugin)"))),
+                (Some(_), Some(_)) => Err(KernelError::FunctionNotFound(format!(
+                    "{name} (ambiguous: name its plugin)"
+                ))),
                 _ => Err(KernelError::FunctionNotFound(name.into())),
             };
         }
@@ -132,12 +148,20 @@ impl Kernel {
         self.inner
             .functions
             .values()
-            .map(|f| ToolSpec { name: tool_name(f.as_ref()), description: f.description().into(), parameters: f.parameters().clone() })
+            .map(|f| ToolSpec {
+                name: tool_name(f.as_ref()),
+                description: f.description().into(),
+                parameters: f.parameters().clone(),
+            })
             .collect()
     }
 
     /// Invokes a function with the filters around it.
-    pub async fn invoke_function(&self, function: &Arc<dyn KernelFunction>, mut args: Arguments) -> Result<Value, KernelError> {
+    pub async fn invoke_function(
+        &self,
+        function: &Arc<dyn KernelFunction>,
+        mut args: Arguments,
+    ) -> Result<Value, KernelError> {
         let name = tool_name(function.as_ref());
         let span = tracing::info_span!("kernel.function", function = %name);
         async {
@@ -154,13 +178,23 @@ impl Kernel {
         .await
     }
 
-    pub async fn invoke(&self, plugin: &str, name: &str, args: Arguments) -> Result<Value, KernelError> {
+    pub async fn invoke(
+        &self,
+        plugin: &str,
+        name: &str,
+        args: Arguments,
+    ) -> Result<Value, KernelError> {
         let function = self.find_function(plugin, name)?;
         self.invoke_function(&function, args).await
     }
 
     /// Renders a template with the prompt filters applied.
-    pub async fn render(&self, template: &PromptTemplate, function: &str, args: &Arguments) -> Result<String, KernelError> {
+    pub async fn render(
+        &self,
+        template: &PromptTemplate,
+        function: &str,
+        args: &Arguments,
+    ) -> Result<String, KernelError> {
         let mut prompt = template.render(self, args).await?;
         for filter in &self.inner.filters {
             filter.prompt_rendered(function, &mut prompt).await?;
@@ -173,7 +207,11 @@ impl Kernel {
             model: model.into(),
             run_id: self.run_id.clone(),
             user_id: self.user_id.clone(),
-            usage: if cached { Default::default() } else { response.usage },
+            usage: if cached {
+                Default::default()
+            } else {
+                response.usage
+            },
             cost: 0.0,
             streamed,
             cached,
@@ -184,7 +222,11 @@ impl Kernel {
     /// recorded in the ledger either way.
     pub async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, KernelError> {
         let model = self.chat_model()?;
-        let key = self.inner.cache.as_ref().map(|_| ResponseCache::key(model.model_id(), &request));
+        let key = self
+            .inner
+            .cache
+            .as_ref()
+            .map(|_| ResponseCache::key(model.model_id(), &request));
         if let (Some(cache), Some(key)) = (&self.inner.cache, &key) {
             if let Some(hit) = cache.get(key) {
                 self.record(model.model_id(), &hit, false, true);
@@ -206,7 +248,11 @@ impl Kernel {
         let kernel = self.clone();
         Ok(stream
             .inspect(move |delta| {
-                if let Ok(ChatDelta::Finished { finish_reason, usage }) = delta {
+                if let Ok(ChatDelta::Finished {
+                    finish_reason,
+                    usage,
+                }) = delta
+                {
                     let response = ChatResponse {
                         message: ChatMessage::assistant(""),
                         finish_reason: *finish_reason,
@@ -229,7 +275,11 @@ impl Kernel {
     /// for (concurrently), feeds the results back, and repeats until the model answers or
     /// `max_iterations` rounds have run — then asks once more without tools for a final answer.
     /// A failing or denied tool becomes an error message to the model, never a failed loop.
-    pub async fn chat_with_tools(&self, mut request: ChatRequest, max_iterations: u32) -> Result<ChatResponse, KernelError> {
+    pub async fn chat_with_tools(
+        &self,
+        mut request: ChatRequest,
+        max_iterations: u32,
+    ) -> Result<ChatResponse, KernelError> {
         request.tools = self.tool_specs();
         for _ in 0..max_iterations {
             let response = self.chat(request.clone()).await?;
@@ -238,9 +288,12 @@ impl Kernel {
             }
             let calls = response.message.tool_calls.clone();
             request.messages.push(response.message);
-            let results = futures::future::join_all(calls.iter().map(|call| self.run_tool(call))).await;
+            let results =
+                futures::future::join_all(calls.iter().map(|call| self.run_tool(call))).await;
             for (call, result) in calls.iter().zip(results) {
-                request.messages.push(ChatMessage::tool_result(&call.id, result));
+                request
+                    .messages
+                    .push(ChatMessage::tool_result(&call.id, result));
             }
         }
         request.tools.clear();
@@ -248,7 +301,10 @@ impl Kernel {
     }
 
     async fn run_tool(&self, call: &ToolCall) -> String {
-        let (plugin, name) = call.name.split_once('-').unwrap_or(("", call.name.as_str()));
+        let (plugin, name) = call
+            .name
+            .split_once('-')
+            .unwrap_or(("", call.name.as_str()));
         let function = match self.find_function(plugin, name) {
             Ok(f) => f,
             Err(e) => return format!("error: {e}"),

@@ -19,7 +19,9 @@ pub mod structured;
 pub mod template;
 pub mod usage;
 
-pub use chat::{ChatMessage, ChatModel, ChatRequest, ChatResponse, EmbeddingModel, ExecutionSettings, Role};
+pub use chat::{
+    ChatMessage, ChatModel, ChatRequest, ChatResponse, EmbeddingModel, ExecutionSettings, Role,
+};
 pub use error::KernelError;
 pub use function::{Arguments, KernelFunction, NativeFunction, Plugin};
 pub use kernel::Kernel;

@@ -30,9 +30,17 @@ impl Kernel {
         max_attempts: u32,
     ) -> Result<T, KernelError> {
         let schema = schema_for::<T>();
-        let validator = jsonschema::validator_for(&schema).map_err(|e| KernelError::Config(format!("schema: {e}")))?;
-        let name: String = T::schema_name().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        request.settings.response_format = Some(ResponseFormat::JsonSchema { name, schema, strict: false });
+        let validator = jsonschema::validator_for(&schema)
+            .map_err(|e| KernelError::Config(format!("schema: {e}")))?;
+        let name: String = T::schema_name()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        request.settings.response_format = Some(ResponseFormat::JsonSchema {
+            name,
+            schema,
+            strict: false,
+        });
         let constrained = self.chat_model()?.constrains_output();
         let mut last_errors = String::new();
         for attempt in 1..=max_attempts.max(1) {
@@ -65,14 +73,19 @@ impl Kernel {
                  Reply with only the corrected JSON, nothing else."
             )));
         }
-        Err(KernelError::Schema { attempts: max_attempts, errors: last_errors })
+        Err(KernelError::Schema {
+            attempts: max_attempts,
+            errors: last_errors,
+        })
     }
 }
 
 /// Models often wrap JSON in a Markdown code fence; the JSON is what counts.
 fn strip_fences(text: &str) -> &str {
     let t = text.trim();
-    let Some(body) = t.strip_prefix("```") else { return t };
+    let Some(body) = t.strip_prefix("```") else {
+        return t;
+    };
     let body = body.strip_prefix("json").unwrap_or(body);
     body.strip_suffix("```").unwrap_or(body).trim()
 }

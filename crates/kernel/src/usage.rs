@@ -38,7 +38,10 @@ pub struct UsageLedger {
 
 impl UsageLedger {
     pub fn with_prices(prices: HashMap<String, Price>) -> Self {
-        Self { prices, records: Mutex::default() }
+        Self {
+            prices,
+            records: Mutex::default(),
+        }
     }
 
     pub fn record(&self, mut record: UsageRecord) {
@@ -59,12 +62,17 @@ impl UsageLedger {
     }
 
     fn totals_where(&self, keep: impl Fn(&UsageRecord) -> bool) -> Totals {
-        self.records.lock().expect("ledger lock").iter().filter(|r| keep(r)).fold(Totals::default(), |t, r| Totals {
-            calls: t.calls + 1,
-            prompt_tokens: t.prompt_tokens + u64::from(r.usage.prompt_tokens),
-            completion_tokens: t.completion_tokens + u64::from(r.usage.completion_tokens),
-            cost: t.cost + r.cost,
-        })
+        self.records
+            .lock()
+            .expect("ledger lock")
+            .iter()
+            .filter(|r| keep(r))
+            .fold(Totals::default(), |t, r| Totals {
+                calls: t.calls + 1,
+                prompt_tokens: t.prompt_tokens + u64::from(r.usage.prompt_tokens),
+                completion_tokens: t.completion_tokens + u64::from(r.usage.completion_tokens),
+                cost: t.cost + r.cost,
+            })
     }
 
     pub fn total(&self) -> Totals {

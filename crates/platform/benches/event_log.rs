@@ -45,14 +45,19 @@ async fn main() {
 
 async fn log_run(events: usize, batch: usize, pace: Option<Duration>) -> (f64, Duration, Duration) {
     let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open(&dir.path().join("events.db"), 4).await.unwrap();
+    let log = EmbeddedLog::open(&dir.path().join("events.db"), 4)
+        .await
+        .unwrap();
     let mut subscription = log.subscribe("bench", &["bench"]).await.unwrap();
     let origin = Instant::now();
     let consumer = tokio::spawn(async move {
         let mut latencies = Histogram::<u64>::new(3).unwrap();
         let mut seen = 0;
         while seen < events {
-            let got = subscription.poll(1000, Duration::from_secs(5)).await.unwrap();
+            let got = subscription
+                .poll(1000, Duration::from_secs(5))
+                .await
+                .unwrap();
             let now = origin.elapsed().as_micros() as u64;
             for d in &got {
                 let sent = u64::from_le_bytes(d.payload[..8].try_into().unwrap());
@@ -67,7 +72,9 @@ async fn log_run(events: usize, batch: usize, pace: Option<Duration>) -> (f64, D
     let producer = Arc::new(log);
     for chunk in 0..events / batch {
         let sent = origin.elapsed().as_micros() as u64;
-        let records = (0..batch).map(|i| record(chunk * batch + i, sent)).collect();
+        let records = (0..batch)
+            .map(|i| record(chunk * batch + i, sent))
+            .collect();
         producer.publish(records).await.unwrap();
         if let Some(pause) = pace {
             tokio::time::sleep(pause).await;
@@ -83,7 +90,11 @@ fn record(i: usize, sent_micros: u64) -> Record {
     // A realistic envelope size (~700 bytes, like a profile event) with the send time up front.
     let mut payload = sent_micros.to_le_bytes().to_vec();
     payload.extend(std::iter::repeat_n(b'x', 700));
-    Record { topic: "bench".into(), key: format!("user-{}", i % 1000), payload }
+    Record {
+        topic: "bench".into(),
+        key: format!("user-{}", i % 1000),
+        payload,
+    }
 }
 
 async fn baseline_run(events: usize, batch: usize) -> f64 {
@@ -93,14 +104,26 @@ async fn baseline_run(events: usize, batch: usize) -> f64 {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full);
-    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
-    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT, payload BLOB)").execute(&pool).await.unwrap();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT, payload BLOB)")
+        .execute(&pool)
+        .await
+        .unwrap();
     let started = Instant::now();
     for chunk in 0..events / batch {
         let mut tx = pool.begin().await.unwrap();
         for i in 0..batch {
             let r = record(chunk * batch + i, 0);
-            sqlx::query("INSERT INTO t (k, payload) VALUES ($1, $2)").bind(r.key).bind(r.payload).execute(&mut *tx).await.unwrap();
+            sqlx::query("INSERT INTO t (k, payload) VALUES ($1, $2)")
+                .bind(r.key)
+                .bind(r.payload)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
         }
         tx.commit().await.unwrap();
     }

@@ -56,6 +56,8 @@ struct JwtVerifier {
     config: JwtConfig,
     http: reqwest::Client,
     jwks: RwLock<Option<(JwkSet, Instant)>>,
+    /// One key-set fetch at a time: a burst of tokens with unknown `kid`s causes one fetch, not many.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 const JWKS_TTL: Duration = Duration::from_secs(600);
@@ -75,33 +77,49 @@ impl Authenticator {
             keys,
             jwt: JwtVerifier {
                 config: config.jwt.clone(),
-                http: reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?,
+                http: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()?,
                 jwks: RwLock::new(None),
+                refreshing: tokio::sync::Mutex::new(()),
             },
         })
     }
 
     pub async fn principal(&self, headers: &HeaderMap) -> Result<Principal, Problem> {
         match self.mode {
-            AuthMode::None => Ok(Principal { user_id: self.local_user.clone() }),
+            AuthMode::None => Ok(Principal {
+                user_id: self.local_user.clone(),
+            }),
             AuthMode::ApiKey => {
                 let key = headers
                     .get("x-api-key")
                     .and_then(|v| v.to_str().ok())
                     .or_else(|| bearer(headers))
-                    .ok_or_else(|| Problem::unauthorized("send an API key in the X-API-Key header"))?;
+                    .ok_or_else(|| {
+                        Problem::unauthorized("send an API key in the X-API-Key header")
+                    })?;
                 // Comparing digests, not keys: timing can reveal at most a digest prefix.
                 let digest = Sha256::digest(key.as_bytes());
                 self.keys
                     .iter()
                     .find(|(_, d)| d.as_slice() == digest.as_slice())
-                    .map(|(user, _)| Principal { user_id: user.clone() })
+                    .map(|(user, _)| Principal {
+                        user_id: user.clone(),
+                    })
                     .ok_or_else(|| Problem::unauthorized("unknown API key"))
             }
             AuthMode::Jwt => {
-                let token = bearer(headers)
-                    .ok_or_else(|| Problem::unauthorized("send a bearer token in the Authorization header"))?;
-                self.jwt.verify(token).await
+                let token = bearer(headers).ok_or_else(|| {
+                    Problem::unauthorized("send a bearer token in the Authorization header")
+                })?;
+                let principal = self.jwt.verify(token).await?;
+                // User ids become owner columns and log fields: refuse ones no store can hold.
+                if principal.user_id.len() > 256 || principal.user_id.chars().any(char::is_control)
+                {
+                    return Err(Problem::unauthorized("the token's user id is not usable"));
+                }
+                Ok(principal)
             }
         }
     }
@@ -118,22 +136,33 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 impl JwtVerifier {
     async fn verify(&self, token: &str) -> Result<Principal, Problem> {
-        let invalid = |e: jsonwebtoken::errors::Error| Problem::unauthorized(format!("invalid token: {e}"));
+        let invalid =
+            |e: jsonwebtoken::errors::Error| Problem::unauthorized(format!("invalid token: {e}"));
         let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
         let key = match header.alg {
             Algorithm::HS256 => {
-                let secret = self
-                    .config
-                    .hs256_secret
-                    .as_ref()
-                    .ok_or_else(|| Problem::unauthorized("HS256 tokens are not accepted here"))?;
+                let secret =
+                    self.config.hs256_secret.as_ref().ok_or_else(|| {
+                        Problem::unauthorized("HS256 tokens are not accepted here")
+                    })?;
                 DecodingKey::from_secret(secret.expose().as_bytes())
             }
-            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::ES256 | Algorithm::ES384 => {
-                let kid = header.kid.as_deref().ok_or_else(|| Problem::unauthorized("token has no `kid`"))?;
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::ES256
+            | Algorithm::ES384 => {
+                let kid = header
+                    .kid
+                    .as_deref()
+                    .ok_or_else(|| Problem::unauthorized("token has no `kid`"))?;
                 self.key_for(kid).await?
             }
-            other => return Err(Problem::unauthorized(format!("token algorithm {other:?} is not accepted"))),
+            other => {
+                return Err(Problem::unauthorized(format!(
+                    "token algorithm {other:?} is not accepted"
+                )))
+            }
         };
         let mut validation = Validation::new(header.alg);
         match &self.config.audience {
@@ -143,59 +172,95 @@ impl JwtVerifier {
         if let Some(iss) = &self.config.issuer {
             validation.set_issuer(&[iss]);
         }
-        let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
-            .map_err(invalid)?
-            .claims;
+        let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+            token,
+            &key,
+            &validation,
+        )
+        .map_err(invalid)?
+        .claims;
         let claim = self.config.user_claim.as_deref().unwrap_or("sub");
         let user_id = claims
             .get(claim)
             .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Problem::unauthorized(format!("token has no `{claim}` claim")))?;
-        Ok(Principal { user_id: user_id.to_string() })
+        Ok(Principal {
+            user_id: user_id.to_string(),
+        })
     }
 
     async fn key_for(&self, kid: &str) -> Result<DecodingKey, Problem> {
+        if let Some(key) = self.cached_key(kid, false).await? {
+            return Ok(key);
+        }
+        let _turn = self.refreshing.lock().await;
+        // Whoever refreshed while we waited may have brought the key.
+        if let Some(key) = self.cached_key(kid, false).await? {
+            return Ok(key);
+        }
+        match self.fetch_jwks().await {
+            Ok(set) => *self.jwks.write().await = Some((set, Instant::now())),
+            Err(problem) => {
+                // The provider is down: keep accepting keys we already know, even if stale.
+                tracing::warn!(detail = ?problem.detail, "JWKS refresh failed");
+                return self.cached_key(kid, true).await?.ok_or(problem);
+            }
+        }
+        self.cached_key(kid, true)
+            .await?
+            .ok_or_else(|| Problem::unauthorized(format!("unknown signing key {kid}")))
+    }
+
+    /// The cached key for `kid`: `None` means "refresh first" (absent or stale, and not refreshed
+    /// too recently), unless `any_age`.
+    async fn cached_key(&self, kid: &str, any_age: bool) -> Result<Option<DecodingKey>, Problem> {
+        let cached = self.jwks.read().await;
+        let Some((set, fetched)) = cached.as_ref() else {
+            return Ok(None);
+        };
+        match set.find(kid) {
+            Some(jwk) if any_age || fetched.elapsed() < JWKS_TTL => DecodingKey::from_jwk(jwk)
+                .map(Some)
+                .map_err(|e| Problem::unauthorized(format!("signing key {kid} is unusable: {e}"))),
+            None if !any_age && fetched.elapsed() < JWKS_MIN_REFRESH => {
+                Err(Problem::unauthorized(format!("unknown signing key {kid}")))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn fetch_jwks(&self) -> Result<JwkSet, Problem> {
         let url = self
             .config
             .jwks_url
             .as_deref()
             .ok_or_else(|| Problem::unauthorized("asymmetric tokens need auth.jwt.jwks_url"))?;
-        {
-            let cached = self.jwks.read().await;
-            if let Some((set, fetched)) = cached.as_ref() {
-                let fresh = fetched.elapsed() < JWKS_TTL;
-                match set.find(kid) {
-                    Some(jwk) if fresh => return DecodingKey::from_jwk(jwk).map_err(|e| Problem::unauthorized(e.to_string())),
-                    None if fetched.elapsed() < JWKS_MIN_REFRESH => {
-                        return Err(Problem::unauthorized(format!("unknown signing key {kid}")));
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let set: JwkSet = self
-            .http
+        let unavailable = |e: String| {
+            tracing::error!(%url, error = %e, "cannot fetch JWKS");
+            Problem::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the identity provider's signing keys are unavailable; retry shortly",
+            )
+        };
+        self.http
             .get(url)
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|e| Problem::internal(format!("fetching JWKS from {url}: {e}")))?
+            .map_err(|e| unavailable(e.to_string()))?
             .json()
             .await
-            .map_err(|e| Problem::internal(format!("JWKS at {url} is not a key set: {e}")))?;
-        let key = set.find(kid).map(DecodingKey::from_jwk);
-        *self.jwks.write().await = Some((set, Instant::now()));
-        match key {
-            Some(Ok(key)) => Ok(key),
-            Some(Err(e)) => Err(Problem::unauthorized(format!("signing key {kid} is unusable: {e}"))),
-            None => Err(Problem::unauthorized(format!("unknown signing key {kid}"))),
-        }
+            .map_err(|e| unavailable(format!("not a key set: {e}")))
     }
 }
 
 /// Middleware: authenticates every request it wraps and hands handlers a [`Principal`].
-pub async fn authenticate(State(auth): State<Arc<Authenticator>>, mut req: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(auth): State<Arc<Authenticator>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     match auth.principal(req.headers()).await {
         Ok(principal) => {
             tracing::Span::current().record("user", principal.user_id.as_str());

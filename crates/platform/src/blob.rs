@@ -17,12 +17,20 @@ pub fn open(config: &Config) -> anyhow::Result<BlobStore> {
         std::fs::create_dir_all(&dir)?;
         return Ok(Arc::new(LocalFileSystem::new_with_prefix(dir)?));
     }
-    let url = url::Url::parse(&config.blob.url)
-        .map_err(|e| anyhow::anyhow!("key `blob.url`: expected `file` or a URL such as s3://bucket ({e})"))?;
-    let options = config.blob.options.iter().map(|(k, v)| (k.clone(), v.expose().to_string()));
-    let (store, prefix) = object_store::parse_url_opts(&url, options)
-        .map_err(|e| anyhow::anyhow!("key `blob.url`: {e}; is the matching cargo feature (aws/azure) enabled?"))?;
-    Ok(Arc::new(object_store::prefix::PrefixStore::new(store, prefix)))
+    let url = url::Url::parse(&config.blob.url).map_err(|e| {
+        anyhow::anyhow!("key `blob.url`: expected `file` or a URL such as s3://bucket ({e})")
+    })?;
+    let options = config
+        .blob
+        .options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.expose().to_string()));
+    let (store, prefix) = object_store::parse_url_opts(&url, options).map_err(|e| {
+        anyhow::anyhow!("key `blob.url`: {e}; is the matching cargo feature (aws/azure) enabled?")
+    })?;
+    Ok(Arc::new(object_store::prefix::PrefixStore::new(
+        store, prefix,
+    )))
 }
 
 /// Readiness probe: listing a prefix proves the store answers and the credentials work.
@@ -43,10 +51,22 @@ mod tests {
     #[tokio::test]
     async fn the_default_store_keeps_blobs_in_the_data_dir() {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
         let store = open(&config).unwrap();
-        store.put(&Path::from("u1/report.txt"), PutPayload::from_static(b"hello")).await.unwrap();
-        assert_eq!(std::fs::read(dir.path().join("blobs/u1/report.txt")).unwrap(), b"hello");
+        store
+            .put(
+                &Path::from("u1/report.txt"),
+                PutPayload::from_static(b"hello"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("blobs/u1/report.txt")).unwrap(),
+            b"hello"
+        );
         probe(&store).await.unwrap();
     }
 

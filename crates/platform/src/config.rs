@@ -118,8 +118,7 @@ pub struct JwtConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerConfig {
-    /// Attempts before an event is parked on the dead-letter topic.
-    pub max_attempts: u32,
+    /// First retry delay after a transient handler failure; doubles up to `backoff_max_ms`.
     pub backoff_initial_ms: u64,
     pub backoff_max_ms: u64,
     pub batch_size: usize,
@@ -167,22 +166,22 @@ impl Serialize for Secret {
     }
 }
 
-/// Masks the parts of a value that may be secret. A database URL keeps its scheme and host
-/// (useful when checking config) but loses its password.
+/// Masks a secret for display. A URL keeps its scheme, user, host and path (useful when checking
+/// config) but loses its password and query (SAS tokens, `?password=`); anything else is hidden.
 fn masked(value: &str) -> String {
     if value == "sqlite" || value.is_empty() {
         return value.to_string();
     }
-    match value.split_once("://") {
-        Some((scheme, rest)) => {
-            let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-            let user = rest.rsplit_once('@').and_then(|(cred, _)| cred.split(':').next());
-            match user {
-                Some(user) => format!("{scheme}://{user}:********@{host}"),
-                None => format!("{scheme}://{host}"),
+    match url::Url::parse(value) {
+        Ok(mut url) if url.has_host() => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("********"));
             }
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
         }
-        None => "********".into(),
+        _ => "********".into(),
     }
 }
 
@@ -194,12 +193,24 @@ impl Default for Config {
                 bind: "127.0.0.1:8080".parse().expect("valid default address"),
                 body_limit_bytes: 1024 * 1024,
                 request_timeout_secs: 30,
-                cors_origins: vec!["http://127.0.0.1:8080".into(), "http://localhost:8080".into()],
+                cors_origins: vec![
+                    "http://127.0.0.1:8080".into(),
+                    "http://localhost:8080".into(),
+                ],
                 shutdown_grace_secs: 10,
             },
-            database: DatabaseConfig { url: Secret::new("sqlite"), max_connections: 8 },
-            bus: BusConfig { kind: BusKind::Embedded, partitions: 4 },
-            blob: BlobConfig { url: "file".into(), options: Default::default() },
+            database: DatabaseConfig {
+                url: Secret::new("sqlite"),
+                max_connections: 8,
+            },
+            bus: BusConfig {
+                kind: BusKind::Embedded,
+                partitions: 4,
+            },
+            blob: BlobConfig {
+                url: "file".into(),
+                options: Default::default(),
+            },
             auth: AuthConfig {
                 mode: AuthMode::None,
                 local_user: "local".into(),
@@ -207,12 +218,14 @@ impl Default for Config {
                 jwt: JwtConfig::default(),
             },
             consumer: ConsumerConfig {
-                max_attempts: 5,
                 backoff_initial_ms: 100,
                 backoff_max_ms: 10_000,
                 batch_size: 100,
             },
-            telemetry: TelemetryConfig { log_filter: "info".into(), log_format: LogFormat::Pretty },
+            telemetry: TelemetryConfig {
+                log_filter: "info".into(),
+                log_format: LogFormat::Pretty,
+            },
         }
     }
 }
@@ -237,9 +250,16 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        let config: Config =
-            figment.merge(Env::prefixed("MIYAGI_").split("__")).extract().map_err(|e| {
-                ConfigError::Invalid(e.into_iter().map(|e| describe(&e)).collect::<Vec<_>>().join("; "))
+        let config: Config = figment
+            .merge(Env::prefixed("MIYAGI_").split("__"))
+            .extract()
+            .map_err(|e| {
+                ConfigError::Invalid(
+                    e.into_iter()
+                        .map(|e| describe(&e))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
             })?;
         config.validate()?;
         Ok(config)
@@ -247,7 +267,9 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, expected: &str| {
-            Err(ConfigError::Invalid(format!("key `{key}`: expected {expected}")))
+            Err(ConfigError::Invalid(format!(
+                "key `{key}`: expected {expected}"
+            )))
         };
         let url = self.database.url.expose();
         if url != "sqlite" && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
@@ -260,18 +282,29 @@ impl Config {
             return bad("http.body_limit_bytes", "a number of bytes of at least 1");
         }
         if self.http.request_timeout_secs == 0 {
-            return bad("http.request_timeout_secs", "a number of seconds of at least 1");
+            return bad(
+                "http.request_timeout_secs",
+                "a number of seconds of at least 1",
+            );
         }
         for origin in &self.http.cors_origins {
             if origin == "*" || !(origin.starts_with("http://") || origin.starts_with("https://")) {
-                return bad("http.cors_origins", "explicit http(s) origins such as \"https://app.example.com\" (no wildcard)");
+                return bad(
+                    "http.cors_origins",
+                    "explicit http(s) origins such as \"https://app.example.com\" (no wildcard)",
+                );
             }
         }
         if self.bus.partitions == 0 || self.bus.partitions > 1024 {
             return bad("bus.partitions", "a number between 1 and 1024");
         }
-        if self.consumer.max_attempts == 0 {
-            return bad("consumer.max_attempts", "a number of at least 1");
+        if self.consumer.backoff_initial_ms == 0
+            || self.consumer.backoff_max_ms < self.consumer.backoff_initial_ms
+        {
+            return bad(
+                "consumer.backoff_max_ms",
+                "at least consumer.backoff_initial_ms, which must be at least 1",
+            );
         }
         if self.consumer.batch_size == 0 {
             return bad("consumer.batch_size", "a number of at least 1");
@@ -280,9 +313,16 @@ impl Config {
             AuthMode::None if self.auth.local_user.trim().is_empty() => {
                 return bad("auth.local_user", "a non-empty user id");
             }
+            // Mode `none` makes every caller the local user: only safe when only this machine can call.
+            AuthMode::None if !self.http.bind.ip().is_loopback() => {
+                return bad("auth.mode", "`api_key` or `jwt` when http.bind is not a loopback address (mode `none` would give every network client full access)");
+            }
             AuthMode::ApiKey => {
                 if self.auth.keys.is_empty() {
-                    return bad("auth.keys", "at least one [[auth.keys]] entry with `user` and `sha256`");
+                    return bad(
+                        "auth.keys",
+                        "at least one [[auth.keys]] entry with `user` and `sha256`",
+                    );
                 }
                 for key in &self.auth.keys {
                     let digest = key.sha256.expose();
@@ -291,8 +331,29 @@ impl Config {
                     }
                 }
             }
-            AuthMode::Jwt if self.auth.jwt.hs256_secret.is_none() && self.auth.jwt.jwks_url.is_none() => {
-                return bad("auth.jwt.hs256_secret", "an HS256 secret or `auth.jwt.jwks_url`, at least one");
+            AuthMode::Jwt
+                if self.auth.jwt.hs256_secret.is_none() && self.auth.jwt.jwks_url.is_none() =>
+            {
+                return bad(
+                    "auth.jwt.hs256_secret",
+                    "an HS256 secret or `auth.jwt.jwks_url`, at least one",
+                );
+            }
+            // A provider's signing keys sign tokens for every app and tenant it serves: without
+            // issuer and audience checks, someone else's token would be accepted here.
+            AuthMode::Jwt if self.auth.jwt.jwks_url.is_some() && self.auth.jwt.issuer.is_none() => {
+                return bad(
+                    "auth.jwt.issuer",
+                    "the expected `iss` of tokens when auth.jwt.jwks_url is set",
+                );
+            }
+            AuthMode::Jwt
+                if self.auth.jwt.jwks_url.is_some() && self.auth.jwt.audience.is_none() =>
+            {
+                return bad(
+                    "auth.jwt.audience",
+                    "the expected `aud` (this API's client id) when auth.jwt.jwks_url is set",
+                );
             }
             _ => {}
         }
@@ -306,12 +367,22 @@ impl Config {
 }
 
 fn describe(e: &figment::Error) -> String {
-    let key = if e.path.is_empty() { "(top level)".to_string() } else { e.path.join(".") };
-    let origin = e.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
+    let key = if e.path.is_empty() {
+        "(top level)".to_string()
+    } else {
+        e.path.join(".")
+    };
+    let origin = e
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", m.name))
+        .unwrap_or_default();
     format!("key `{key}`{origin}: {}", e.kind)
 }
 
 #[cfg(test)]
+// figment's `Jail` closures return its large error type; that is its API, not ours.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -320,7 +391,9 @@ mod tests {
         if let Some(contents) = file {
             jail.create_file("miyagi.toml", contents).unwrap();
         }
-        Config::load(file.map(|_| std::path::Path::new("miyagi.toml"))).unwrap_err().to_string()
+        Config::load(file.map(|_| std::path::Path::new("miyagi.toml")))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -337,7 +410,10 @@ mod tests {
     #[test]
     fn environment_overrides_file_and_nested_keys_use_double_underscore() {
         Jail::expect_with(|jail| {
-            jail.create_file("miyagi.toml", "[http]\nbind = \"127.0.0.1:9000\"\nbody_limit_bytes = 10")?;
+            jail.create_file(
+                "miyagi.toml",
+                "[http]\nbind = \"127.0.0.1:9000\"\nbody_limit_bytes = 10",
+            )?;
             jail.set_env("MIYAGI_HTTP__BIND", "127.0.0.1:9100");
             let c = Config::load(Some(std::path::Path::new("miyagi.toml"))).unwrap();
             assert_eq!(c.http.bind.to_string(), "127.0.0.1:9100");
@@ -384,14 +460,60 @@ mod tests {
     #[test]
     fn the_printed_config_masks_passwords_and_secrets() {
         Jail::expect_with(|jail| {
-            jail.set_env("MIYAGI_DATABASE__URL", "postgres://app:hunter2@db:5432/miyagi");
+            jail.set_env(
+                "MIYAGI_DATABASE__URL",
+                "postgres://app:hunter2@db:5432/miyagi",
+            );
             jail.set_env("MIYAGI_AUTH__MODE", "jwt");
             jail.set_env("MIYAGI_AUTH__JWT__HS256_SECRET", "topsecretvalue");
             let c = Config::load(None).unwrap();
             let shown = c.to_masked_toml();
-            assert!(!shown.contains("hunter2") && !shown.contains("topsecretvalue"), "{shown}");
-            assert!(shown.contains("postgres://app:********@db:5432/miyagi"), "{shown}");
+            assert!(
+                !shown.contains("hunter2") && !shown.contains("topsecretvalue"),
+                "{shown}"
+            );
+            assert!(
+                shown.contains("postgres://app:********@db:5432/miyagi"),
+                "{shown}"
+            );
             assert!(!format!("{c:?}").contains("hunter2"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_in_url_queries_and_plain_values_are_masked_too() {
+        assert_eq!(
+            masked("postgres://db/miyagi?password=hunter2"),
+            "postgres://db/miyagi"
+        );
+        assert_eq!(
+            masked("https://acct.blob.core.windows.net/c?sv=2024&sig=abc"),
+            "https://acct.blob.core.windows.net/c"
+        );
+        assert_eq!(masked("plain-access-key"), "********");
+    }
+
+    #[test]
+    fn auth_mode_none_on_a_network_address_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MIYAGI_HTTP__BIND", "0.0.0.0:8080");
+            let err = load_err(jail, None);
+            assert!(err.contains("auth.mode"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn jwks_without_issuer_and_audience_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MIYAGI_AUTH__MODE", "jwt");
+            jail.set_env("MIYAGI_AUTH__JWT__JWKS_URL", "https://login.example/keys");
+            let err = load_err(jail, None);
+            assert!(err.contains("auth.jwt.issuer"), "{err}");
+            jail.set_env("MIYAGI_AUTH__JWT__ISSUER", "https://login.example/");
+            let err = load_err(jail, None);
+            assert!(err.contains("auth.jwt.audience"), "{err}");
             Ok(())
         });
     }

@@ -9,12 +9,12 @@ use std::{path::Path, str::FromStr, time::Duration};
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::sync::Notify;
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
     migrate::Migrator,
     Any, AnyPool, ConnectOptions, Connection, Executor, Transaction,
 };
+use tokio::sync::Notify;
 
 use crate::config::Config;
 
@@ -34,7 +34,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("backend", &self.backend).finish()
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -76,38 +78,64 @@ impl Db {
         let db = if url == "sqlite" {
             std::fs::create_dir_all(&config.data_dir)
                 .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-            Self::sqlite(&config.data_dir.join(format!("{service}.db")), config.database.max_connections).await?
+            Self::sqlite(
+                &config.data_dir.join(format!("{service}.db")),
+                config.database.max_connections,
+            )
+            .await?
         } else {
             Self::postgres(url, service, config.database.max_connections).await?
         };
-        db.migrate(migrator).await.with_context(|| format!("migrating the {service} database"))?;
+        db.migrate(migrator)
+            .await
+            .with_context(|| format!("migrating the {service} database"))?;
         Ok(db)
     }
 
     pub async fn sqlite(path: &Path, max_connections: u32) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
-        let url = format!("sqlite://{}?mode=rwc", path.display());
+        // sqlx reads the path out of a URL: escape what a URL would take for syntax.
+        let escaped = path
+            .display()
+            .to_string()
+            .replace('%', "%25")
+            .replace('?', "%3F")
+            .replace('#', "%23");
+        let url = format!("sqlite://{escaped}?mode=rwc");
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .after_connect(|conn, _| Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) }))
+            .after_connect(|conn, _| {
+                Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) })
+            })
             .connect(&url)
             .await
             .with_context(|| format!("opening SQLite database {}", path.display()))?;
-        Ok(Self { pool, backend: Backend::Sqlite, outbox_signal: Arc::default() })
+        Ok(Self {
+            pool,
+            backend: Backend::Sqlite,
+            outbox_signal: Arc::default(),
+        })
     }
 
     /// Connects to PostgreSQL with every connection's `search_path` set to `schema`, which is
     /// created if missing: services share a server but never a table.
     pub async fn postgres(url: &str, schema: &str, max_connections: u32) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
-        if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if !schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             anyhow::bail!("schema name {schema:?} must be ASCII letters, digits and underscores");
         }
         let options = AnyConnectOptions::from_str(url)
             .context("key `database.url`: not a valid PostgreSQL URL")?
             .log_statements(tracing::log::LevelFilter::Debug);
-        let mut conn = options.connect().await.context("connecting to PostgreSQL (database.url)")?;
-        conn.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str()).await?;
+        let mut conn = options
+            .connect()
+            .await
+            .context("connecting to PostgreSQL (database.url)")?;
+        conn.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str())
+            .await?;
         conn.close().await?;
         let set_path = format!("SET search_path TO \"{schema}\"");
         let pool = AnyPoolOptions::new()
@@ -119,12 +147,28 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, backend: Backend::Postgres, outbox_signal: Arc::default() })
+        Ok(Self {
+            pool,
+            backend: Backend::Postgres,
+            outbox_signal: Arc::default(),
+        })
     }
 
     /// Creates the platform's tables (outbox, inbox), then applies the service's migrations.
     pub async fn migrate(&self, migrator: &Migrator) -> anyhow::Result<()> {
-        self.pool.execute(platform_schema(self.backend).as_str()).await.context("creating outbox/inbox tables")?;
+        let ddl = match self.backend {
+            Backend::Sqlite => platform_schema(self.backend),
+            // Replicas starting together would race on CREATE TABLE IF NOT EXISTS (a unique
+            // violation in pg_type); a transaction-scoped advisory lock makes them take turns.
+            Backend::Postgres => format!(
+                "BEGIN; SELECT pg_advisory_xact_lock(7231963301); {} COMMIT;",
+                platform_schema(self.backend)
+            ),
+        };
+        self.pool
+            .execute(ddl.as_str())
+            .await
+            .context("creating outbox/inbox tables")?;
         migrator.run(&self.pool).await?;
         Ok(())
     }

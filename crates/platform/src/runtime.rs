@@ -28,9 +28,10 @@ impl ServiceContext {
     pub async fn from_config(config: Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)?;
         let bus: Arc<dyn EventBus> = match config.bus.kind {
-            BusKind::Embedded => {
-                Arc::new(EmbeddedLog::open(&config.data_dir.join("events.db"), config.bus.partitions).await?)
-            }
+            BusKind::Embedded => Arc::new(
+                EmbeddedLog::open(&config.data_dir.join("events.db"), config.bus.partitions)
+                    .await?,
+            ),
         };
         let blob = blob::open(&config)?;
         Ok(Self { config, bus, blob })
@@ -62,20 +63,32 @@ impl Runtime {
 
     /// Serves HTTP on `listener` and runs relays and consumers until `shutdown` fires; then
     /// drains in-flight requests, lets consumers finish the event in hand, flushes outboxes.
-    pub async fn run(self, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         let Runtime { context, services } = self;
         let config = &context.config;
         let health = Health::new(readiness_checks(&context, &services));
         let auth = Arc::new(Authenticator::from_config(&config.auth)?);
-        let routes = services.iter().fold(OpenApiRouter::new(), |r, s| r.merge(s.routes()));
+        let routes = services
+            .iter()
+            .fold(OpenApiRouter::new(), |r, s| r.merge(s.routes()));
         let app = http::app(routes, health.clone(), auth, &config.http);
 
         let background = CancellationToken::new();
         let tasks = TaskTracker::new();
         for service in &services {
-            tasks.spawn(Relay::new(service.database().clone(), context.bus.clone()).run(background.clone()));
+            tasks.spawn(
+                Relay::new(service.database().clone(), context.bus.clone()).run(background.clone()),
+            );
             for consumer in service.consumers() {
-                tasks.spawn(consumer.run(context.bus.clone(), config.consumer.clone(), background.clone()));
+                tasks.spawn(consumer.run(
+                    context.bus.clone(),
+                    config.consumer.clone(),
+                    background.clone(),
+                ));
             }
         }
         tasks.close();
@@ -95,30 +108,56 @@ impl Runtime {
         draining.await;
         drained.cancel();
         let grace = Duration::from_secs(config.http.shutdown_grace_secs);
-        match tokio::time::timeout(grace, served).await {
-            Ok(result) => result??,
-            Err(_) => tracing::warn!(?grace, "requests still running after the grace period; closing"),
-        }
+        let http_result = match tokio::time::timeout(grace, served).await {
+            Ok(joined) => joined
+                .map_err(anyhow::Error::from)
+                .and_then(|r| r.map_err(anyhow::Error::from)),
+            Err(_) => {
+                tracing::warn!(
+                    ?grace,
+                    "requests still running after the grace period; closing"
+                );
+                Ok(())
+            }
+        };
+        // Whatever happened to HTTP, consumers and relays still stop in order and databases close.
         background.cancel();
         if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
-            tracing::warn!(?grace, "consumers still running after the grace period; closing");
+            tracing::warn!(
+                ?grace,
+                "consumers still running after the grace period; closing"
+            );
         }
         for service in &services {
-            service.database().close().await;
+            if tokio::time::timeout(grace, service.database().close())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    service = service.name(),
+                    "database connections still busy; closing anyway"
+                );
+            }
         }
         tracing::info!("stopped");
-        Ok(())
+        http_result
     }
 }
 
-fn readiness_checks(context: &ServiceContext, services: &[Box<dyn Service>]) -> Vec<ReadinessCheck> {
+fn readiness_checks(
+    context: &ServiceContext,
+    services: &[Box<dyn Service>],
+) -> Vec<ReadinessCheck> {
     let mut checks = Vec::new();
     for service in services {
         let db = service.database().clone();
-        checks.push(ReadinessCheck::new(format!("{}.database", service.name()), move || {
-            let db = db.clone();
-            async move { db.ping().await }
-        }));
+        checks.push(ReadinessCheck::new(
+            format!("{}.database", service.name()),
+            move || {
+                let db = db.clone();
+                async move { db.ping().await }
+            },
+        ));
     }
     let bus = context.bus.clone();
     checks.push(ReadinessCheck::new("event_bus", move || {

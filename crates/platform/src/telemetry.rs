@@ -21,10 +21,19 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<SdkTracerProvider> {
     let filter = EnvFilter::try_new(&config.log_filter)
         .map_err(|e| anyhow::anyhow!("key `telemetry.log_filter`: {e}"))?;
     let fmt = match config.log_format {
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed(),
     };
-    tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init()?;
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init()?;
     Ok(provider)
 }
 
@@ -40,7 +49,7 @@ pub fn current_traceparent() -> Option<String> {
 pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
     if let Some(value) = traceparent {
         let carrier = HashMap::from([("traceparent".to_string(), value.to_string())]);
-        let _ = span.set_parent(TraceContextPropagator::new().extract(&carrier));
+        span.set_parent(TraceContextPropagator::new().extract(&carrier));
     }
 }
 

@@ -20,8 +20,8 @@ use tracing::Instrument;
 
 use crate::{
     chat::{
-        ChatDelta, ChatMessage, ChatModel, ChatRequest, ChatResponse, ChatStream, EmbeddingModel, FinishReason,
-        ResponseFormat, Role, ToolCall, Usage,
+        ChatDelta, ChatMessage, ChatModel, ChatRequest, ChatResponse, ChatStream, EmbeddingModel,
+        FinishReason, ResponseFormat, Role, ToolCall, Usage,
     },
     KernelError,
 };
@@ -30,9 +30,17 @@ use crate::{
 #[derive(Clone)]
 pub enum Endpoint {
     /// OpenAI, Ollama, vLLM, llama.cpp: `{base_url}/chat/completions`, optional bearer key.
-    OpenAi { base_url: String, api_key: Option<String> },
+    OpenAi {
+        base_url: String,
+        api_key: Option<String>,
+    },
     /// Azure OpenAI: `{endpoint}/openai/deployments/{deployment}/…?api-version=…`.
-    Azure { endpoint: String, deployment: String, api_version: String, auth: AzureAuth },
+    Azure {
+        endpoint: String,
+        deployment: String,
+        api_version: String,
+        auth: AzureAuth,
+    },
 }
 
 #[derive(Clone)]
@@ -59,7 +67,10 @@ pub struct OpenAiConfig {
 impl OpenAiConfig {
     pub fn openai(base_url: &str, model: &str, api_key: Option<&str>) -> Self {
         Self {
-            endpoint: Endpoint::OpenAi { base_url: base_url.trim_end_matches('/').into(), api_key: api_key.map(Into::into) },
+            endpoint: Endpoint::OpenAi {
+                base_url: base_url.trim_end_matches('/').into(),
+                api_key: api_key.map(Into::into),
+            },
             model: model.into(),
             timeout: Duration::from_secs(60),
             max_retries: 3,
@@ -91,7 +102,8 @@ pub struct OpenAiClient {
 }
 
 fn per_minute(n: Option<u32>) -> Option<Arc<DefaultDirectRateLimiter>> {
-    n.and_then(NonZeroU32::new).map(|n| Arc::new(RateLimiter::direct(Quota::per_minute(n))))
+    n.and_then(NonZeroU32::new)
+        .map(|n| Arc::new(RateLimiter::direct(Quota::per_minute(n))))
 }
 
 impl OpenAiClient {
@@ -111,7 +123,12 @@ impl OpenAiClient {
     fn url(&self, operation: &str) -> String {
         match &self.config.endpoint {
             Endpoint::OpenAi { base_url, .. } => format!("{base_url}/{operation}"),
-            Endpoint::Azure { endpoint, deployment, api_version, .. } => {
+            Endpoint::Azure {
+                endpoint,
+                deployment,
+                api_version,
+                ..
+            } => {
                 format!("{endpoint}/openai/deployments/{deployment}/{operation}?api-version={api_version}")
             }
         }
@@ -126,10 +143,18 @@ impl OpenAiClient {
 
     fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.config.endpoint {
-            Endpoint::OpenAi { api_key: Some(key), .. } => request.bearer_auth(key),
+            Endpoint::OpenAi {
+                api_key: Some(key), ..
+            } => request.bearer_auth(key),
             Endpoint::OpenAi { api_key: None, .. } => request,
-            Endpoint::Azure { auth: AzureAuth::ApiKey(key), .. } => request.header("api-key", key),
-            Endpoint::Azure { auth: AzureAuth::Bearer(token), .. } => request.bearer_auth(token),
+            Endpoint::Azure {
+                auth: AzureAuth::ApiKey(key),
+                ..
+            } => request.header("api-key", key),
+            Endpoint::Azure {
+                auth: AzureAuth::Bearer(token),
+                ..
+            } => request.bearer_auth(token),
         }
     }
 
@@ -141,18 +166,29 @@ impl OpenAiClient {
         if let Some(limiter) = &self.tokens {
             // A call larger than the whole per-minute budget waits for a full budget, not forever.
             let budget = self.config.tokens_per_minute.unwrap_or(1).max(1);
-            let n = NonZeroU32::new(estimated_tokens.clamp(1, budget)).expect("clamped to at least 1");
+            let n =
+                NonZeroU32::new(estimated_tokens.clamp(1, budget)).expect("clamped to at least 1");
             let _ = limiter.until_n_ready(n).await;
         }
     }
 
     /// POSTs `body`, retrying transient failures; returns the successful response.
-    async fn post(&self, operation: &str, body: &Value, estimated_tokens: u32) -> Result<reqwest::Response, KernelError> {
+    async fn post(
+        &self,
+        operation: &str,
+        body: &Value,
+        estimated_tokens: u32,
+    ) -> Result<reqwest::Response, KernelError> {
         let url = self.url(operation);
         let mut attempt = 0;
         loop {
             self.admit(estimated_tokens).await;
-            let sent = self.authorize(self.http.post(&url)).timeout(self.config.timeout).json(body).send().await;
+            let sent = self
+                .authorize(self.http.post(&url))
+                .timeout(self.config.timeout)
+                .json(body)
+                .send()
+                .await;
             let error = match sent {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
@@ -169,7 +205,9 @@ impl OpenAiClient {
             }
             attempt += 1;
             let delay = match &error {
-                KernelError::RateLimited { retry_after: Some(hint) } => *hint,
+                KernelError::RateLimited {
+                    retry_after: Some(hint),
+                } => *hint,
                 _ => backoff(attempt),
             };
             tracing::warn!(%error, attempt, ?delay, "model call failed; retrying");
@@ -191,7 +229,10 @@ impl OpenAiClient {
             ("frequency_penalty", s.frequency_penalty.map(Value::from)),
             ("seed", s.seed.map(Value::from)),
             ("stop", (!s.stop.is_empty()).then(|| json!(s.stop))),
-            ("response_format", s.response_format.as_ref().and_then(wire_response_format)),
+            (
+                "response_format",
+                s.response_format.as_ref().and_then(wire_response_format),
+            ),
         ];
         for (key, value) in fields {
             if let Some(value) = value {
@@ -240,7 +281,12 @@ fn backoff(attempt: u32) -> Duration {
 
 /// `Retry-After` (seconds) or Azure's `retry-after-ms`.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
     get("retry-after-ms")
         .map(|ms| Duration::from_millis(ms as u64))
         .or_else(|| get("retry-after").map(Duration::from_secs_f64))
@@ -261,15 +307,28 @@ struct WireErrorBody {
 
 fn classify(status: StatusCode, body: &str, retry_after: Option<Duration>) -> KernelError {
     let parsed: WireError = serde_json::from_str(body).unwrap_or_default();
-    let message = parsed.error.message.unwrap_or_else(|| body.chars().take(300).collect());
-    let code = parsed.error.code.map(|c| c.as_str().map(str::to_string).unwrap_or_else(|| c.to_string())).unwrap_or_default();
+    let message = parsed
+        .error
+        .message
+        .unwrap_or_else(|| body.chars().take(300).collect());
+    let code = parsed
+        .error
+        .code
+        .map(|c| {
+            c.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| c.to_string())
+        })
+        .unwrap_or_default();
     match status.as_u16() {
         401 | 403 => KernelError::Auth(message),
         429 => KernelError::RateLimited { retry_after },
         _ if code == "context_length_exceeded" || message.contains("maximum context length") => {
             KernelError::ContextTooLong(message)
         }
-        _ if code == "content_filter" || code == "content_policy_violation" => KernelError::ContentFilter(message),
+        _ if code == "content_filter" || code == "content_policy_violation" => {
+            KernelError::ContentFilter(message)
+        }
         s => KernelError::Http { status: s, message },
     }
 }
@@ -302,9 +361,13 @@ fn wire_response_format(format: &ResponseFormat) -> Option<Value> {
     match format {
         ResponseFormat::Text => None,
         ResponseFormat::JsonObject => Some(json!({"type": "json_object"})),
-        ResponseFormat::JsonSchema { name, schema, strict } => {
-            Some(json!({"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": strict}}))
-        }
+        ResponseFormat::JsonSchema {
+            name,
+            schema,
+            strict,
+        } => Some(
+            json!({"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": strict}}),
+        ),
     }
 }
 
@@ -363,13 +426,19 @@ struct WireUsage {
 
 impl From<WireUsage> for Usage {
     fn from(u: WireUsage) -> Self {
-        Usage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens }
+        Usage {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+        }
     }
 }
 
 fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, KernelError> {
     serde_json::from_str(text).map_err(|e| {
-        KernelError::BadResponse(format!("{e}: {}", text.chars().take(200).collect::<String>()))
+        KernelError::BadResponse(format!(
+            "{e}: {}",
+            text.chars().take(200).collect::<String>()
+        ))
     })
 }
 
@@ -382,24 +451,36 @@ impl ChatModel for OpenAiClient {
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, KernelError> {
         let span = self.span("chat");
         async {
-            let response = self.post("chat/completions", &self.chat_body(request, false), estimate_tokens(request)).await?;
-            let text = response.text().await.map_err(|e| KernelError::Network(e.to_string()))?;
+            let response = self
+                .post(
+                    "chat/completions",
+                    &self.chat_body(request, false),
+                    estimate_tokens(request),
+                )
+                .await?;
+            let text = response
+                .text()
+                .await
+                .map_err(|e| KernelError::Network(e.to_string()))?;
             let completion: WireCompletion = parse(&text)?;
-            let choice = completion
-                .choices
-                .into_iter()
-                .next()
-                .ok_or_else(|| KernelError::BadResponse("no choices in the completion".into()))?;
+            let choice =
+                completion.choices.into_iter().next().ok_or_else(|| {
+                    KernelError::BadResponse("no choices in the completion".into())
+                })?;
             let wire = choice.message.unwrap_or_default();
             let tool_calls = wire
                 .tool_calls
                 .into_iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    let f = c.function.ok_or_else(|| KernelError::BadResponse("tool call without a function".into()))?;
+                    let f = c.function.ok_or_else(|| {
+                        KernelError::BadResponse("tool call without a function".into())
+                    })?;
                     Ok(ToolCall {
                         id: c.id.unwrap_or_else(|| format!("call_{i}")),
-                        name: f.name.ok_or_else(|| KernelError::BadResponse("tool call without a name".into()))?,
+                        name: f.name.ok_or_else(|| {
+                            KernelError::BadResponse("tool call without a name".into())
+                        })?,
                         arguments: f.arguments.unwrap_or_else(|| "{}".into()),
                     })
                 })
@@ -408,10 +489,15 @@ impl ChatModel for OpenAiClient {
             let usage = completion.usage.map(Usage::from).unwrap_or_default();
             record_usage(&tracing::Span::current(), usage, finish);
             Ok(ChatResponse {
-                message: ChatMessage { tool_calls, ..ChatMessage::assistant(wire.content.unwrap_or_default()) },
+                message: ChatMessage {
+                    tool_calls,
+                    ..ChatMessage::assistant(wire.content.unwrap_or_default())
+                },
                 finish_reason: finish,
                 usage,
-                model: completion.model.unwrap_or_else(|| self.config.model.clone()),
+                model: completion
+                    .model
+                    .unwrap_or_else(|| self.config.model.clone()),
             })
         }
         .instrument(span)
@@ -421,7 +507,11 @@ impl ChatModel for OpenAiClient {
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, KernelError> {
         let span = self.span("chat");
         let response = self
-            .post("chat/completions", &self.chat_body(request, true), estimate_tokens(request))
+            .post(
+                "chat/completions",
+                &self.chat_body(request, true),
+                estimate_tokens(request),
+            )
             .instrument(span.clone())
             .await?;
         let (tx, rx) = tokio::sync::mpsc::channel(64);
@@ -441,7 +531,9 @@ impl ChatModel for OpenAiClient {
                     };
                     let outcome = match next {
                         None => assembler.finish(),
-                        Some(Err(e)) => Err(KernelError::BadResponse(format!("broken event stream: {e}"))),
+                        Some(Err(e)) => Err(KernelError::BadResponse(format!(
+                            "broken event stream: {e}"
+                        ))),
                         Some(Ok(event)) if event.data.trim() == "[DONE]" => assembler.finish(),
                         Some(Ok(event)) => match assembler.push(&event.data) {
                             Ok(deltas) => {
@@ -457,7 +549,11 @@ impl ChatModel for OpenAiClient {
                     };
                     match outcome {
                         Ok(deltas) => {
-                            if let Some(ChatDelta::Finished { finish_reason, usage }) = deltas.last() {
+                            if let Some(ChatDelta::Finished {
+                                finish_reason,
+                                usage,
+                            }) = deltas.last()
+                            {
                                 record_usage(&tracing::Span::current(), *usage, *finish_reason);
                             }
                             for delta in deltas {
@@ -473,14 +569,20 @@ impl ChatModel for OpenAiClient {
             }
             .instrument(span),
         );
-        Ok(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|d| (d, rx)) }).boxed())
+        Ok(
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|d| (d, rx)) })
+                .boxed(),
+        )
     }
 }
 
 fn record_usage(span: &tracing::Span, usage: Usage, finish: FinishReason) {
     span.record("gen_ai.usage.input_tokens", usage.prompt_tokens);
     span.record("gen_ai.usage.output_tokens", usage.completion_tokens);
-    span.record("gen_ai.response.finish_reasons", format!("{finish:?}").to_lowercase().as_str());
+    span.record(
+        "gen_ai.response.finish_reasons",
+        format!("{finish:?}").to_lowercase().as_str(),
+    );
 }
 
 /// Turns streamed chunks into deltas. Tool calls arrive in fragments keyed by `index` — the id
@@ -510,7 +612,10 @@ impl StreamAssembler {
                 deltas.push(ChatDelta::Text(text));
             }
             for (position, fragment) in delta.tool_calls.into_iter().enumerate() {
-                let entry = self.tool_calls.entry(fragment.index.unwrap_or(position)).or_default();
+                let entry = self
+                    .tool_calls
+                    .entry(fragment.index.unwrap_or(position))
+                    .or_default();
                 if let Some(id) = fragment.id {
                     entry.0 = Some(id);
                 }
@@ -527,15 +632,31 @@ impl StreamAssembler {
         let mut deltas = Vec::new();
         for (index, (id, name, arguments)) in std::mem::take(&mut self.tool_calls) {
             if name.is_empty() {
-                return Err(KernelError::BadResponse(format!("streamed tool call {index} has no name")));
+                return Err(KernelError::BadResponse(format!(
+                    "streamed tool call {index} has no name"
+                )));
             }
-            let arguments = if arguments.trim().is_empty() { "{}".to_string() } else { arguments };
-            deltas.push(ChatDelta::ToolCall(ToolCall { id: id.unwrap_or_else(|| format!("call_{index}")), name, arguments }));
+            let arguments = if arguments.trim().is_empty() {
+                "{}".to_string()
+            } else {
+                arguments
+            };
+            deltas.push(ChatDelta::ToolCall(ToolCall {
+                id: id.unwrap_or_else(|| format!("call_{index}")),
+                name,
+                arguments,
+            }));
         }
         let has_tools = !deltas.is_empty();
         // Servers that ignore `stream_options.include_usage` get an estimate rather than zero.
-        let usage = self.usage.unwrap_or(Usage { prompt_tokens: 0, completion_tokens: (self.text_chars / 4) as u32 });
-        deltas.push(ChatDelta::Finished { finish_reason: finish_reason(self.finish.as_deref(), has_tools), usage });
+        let usage = self.usage.unwrap_or(Usage {
+            prompt_tokens: 0,
+            completion_tokens: (self.text_chars / 4) as u32,
+        });
+        deltas.push(ChatDelta::Finished {
+            finish_reason: finish_reason(self.finish.as_deref(), has_tools),
+            usage,
+        });
         Ok(deltas)
     }
 }
@@ -564,11 +685,21 @@ impl EmbeddingModel for OpenAiClient {
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, KernelError> {
         let estimated = texts.iter().map(|t| t.len() / 4).sum::<usize>() as u32;
         let body = json!({"model": self.config.model, "input": texts});
-        let response = self.post("embeddings", &body, estimated).instrument(self.span("embeddings")).await?;
-        let text = response.text().await.map_err(|e| KernelError::Network(e.to_string()))?;
+        let response = self
+            .post("embeddings", &body, estimated)
+            .instrument(self.span("embeddings"))
+            .await?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| KernelError::Network(e.to_string()))?;
         let mut parsed: WireEmbeddings = parse(&text)?;
         if parsed.data.len() != texts.len() {
-            return Err(KernelError::BadResponse(format!("{} embeddings for {} inputs", parsed.data.len(), texts.len())));
+            return Err(KernelError::BadResponse(format!(
+                "{} embeddings for {} inputs",
+                parsed.data.len(),
+                texts.len()
+            )));
         }
         parsed.data.sort_by_key(|e| e.index);
         Ok(parsed.data.into_iter().map(|e| e.embedding).collect())
@@ -592,18 +723,42 @@ mod tests {
             assert!(a.push(c).unwrap().is_empty());
         }
         let done = a.finish().unwrap();
-        assert_eq!(done[0], ChatDelta::ToolCall(ToolCall { id: "c1".into(), name: "math-add".into(), arguments: r#"{"a":1}"#.into() }));
-        assert!(matches!(done[1], ChatDelta::ToolCall(ToolCall { ref name, .. }) if name == "clock-now"));
-        assert!(matches!(done[2], ChatDelta::Finished { finish_reason: FinishReason::ToolCalls, .. }));
+        assert_eq!(
+            done[0],
+            ChatDelta::ToolCall(ToolCall {
+                id: "c1".into(),
+                name: "math-add".into(),
+                arguments: r#"{"a":1}"#.into()
+            })
+        );
+        assert!(
+            matches!(done[1], ChatDelta::ToolCall(ToolCall { ref name, .. }) if name == "clock-now")
+        );
+        assert!(matches!(
+            done[2],
+            ChatDelta::Finished {
+                finish_reason: FinishReason::ToolCalls,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn errors_are_classified_by_status_and_code() {
         let ctx = r#"{"error":{"message":"too long","code":"context_length_exceeded"}}"#;
-        assert!(matches!(classify(StatusCode::BAD_REQUEST, ctx, None), KernelError::ContextTooLong(_)));
+        assert!(matches!(
+            classify(StatusCode::BAD_REQUEST, ctx, None),
+            KernelError::ContextTooLong(_)
+        ));
         let filter = r#"{"error":{"message":"filtered","code":"content_filter"}}"#;
-        assert!(matches!(classify(StatusCode::BAD_REQUEST, filter, None), KernelError::ContentFilter(_)));
-        assert!(matches!(classify(StatusCode::UNAUTHORIZED, "nope", None), KernelError::Auth(_)));
+        assert!(matches!(
+            classify(StatusCode::BAD_REQUEST, filter, None),
+            KernelError::ContentFilter(_)
+        ));
+        assert!(matches!(
+            classify(StatusCode::UNAUTHORIZED, "nope", None),
+            KernelError::Auth(_)
+        ));
         assert!(classify(StatusCode::BAD_GATEWAY, "<html>", None).is_transient());
     }
 

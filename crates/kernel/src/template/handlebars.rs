@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError, RenderErrorReason, Template};
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderError,
+    RenderErrorReason, Template,
+};
 use serde_json::Value;
 
 use super::{encode, sk::as_text};
@@ -15,7 +18,11 @@ pub fn compile(source: &str) -> Result<Template, KernelError> {
 
 /// Renders on a blocking thread: Handlebars helpers are synchronous, and a helper that calls an
 /// async plugin function waits for it there without stalling the async runtime.
-pub async fn render(template: &Template, kernel: &Kernel, args: &Arguments) -> Result<String, KernelError> {
+pub async fn render(
+    template: &Template,
+    kernel: &Kernel,
+    args: &Arguments,
+) -> Result<String, KernelError> {
     let mut registry = Handlebars::new();
     registry.set_strict_mode(false);
     registry.register_escape_fn(encode);
@@ -23,7 +30,14 @@ pub async fn render(template: &Template, kernel: &Kernel, args: &Arguments) -> R
     let runtime = tokio::runtime::Handle::current();
     for function in kernel.functions() {
         let name = format!("{}-{}", function.plugin(), function.name());
-        registry.register_helper(&name, Box::new(FunctionHelper { function, kernel: kernel.clone(), runtime: runtime.clone() }));
+        registry.register_helper(
+            &name,
+            Box::new(FunctionHelper {
+                function,
+                kernel: kernel.clone(),
+                runtime: runtime.clone(),
+            }),
+        );
     }
     let data = Value::Object(args.clone().into_iter().collect());
     tokio::task::spawn_blocking(move || registry.render("prompt", &data))
@@ -49,7 +63,12 @@ impl handlebars::HelperDef for FunctionHelper {
     ) -> HelperResult {
         let mut args = Arguments::new();
         if let Some(first) = h.params().first() {
-            let name = self.function.parameter_names().into_iter().next().unwrap_or_else(|| "input".into());
+            let name = self
+                .function
+                .parameter_names()
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| "input".into());
             args.insert(name, first.value().clone());
         }
         for (k, v) in h.hash() {

@@ -19,7 +19,11 @@ pub enum Block {
     Text(String),
     Variable(String),
     Literal(String),
-    Call { function: String, positional: Option<Arg>, named: Vec<(String, Arg)> },
+    Call {
+        function: String,
+        positional: Option<Arg>,
+        named: Vec<(String, Arg)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -101,7 +105,9 @@ fn tokens(code: &str) -> Result<Vec<String>, KernelError> {
         }
     }
     if quote.is_some() {
-        return Err(KernelError::Template(format!("unterminated string in {{{{{code}}}}}")));
+        return Err(KernelError::Template(format!(
+            "unterminated string in {{{{{code}}}}}"
+        )));
     }
     if !current.is_empty() {
         out.push(current);
@@ -136,12 +142,16 @@ fn arg(token: &str, code: &str) -> Result<Arg, KernelError> {
     } else if let Some(value) = literal(token) {
         return Ok(Arg::Literal(value));
     }
-    Err(KernelError::Template(format!("`{token}` in {{{{{code}}}}} is neither a $variable nor a quoted literal")))
+    Err(KernelError::Template(format!(
+        "`{token}` in {{{{{code}}}}} is neither a $variable nor a quoted literal"
+    )))
 }
 
 fn code_block(code: &str) -> Result<Option<Block>, KernelError> {
     let tokens = tokens(code)?;
-    let Some(first) = tokens.first() else { return Ok(None) };
+    let Some(first) = tokens.first() else {
+        return Ok(None);
+    };
     let bad = |why: &str| Err(KernelError::Template(format!("{{{{{code}}}}}: {why}")));
     if first.starts_with('$') || literal(first).is_some() {
         if tokens.len() > 1 {
@@ -167,10 +177,18 @@ fn code_block(code: &str) -> Result<Option<Block>, KernelError> {
                 named.push((name.to_string(), arg(value, code)?))
             }
             _ if i == 1 => positional = Some(arg(token, code)?),
-            _ => return bad("only the first argument may be positional; name the others (name=$value)"),
+            _ => {
+                return bad(
+                    "only the first argument may be positional; name the others (name=$value)",
+                )
+            }
         }
     }
-    Ok(Some(Block::Call { function: first.clone(), positional, named }))
+    Ok(Some(Block::Call {
+        function: first.clone(),
+        positional,
+        named,
+    }))
 }
 
 /// How a value reads in a prompt: strings as they are, anything else as JSON.
@@ -182,14 +200,22 @@ pub fn as_text(value: &Value) -> String {
     }
 }
 
-pub async fn render(blocks: &[Block], kernel: &Kernel, args: &Arguments) -> Result<String, KernelError> {
+pub async fn render(
+    blocks: &[Block],
+    kernel: &Kernel,
+    args: &Arguments,
+) -> Result<String, KernelError> {
     let mut out = String::new();
     for block in blocks {
         match block {
             Block::Text(t) => out.push_str(t),
             Block::Literal(l) => out.push_str(l),
             Block::Variable(name) => out.push_str(&encode(&as_text(&lookup(args, name)))),
-            Block::Call { function, positional, named } => {
+            Block::Call {
+                function,
+                positional,
+                named,
+            } => {
                 let (plugin, name) = function.split_once('.').unwrap_or(("", function.as_str()));
                 let target = kernel.find_function(plugin, name)?;
                 let mut call_args = args.clone();
@@ -198,7 +224,11 @@ pub async fn render(blocks: &[Block], kernel: &Kernel, args: &Arguments) -> Resu
                     Arg::Literal(l) => Value::String(l.clone()),
                 };
                 if let Some(p) = positional {
-                    let first = target.parameter_names().into_iter().next().unwrap_or_else(|| "input".into());
+                    let first = target
+                        .parameter_names()
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| "input".into());
                     call_args.insert(first, resolve(p));
                 }
                 for (k, v) in named {
@@ -214,7 +244,10 @@ pub async fn render(blocks: &[Block], kernel: &Kernel, args: &Arguments) -> Resu
 
 fn lookup(args: &Arguments, name: &str) -> Value {
     args.get(name).cloned().unwrap_or_else(|| {
-        tracing::warn!(variable = name, "template variable has no value; rendering it empty");
+        tracing::warn!(
+            variable = name,
+            "template variable has no value; rendering it empty"
+        );
         Value::Null
     })
 }
@@ -225,10 +258,18 @@ mod tests {
 
     #[test]
     fn text_variables_literals_and_calls_are_told_apart() {
-        let blocks = parse(r#"Hi {{$name}}! {{ "{{" }} {{time.now}} {{w.get $city unit="C"}}"#).unwrap();
+        let blocks =
+            parse(r#"Hi {{$name}}! {{ "{{" }} {{time.now}} {{w.get $city unit="C"}}"#).unwrap();
         assert_eq!(blocks[1], Block::Variable("name".into()));
         assert_eq!(blocks[3], Block::Literal("{{".into()));
-        assert_eq!(blocks[5], Block::Call { function: "time.now".into(), positional: None, named: vec![] });
+        assert_eq!(
+            blocks[5],
+            Block::Call {
+                function: "time.now".into(),
+                positional: None,
+                named: vec![]
+            }
+        );
         assert_eq!(
             blocks[7],
             Block::Call {
@@ -241,12 +282,18 @@ mod tests {
 
     #[test]
     fn closing_braces_inside_a_literal_do_not_end_the_block() {
-        assert_eq!(parse(r#"{{ "a }} b" }}"#).unwrap(), vec![Block::Literal("a }} b".into())]);
+        assert_eq!(
+            parse(r#"{{ "a }} b" }}"#).unwrap(),
+            vec![Block::Literal("a }} b".into())]
+        );
     }
 
     #[test]
     fn escaped_quotes_stay_in_literals() {
-        assert_eq!(parse(r#"{{ 'it\'s' }}"#).unwrap(), vec![Block::Literal("it's".into())]);
+        assert_eq!(
+            parse(r#"{{ 'it\'s' }}"#).unwrap(),
+            vec![Block::Literal("it's".into())]
+        );
     }
 
     #[test]

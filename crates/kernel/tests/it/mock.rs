@@ -46,8 +46,13 @@ pub struct MockLlm {
 
 impl MockLlm {
     pub async fn start(replies: Vec<Reply>) -> Self {
-        let script = Script { replies: Arc::new(Mutex::new(replies.into())), ..Default::default() };
-        let app = axum::Router::new().fallback(answer).with_state(script.clone());
+        let script = Script {
+            replies: Arc::new(Mutex::new(replies.into())),
+            ..Default::default()
+        };
+        let app = axum::Router::new()
+            .fallback(answer)
+            .with_state(script.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -64,16 +69,26 @@ impl MockLlm {
     }
 
     pub fn config(&self) -> OpenAiConfig {
-        let mut config = OpenAiConfig::openai(&format!("{}/v1", self.base), "gpt-test", Some("sk-test"));
+        let mut config =
+            OpenAiConfig::openai(&format!("{}/v1", self.base), "gpt-test", Some("sk-test"));
         config.max_retries = 2;
         config.timeout = Duration::from_secs(2);
         config
     }
 }
 
-async fn answer(State(script): State<Script>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn answer(
+    State(script): State<Script>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    script.captured.lock().unwrap().push(Captured { uri: uri.to_string(), headers, body });
+    script.captured.lock().unwrap().push(Captured {
+        uri: uri.to_string(),
+        headers,
+        body,
+    });
     let reply = script.replies.lock().unwrap().pop_front();
     match reply {
         None => (StatusCode::INTERNAL_SERVER_ERROR, "script exhausted").into_response(),
@@ -91,9 +106,15 @@ async fn answer(State(script): State<Script>, uri: Uri, headers: HeaderMap, body
             axum::Json(v).into_response()
         }
         Some(Reply::Sse(events)) => {
-            let text: String =
-                events.iter().chain(std::iter::once(&"[DONE]".to_string())).map(|e| format!("data: {e}\n\n")).collect();
-            Response::builder().header("content-type", "text/event-stream").body(Body::from(text)).unwrap()
+            let text: String = events
+                .iter()
+                .chain(std::iter::once(&"[DONE]".to_string()))
+                .map(|e| format!("data: {e}\n\n"))
+                .collect();
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from(text))
+                .unwrap()
         }
     }
 }
@@ -122,9 +143,15 @@ pub fn tool_calls(calls: &[(&str, &str, &str)]) -> Value {
 pub fn streamed(pieces: &[&str]) -> Reply {
     let mut events: Vec<String> = pieces
         .iter()
-        .map(|p| json!({"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]}).to_string())
+        .map(|p| {
+            json!({"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]})
+                .to_string()
+        })
         .collect();
-    events.push(json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}).to_string());
-    events.push(json!({"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 5}}).to_string());
+    events
+        .push(json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}).to_string());
+    events.push(
+        json!({"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 5}}).to_string(),
+    );
     Reply::Sse(events)
 }

@@ -20,7 +20,11 @@ pub struct Record {
 
 impl Record {
     pub fn event(topic: &str, event: &CloudEvent) -> Self {
-        Self { topic: topic.into(), key: event.subject.clone(), payload: event.to_bytes() }
+        Self {
+            topic: topic.into(),
+            key: event.subject.clone(),
+            payload: event.to_bytes(),
+        }
     }
 }
 
@@ -49,7 +53,11 @@ pub trait EventBus: Send + Sync + 'static {
 
     /// Joins consumer group `group` on `topics`, resuming from the group's committed offsets
     /// (or the start of each partition for a new group).
-    async fn subscribe(&self, group: &str, topics: &[&str]) -> Result<Box<dyn Subscription>, BusError>;
+    async fn subscribe(
+        &self,
+        group: &str,
+        topics: &[&str],
+    ) -> Result<Box<dyn Subscription>, BusError>;
 
     /// Readiness probe.
     async fn ping(&self) -> Result<(), BusError>;

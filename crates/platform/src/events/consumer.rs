@@ -1,6 +1,10 @@
-//! The consumer loop: poll a batch, hand each event to its handler with retries and backoff,
-//! park events that cannot be processed on the dead-letter topic, and commit offsets only after
+//! The consumer loop: poll a batch, hand each event to its handler, and commit offsets only after
 //! the effects are durable. Handlers make their effects idempotent with the [`super::inbox`].
+//!
+//! Failures are of two kinds. Transient ones (a database restarting, a network blip) are retried
+//! with capped exponential backoff for as long as they last: the partition waits rather than
+//! losing effects to the dead letters during an outage. Permanent ones (a payload that can never
+//! be processed) are parked on the dead-letter topic with the error, and the partition moves on.
 
 use std::{sync::Arc, time::Duration};
 
@@ -23,17 +27,25 @@ pub fn dead_letter_topic(topic: &str) -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
-    /// Worth retrying: a database or network hiccup.
+    /// Worth retrying until it clears: a database or network outage.
     #[error("{0:#}")]
     Transient(anyhow::Error),
-    /// Retrying cannot help (the payload is wrong): dead-letter at once.
+    /// Retrying cannot help (the payload or the data is wrong): dead-letter at once.
     #[error("{0:#}")]
     Permanent(anyhow::Error),
 }
 
 impl From<sqlx::Error> for HandlerError {
+    /// The database rejecting the statement (a constraint, a bad value) will reject it again;
+    /// failing to reach the database will not last.
     fn from(e: sqlx::Error) -> Self {
-        Self::Transient(e.into())
+        match e {
+            sqlx::Error::Database(_)
+            | sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::TypeNotFound { .. } => Self::Permanent(e.into()),
+            _ => Self::Transient(e.into()),
+        }
     }
 }
 
@@ -65,11 +77,20 @@ enum Outcome {
 
 impl Consumer {
     pub fn new(group: &str, topics: &[&str], handler: Arc<dyn EventHandler>) -> Self {
-        Self { group: group.into(), topics: topics.iter().map(|t| t.to_string()).collect(), handler }
+        Self {
+            group: group.into(),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            handler,
+        }
     }
 
     /// Consumes until `shutdown`; the event in hand is finished and committed before returning.
-    pub async fn run(self, bus: Arc<dyn EventBus>, settings: ConsumerConfig, shutdown: CancellationToken) {
+    pub async fn run(
+        self,
+        bus: Arc<dyn EventBus>,
+        settings: ConsumerConfig,
+        shutdown: CancellationToken,
+    ) {
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         let mut subscription = loop {
             match bus.subscribe(&self.group, &topics).await {
@@ -123,7 +144,11 @@ impl Consumer {
     ) -> Outcome {
         let event = match CloudEvent::from_bytes(&delivery.payload) {
             Ok(event) => event,
-            Err(e) => return self.dead_letter(delivery, &e.to_string(), 0, bus, shutdown).await,
+            Err(e) => {
+                return self
+                    .dead_letter(delivery, &e.to_string(), 0, bus, shutdown)
+                    .await
+            }
         };
         let span = tracing::info_span!(
             "event.consume",
@@ -143,14 +168,15 @@ impl Consumer {
                 }
                 Err(e) => e,
             };
-            let permanent = matches!(error, HandlerError::Permanent(_));
-            if permanent || attempt >= settings.max_attempts {
+            if matches!(error, HandlerError::Permanent(_)) {
                 let reason = format!("{error}");
                 span.in_scope(|| tracing::error!(attempt, %reason, "event dead-lettered"));
-                return self.dead_letter(delivery, &reason, attempt, bus, shutdown).await;
+                return self
+                    .dead_letter(delivery, &reason, attempt, bus, shutdown)
+                    .await;
             }
             let delay = backoff(settings, attempt);
-            span.in_scope(|| tracing::warn!(attempt, error = %error, ?delay, "event handler failed; retrying"));
+            span.in_scope(|| tracing::warn!(attempt, error = %error, ?delay, "event handler failed transiently; retrying"));
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.cancelled() => return Outcome::Interrupted,
@@ -191,7 +217,9 @@ impl Consumer {
                     metrics::counter!("events_consumed_total", "group" => self.group.clone(), "outcome" => "dead_lettered").increment(1);
                     return Outcome::DeadLettered;
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot publish to the dead-letter topic; retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot publish to the dead-letter topic; retrying")
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -203,7 +231,9 @@ impl Consumer {
 
 /// Exponential backoff with full jitter, capped.
 fn backoff(settings: &ConsumerConfig, attempt: u32) -> Duration {
-    let exp = settings.backoff_initial_ms.saturating_mul(1u64 << attempt.min(20).saturating_sub(1));
+    let exp = settings
+        .backoff_initial_ms
+        .saturating_mul(1u64 << attempt.min(20).saturating_sub(1));
     let capped = exp.min(settings.backoff_max_ms).max(1);
     Duration::from_millis(rand::rng().random_range(capped / 2..=capped))
 }
@@ -214,7 +244,11 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let settings = ConsumerConfig { max_attempts: 10, backoff_initial_ms: 100, backoff_max_ms: 1000, batch_size: 1 };
+        let settings = ConsumerConfig {
+            backoff_initial_ms: 100,
+            backoff_max_ms: 1000,
+            batch_size: 1,
+        };
         assert!(backoff(&settings, 1) <= Duration::from_millis(100));
         assert!(backoff(&settings, 3) >= Duration::from_millis(200));
         assert!(backoff(&settings, 15) <= Duration::from_millis(1000));

@@ -25,6 +25,10 @@ CREATE TABLE IF NOT EXISTS log_records (
     appended_at INTEGER NOT NULL,
     PRIMARY KEY (topic, partition_no, log_offset)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_meta (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS log_group_offsets (
     group_id TEXT NOT NULL,
     topic TEXT NOT NULL,
@@ -61,12 +65,40 @@ impl EmbeddedLog {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
         sqlx::raw_sql(SCHEMA).execute(&writer).await?;
-        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+        // Keys map to partitions by count: a different count would scatter keys (breaking their
+        // order) and strand records in partitions that no longer exist.
+        sqlx::query("INSERT INTO log_meta (name, value) VALUES ('partitions', $1) ON CONFLICT (name) DO NOTHING")
+            .bind(partitions)
+            .execute(&writer)
+            .await?;
+        let stored: i64 =
+            sqlx::query_scalar("SELECT value FROM log_meta WHERE name = 'partitions'")
+                .fetch_one(&writer)
+                .await?;
+        if stored != i64::from(partitions) {
+            anyhow::bail!(
+                "the event log at {} has {stored} partitions but key `bus.partitions` is {partitions}; set it back to {stored}",
+                path.display()
+            );
+        }
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
         let (appended, _) = watch::channel(0);
         Ok(Self {
-            inner: Arc::new(Inner { writer, reader, partitions, next_offsets: Mutex::default(), appended }),
+            inner: Arc::new(Inner {
+                writer,
+                reader,
+                partitions,
+                next_offsets: Mutex::default(),
+                appended,
+            }),
         })
     }
 
@@ -84,7 +116,13 @@ impl EmbeddedLog {
 
     /// Reads up to `max` records of one partition from `from_offset` on, without a group:
     /// for replays, audits and the live event view.
-    pub async fn read(&self, topic: &str, partition: u32, from_offset: i64, max: usize) -> Result<Vec<Delivery>, BusError> {
+    pub async fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from_offset: i64,
+        max: usize,
+    ) -> Result<Vec<Delivery>, BusError> {
         let rows = sqlx::query(
             "SELECT log_offset, record_key, payload FROM log_records
              WHERE topic = $1 AND partition_no = $2 AND log_offset >= $3 ORDER BY log_offset LIMIT $4",
@@ -109,7 +147,14 @@ impl EmbeddedLog {
     }
 
     /// Moves a group's position: the group re-reads (replays) the partition from `offset` on.
-    pub async fn seek(&self, group: &str, topic: &str, partition: u32, offset: i64) -> Result<(), BusError> {
+    /// Stop the group's consumers first: a running member's next commit would move it forward again.
+    pub async fn seek(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+        offset: i64,
+    ) -> Result<(), BusError> {
         sqlx::query(
             "INSERT INTO log_group_offsets (group_id, topic, partition_no, next_offset) VALUES ($1, $2, $3, $4)
              ON CONFLICT (group_id, topic, partition_no) DO UPDATE SET next_offset = excluded.next_offset",
@@ -188,11 +233,17 @@ impl EventBus for EmbeddedLog {
             self.inner.next_offsets.lock().await.clear();
             return Err(unavailable(e));
         }
-        self.inner.appended.send_modify(|n| *n += records.len() as u64);
+        self.inner
+            .appended
+            .send_modify(|n| *n += records.len() as u64);
         Ok(())
     }
 
-    async fn subscribe(&self, group: &str, topics: &[&str]) -> Result<Box<dyn Subscription>, BusError> {
+    async fn subscribe(
+        &self,
+        group: &str,
+        topics: &[&str],
+    ) -> Result<Box<dyn Subscription>, BusError> {
         let mut positions = Vec::new();
         for topic in topics {
             for partition in 0..self.inner.partitions {
@@ -213,7 +264,10 @@ impl EventBus for EmbeddedLog {
     }
 
     async fn ping(&self) -> Result<(), BusError> {
-        sqlx::query("SELECT 1").execute(&self.inner.reader).await.map_err(unavailable)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.inner.reader)
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 }
@@ -243,7 +297,21 @@ impl EmbeddedSubscription {
                 break;
             }
             let position = &mut self.positions[(self.start + i) % count];
-            let batch = self.log.read(&position.topic, position.partition, position.next, max - out.len()).await?;
+            let batch = match self
+                .log
+                .read(
+                    &position.topic,
+                    position.partition,
+                    position.next,
+                    max - out.len(),
+                )
+                .await
+            {
+                Ok(batch) => batch,
+                // Hand out what was already read (its positions have advanced); never drop it.
+                Err(_) if !out.is_empty() => break,
+                Err(e) => return Err(e),
+            };
             if let Some(last) = batch.last() {
                 position.next = last.offset + 1;
             }
@@ -270,7 +338,9 @@ impl Subscription for EmbeddedSubscription {
     async fn commit(&mut self, deliveries: &[Delivery]) -> Result<(), BusError> {
         let mut highest: HashMap<(&str, u32), i64> = HashMap::new();
         for d in deliveries {
-            let entry = highest.entry((d.topic.as_str(), d.partition)).or_insert(d.offset);
+            let entry = highest
+                .entry((d.topic.as_str(), d.partition))
+                .or_insert(d.offset);
             *entry = (*entry).max(d.offset);
         }
         let mut tx = self.log.inner.writer.begin().await.map_err(unavailable)?;

@@ -32,12 +32,21 @@ pub enum EnvelopeError {
     #[error("not a CloudEvents 1.0 JSON envelope: {0}")]
     Malformed(String),
     #[error("event {id} of type {event_type} has an invalid payload: {reason}")]
-    Payload { id: String, event_type: String, reason: String },
+    Payload {
+        id: String,
+        event_type: String,
+        reason: String,
+    },
 }
 
 impl CloudEvent {
     /// A new event caused by the current operation: fresh time-ordered id, current trace context.
-    pub fn new(source: &str, event_type: &str, subject: impl Into<String>, data: &impl Serialize) -> Self {
+    pub fn new(
+        source: &str,
+        event_type: &str,
+        subject: impl Into<String>,
+        data: &impl Serialize,
+    ) -> Self {
         Self {
             specversion: "1.0".into(),
             id: Uuid::now_v7().to_string(),
@@ -60,10 +69,15 @@ impl CloudEvent {
         let event: CloudEvent =
             serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         if event.specversion != "1.0" {
-            return Err(EnvelopeError::Malformed(format!("specversion {:?} is not 1.0", event.specversion)));
+            return Err(EnvelopeError::Malformed(format!(
+                "specversion {:?} is not 1.0",
+                event.specversion
+            )));
         }
         if event.id.is_empty() || event.event_type.is_empty() || event.source.is_empty() {
-            return Err(EnvelopeError::Malformed("id, type and source must not be empty".into()));
+            return Err(EnvelopeError::Malformed(
+                "id, type and source must not be empty".into(),
+            ));
         }
         Ok(event)
     }
@@ -84,7 +98,12 @@ mod tests {
 
     #[test]
     fn an_envelope_round_trips_through_bytes() {
-        let event = CloudEvent::new("/test", "miyagi.test.v1", "agg-1", &serde_json::json!({"n": 1}));
+        let event = CloudEvent::new(
+            "/test",
+            "miyagi.test.v1",
+            "agg-1",
+            &serde_json::json!({"n": 1}),
+        );
         assert_eq!(CloudEvent::from_bytes(&event.to_bytes()).unwrap(), event);
     }
 
@@ -92,13 +111,25 @@ mod tests {
     fn the_envelope_uses_cloudevents_attribute_names() {
         let event = CloudEvent::new("/test", "miyagi.test.v1", "agg-1", &1);
         let json: serde_json::Value = serde_json::from_slice(&event.to_bytes()).unwrap();
-        for key in ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "data"] {
+        for key in [
+            "specversion",
+            "id",
+            "source",
+            "type",
+            "subject",
+            "time",
+            "datacontenttype",
+            "data",
+        ] {
             assert!(json.get(key).is_some(), "missing {key}");
         }
     }
 
     #[test]
     fn garbage_is_a_malformed_envelope() {
-        assert!(matches!(CloudEvent::from_bytes(b"{\"hello\":1}"), Err(EnvelopeError::Malformed(_))));
+        assert!(matches!(
+            CloudEvent::from_bytes(b"{\"hello\":1}"),
+            Err(EnvelopeError::Malformed(_))
+        ));
     }
 }

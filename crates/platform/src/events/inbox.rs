@@ -8,7 +8,11 @@ use crate::db::{timestamp, Db};
 
 /// Claims `event_id` for `consumer` inside the effect's transaction. `false` means it was
 /// processed before: skip the effect and let the transaction roll back.
-pub async fn claim(conn: &mut AnyConnection, consumer: &str, event_id: &str) -> Result<bool, sqlx::Error> {
+pub async fn claim(
+    conn: &mut AnyConnection,
+    consumer: &str,
+    event_id: &str,
+) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
         "INSERT INTO miyagi_inbox (consumer, event_id, processed_at) VALUES ($1, $2, $3)
          ON CONFLICT (consumer, event_id) DO NOTHING",
@@ -23,7 +27,12 @@ pub async fn claim(conn: &mut AnyConnection, consumer: &str, event_id: &str) -> 
 
 /// Runs `effect` at most once per (`consumer`, `event_id`): the claim and the effect share one
 /// transaction. Returns `false` (and changes nothing) for an event processed before.
-pub async fn apply_once<F>(db: &Db, consumer: &str, event_id: &str, effect: F) -> Result<bool, sqlx::Error>
+pub async fn apply_once<F>(
+    db: &Db,
+    consumer: &str,
+    event_id: &str,
+    effect: F,
+) -> Result<bool, sqlx::Error>
 where
     F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<(), sqlx::Error>>,
 {

@@ -12,7 +12,11 @@ use super::{bus::Record, CloudEvent, EventBus};
 use crate::db::{timestamp, Backend, Db};
 
 /// Adds `event` for `topic` to the outbox inside the caller's transaction.
-pub async fn enqueue(conn: &mut AnyConnection, topic: &str, event: &CloudEvent) -> Result<(), sqlx::Error> {
+pub async fn enqueue(
+    conn: &mut AnyConnection,
+    topic: &str,
+    event: &CloudEvent,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO miyagi_outbox (event_id, topic, record_key, event, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -43,7 +47,11 @@ pub struct Relay {
 
 impl Relay {
     pub fn new(db: Db, bus: Arc<dyn EventBus>) -> Self {
-        Self { db, bus, batch_size: 256 }
+        Self {
+            db,
+            bus,
+            batch_size: 256,
+        }
     }
 
     /// Relays until `shutdown`, then drains what is left once more before returning.
@@ -94,10 +102,12 @@ impl Relay {
             }
             // Embedded mode has one relay per database, so no locking is needed (or possible).
             Backend::Sqlite => {
-                let rows = sqlx::query("SELECT seq, topic, record_key, event FROM miyagi_outbox ORDER BY seq LIMIT $1")
-                    .bind(self.batch_size as i64)
-                    .fetch_all(self.db.pool())
-                    .await?;
+                let rows = sqlx::query(
+                    "SELECT seq, topic, record_key, event FROM miyagi_outbox ORDER BY seq LIMIT $1",
+                )
+                .bind(self.batch_size as i64)
+                .fetch_all(self.db.pool())
+                .await?;
                 let mut conn = self.db.pool().acquire().await?;
                 self.forward(&rows, &mut conn).await
             }
@@ -120,7 +130,10 @@ impl Relay {
         }
         self.bus.publish(records).await?;
         fail::fail_point!("relay.after_publish");
-        let placeholders = (1..=seqs.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+        let placeholders = (1..=seqs.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(",");
         let sql = format!("DELETE FROM miyagi_outbox WHERE seq IN ({placeholders})");
         let mut delete = sqlx::query(&sql);
         for seq in &seqs {
@@ -133,5 +146,7 @@ impl Relay {
 
 /// Events still waiting in the outbox (for readiness detail and tests).
 pub async fn pending(db: &Db) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM miyagi_outbox").fetch_one(db.pool()).await
+    sqlx::query_scalar("SELECT COUNT(*) FROM miyagi_outbox")
+        .fetch_one(db.pool())
+        .await
 }

@@ -35,7 +35,9 @@ where
                 "expected a body with Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(body_problem)?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_problem)?;
         let value: T = parse(&bytes)?;
         value.validate()?;
         Ok(ValidJson(value))
@@ -55,30 +57,49 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         if inner.is_syntax() || inner.is_eof() {
             Problem::bad_request(format!("malformed JSON: {message}"))
         } else if field == "." {
-            Problem::invalid_fields(vec![FieldError { field: "(body)".into(), message }])
+            Problem::invalid_fields(vec![FieldError {
+                field: "(body)".into(),
+                message,
+            }])
         } else {
             Problem::invalid_fields(vec![FieldError { field, message }])
         }
     })?;
     if let Err(e) = json.end() {
-        return Err(Problem::bad_request(format!("malformed JSON: {}", strip_position(&e.to_string()))));
+        return Err(Problem::bad_request(format!(
+            "malformed JSON: {}",
+            strip_position(&e.to_string())
+        )));
     }
     if !unknown.is_empty() {
         return Err(Problem::invalid_fields(
-            unknown.into_iter().map(|field| FieldError { field, message: "unknown field".into() }).collect(),
+            unknown
+                .into_iter()
+                .map(|field| FieldError {
+                    field,
+                    message: "unknown field".into(),
+                })
+                .collect(),
         ));
     }
     Ok(value)
 }
 
 fn strip_position(message: &str) -> String {
-    message.split(" at line ").next().unwrap_or(message).to_string()
+    message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_string()
 }
 
 fn body_problem(rejection: BytesRejection) -> Problem {
     let status = rejection.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        Problem::new(status, "request body is larger than the configured limit (http.body_limit_bytes)")
+        Problem::new(
+            status,
+            "request body is larger than the configured limit (http.body_limit_bytes)",
+        )
     } else {
         Problem::new(status, rejection.body_text())
     }
@@ -104,7 +125,10 @@ mod tests {
     }
 
     fn field_of(p: Problem) -> String {
-        p.errors.first().map(|e| e.field.clone()).unwrap_or_default()
+        p.errors
+            .first()
+            .map(|e| e.field.clone())
+            .unwrap_or_default()
     }
 
     #[test]

@@ -28,7 +28,10 @@ impl ReadinessCheck {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
     {
-        Self { name: name.into(), probe: Arc::new(move || probe().boxed()) }
+        Self {
+            name: name.into(),
+            probe: Arc::new(move || probe().boxed()),
+        }
     }
 }
 
@@ -40,7 +43,10 @@ pub struct Health {
 
 impl Health {
     pub fn new(checks: Vec<ReadinessCheck>) -> Self {
-        Self { checks, draining: Arc::default() }
+        Self {
+            checks,
+            draining: Arc::default(),
+        }
     }
 
     /// Called at shutdown: readiness turns red first so load balancers stop sending traffic
@@ -68,9 +74,19 @@ pub(super) async fn readyz(State(health): State<Health>) -> axum::response::Resp
         (check.name.clone(), status)
     }))
     .await;
-    let failing: Vec<String> =
-        results.iter().filter(|(_, s)| s != "ok").map(|(n, s)| format!("{n} {s}")).collect();
-    let checks: BTreeMap<String, String> = results.into_iter().collect();
+    // Failure details (hosts, buckets, drivers' messages) go to the log, not to anonymous callers.
+    let failing: Vec<String> = results
+        .iter()
+        .filter(|(_, s)| s != "ok")
+        .map(|(name, status)| {
+            tracing::warn!(check = %name, %status, "readiness check failing");
+            format!("{name} is failing")
+        })
+        .collect();
+    let checks: BTreeMap<String, String> = results
+        .into_iter()
+        .map(|(n, s)| (n, if s == "ok" { s } else { "failing".into() }))
+        .collect();
     if failing.is_empty() {
         Json(json!({ "status": "ready", "checks": checks })).into_response()
     } else {

@@ -51,22 +51,42 @@ struct SecuritySchemes;
 
 impl utoipa::Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
-        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))));
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
+        );
     }
 }
 
 /// Builds the complete application: the services' API routes behind authentication, the public
 /// operational endpoints, and the shared middleware around all of it.
-pub fn app(api: OpenApiRouter, health: Health, auth: Arc<Authenticator>, config: &HttpConfig) -> Router {
+pub fn app(
+    api: OpenApiRouter,
+    health: Health,
+    auth: Arc<Authenticator>,
+    config: &HttpConfig,
+) -> Router {
     metrics::handle();
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(api).split_for_parts();
-    let api = api.layer(middleware::from_fn_with_state(auth, crate::auth::authenticate));
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(api)
+        .split_for_parts();
+    let api = api.layer(middleware::from_fn_with_state(
+        auth,
+        crate::auth::authenticate,
+    ));
 
     let operational = Router::new()
         .route("/healthz", get(health::healthz))
@@ -77,10 +97,24 @@ pub fn app(api: OpenApiRouter, health: Health, auth: Arc<Authenticator>, config:
 
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(
-            config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
+            config
+                .cors_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
         ))
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH, HeaderName::from_static("x-api-key")])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            HeaderName::from_static("x-api-key"),
+        ])
         .expose_headers([header::ETAG, header::LOCATION, REQUEST_ID]);
 
     api.merge(operational)
@@ -105,7 +139,11 @@ pub fn app(api: OpenApiRouter, health: Health, auth: Arc<Authenticator>, config:
 }
 
 fn request_span(req: &Request<Body>) -> tracing::Span {
-    let request_id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let span = tracing::info_span!(
         "http.request",
         http.method = %req.method(),
@@ -114,7 +152,12 @@ fn request_span(req: &Request<Body>) -> tracing::Span {
         user = tracing::field::Empty,
         otel.kind = "server",
     );
-    crate::telemetry::continue_trace(&span, req.headers().get("traceparent").and_then(|v| v.to_str().ok()));
+    crate::telemetry::continue_trace(
+        &span,
+        req.headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok()),
+    );
     span
 }
 
@@ -150,5 +193,7 @@ pub async fn serve(
     app: Router,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }

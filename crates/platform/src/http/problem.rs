@@ -69,7 +69,10 @@ impl Problem {
     /// Logs the cause with full detail and returns a 500 that reveals none of it.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; see the server log",
+        )
     }
 
     pub fn status(&self) -> StatusCode {
@@ -112,7 +115,11 @@ impl From<validator::ValidationErrors> for Problem {
     }
 }
 
-fn flatten_validation(prefix: &str, errors: &validator::ValidationErrors, out: &mut Vec<FieldError>) {
+fn flatten_validation(
+    prefix: &str,
+    errors: &validator::ValidationErrors,
+    out: &mut Vec<FieldError>,
+) {
     use validator::ValidationErrorsKind as Kind;
     for (field, kind) in errors.errors() {
         let path = match (prefix, field.as_ref()) {
@@ -121,9 +128,18 @@ fn flatten_validation(prefix: &str, errors: &validator::ValidationErrors, out: &
             (p, f) => format!("{p}.{}", camel_case(f)),
         };
         match kind {
-            Kind::Field(errs) => out.extend(errs.iter().map(|e| FieldError {
-                field: if path.is_empty() { e.code.to_string() } else { path.clone() },
-                message: e.message.as_ref().map_or_else(|| e.code.to_string(), |m| m.to_string()),
+            Kind::Field(errs) => out.extend(errs.iter().map(|e| {
+                FieldError {
+                    field: if path.is_empty() {
+                        e.code.to_string()
+                    } else {
+                        path.clone()
+                    },
+                    message: e
+                        .message
+                        .as_ref()
+                        .map_or_else(|| e.code.to_string(), |m| m.to_string()),
+                }
             })),
             Kind::Struct(inner) => flatten_validation(&path, inner, out),
             Kind::List(items) => {
@@ -159,7 +175,10 @@ mod tests {
 
     #[test]
     fn field_names_are_reported_in_the_clients_camel_case() {
-        assert_eq!(camel_case("annual_household_income"), "annualHouseholdIncome");
+        assert_eq!(
+            camel_case("annual_household_income"),
+            "annualHouseholdIncome"
+        );
         assert_eq!(camel_case("age"), "age");
     }
 

@@ -1,5 +1,10 @@
 //! Authentication modes: who a request is from, and every way a credential is refused.
 
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
+
 use axum::http::{header, HeaderMap, HeaderValue};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use miyagi_platform::{
@@ -12,7 +17,12 @@ use sha2::{Digest, Sha256};
 const HS_SECRET: &str = "a-test-secret-that-is-long-enough";
 
 fn config(mode: AuthMode) -> AuthConfig {
-    AuthConfig { mode, local_user: "local".into(), keys: vec![], jwt: JwtConfig::default() }
+    AuthConfig {
+        mode,
+        local_user: "local".into(),
+        keys: vec![],
+        jwt: JwtConfig::default(),
+    }
 }
 
 fn headers(name: header::HeaderName, value: &str) -> HeaderMap {
@@ -24,18 +34,33 @@ fn bearer(token: &str) -> HeaderMap {
 }
 
 async fn user(auth: &Authenticator, headers: &HeaderMap) -> Result<String, u16> {
-    auth.principal(headers).await.map(|Principal { user_id }| user_id).map_err(|p| p.status)
+    auth.principal(headers)
+        .await
+        .map(|Principal { user_id }| user_id)
+        .map_err(|p| p.status)
 }
 
 fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn hs256(claims: serde_json::Value) -> String {
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(HS_SECRET.as_bytes())).unwrap()
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(HS_SECRET.as_bytes()),
+    )
+    .unwrap()
 }
 
-fn jwt_auth(issuer: Option<&str>, audience: Option<&str>, user_claim: Option<&str>) -> Authenticator {
+fn jwt_auth(
+    issuer: Option<&str>,
+    audience: Option<&str>,
+    user_claim: Option<&str>,
+) -> Authenticator {
     let mut c = config(AuthMode::Jwt);
     c.jwt = JwtConfig {
         issuer: issuer.map(Into::into),
@@ -56,25 +81,41 @@ async fn mode_none_makes_every_caller_the_local_user() {
 #[tokio::test]
 async fn an_api_key_identifies_its_user_and_others_are_refused() {
     let mut c = config(AuthMode::ApiKey);
-    c.keys = vec![ApiKeyConfig { user: "alice".into(), sha256: Secret::new(hex::encode(Sha256::digest(b"alice-key"))) }];
+    c.keys = vec![ApiKeyConfig {
+        user: "alice".into(),
+        sha256: Secret::new(hex::encode(Sha256::digest(b"alice-key"))),
+    }];
     let auth = Authenticator::from_config(&c).unwrap();
-    assert_eq!(user(&auth, &headers("x-api-key".try_into().unwrap(), "alice-key")).await, Ok("alice".into()));
+    assert_eq!(
+        user(
+            &auth,
+            &headers("x-api-key".try_into().unwrap(), "alice-key")
+        )
+        .await,
+        Ok("alice".into())
+    );
     assert_eq!(user(&auth, &bearer("alice-key")).await, Ok("alice".into()));
-    assert_eq!(user(&auth, &headers("x-api-key".try_into().unwrap(), "guess")).await, Err(401));
+    assert_eq!(
+        user(&auth, &headers("x-api-key".try_into().unwrap(), "guess")).await,
+        Err(401)
+    );
     assert_eq!(user(&auth, &HeaderMap::new()).await, Err(401));
 }
 
 #[tokio::test]
 async fn a_valid_hs256_token_identifies_its_subject() {
     let auth = jwt_auth(Some("https://issuer.test"), Some("miyagi"), None);
-    let token = hs256(json!({"sub": "bob", "iss": "https://issuer.test", "aud": "miyagi", "exp": now() + 60}));
+    let token = hs256(
+        json!({"sub": "bob", "iss": "https://issuer.test", "aud": "miyagi", "exp": now() + 60}),
+    );
     assert_eq!(user(&auth, &bearer(&token)).await, Ok("bob".into()));
 }
 
 #[tokio::test]
 async fn expired_wrong_issuer_wrong_audience_and_tampered_tokens_are_refused() {
     let auth = jwt_auth(Some("https://issuer.test"), Some("miyagi"), None);
-    let good = json!({"sub": "bob", "iss": "https://issuer.test", "aud": "miyagi", "exp": now() + 60});
+    let good =
+        json!({"sub": "bob", "iss": "https://issuer.test", "aud": "miyagi", "exp": now() + 60});
     let mut expired = good.clone();
     expired["exp"] = json!(now() - 3600);
     let mut wrong_issuer = good.clone();
@@ -82,9 +123,18 @@ async fn expired_wrong_issuer_wrong_audience_and_tampered_tokens_are_refused() {
     let mut wrong_audience = good.clone();
     wrong_audience["aud"] = json!("someone-else");
     for claims in [expired, wrong_issuer, wrong_audience] {
-        assert_eq!(user(&auth, &bearer(&hs256(claims.clone()))).await, Err(401), "{claims}");
+        assert_eq!(
+            user(&auth, &bearer(&hs256(claims.clone()))).await,
+            Err(401),
+            "{claims}"
+        );
     }
-    let forged = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &good, &EncodingKey::from_secret(b"other")).unwrap();
+    let forged = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &good,
+        &EncodingKey::from_secret(b"other"),
+    )
+    .unwrap();
     assert_eq!(user(&auth, &bearer(&forged)).await, Err(401));
     assert_eq!(user(&auth, &bearer("not.a.token")).await, Err(401));
 }
@@ -93,13 +143,28 @@ async fn expired_wrong_issuer_wrong_audience_and_tampered_tokens_are_refused() {
 async fn the_user_claim_is_configurable_for_entra_id() {
     let auth = jwt_auth(None, None, Some("oid"));
     let token = hs256(json!({"sub": "pairwise-sub", "oid": "00000000-1111", "exp": now() + 60}));
-    assert_eq!(user(&auth, &bearer(&token)).await, Ok("00000000-1111".into()));
+    assert_eq!(
+        user(&auth, &bearer(&token)).await,
+        Ok("00000000-1111".into())
+    );
 }
 
-/// Serves the fixture key set the way an identity provider would.
-async fn jwks_server() -> String {
-    let jwks: serde_json::Value = serde_json::from_str(include_str!("fixtures/test-jwks.json")).unwrap();
-    let app = axum::Router::new().route("/keys", axum::routing::get(move || async move { axum::Json(jwks) }));
+/// Serves the fixture key set the way an identity provider would, while `up` is true.
+async fn jwks_server_with(up: Arc<AtomicBool>) -> String {
+    let jwks: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/test-jwks.json")).unwrap();
+    let app = axum::Router::new().route(
+        "/keys",
+        axum::routing::get(move || {
+            let (jwks, up) = (jwks.clone(), up.clone());
+            async move {
+                match up.load(Ordering::SeqCst) {
+                    true => Ok(axum::Json(jwks)),
+                    false => Err(axum::http::StatusCode::BAD_GATEWAY),
+                }
+            }
+        }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/keys", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -113,13 +178,49 @@ fn rs256(kid: &str, claims: serde_json::Value) -> String {
     jsonwebtoken::encode(&header, &claims, &key).unwrap()
 }
 
+async fn jwks_server() -> String {
+    jwks_server_with(Arc::new(AtomicBool::new(true))).await
+}
+
+#[tokio::test]
+async fn an_identity_provider_outage_is_a_503_not_a_500() {
+    let mut c = config(AuthMode::Jwt);
+    c.jwt.jwks_url = Some(jwks_server_with(Arc::new(AtomicBool::new(false))).await);
+    let auth = Authenticator::from_config(&c).unwrap();
+    let claims = json!({"sub": "carol", "exp": now() + 60});
+    assert_eq!(
+        user(&auth, &bearer(&rs256("test-key-1", claims))).await,
+        Err(503)
+    );
+}
+
+#[tokio::test]
+async fn a_token_with_a_control_character_in_its_user_id_is_refused() {
+    let auth = jwt_auth(None, None, None);
+    assert_eq!(
+        user(
+            &auth,
+            &bearer(&hs256(json!({"sub": "bob\u{0}", "exp": now() + 60})))
+        )
+        .await,
+        Err(401)
+    );
+}
+
 #[tokio::test]
 async fn an_rs256_token_is_verified_with_the_key_from_the_jwks_endpoint() {
     let mut c = config(AuthMode::Jwt);
     c.jwt.jwks_url = Some(jwks_server().await);
     c.jwt.issuer = Some("https://login.test/tenant/v2.0".into());
     let auth = Authenticator::from_config(&c).unwrap();
-    let claims = json!({"sub": "carol", "iss": "https://login.test/tenant/v2.0", "exp": now() + 60});
-    assert_eq!(user(&auth, &bearer(&rs256("test-key-1", claims.clone()))).await, Ok("carol".into()));
-    assert_eq!(user(&auth, &bearer(&rs256("unknown-key", claims))).await, Err(401));
+    let claims =
+        json!({"sub": "carol", "iss": "https://login.test/tenant/v2.0", "exp": now() + 60});
+    assert_eq!(
+        user(&auth, &bearer(&rs256("test-key-1", claims.clone()))).await,
+        Ok("carol".into())
+    );
+    assert_eq!(
+        user(&auth, &bearer(&rs256("unknown-key", claims))).await,
+        Err(401)
+    );
 }

@@ -35,11 +35,21 @@ miyagi_platform::on_both_backends!(
 
 async fn log() -> (EmbeddedLog, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    (EmbeddedLog::open(&dir.path().join("events.db"), 2).await.unwrap(), dir)
+    (
+        EmbeddedLog::open(&dir.path().join("events.db"), 2)
+            .await
+            .unwrap(),
+        dir,
+    )
 }
 
 fn event(subject: &str, n: i64) -> CloudEvent {
-    CloudEvent::new("/test", "miyagi.test.happened.v1", subject, &json!({ "n": n }))
+    CloudEvent::new(
+        "/test",
+        "miyagi.test.happened.v1",
+        subject,
+        &json!({ "n": n }),
+    )
 }
 
 async fn write_with_event(db: &Db, event: &CloudEvent, commit: bool) {
@@ -66,16 +76,33 @@ async fn consume_all(bus: &EmbeddedLog, group: &str, topic: &str) -> Vec<CloudEv
         if batch.is_empty() {
             return out;
         }
-        out.extend(batch.iter().map(|d| CloudEvent::from_bytes(&d.payload).unwrap()));
+        out.extend(
+            batch
+                .iter()
+                .map(|d| CloudEvent::from_bytes(&d.payload).unwrap()),
+        );
     }
 }
 
 async fn events_of_a_rolled_back_transaction_are_never_published(backend: Backend) {
     let (db, _guard) = fresh(backend, &MIGRATOR).await;
     let (bus, _dir) = log().await;
-    write_with_event(&db, &event("a", 1), false).await;
-    Relay::new(db.clone(), Arc::new(bus.clone())).publish_batch().await.unwrap();
-    assert!(consume_all(&bus, "g", "t").await.is_empty());
+    let (kept, dropped) = (event("a", 1), event("a", 2));
+    write_with_event(&db, &kept, true).await;
+    write_with_event(&db, &dropped, false).await;
+    assert_eq!(
+        Relay::new(db.clone(), Arc::new(bus.clone()))
+            .publish_batch()
+            .await
+            .unwrap(),
+        1
+    );
+    let published: Vec<String> = consume_all(&bus, "g", "t")
+        .await
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(published, vec![kept.id]);
     assert_eq!(outbox::pending(&db).await.unwrap(), 0);
 }
 
@@ -88,8 +115,15 @@ async fn committed_events_reach_the_bus_in_commit_order_and_leave_the_outbox(bac
     }
     let relay = Relay::new(db.clone(), Arc::new(bus.clone()));
     while relay.publish_batch().await.unwrap() > 0 {}
-    let ids: Vec<String> = consume_all(&bus, "g", "t").await.into_iter().map(|e| e.id).collect();
-    assert_eq!(ids, written.iter().map(|e| e.id.clone()).collect::<Vec<_>>());
+    let ids: Vec<String> = consume_all(&bus, "g", "t")
+        .await
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        ids,
+        written.iter().map(|e| e.id.clone()).collect::<Vec<_>>()
+    );
     assert_eq!(outbox::pending(&db).await.unwrap(), 0);
 }
 
@@ -108,32 +142,66 @@ async fn transient_failures_are_retried_until_the_effect_is_applied_once(backend
     let e = event("a", 1);
     bus.publish(vec![Record::event("t", &e)]).await.unwrap();
     let handler = Recorder::new(db.clone(), 2);
-    run_consumer_until(&bus, handler.clone(), || async { !effects(&db).await.is_empty() }).await;
+    run_consumer_until(&bus, handler.clone(), || async {
+        !effects(&db).await.is_empty()
+    })
+    .await;
     assert_eq!(effects(&db).await, vec![e.id]);
-    assert_eq!(handler.failures_left.load(Ordering::SeqCst), 0, "both injected failures were retried");
+    assert_eq!(
+        handler.failures_left.load(Ordering::SeqCst),
+        0,
+        "both injected failures were retried"
+    );
 }
 
 async fn a_poison_event_is_parked_on_the_dead_letter_topic_with_its_error(backend: Backend) {
     let (db, _guard) = fresh(backend, &MIGRATOR).await;
     let (bus, _dir) = log().await;
-    let poison = CloudEvent::new("/test", "miyagi.test.happened.v1", "a", &json!({ "n": "not a number" }));
+    let poison = CloudEvent::new(
+        "/test",
+        "miyagi.test.happened.v1",
+        "a",
+        &json!({ "n": "not a number" }),
+    );
     let good = event("a", 2);
-    bus.publish(vec![Record::event("t", &poison), Record::event("t", &good)]).await.unwrap();
-    run_consumer_until(&bus, Recorder::new(db.clone(), 0), || async { !effects(&db).await.is_empty() }).await;
+    bus.publish(vec![Record::event("t", &poison), Record::event("t", &good)])
+        .await
+        .unwrap();
+    run_consumer_until(&bus, Recorder::new(db.clone(), 0), || async {
+        !effects(&db).await.is_empty()
+    })
+    .await;
 
-    assert_eq!(effects(&db).await, vec![good.id], "the event after the poison one is still processed");
+    assert_eq!(
+        effects(&db).await,
+        vec![good.id],
+        "the event after the poison one is still processed"
+    );
     let letters = consume_all(&bus, "inspector", &dead_letter_topic("t")).await;
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].event_type, DEAD_LETTER_TYPE);
     assert_eq!(letters[0].data["record"]["id"], json!(poison.id));
-    assert!(letters[0].data["error"].as_str().unwrap().contains("invalid payload"), "{}", letters[0].data);
+    assert!(
+        letters[0].data["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid payload"),
+        "{}",
+        letters[0].data
+    );
 }
 
 #[tokio::test]
 async fn a_malformed_envelope_is_dead_lettered_without_retries() {
     let (db, _guard) = fresh(Backend::Sqlite, &MIGRATOR).await;
     let (bus, _dir) = log().await;
-    bus.publish(vec![Record { topic: "t".into(), key: "k".into(), payload: b"{not json".to_vec() }]).await.unwrap();
+    bus.publish(vec![Record {
+        topic: "t".into(),
+        key: "k".into(),
+        payload: b"{not json".to_vec(),
+    }])
+    .await
+    .unwrap();
     let handler = Recorder::new(db.clone(), 0);
     run_consumer_until(&bus, handler, || {
         let bus = bus.clone();
@@ -151,12 +219,24 @@ async fn a_restarted_consumer_does_not_reprocess_committed_events() {
     let (bus, _dir) = log().await;
     let first = event("a", 1);
     bus.publish(vec![Record::event("t", &first)]).await.unwrap();
-    run_consumer_until(&bus, Recorder::new(db.clone(), 0), || async { effects(&db).await.len() == 1 }).await;
+    run_consumer_until(&bus, Recorder::new(db.clone(), 0), || async {
+        effects(&db).await.len() == 1
+    })
+    .await;
     let second = event("a", 2);
-    bus.publish(vec![Record::event("t", &second)]).await.unwrap();
+    bus.publish(vec![Record::event("t", &second)])
+        .await
+        .unwrap();
     let handler = Recorder::new(db.clone(), 0);
-    run_consumer_until(&bus, handler.clone(), || async { effects(&db).await.len() == 2 }).await;
-    assert_eq!(handler.calls.load(Ordering::SeqCst), 1, "only the new event reaches the restarted consumer");
+    run_consumer_until(&bus, handler.clone(), || async {
+        effects(&db).await.len() == 2
+    })
+    .await;
+    assert_eq!(
+        handler.calls.load(Ordering::SeqCst),
+        1,
+        "only the new event reaches the restarted consumer"
+    );
 }
 
 /// Runs the consumer loop for group `g` on topic `t` until `done` holds, then shuts it down.
@@ -165,12 +245,23 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let settings = ConsumerConfig { max_attempts: 3, backoff_initial_ms: 10, backoff_max_ms: 50, batch_size: 10 };
+    let settings = ConsumerConfig {
+        backoff_initial_ms: 10,
+        backoff_max_ms: 50,
+        batch_size: 10,
+    };
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(Consumer::new("g", &["t"], handler).run(Arc::new(bus.clone()), settings, shutdown.clone()));
+    let task = tokio::spawn(Consumer::new("g", &["t"], handler).run(
+        Arc::new(bus.clone()),
+        settings,
+        shutdown.clone(),
+    ));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !done().await {
-        assert!(std::time::Instant::now() < deadline, "consumer did not reach the expected state in time");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "consumer did not reach the expected state in time"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Let the loop commit what it processed before stopping it.
@@ -180,10 +271,12 @@ where
 }
 
 async fn effects(db: &Db) -> Vec<String> {
-    sqlx::query_scalar("SELECT event_id FROM effects WHERE event_id NOT LIKE 'state-%' ORDER BY event_id")
-        .fetch_all(db.pool())
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "SELECT event_id FROM effects WHERE event_id NOT LIKE 'state-%' ORDER BY event_id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap()
 }
 
 /// A handler with an idempotent effect (inbox + one row per event) and injectable failures.
@@ -195,7 +288,11 @@ struct Recorder {
 
 impl Recorder {
     fn new(db: Db, failures: u32) -> Arc<Self> {
-        Arc::new(Self { db, failures_left: AtomicU32::new(failures), calls: AtomicU32::new(0) })
+        Arc::new(Self {
+            db,
+            failures_left: AtomicU32::new(failures),
+            calls: AtomicU32::new(0),
+        })
     }
 }
 
@@ -223,7 +320,11 @@ async fn insert_effect(db: &Db, consumer: &str, event: &CloudEvent) -> Result<bo
     let (id, subject) = (event.id.clone(), event.subject.clone());
     inbox::apply_once(db, consumer, &event.id, move |conn| {
         Box::pin(async move {
-            sqlx::query("INSERT INTO effects (event_id, subject) VALUES ($1, $2)").bind(id).bind(subject).execute(conn).await?;
+            sqlx::query("INSERT INTO effects (event_id, subject) VALUES ($1, $2)")
+                .bind(id)
+                .bind(subject)
+                .execute(conn)
+                .await?;
             Ok(())
         })
     })

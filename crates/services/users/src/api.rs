@@ -63,7 +63,11 @@ async fn list_profiles(
     Query(page): Query<Page>,
 ) -> Result<Json<Vec<UserProfile>>, Problem> {
     let limit = in_range("limit", page.limit.unwrap_or(50), 1..=200)?;
-    Ok(Json(store.list(&principal.user_id, limit, page.offset.unwrap_or(0)).await?))
+    Ok(Json(
+        store
+            .list(&principal.user_id, limit, page.offset.unwrap_or(0))
+            .await?,
+    ))
 }
 
 /// Create a profile; emits `miyagi.user.profile.created.v1`.
@@ -78,7 +82,10 @@ async fn create_profile(
     let profile = store.create(&principal.user_id, input).await?;
     let location = format!("/api/v1/userprofile/{}", profile.id);
     let mut response = with_etag(StatusCode::CREATED, profile);
-    response.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&location).expect("ascii path"));
+    response.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(&location).expect("ascii path"),
+    );
     Ok(response)
 }
 
@@ -90,7 +97,10 @@ async fn get_profile(
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<Response, Problem> {
-    Ok(with_etag(StatusCode::OK, store.get(&principal.user_id, id).await?))
+    Ok(with_etag(
+        StatusCode::OK,
+        store.get(&principal.user_id, id).await?,
+    ))
 }
 
 /// Replace one of your profiles; emits `miyagi.user.profile.updated.v1`. Send `If-Match` with
@@ -107,7 +117,12 @@ async fn update_profile(
     ValidJson(input): ValidJson<UserProfileInput>,
 ) -> Result<Response, Problem> {
     let expected = if_match(&headers)?;
-    Ok(with_etag(StatusCode::OK, store.update(&principal.user_id, id, input, expected).await?))
+    Ok(with_etag(
+        StatusCode::OK,
+        store
+            .update(&principal.user_id, id, input, expected)
+            .await?,
+    ))
 }
 
 /// Delete one of your profiles; emits `miyagi.user.profile.deleted.v1`.
@@ -120,7 +135,9 @@ async fn delete_profile(
     Path(id): Path<Uuid>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
-    store.delete(&principal.user_id, id, if_match(&headers)?).await?;
+    store
+        .delete(&principal.user_id, id, if_match(&headers)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -143,7 +160,10 @@ async fn generate_profiles(
 ) -> Result<(StatusCode, Json<Vec<UserProfile>>), Problem> {
     let count = in_range("count", params.count.unwrap_or(1), 1..=100)?;
     let inputs = synthetic_profiles(count, params.seed.unwrap_or_else(rand::random));
-    Ok((StatusCode::CREATED, Json(store.create_many(&principal.user_id, inputs).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(store.create_many(&principal.user_id, inputs).await?),
+    ))
 }
 
 fn in_range<T: PartialOrd + std::fmt::Display>(
@@ -161,7 +181,8 @@ fn in_range<T: PartialOrd + std::fmt::Display>(
 }
 
 fn with_etag(status: StatusCode, profile: UserProfile) -> Response {
-    let etag = HeaderValue::from_str(&format!("\"{}\"", profile.version)).expect("digits are a valid header");
+    let etag = HeaderValue::from_str(&format!("\"{}\"", profile.version))
+        .expect("digits are a valid header");
     let mut response = (status, Json(profile)).into_response();
     response.headers_mut().insert(header::ETAG, etag);
     response
@@ -169,7 +190,9 @@ fn with_etag(status: StatusCode, profile: UserProfile) -> Response {
 
 /// The version an `If-Match` header demands; `None` when absent or `*`.
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Problem> {
-    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
     let text = value.to_str().unwrap_or_default().trim();
     if text == "*" {
         return Ok(None);
@@ -178,5 +201,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Problem> {
         .trim_matches('"')
         .parse()
         .map(Some)
-        .map_err(|_| Problem::bad_request("If-Match must be an ETag returned by this API, e.g. \"3\""))
+        .map_err(|_| {
+            Problem::bad_request("If-Match must be an ETag returned by this API, e.g. \"3\"")
+        })
 }

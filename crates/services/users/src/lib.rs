@@ -26,7 +26,9 @@ pub struct UsersService {
 impl UsersService {
     pub async fn start(context: &ServiceContext) -> anyhow::Result<Self> {
         let db = Db::open(&context.config, NAME, &MIGRATOR).await?;
-        Ok(Self { store: UserStore::new(db) })
+        Ok(Self {
+            store: UserStore::new(db),
+        })
     }
 
     pub fn store(&self) -> &UserStore {

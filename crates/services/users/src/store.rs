@@ -40,12 +40,20 @@ impl UserStore {
         &self.db
     }
 
-    pub async fn create(&self, owner: &str, input: UserProfileInput) -> Result<UserProfile, StoreError> {
+    pub async fn create(
+        &self,
+        owner: &str,
+        input: UserProfileInput,
+    ) -> Result<UserProfile, StoreError> {
         Ok(self.create_many(owner, vec![input]).await?.remove(0))
     }
 
     /// Creates several profiles atomically: all of them and their events, or none.
-    pub async fn create_many(&self, owner: &str, inputs: Vec<UserProfileInput>) -> Result<Vec<UserProfile>, StoreError> {
+    pub async fn create_many(
+        &self,
+        owner: &str,
+        inputs: Vec<UserProfileInput>,
+    ) -> Result<Vec<UserProfile>, StoreError> {
         let mut tx = self.db.begin().await?;
         let mut created = Vec::with_capacity(inputs.len());
         for input in inputs {
@@ -61,7 +69,12 @@ impl UserStore {
             let insert = format!(
                 "INSERT INTO user_profiles ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
             );
-            bind_input(sqlx::query(&insert).bind(profile.id.to_string()).bind(&profile.owner), &profile.profile)
+            bind_input(
+                sqlx::query(&insert)
+                    .bind(profile.id.to_string())
+                    .bind(&profile.owner),
+                &profile.profile,
+            )
             .bind(profile.version)
             .bind(timestamp(profile.created_at))
             .bind(timestamp(profile.updated_at))
@@ -75,16 +88,25 @@ impl UserStore {
     }
 
     pub async fn get(&self, owner: &str, id: Uuid) -> Result<UserProfile, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM user_profiles WHERE id = $1 AND owner = $2"))
-            .bind(id.to_string())
-            .bind(owner)
-            .fetch_optional(self.db.pool())
-            .await?;
-        row.map(|r| from_row(&r)).transpose()?.ok_or(StoreError::NotFound)
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM user_profiles WHERE id = $1 AND owner = $2"
+        ))
+        .bind(id.to_string())
+        .bind(owner)
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.map(|r| from_row(&r))
+            .transpose()?
+            .ok_or(StoreError::NotFound)
     }
 
     /// The owner's profiles, oldest first.
-    pub async fn list(&self, owner: &str, limit: u32, offset: u32) -> Result<Vec<UserProfile>, StoreError> {
+    pub async fn list(
+        &self,
+        owner: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<UserProfile>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM user_profiles WHERE owner = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"
         ))
@@ -114,12 +136,12 @@ impl UserStore {
              RETURNING {COLUMNS}"
         );
         let row = bind_input(sqlx::query(&update), &input)
-        .bind(timestamp(Utc::now()))
-        .bind(id.to_string())
-        .bind(owner)
-        .bind(expected_version)
-        .fetch_optional(&mut *tx)
-        .await?;
+            .bind(timestamp(Utc::now()))
+            .bind(id.to_string())
+            .bind(owner)
+            .bind(expected_version)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(row) = row else {
             return Err(self.why_unchanged(&mut tx, owner, id).await);
         };
@@ -129,7 +151,12 @@ impl UserStore {
         Ok(profile)
     }
 
-    pub async fn delete(&self, owner: &str, id: Uuid, expected_version: Option<i64>) -> Result<(), StoreError> {
+    pub async fn delete(
+        &self,
+        owner: &str,
+        id: Uuid,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;
         let row = sqlx::query(&format!(
             "DELETE FROM user_profiles WHERE id = $1 AND owner = $2 AND version = COALESCE($3, version) RETURNING {COLUMNS}"
@@ -149,11 +176,13 @@ impl UserStore {
 
     /// A conditional write touched nothing: either the profile is not the caller's, or its version moved on.
     async fn why_unchanged(&self, conn: &mut AnyConnection, owner: &str, id: Uuid) -> StoreError {
-        let current = sqlx::query_scalar::<_, i64>("SELECT version FROM user_profiles WHERE id = $1 AND owner = $2")
-            .bind(id.to_string())
-            .bind(owner)
-            .fetch_optional(conn)
-            .await;
+        let current = sqlx::query_scalar::<_, i64>(
+            "SELECT version FROM user_profiles WHERE id = $1 AND owner = $2",
+        )
+        .bind(id.to_string())
+        .bind(owner)
+        .fetch_optional(conn)
+        .await;
         match current {
             Ok(Some(current)) => StoreError::VersionMismatch { current },
             Ok(None) => StoreError::NotFound,
@@ -197,7 +226,10 @@ fn from_row(row: &AnyRow) -> Result<UserProfile, sqlx::Error> {
         u32::try_from(row.try_get::<i64, _>(column)?).map_err(|e| decode(e.into()))
     };
     Ok(UserProfile {
-        id: row.try_get::<String, _>("id")?.parse().map_err(|e: uuid::Error| decode(e.into()))?,
+        id: row
+            .try_get::<String, _>("id")?
+            .parse()
+            .map_err(|e: uuid::Error| decode(e.into()))?,
         owner: row.try_get("owner")?,
         profile: UserProfileInput {
             name: row.try_get("name")?,
@@ -205,7 +237,10 @@ fn from_row(row: &AnyRow) -> Result<UserProfile, sqlx::Error> {
             annual_household_income: row.try_get("annual_household_income")?,
             assets: row.try_get("assets")?,
             liabilities: row.try_get("liabilities")?,
-            risk_tolerance: row.try_get::<String, _>("risk_tolerance")?.parse().map_err(|e: String| decode(e.into()))?,
+            risk_tolerance: row
+                .try_get::<String, _>("risk_tolerance")?
+                .parse()
+                .map_err(|e: String| decode(e.into()))?,
             retirement_age: small("retirement_age")?,
             goals: list("goals")?,
             favorite_advisor: row.try_get("favorite_advisor")?,

@@ -21,7 +21,10 @@ use miyagi_domain::user::{RiskTolerance, UserProfileInput};
 use miyagi_platform::{
     config::ConsumerConfig,
     db::Db,
-    events::{embedded::EmbeddedLog, inbox, outbox::Relay, CloudEvent, Consumer, EventBus, EventHandler, HandlerError},
+    events::{
+        embedded::EmbeddedLog, inbox, outbox::Relay, CloudEvent, Consumer, EventBus, EventHandler,
+        HandlerError,
+    },
 };
 use miyagi_users::UserStore;
 use tokio_util::sync::CancellationToken;
@@ -61,21 +64,38 @@ async fn main() -> anyhow::Result<()> {
                 Db::postgres(url, &format!("{schema}_effects"), 4).await?,
             )
         }
-        None => (Db::sqlite(&args.dir.join("users.db"), 4).await?, Db::sqlite(&args.dir.join("effects.db"), 4).await?),
+        None => (
+            Db::sqlite(&args.dir.join("users.db"), 4).await?,
+            Db::sqlite(&args.dir.join("effects.db"), 4).await?,
+        ),
     };
     users_db.migrate(&miyagi_users::MIGRATOR).await?;
-    effects_db.migrate(&sqlx::migrate::Migrator::DEFAULT).await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS effects (event_id TEXT NOT NULL, profile_id TEXT NOT NULL)")
-        .execute(effects_db.pool())
+    effects_db
+        .migrate(&sqlx::migrate::Migrator::DEFAULT)
         .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS effects (event_id TEXT NOT NULL, profile_id TEXT NOT NULL)",
+    )
+    .execute(effects_db.pool())
+    .await?;
     let bus: Arc<dyn EventBus> = Arc::new(EmbeddedLog::open(&args.dir.join("events.db"), 3).await?);
 
     let shutdown = CancellationToken::new();
     let relay = tokio::spawn(Relay::new(users_db.clone(), bus.clone()).run(shutdown.clone()));
-    let settings = ConsumerConfig { max_attempts: 100, backoff_initial_ms: 5, backoff_max_ms: 50, batch_size: 7 };
+    let settings = ConsumerConfig {
+        backoff_initial_ms: 5,
+        backoff_max_ms: 50,
+        batch_size: 7,
+    };
     let consumer = tokio::spawn(
-        Consumer::new(CONSUMER, &[miyagi_users::events::TOPIC], Arc::new(ApplyEffect { db: effects_db.clone() }))
-            .run(bus.clone(), settings, shutdown.clone()),
+        Consumer::new(
+            CONSUMER,
+            &[miyagi_users::events::TOPIC],
+            Arc::new(ApplyEffect {
+                db: effects_db.clone(),
+            }),
+        )
+        .run(bus.clone(), settings, shutdown.clone()),
     );
 
     // Producer: create whatever profiles are still missing, one transaction each.
@@ -87,18 +107,32 @@ async fn main() -> anyhow::Result<()> {
 
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let applied: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT event_id) FROM effects").fetch_one(effects_db.pool()).await?;
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT event_id) FROM effects")
+            .fetch_one(effects_db.pool())
+            .await?;
         if applied as usize >= args.profiles {
             break;
         }
-        anyhow::ensure!(Instant::now() < deadline, "only {applied} of {} effects after 60s", args.profiles);
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {applied} of {} effects after 60s",
+            args.profiles
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     shutdown.cancel();
     relay.await?;
     consumer.await?;
+    if args.crash_at.is_some() {
+        // The job finished without passing the crash point N times: tell the test, which then
+        // retries with an earlier N, so that every case really does crash.
+        std::process::exit(NOT_REACHED);
+    }
     Ok(())
 }
+
+/// Exit status when `--crash-at` was given but the point was not reached that often.
+const NOT_REACHED: i32 = 3;
 
 fn profile(i: usize) -> UserProfileInput {
     UserProfileInput {
@@ -141,7 +175,9 @@ impl EventHandler for ApplyEffect {
 }
 
 fn arm_crash_point(spec: &str) -> anyhow::Result<()> {
-    let (name, nth) = spec.split_once(':').ok_or_else(|| anyhow::anyhow!("--crash-at wants POINT:N"))?;
+    let (name, nth) = spec
+        .split_once(':')
+        .ok_or_else(|| anyhow::anyhow!("--crash-at wants POINT:N"))?;
     let nth: u32 = nth.parse()?;
     let hits = Arc::new(AtomicU32::new(0));
     fail::cfg_callback(name, move || {

@@ -39,30 +39,68 @@ impl Api {
         config.auth.mode = AuthMode::ApiKey;
         config.auth.keys = ["alice", "bob"]
             .iter()
-            .map(|u| ApiKeyConfig { user: u.to_string(), sha256: Secret::new(hex::encode(Sha256::digest(format!("{u}-key")))) })
+            .map(|u| ApiKeyConfig {
+                user: u.to_string(),
+                sha256: Secret::new(hex::encode(Sha256::digest(format!("{u}-key")))),
+            })
             .collect();
         config.http.body_limit_bytes = 16 * 1024;
         let auth = Arc::new(Authenticator::from_config(&config.auth).unwrap());
-        let app = http::app(api::routes(UserStore::new(db)), Health::default(), auth, &config.http);
+        let app = http::app(
+            api::routes(UserStore::new(db)),
+            Health::default(),
+            auth,
+            &config.http,
+        );
         Self { app, _db: guard }
     }
 
-    async fn send(&self, user: &str, method: &str, uri: &str, body: Option<String>, extra: &[(&str, &str)]) -> Reply {
-        let mut request = Request::builder().method(method).uri(uri).header("x-api-key", format!("{user}-key"));
+    async fn send(
+        &self,
+        user: &str,
+        method: &str,
+        uri: &str,
+        body: Option<String>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("x-api-key", format!("{user}-key"));
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
         }
         for (k, v) in extra {
             request = request.header(*k, *v);
         }
-        let response = self.app.clone().oneshot(request.body(body.map_or(Body::empty(), Body::from)).unwrap()).await.unwrap();
+        let response = self
+            .app
+            .clone()
+            .oneshot(
+                request
+                    .body(body.map_or(Body::empty(), Body::from))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.unwrap().to_bytes();
-        Reply { status: parts.status, headers: parts.headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
     }
 
     async fn create(&self, user: &str) -> Reply {
-        self.send(user, "POST", "/api/v1/userprofile", Some(serde_json::to_string(&ada()).unwrap()), &[]).await
+        self.send(
+            user,
+            "POST",
+            "/api/v1/userprofile",
+            Some(serde_json::to_string(&ada()).unwrap()),
+            &[],
+        )
+        .await
     }
 }
 
@@ -78,106 +116,285 @@ async fn creating_a_profile_returns_201_with_location_and_etag() {
     let reply = api.create("alice").await;
     assert_eq!(reply.status, StatusCode::CREATED);
     let id = reply.body["id"].as_str().unwrap();
-    assert_eq!(reply.headers[header::LOCATION], format!("/api/v1/userprofile/{id}"));
+    assert_eq!(
+        reply.headers[header::LOCATION],
+        format!("/api/v1/userprofile/{id}")
+    );
     assert_eq!(reply.headers[header::ETAG], "\"1\"");
     assert_eq!(reply.body["owner"], "alice");
-    let read = api.send("alice", "GET", &format!("/api/v1/userprofile/{id}"), None, &[]).await;
-    assert_eq!((read.status, &read.body["name"]), (StatusCode::OK, &json!("Ada Lovelace")));
+    let read = api
+        .send(
+            "alice",
+            "GET",
+            &format!("/api/v1/userprofile/{id}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (read.status, &read.body["name"]),
+        (StatusCode::OK, &json!("Ada Lovelace"))
+    );
 }
 
 #[tokio::test]
 async fn bad_input_is_a_4xx_problem_naming_the_field_never_a_500() {
     let api = Api::new().await;
     let cases: Vec<(&str, String, StatusCode, &str)> = vec![
-        ("malformed JSON", "{\"name\": \"Ada\",".into(), StatusCode::BAD_REQUEST, ""),
-        ("wrong type", ada_with("age", json!("thirty")), StatusCode::UNPROCESSABLE_ENTITY, "age"),
-        ("age out of range", ada_with("age", json!(12)), StatusCode::UNPROCESSABLE_ENTITY, "age"),
-        ("negative money", ada_with("assets", json!(-1)), StatusCode::UNPROCESSABLE_ENTITY, "assets"),
-        ("unknown enum", ada_with("riskTolerance", json!("YOLO")), StatusCode::UNPROCESSABLE_ENTITY, "riskTolerance"),
-        ("unknown field", ada_with("favouriteBook", json!("typo")), StatusCode::UNPROCESSABLE_ENTITY, "favouriteBook"),
-        ("empty name", ada_with("name", json!("")), StatusCode::UNPROCESSABLE_ENTITY, "name"),
-        ("blank goal", ada_with("goals", json!(["ok", " "])), StatusCode::UNPROCESSABLE_ENTITY, "goals"),
-        ("oversize body", ada_with("name", json!("x".repeat(20_000))), StatusCode::PAYLOAD_TOO_LARGE, ""),
-        ("not an object", "\"just text\"".into(), StatusCode::UNPROCESSABLE_ENTITY, "(body)"),
+        (
+            "malformed JSON",
+            "{\"name\": \"Ada\",".into(),
+            StatusCode::BAD_REQUEST,
+            "",
+        ),
+        (
+            "wrong type",
+            ada_with("age", json!("thirty")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "age",
+        ),
+        (
+            "age out of range",
+            ada_with("age", json!(12)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "age",
+        ),
+        (
+            "negative money",
+            ada_with("assets", json!(-1)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "assets",
+        ),
+        (
+            "unknown enum",
+            ada_with("riskTolerance", json!("YOLO")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "riskTolerance",
+        ),
+        (
+            "unknown field",
+            ada_with("favouriteBook", json!("typo")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "favouriteBook",
+        ),
+        (
+            "empty name",
+            ada_with("name", json!("")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            "NUL in name",
+            ada_with("name", json!("Ada\u{0}")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name",
+        ),
+        (
+            "blank goal",
+            ada_with("goals", json!(["ok", " "])),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "goals",
+        ),
+        (
+            "oversize body",
+            ada_with("name", json!("x".repeat(20_000))),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "",
+        ),
+        (
+            "not an object",
+            "\"just text\"".into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "(body)",
+        ),
     ];
     for (case, body, status, field) in cases {
-        let reply = api.send("alice", "POST", "/api/v1/userprofile", Some(body), &[]).await;
+        let reply = api
+            .send("alice", "POST", "/api/v1/userprofile", Some(body), &[])
+            .await;
         assert_eq!(reply.status, status, "{case}: {}", reply.body);
-        assert_eq!(reply.headers[header::CONTENT_TYPE], "application/problem+json", "{case}");
+        assert_eq!(
+            reply.headers[header::CONTENT_TYPE],
+            "application/problem+json",
+            "{case}"
+        );
         if !field.is_empty() {
-            let fields: Vec<&str> = reply.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-            assert!(fields.contains(&field), "{case}: expected {field} in {fields:?}");
+            let fields: Vec<&str> = reply.body["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["field"].as_str().unwrap())
+                .collect();
+            assert!(
+                fields.contains(&field),
+                "{case}: expected {field} in {fields:?}"
+            );
         }
     }
-    let listed = api.send("alice", "GET", "/api/v1/userprofile", None, &[]).await;
-    assert_eq!(listed.body, json!([]), "no rejected request stored anything");
+    let listed = api
+        .send("alice", "GET", "/api/v1/userprofile", None, &[])
+        .await;
+    assert_eq!(
+        listed.body,
+        json!([]),
+        "no rejected request stored anything"
+    );
 }
 
 #[tokio::test]
 async fn a_malformed_id_or_query_is_a_400_problem() {
     let api = Api::new().await;
-    for uri in ["/api/v1/userprofile/not-a-uuid", "/api/v1/userprofile?limit=many"] {
+    for uri in [
+        "/api/v1/userprofile/not-a-uuid",
+        "/api/v1/userprofile?limit=many",
+    ] {
         let reply = api.send("alice", "GET", uri, None, &[]).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
-        assert_eq!(reply.headers[header::CONTENT_TYPE], "application/problem+json", "{uri}");
+        assert_eq!(
+            reply.headers[header::CONTENT_TYPE],
+            "application/problem+json",
+            "{uri}"
+        );
     }
-    let reply = api.send("alice", "GET", "/api/v1/userprofile?limit=1000", None, &[]).await;
-    assert_eq!((reply.status, &reply.body["errors"][0]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("limit")));
+    let reply = api
+        .send("alice", "GET", "/api/v1/userprofile?limit=1000", None, &[])
+        .await;
+    assert_eq!(
+        (reply.status, &reply.body["errors"][0]["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("limit"))
+    );
 }
 
 #[tokio::test]
 async fn a_user_cannot_read_list_update_or_delete_another_users_profile() {
     let api = Api::new().await;
-    let alices = api.create("alice").await.body["id"].as_str().unwrap().to_string();
+    let alices = api.create("alice").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let uri = format!("/api/v1/userprofile/{alices}");
     let body = serde_json::to_string(&ada()).unwrap();
 
-    assert_eq!(api.send("bob", "GET", &uri, None, &[]).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(api.send("bob", "PUT", &uri, Some(body), &[]).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(api.send("bob", "DELETE", &uri, None, &[]).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(api.send("bob", "GET", "/api/v1/userprofile", None, &[]).await.body, json!([]));
+    assert_eq!(
+        api.send("bob", "GET", &uri, None, &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.send("bob", "PUT", &uri, Some(body), &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.send("bob", "DELETE", &uri, None, &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.send("bob", "GET", "/api/v1/userprofile", None, &[])
+            .await
+            .body,
+        json!([])
+    );
 
     let still = api.send("alice", "GET", &uri, None, &[]).await;
-    assert_eq!((still.status, &still.body["version"]), (StatusCode::OK, &json!(1)));
+    assert_eq!(
+        (still.status, &still.body["version"]),
+        (StatusCode::OK, &json!(1))
+    );
 }
 
 #[tokio::test]
 async fn requests_without_valid_credentials_are_401() {
     let api = Api::new().await;
-    let reply = api.send("nobody", "GET", "/api/v1/userprofile", None, &[]).await;
+    let reply = api
+        .send("nobody", "GET", "/api/v1/userprofile", None, &[])
+        .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(reply.headers[header::CONTENT_TYPE], "application/problem+json");
+    assert_eq!(
+        reply.headers[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
 }
 
 #[tokio::test]
 async fn an_update_with_a_stale_etag_is_412_and_changes_nothing() {
     let api = Api::new().await;
-    let id = api.create("alice").await.body["id"].as_str().unwrap().to_string();
+    let id = api.create("alice").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let uri = format!("/api/v1/userprofile/{id}");
-    let first = api.send("alice", "PUT", &uri, Some(ada_with("age", json!(40))), &[("if-match", "\"1\"")]).await;
-    assert_eq!((first.status, &first.headers[header::ETAG]), (StatusCode::OK, &"\"2\"".parse().unwrap()));
-    let stale = api.send("alice", "PUT", &uri, Some(ada_with("age", json!(50))), &[("if-match", "\"1\"")]).await;
+    let first = api
+        .send(
+            "alice",
+            "PUT",
+            &uri,
+            Some(ada_with("age", json!(40))),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(
+        (first.status, &first.headers[header::ETAG]),
+        (StatusCode::OK, &"\"2\"".parse().unwrap())
+    );
+    let stale = api
+        .send(
+            "alice",
+            "PUT",
+            &uri,
+            Some(ada_with("age", json!(50))),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
     assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
-    assert_eq!(api.send("alice", "GET", &uri, None, &[]).await.body["age"], 40);
+    assert_eq!(
+        api.send("alice", "GET", &uri, None, &[]).await.body["age"],
+        40
+    );
 }
 
 #[tokio::test]
 async fn deleting_a_profile_answers_204_then_404() {
     let api = Api::new().await;
-    let id = api.create("alice").await.body["id"].as_str().unwrap().to_string();
+    let id = api.create("alice").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let uri = format!("/api/v1/userprofile/{id}");
-    assert_eq!(api.send("alice", "DELETE", &uri, None, &[]).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(api.send("alice", "GET", &uri, None, &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.send("alice", "DELETE", &uri, None, &[]).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.send("alice", "GET", &uri, None, &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
 async fn generate_creates_valid_synthetic_profiles_for_the_caller() {
     let api = Api::new().await;
-    let reply = api.send("alice", "POST", "/api/v1/userprofile/generate?count=5&seed=9", None, &[]).await;
+    let reply = api
+        .send(
+            "alice",
+            "POST",
+            "/api/v1/userprofile/generate?count=5&seed=9",
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::CREATED);
     assert_eq!(reply.body.as_array().unwrap().len(), 5);
-    let listed = api.send("alice", "GET", "/api/v1/userprofile", None, &[]).await;
+    let listed = api
+        .send("alice", "GET", "/api/v1/userprofile", None, &[])
+        .await;
     assert_eq!(listed.body.as_array().unwrap().len(), 5);
-    let too_many = api.send("alice", "POST", "/api/v1/userprofile/generate?count=1000", None, &[]).await;
+    let too_many = api
+        .send(
+            "alice",
+            "POST",
+            "/api/v1/userprofile/generate?count=1000",
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(too_many.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
