@@ -78,6 +78,10 @@ impl Drop for Miyagi {
     }
 }
 
+async fn status_of(request: reqwest::RequestBuilder) -> u16 {
+    request.send().await.unwrap().status().as_u16()
+}
+
 async fn json_of(request: reqwest::RequestBuilder) -> Value {
     request.send().await.unwrap().json().await.unwrap()
 }
@@ -172,54 +176,20 @@ async fn with_jwt_auth_one_users_token_cannot_touch_another_users_profile() {
         created["id"].as_str().unwrap()
     ));
 
+    assert_eq!(status_of(http.get(&uri).bearer_auth(&bob)).await, 404);
     assert_eq!(
-        http.get(&uri)
-            .bearer_auth(&bob)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status_of(http.put(&uri).bearer_auth(&bob).json(&profile())).await,
         404
     );
-    assert_eq!(
-        http.put(&uri)
-            .bearer_auth(&bob)
-            .json(&profile())
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
-    assert_eq!(
-        http.delete(&uri)
-            .bearer_auth(&bob)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(status_of(http.delete(&uri).bearer_auth(&bob)).await, 404);
     let bobs = json_of(
         http.get(miyagi.url("/api/v1/userprofile"))
             .bearer_auth(&bob),
     )
     .await;
     assert_eq!(bobs, json!([]));
-    assert_eq!(
-        http.get(&uri).send().await.unwrap().status(),
-        401,
-        "no token, no data"
-    );
-    assert_eq!(
-        http.get(&uri)
-            .bearer_auth(&alice)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(status_of(http.get(&uri)).await, 401, "no token, no data");
+    assert_eq!(status_of(http.get(&uri).bearer_auth(&alice)).await, 200);
 }
 
 #[test]

@@ -311,3 +311,32 @@ async fn embeddings_come_back_in_input_order() {
     assert_eq!(vectors, vec![vec![1.0, 0.0], vec![0.0, 1.0]]);
     assert_eq!(llm.requests()[0].uri, "/v1/embeddings");
 }
+
+#[tokio::test]
+async fn the_token_limiter_holds_back_a_call_that_would_exceed_tokens_per_minute() {
+    let llm = MockLlm::start(vec![
+        Reply::Json(completion("one")),
+        Reply::Json(completion("two")),
+    ])
+    .await;
+    let mut config = llm.config();
+    config.tokens_per_minute = Some(6000); // refills 100 tokens a second
+    let client = OpenAiClient::new(config).unwrap();
+    let mut big = ask("hi");
+    big.settings.max_tokens = Some(5900);
+    let mut small = ask("hi");
+    small.settings.max_tokens = Some(200);
+
+    let started = Instant::now();
+    client.chat(&big).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "the first call fits the budget"
+    );
+    client.chat(&small).await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "waited {waited:?}"
+    );
+}
