@@ -2,11 +2,16 @@
 //! `serve <service>` runs one service with the adapters its config names; `config check`
 //! validates config and prints the effective values with secrets masked.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use miyagi_models::{
+    cache::{self, ModelCache, Status},
+    chat::LocalChat,
+    embeddings::LocalEmbedder,
+};
 use miyagi_platform::{
-    config::Config,
+    config::{Config, ModelsConfig},
     runtime::{shutdown_signal, Runtime},
     Service, ServiceContext,
 };
@@ -37,6 +42,23 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Manage the local models.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// Fetch the local models (also done on the first `miyagi up`).
+    Pull {
+        /// Fetch again even if present (repairs a damaged cache).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show which models are present and verify them.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -48,14 +70,84 @@ enum ConfigAction {
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 enum ServiceName {
     Users,
+    Llm,
 }
 
 impl ServiceName {
-    async fn start(self, context: &ServiceContext) -> anyhow::Result<Box<dyn Service>> {
+    /// `None` when the service is switched off by config.
+    async fn start(self, context: &ServiceContext) -> anyhow::Result<Option<Box<dyn Service>>> {
         Ok(match self {
-            ServiceName::Users => Box::new(miyagi_users::UsersService::start(context).await?),
+            ServiceName::Users => Some(Box::new(miyagi_users::UsersService::start(context).await?)),
+            ServiceName::Llm if !context.config.models.local => None,
+            ServiceName::Llm => {
+                let models = local_models(&context.config.models)?;
+                Some(Box::new(miyagi_llm::LlmService::new(models)))
+            }
         })
     }
+}
+
+fn model_cache(config: &ModelsConfig) -> ModelCache {
+    ModelCache::new(config.dir.clone().unwrap_or_else(ModelCache::default_dir))
+}
+
+/// Loads the configured local models, pulling the defaults on first use (with progress).
+fn local_models(config: &ModelsConfig) -> anyhow::Result<miyagi_llm::Models> {
+    let cache = model_cache(config);
+    let gguf = match &config.chat_gguf {
+        Some(path) => path.clone(),
+        None => cache.ensure(&cache::SMOLLM2, true)?.join("model.gguf"),
+    };
+    let embeddings_dir = match &config.embeddings_dir {
+        Some(dir) => dir.clone(),
+        None => cache.ensure(&cache::MINILM, true)?,
+    };
+    let chat = LocalChat::load(&gguf).map_err(|e| {
+        anyhow::anyhow!(
+            "{e:#} (key `models.chat_gguf`; `miyagi models pull --force` repairs the default)"
+        )
+    })?;
+    let embeddings = LocalEmbedder::load(&embeddings_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "{e:#} (key `models.embeddings_dir`; `miyagi models pull --force` repairs the default)"
+        )
+    })?;
+    Ok(miyagi_llm::Models {
+        chat: Arc::new(chat),
+        embeddings: Arc::new(embeddings),
+    })
+}
+
+fn models_command(config: &ModelsConfig, action: ModelsAction) -> anyhow::Result<()> {
+    let cache = model_cache(config);
+    match action {
+        ModelsAction::Pull { force } => {
+            for spec in cache::ALL {
+                if force || !matches!(cache.status(&spec), Status::Present { .. }) {
+                    cache.pull(&spec, true)?;
+                }
+                cache.verify(&spec)?;
+                println!("{:<28} ready   {}", spec.id, cache.dir(&spec).display());
+            }
+        }
+        ModelsAction::List => {
+            println!("model cache: {}", cache.root().display());
+            for spec in cache::ALL {
+                let state = match cache.status(&spec) {
+                    Status::Missing => "missing (run `miyagi models pull`)".to_string(),
+                    Status::Corrupt(why) => {
+                        format!("damaged: {why} (run `miyagi models pull --force`)")
+                    }
+                    Status::Present { bytes } => match cache.verify(&spec) {
+                        Ok(()) => format!("ok, {:.1} MB, verified", bytes as f64 / 1e6),
+                        Err(e) => format!("{e:#}"),
+                    },
+                };
+                println!("{:<28} {:<44} {state}", spec.id, spec.description);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -76,6 +168,15 @@ fn main() -> ExitCode {
                 config.to_masked_toml()
             );
             return ExitCode::SUCCESS;
+        }
+        Command::Models { action } => {
+            return match models_command(&config.models, action) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         Command::Up => ServiceName::value_variants().to_vec(),
         Command::Serve { service } => vec![service],
@@ -103,7 +204,7 @@ async fn run(config: Config, names: Vec<ServiceName>) -> anyhow::Result<()> {
     let context = ServiceContext::from_config(config).await?;
     let mut services = Vec::new();
     for name in names {
-        services.push(name.start(&context).await?);
+        services.extend(name.start(&context).await?);
     }
     let shutdown = CancellationToken::new();
     tokio::spawn({

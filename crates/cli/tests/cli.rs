@@ -28,6 +28,8 @@ impl Miyagi {
             .arg("up")
             .env("MIYAGI_HTTP__BIND", format!("127.0.0.1:{port}"))
             .env("MIYAGI_DATA_DIR", data_dir)
+            // These tests are about the platform; the models have their own (slower) tests.
+            .env("MIYAGI_MODELS__LOCAL", "false")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -23,6 +23,20 @@ pub struct Config {
     pub auth: AuthConfig,
     pub consumer: ConsumerConfig,
     pub telemetry: TelemetryConfig,
+    pub models: ModelsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// Serve the local models (`/v1/...`); `false` skips loading them.
+    pub local: bool,
+    /// Model cache; empty means `$MIYAGI_MODELS_DIR` or `~/.cache/miyagi/models`.
+    pub dir: Option<PathBuf>,
+    /// Any Llama-architecture GGUF to chat with instead of SmolLM2.
+    pub chat_gguf: Option<PathBuf>,
+    /// Any sentence-transformers BERT folder to embed with instead of all-MiniLM-L6-v2.
+    pub embeddings_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -225,6 +239,12 @@ impl Default for Config {
             telemetry: TelemetryConfig {
                 log_filter: "info".into(),
                 log_format: LogFormat::Pretty,
+            },
+            models: ModelsConfig {
+                local: true,
+                dir: None,
+                chat_gguf: None,
+                embeddings_dir: None,
             },
         }
     }

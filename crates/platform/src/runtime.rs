@@ -43,8 +43,9 @@ pub trait Service: Send + Sync {
     fn name(&self) -> &'static str;
     /// The service's API; mounted behind authentication.
     fn routes(&self) -> OpenApiRouter;
-    /// The service's database, whose outbox the runtime relays and whose health it probes.
-    fn database(&self) -> &Db;
+    /// The service's database, whose outbox the runtime relays and whose health it probes;
+    /// `None` for a stateless service.
+    fn database(&self) -> Option<&Db>;
     /// Consumer groups the service runs.
     fn consumers(&self) -> Vec<Consumer> {
         Vec::new()
@@ -80,9 +81,9 @@ impl Runtime {
         let background = CancellationToken::new();
         let tasks = TaskTracker::new();
         for service in &services {
-            tasks.spawn(
-                Relay::new(service.database().clone(), context.bus.clone()).run(background.clone()),
-            );
+            if let Some(db) = service.database() {
+                tasks.spawn(Relay::new(db.clone(), context.bus.clone()).run(background.clone()));
+            }
             for consumer in service.consumers() {
                 tasks.spawn(consumer.run(
                     context.bus.clone(),
@@ -128,11 +129,8 @@ impl Runtime {
                 "consumers still running after the grace period; closing"
             );
         }
-        for service in &services {
-            if tokio::time::timeout(grace, service.database().close())
-                .await
-                .is_err()
-            {
+        for (service, db) in services.iter().filter_map(|s| Some((s, s.database()?))) {
+            if tokio::time::timeout(grace, db.close()).await.is_err() {
                 tracing::warn!(
                     service = service.name(),
                     "database connections still busy; closing anyway"
@@ -150,7 +148,9 @@ fn readiness_checks(
 ) -> Vec<ReadinessCheck> {
     let mut checks = Vec::new();
     for service in services {
-        let db = service.database().clone();
+        let Some(db) = service.database().cloned() else {
+            continue;
+        };
         checks.push(ReadinessCheck::new(
             format!("{}.database", service.name()),
             move || {

@@ -39,7 +39,15 @@ where
             .await
             .map_err(body_problem)?;
         let value: T = parse(&bytes)?;
-        value.validate()?;
+        value.validate().map_err(|errors| {
+            // Name each field as the client wrote it: the key as sent if present (snake_case
+            // APIs), else Miyagi's camelCase.
+            let sent: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            Problem::from_validation(&errors, &|rust: &str| match sent.get(rust) {
+                Some(_) => rust.to_string(),
+                None => super::problem::camel_case(rust),
+            })
+        })?;
         Ok(ValidJson(value))
     }
 }

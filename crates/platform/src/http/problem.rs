@@ -108,9 +108,21 @@ impl From<sqlx::Error> for Problem {
 }
 
 impl From<validator::ValidationErrors> for Problem {
+    /// Names fields in camelCase, Miyagi's JSON convention.
     fn from(errors: validator::ValidationErrors) -> Self {
+        Problem::from_validation(&errors, &camel_case)
+    }
+}
+
+impl Problem {
+    /// A 422 from validation errors, with `json_name` turning Rust field names into the names
+    /// the client used (APIs that follow another convention, like OpenAI's snake_case, pass their own).
+    pub fn from_validation(
+        errors: &validator::ValidationErrors,
+        json_name: &dyn Fn(&str) -> String,
+    ) -> Self {
         let mut fields = vec![];
-        flatten_validation("", &errors, &mut fields);
+        flatten_validation("", errors, json_name, &mut fields);
         Problem::invalid_fields(fields)
     }
 }
@@ -118,14 +130,15 @@ impl From<validator::ValidationErrors> for Problem {
 fn flatten_validation(
     prefix: &str,
     errors: &validator::ValidationErrors,
+    json_name: &dyn Fn(&str) -> String,
     out: &mut Vec<FieldError>,
 ) {
     use validator::ValidationErrorsKind as Kind;
     for (field, kind) in errors.errors() {
         let path = match (prefix, field.as_ref()) {
             (_, "__all__") => prefix.to_string(),
-            ("", f) => camel_case(f),
-            (p, f) => format!("{p}.{}", camel_case(f)),
+            ("", f) => json_name(f),
+            (p, f) => format!("{p}.{}", json_name(f)),
         };
         match kind {
             Kind::Field(errs) => out.extend(errs.iter().map(|e| {
@@ -141,10 +154,10 @@ fn flatten_validation(
                         .map_or_else(|| e.code.to_string(), |m| m.to_string()),
                 }
             })),
-            Kind::Struct(inner) => flatten_validation(&path, inner, out),
+            Kind::Struct(inner) => flatten_validation(&path, inner, json_name, out),
             Kind::List(items) => {
                 for (i, inner) in items {
-                    flatten_validation(&format!("{path}[{i}]"), inner, out)
+                    flatten_validation(&format!("{path}[{i}]"), inner, json_name, out)
                 }
             }
         }
@@ -153,7 +166,7 @@ fn flatten_validation(
 }
 
 /// Validation reports Rust field names; clients sent camelCase JSON, so name fields their way.
-fn camel_case(snake: &str) -> String {
+pub fn camel_case(snake: &str) -> String {
     let mut out = String::with_capacity(snake.len());
     let mut upper = false;
     for c in snake.chars() {

@@ -45,7 +45,7 @@ impl Service for UsersService {
         api::routes(self.store.clone())
     }
 
-    fn database(&self) -> &Db {
-        self.store.db()
+    fn database(&self) -> Option<&Db> {
+        Some(self.store.db())
     }
 }

@@ -1,0 +1,299 @@
+//! Chat with a local GGUF model (SmolLM2-135M-Instruct by default, any Llama-architecture GGUF
+//! with a byte-level BPE tokenizer): prompt built with the model's own chat template, prefill,
+//! then token-by-token decoding with the KV cache, sampling, stop sequences and streaming.
+//!
+//! One model instance is shared; requests take turns on it (a mutex held by a blocking thread),
+//! so concurrent requests queue and never see each other's KV cache.
+
+use std::{
+    fs::File,
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use candle_core::{quantized::gguf_file, Device, Tensor};
+use candle_transformers::{
+    generation::{LogitsProcessor, Sampling},
+    models::quantized_llama::ModelWeights,
+    utils::apply_repeat_penalty,
+};
+use futures::StreamExt;
+use miyagi_kernel::{
+    chat::{ChatDelta, ChatStream, FinishReason, Usage},
+    ChatMessage, ChatModel, ChatRequest, ChatResponse, KernelError, Role,
+};
+use tokenizers::Tokenizer;
+
+use crate::gguf_tokenizer::{from_gguf, metadata_string, metadata_u32};
+
+/// ChatML, for GGUFs that carry no template of their own.
+const CHATML: &str = "{% for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
+const DEFAULT_MAX_TOKENS: u32 = 256;
+/// Tokens looked back on for the repetition penalty: tiny models loop without one.
+const REPEAT_WINDOW: usize = 64;
+
+#[derive(Clone)]
+pub struct LocalChat {
+    engine: Arc<Engine>,
+}
+
+struct Engine {
+    id: String,
+    model: Mutex<ModelWeights>,
+    tokenizer: Tokenizer,
+    template: String,
+    bos: String,
+    eos: String,
+    stop_ids: Vec<u32>,
+    context_length: usize,
+}
+
+/// What generation produced.
+pub struct Generated {
+    pub text: String,
+    pub finish_reason: FinishReason,
+    pub usage: Usage,
+}
+
+impl LocalChat {
+    pub fn load(gguf: &Path) -> anyhow::Result<Self> {
+        let mut file = File::open(gguf).with_context(|| format!("opening {}", gguf.display()))?;
+        let content = gguf_file::Content::read(&mut file)
+            .with_context(|| format!("{} is not a GGUF file", gguf.display()))?;
+        let tokenizer = from_gguf(&content)?;
+        let template =
+            metadata_string(&content, "tokenizer.chat_template").unwrap_or_else(|| CHATML.into());
+        let token =
+            |key: &str| metadata_u32(&content, key).and_then(|id| tokenizer.id_to_token(id));
+        let bos = token("tokenizer.ggml.bos_token_id").unwrap_or_default();
+        let eos = token("tokenizer.ggml.eos_token_id").unwrap_or_default();
+        let mut stop_ids: Vec<u32> = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", eos.as_str()]
+            .iter()
+            .filter_map(|t| tokenizer.token_to_id(t))
+            .collect();
+        stop_ids.dedup();
+        let architecture =
+            metadata_string(&content, "general.architecture").unwrap_or_else(|| "llama".into());
+        let context_length = metadata_u32(&content, &format!("{architecture}.context_length"))
+            .unwrap_or(2048) as usize;
+        let id = metadata_string(&content, "general.name").unwrap_or_else(|| "local-gguf".into());
+        let model = ModelWeights::from_gguf(content, &mut file, &Device::Cpu)
+            .context("loading GGUF weights")?;
+        Ok(Self {
+            engine: Arc::new(Engine {
+                id,
+                model: Mutex::new(model),
+                tokenizer,
+                template,
+                bos,
+                eos,
+                stop_ids,
+                context_length,
+            }),
+        })
+    }
+
+    /// The prompt text the model sees for `messages`, through its chat template.
+    pub fn prompt(&self, messages: &[ChatMessage]) -> anyhow::Result<String> {
+        let messages: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|m| {
+                // Small local models have no tool role: tool results reach them as user text.
+                let (role, content) = match m.role {
+                    Role::System => ("system", m.content.clone()),
+                    Role::User => ("user", m.content.clone()),
+                    Role::Assistant => ("assistant", m.content.clone()),
+                    Role::Tool => ("user", format!("Tool result: {}", m.content)),
+                };
+                serde_json::json!({"role": role, "content": content})
+            })
+            .collect();
+        let mut env = minijinja::Environment::new();
+        env.add_template("chat", &self.engine.template)?;
+        Ok(env.get_template("chat")?.render(minijinja::context! {
+            messages => messages,
+            add_generation_prompt => true,
+            bos_token => self.engine.bos,
+            eos_token => self.engine.eos,
+        })?)
+    }
+
+    /// Generates synchronously; `on_text` receives each new piece of text and may stop
+    /// generation by returning `false` (a client that went away).
+    pub fn generate(
+        &self,
+        request: &ChatRequest,
+        mut on_text: impl FnMut(&str) -> bool,
+    ) -> Result<Generated, KernelError> {
+        let engine = &self.engine;
+        let failed =
+            |e: &dyn std::fmt::Display| KernelError::BadResponse(format!("local model: {e}"));
+        let prompt = self
+            .prompt(&request.messages)
+            .map_err(|e| KernelError::Template(format!("chat template: {e}")))?;
+        let prompt_ids = engine
+            .tokenizer
+            .encode(prompt, false)
+            .map_err(|e| failed(&e))?
+            .get_ids()
+            .to_vec();
+        let settings = &request.settings;
+        let max_tokens = settings.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS) as usize;
+        if prompt_ids.len() + max_tokens > engine.context_length {
+            return Err(KernelError::ContextTooLong(format!(
+                "{} prompt tokens + {max_tokens} max_tokens exceed the model's {} token context",
+                prompt_ids.len(),
+                engine.context_length
+            )));
+        }
+        let sampling = match settings.temperature {
+            None => Sampling::ArgMax,
+            Some(t) if t <= 0.0 => Sampling::ArgMax,
+            Some(t) => match settings.top_p {
+                Some(p) if p < 1.0 => Sampling::TopP {
+                    p: f64::from(p),
+                    temperature: f64::from(t),
+                },
+                _ => Sampling::All {
+                    temperature: f64::from(t),
+                },
+            },
+        };
+        let mut sampler =
+            LogitsProcessor::from_sampling(settings.seed.unwrap_or_else(rand_seed), sampling);
+        let repeat_penalty = 1.0 + settings.frequency_penalty.unwrap_or(0.1);
+        let stops = &settings.stop;
+        let holdback = stops
+            .iter()
+            .map(|s| s.len())
+            .max()
+            .unwrap_or(1)
+            .saturating_sub(1);
+
+        let mut model = engine
+            .model
+            .lock()
+            .map_err(|_| failed(&"model lock poisoned by an earlier panic"))?;
+        let device = Device::Cpu;
+        let mut input = prompt_ids.clone();
+        let mut position = 0;
+        let mut generated: Vec<u32> = Vec::new();
+        let mut text = String::new();
+        let mut emitted = 0;
+        let mut finish_reason = FinishReason::Length;
+        while generated.len() < max_tokens {
+            let tensor = Tensor::new(input.as_slice(), &device)
+                .and_then(|t| t.unsqueeze(0))
+                .map_err(|e| failed(&e))?;
+            let logits = model
+                .forward(&tensor, position)
+                .and_then(|l| l.squeeze(0))
+                .map_err(|e| failed(&e))?;
+            position += input.len();
+            let start = generated.len().saturating_sub(REPEAT_WINDOW);
+            let logits = if repeat_penalty != 1.0 {
+                apply_repeat_penalty(&logits, repeat_penalty, &generated[start..])
+                    .map_err(|e| failed(&e))?
+            } else {
+                logits
+            };
+            let next = sampler.sample(&logits).map_err(|e| failed(&e))?;
+            if engine.stop_ids.contains(&next) {
+                finish_reason = FinishReason::Stop;
+                break;
+            }
+            generated.push(next);
+            input = vec![next];
+            let decoded = engine
+                .tokenizer
+                .decode(&generated, true)
+                .map_err(|e| failed(&e))?;
+            // A multi-byte character split across tokens decodes to U+FFFD until it completes.
+            if decoded.ends_with('\u{FFFD}') {
+                continue;
+            }
+            text = decoded;
+            if let Some(cut) = stops.iter().filter_map(|s| text.find(s.as_str())).min() {
+                text.truncate(cut);
+                finish_reason = FinishReason::Stop;
+                break;
+            }
+            // Hold back what could still become a stop sequence.
+            let mut safe = text.len().saturating_sub(holdback);
+            while !text.is_char_boundary(safe) {
+                safe -= 1;
+            }
+            if safe > emitted {
+                if !on_text(&text[emitted..safe]) {
+                    finish_reason = FinishReason::Stop;
+                    break;
+                }
+                emitted = safe;
+            }
+        }
+        if text.len() > emitted {
+            on_text(&text[emitted..]);
+        }
+        let usage = Usage {
+            prompt_tokens: prompt_ids.len() as u32,
+            completion_tokens: generated.len() as u32,
+        };
+        Ok(Generated {
+            text,
+            finish_reason,
+            usage,
+        })
+    }
+}
+
+fn rand_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(42)
+}
+
+#[async_trait]
+impl ChatModel for LocalChat {
+    fn model_id(&self) -> &str {
+        &self.engine.id
+    }
+
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, KernelError> {
+        let this = self.clone();
+        let request = request.clone();
+        let generated = tokio::task::spawn_blocking(move || this.generate(&request, |_| true))
+            .await
+            .map_err(|e| KernelError::BadResponse(format!("generation task failed: {e}")))??;
+        Ok(ChatResponse {
+            message: ChatMessage::assistant(generated.text),
+            finish_reason: generated.finish_reason,
+            usage: generated.usage,
+            model: self.engine.id.clone(),
+        })
+    }
+
+    async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, KernelError> {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let this = self.clone();
+        let request = request.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = this.generate(&request, |piece| {
+                tx.blocking_send(Ok(ChatDelta::Text(piece.to_string())))
+                    .is_ok()
+            });
+            let last = result.map(|g| ChatDelta::Finished {
+                finish_reason: g.finish_reason,
+                usage: g.usage,
+            });
+            let _ = tx.blocking_send(last);
+        });
+        Ok(
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|d| (d, rx)) })
+                .boxed(),
+        )
+    }
+}

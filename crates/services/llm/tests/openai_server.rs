@@ -1,0 +1,209 @@
+//! The OpenAI-compatible API over real HTTP, backed by the real local models, exercised with an
+//! OpenAI client (the kernel's own connector) exactly as any other client library would.
+
+use std::sync::{Arc, OnceLock};
+
+use miyagi_kernel::{
+    chat::{collect_stream, ExecutionSettings},
+    connectors::openai::{OpenAiClient, OpenAiConfig},
+    ChatMessage, ChatModel, ChatRequest, EmbeddingModel,
+};
+use miyagi_llm::{api, Models};
+use miyagi_models::{
+    cache::{ModelCache, MINILM, SMOLLM2},
+    chat::LocalChat,
+    embeddings::LocalEmbedder,
+};
+use miyagi_platform::{auth::Authenticator, config::Config, http};
+use serde_json::{json, Value};
+
+fn models() -> Models {
+    static MODELS: OnceLock<Models> = OnceLock::new();
+    MODELS
+        .get_or_init(|| {
+            let cache = ModelCache::new(ModelCache::default_dir());
+            let chat = LocalChat::load(&cache.ensure(&SMOLLM2, false).unwrap().join("model.gguf"))
+                .unwrap();
+            let embeddings = LocalEmbedder::load(&cache.ensure(&MINILM, false).unwrap()).unwrap();
+            Models {
+                chat: Arc::new(chat),
+                embeddings: Arc::new(embeddings),
+            }
+        })
+        .clone()
+}
+
+/// Serves the model API on a free loopback port; returns its base URL.
+async fn serve() -> String {
+    let config = Config::default();
+    let auth = Arc::new(Authenticator::from_config(&config.auth).unwrap());
+    let app = http::app(
+        api::routes(models()),
+        Default::default(),
+        auth,
+        &config.http,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+fn client(base: &str) -> OpenAiClient {
+    let model = models().chat.model_id().to_string();
+    OpenAiClient::new(OpenAiConfig::openai(&format!("{base}/v1"), &model, None)).unwrap()
+}
+
+fn question() -> ChatRequest {
+    ChatRequest {
+        messages: vec![
+            ChatMessage::system("Answer briefly."),
+            ChatMessage::user("What is the capital of France?"),
+        ],
+        settings: ExecutionSettings {
+            max_tokens: Some(30),
+            temperature: Some(0.0),
+            ..Default::default()
+        },
+        tools: vec![],
+    }
+}
+
+#[tokio::test]
+async fn an_openai_client_chats_with_the_local_model_plain_and_streamed() {
+    let base = serve().await;
+    let client = client(&base);
+    let plain = client.chat(&question()).await.unwrap();
+    assert!(
+        plain.message.content.to_lowercase().contains("paris"),
+        "{}",
+        plain.message.content
+    );
+    assert!(plain.usage.completion_tokens > 0);
+
+    let streamed = collect_stream("local", client.chat_stream(&question()).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        streamed.message.content, plain.message.content,
+        "streaming yields the same text"
+    );
+    assert_eq!(
+        streamed.usage, plain.usage,
+        "usage arrives in the stream's final chunk"
+    );
+}
+
+#[tokio::test]
+async fn the_stream_is_openai_server_sent_events_ending_in_done() {
+    let base = serve().await;
+    let body = json!({"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8, "temperature": 0, "stream": true});
+    let text = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(*events.last().unwrap(), "[DONE]");
+    let first: Value = serde_json::from_str(events[0]).unwrap();
+    assert_eq!(first["object"], "chat.completion.chunk");
+    assert_eq!(first["choices"][0]["delta"]["role"], "assistant");
+    let finish: Value = serde_json::from_str(events[events.len() - 2]).unwrap();
+    assert!(
+        finish["choices"][0]["finish_reason"].is_string(),
+        "{finish}"
+    );
+}
+
+#[tokio::test]
+async fn an_openai_client_embeds_with_the_local_model() {
+    let base = serve().await;
+    let model = models().embeddings.model_id().to_string();
+    let client =
+        OpenAiClient::new(OpenAiConfig::openai(&format!("{base}/v1"), &model, None)).unwrap();
+    let vectors = client
+        .embed(&[
+            "Diversify your portfolio.".into(),
+            "Spread your investments.".into(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!((vectors.len(), vectors[0].len()), (2, 384));
+    let cosine: f32 = vectors[0].iter().zip(&vectors[1]).map(|(a, b)| a * b).sum();
+    assert!(cosine > 0.5, "{cosine}");
+}
+
+#[tokio::test]
+async fn the_models_list_names_both_local_models() {
+    let base = serve().await;
+    let list: Value = reqwest::get(format!("{base}/v1/models"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [models().chat.model_id(), models().embeddings.model_id()]
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_are_problems_naming_the_field() {
+    let base = serve().await;
+    let http = reqwest::Client::new();
+    let cases = [
+        (json!({"messages": []}), "messages"),
+        (
+            json!({"messages": [{"role": "wizard", "content": "hi"}]}),
+            "messages",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "hi"}], "temperature": 7}),
+            "temperature",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "hi"}], "model": "gpt-9"}),
+            "model",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_object"}}),
+            "response_format",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100000}),
+            "max_tokens",
+        ),
+    ];
+    for (body, field) in cases {
+        let response = http
+            .post(format!("{base}/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422, "{body}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
+    }
+    let response = http
+        .post(format!("{base}/v1/embeddings"))
+        .json(&json!({"input": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+}
