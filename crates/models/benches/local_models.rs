@@ -1,0 +1,79 @@
+//! Local model speed: load time, prefill and decode tokens/s, time to first token, embeddings/s.
+//!
+//! `cargo bench -p miyagi-models --bench local_models`
+//!
+//! Uses the models in the model cache (pulled on first run). Greedy decoding, one request at a
+//! time, all cores. Each figure is the median of several runs.
+
+use std::time::{Duration, Instant};
+
+use miyagi_kernel::{chat::ExecutionSettings, ChatMessage, ChatRequest};
+use miyagi_models::{
+    cache::{ModelCache, MINILM, SMOLLM2},
+    chat::LocalChat,
+    embeddings::LocalEmbedder,
+};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() {
+    let cache = ModelCache::new(ModelCache::default_dir());
+    let gguf = cache.ensure(&SMOLLM2, true).unwrap().join("model.gguf");
+    let started = Instant::now();
+    let chat = LocalChat::load(&gguf).unwrap();
+    println!("chat model load: {:.2} s", started.elapsed().as_secs_f64());
+
+    let long_prompt = "Explain, step by step, how a person in their thirties should think about saving for retirement, \
+                       including index funds, bonds, emergency savings, employer matches and taxes. "
+        .repeat(6);
+    let request = |prompt: &str, max_tokens: u32| ChatRequest {
+        messages: vec![ChatMessage::user(prompt)],
+        settings: ExecutionSettings { max_tokens: Some(max_tokens), temperature: Some(0.0), ..Default::default() },
+        tools: vec![],
+    };
+
+    // Prefill: a long prompt and a single output token.
+    let mut prefill = vec![];
+    let mut prompt_tokens = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let out = chat.generate(&request(&long_prompt, 1), |_| true).unwrap();
+        prefill.push(out.usage.prompt_tokens as f64 / t.elapsed().as_secs_f64());
+        prompt_tokens = out.usage.prompt_tokens;
+    }
+    println!("prefill: {:.0} tokens/s ({prompt_tokens}-token prompt)", median(prefill));
+
+    // Decode and time to first token on a short prompt.
+    let (mut decode, mut ttft) = (vec![], vec![]);
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut first: Option<Duration> = None;
+        let out = chat
+            .generate(&request("Tell me about index funds.", 128), |_| {
+                first.get_or_insert(t.elapsed());
+                true
+            })
+            .unwrap();
+        let total = t.elapsed();
+        let first = first.unwrap();
+        ttft.push(first.as_secs_f64() * 1e3);
+        decode.push(f64::from(out.usage.completion_tokens.saturating_sub(1)) / (total - first).as_secs_f64());
+    }
+    println!("decode: {:.1} tokens/s (128 tokens)", median(decode));
+    println!("time to first token: {:.0} ms (short prompt)", median(ttft));
+
+    let embedder = LocalEmbedder::load(&cache.ensure(&MINILM, true).unwrap()).unwrap();
+    let sentences: Vec<String> = (0..256)
+        .map(|i| format!("Sentence number {i} is about diversified, low-cost investing for the long term."))
+        .collect();
+    let mut rates = vec![];
+    for _ in 0..3 {
+        let t = Instant::now();
+        embedder.embed_blocking(&sentences).unwrap();
+        rates.push(sentences.len() as f64 / t.elapsed().as_secs_f64());
+    }
+    println!("embeddings: {:.0} sentences/s (batches of 32, ~16 tokens each)", median(rates));
+}
