@@ -22,13 +22,47 @@ use crate::{
 /// Named argument values; strings for most prompts, any JSON for native functions.
 pub type Arguments = BTreeMap<String, Value>;
 
+/// What the model and the kernel know about a function.
+#[derive(Debug, Clone)]
+pub struct Signature {
+    pub plugin: String,
+    pub name: String,
+    pub description: String,
+    /// JSON schema (an object schema) of the arguments.
+    pub parameters: Value,
+}
+
+impl Signature {
+    pub fn new(plugin: &str, name: &str, description: &str, parameters: Value) -> Self {
+        Self {
+            plugin: plugin.into(),
+            name: name.into(),
+            description: description.into(),
+            parameters,
+        }
+    }
+
+    /// `Plugin-Function`: the name the model calls it by (OpenAI allows `[A-Za-z0-9_-]`; SK uses the same form).
+    pub fn tool_name(&self) -> String {
+        format!("{}-{}", self.plugin, self.name)
+    }
+}
+
 #[async_trait]
 pub trait KernelFunction: Send + Sync {
-    fn plugin(&self) -> &str;
-    fn name(&self) -> &str;
-    fn description(&self) -> &str;
-    /// JSON schema (an object schema) of the arguments.
-    fn parameters(&self) -> &Value;
+    fn signature(&self) -> &Signature;
+    fn plugin(&self) -> &str {
+        &self.signature().plugin
+    }
+    fn name(&self) -> &str {
+        &self.signature().name
+    }
+    fn description(&self) -> &str {
+        &self.signature().description
+    }
+    fn parameters(&self) -> &Value {
+        &self.signature().parameters
+    }
     /// Runs the function. Use [`Kernel::invoke_function`] instead, so filters apply.
     async fn run(&self, kernel: &Kernel, args: Arguments) -> Result<Value, KernelError>;
 
@@ -44,10 +78,7 @@ pub trait KernelFunction: Send + Sync {
 type NativeFn = dyn Fn(Value) -> BoxFuture<'static, Result<Value, String>> + Send + Sync;
 
 pub struct NativeFunction {
-    plugin: String,
-    name: String,
-    description: String,
-    parameters: Value,
+    signature: Signature,
     f: Arc<NativeFn>,
 }
 
@@ -75,10 +106,7 @@ impl NativeFunction {
         let f = Arc::new(f);
         let schema = parameters.clone();
         Arc::new(Self {
-            plugin: plugin.into(),
-            name: name.into(),
-            description: description.into(),
-            parameters,
+            signature: Signature::new(plugin, name, description, parameters),
             f: Arc::new(move |mut args: Value| {
                 let f = f.clone();
                 coerce_strings(&mut args, &schema);
@@ -129,23 +157,14 @@ fn coerce_strings(args: &mut Value, schema: &Value) {
 
 #[async_trait]
 impl KernelFunction for NativeFunction {
-    fn plugin(&self) -> &str {
-        &self.plugin
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn description(&self) -> &str {
-        &self.description
-    }
-    fn parameters(&self) -> &Value {
-        &self.parameters
+    fn signature(&self) -> &Signature {
+        &self.signature
     }
     async fn run(&self, _: &Kernel, args: Arguments) -> Result<Value, KernelError> {
         (self.f)(Value::Object(args.into_iter().collect()))
             .await
             .map_err(|message| KernelError::Function {
-                name: format!("{}-{}", self.plugin, self.name),
+                name: self.signature.tool_name(),
                 message,
             })
     }
@@ -165,13 +184,10 @@ pub struct InputVariable {
 
 /// A prompt function: template + settings, run against the kernel's chat model.
 pub struct PromptFunction {
-    plugin: String,
-    name: String,
-    description: String,
+    signature: Signature,
     template: PromptTemplate,
     inputs: Vec<InputVariable>,
     settings: ExecutionSettings,
-    parameters: Value,
 }
 
 impl PromptFunction {
@@ -199,13 +215,10 @@ impl PromptFunction {
             .collect();
         let parameters = json!({"type": "object", "properties": properties, "required": required});
         Self {
-            plugin: plugin.into(),
-            name: name.into(),
-            description: description.into(),
+            signature: Signature::new(plugin, name, description, parameters),
             template,
             inputs,
             settings,
-            parameters,
         }
     }
 
@@ -227,7 +240,7 @@ impl PromptFunction {
                     }
                     (None, true) => {
                         return Err(KernelError::Function {
-                            name: format!("{}-{}", self.plugin, self.name),
+                            name: self.signature.tool_name(),
                             message: format!("missing required input `{}`", input.name),
                         })
                     }
@@ -332,26 +345,13 @@ struct PromptYaml {
 
 #[async_trait]
 impl KernelFunction for PromptFunction {
-    fn plugin(&self) -> &str {
-        &self.plugin
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn description(&self) -> &str {
-        &self.description
-    }
-    fn parameters(&self) -> &Value {
-        &self.parameters
+    fn signature(&self) -> &Signature {
+        &self.signature
     }
     async fn run(&self, kernel: &Kernel, args: Arguments) -> Result<Value, KernelError> {
         let args = self.complete_arguments(args)?;
         let rendered = kernel
-            .render(
-                &self.template,
-                &format!("{}-{}", self.plugin, self.name),
-                &args,
-            )
+            .render(&self.template, &self.signature.tool_name(), &args)
             .await?;
         let request = ChatRequest {
             messages: to_messages(&rendered)?,

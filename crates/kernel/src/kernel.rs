@@ -87,9 +87,8 @@ impl KernelBuilder {
     }
 }
 
-/// Tool names are `Plugin-Function`: OpenAI allows `[A-Za-z0-9_-]` and SK uses the same form.
 fn tool_name(f: &dyn KernelFunction) -> String {
-    format!("{}-{}", f.plugin(), f.name())
+    f.signature().tool_name()
 }
 
 impl Kernel {

@@ -31,7 +31,11 @@ fn main() {
         .repeat(6);
     let request = |prompt: &str, max_tokens: u32| ChatRequest {
         messages: vec![ChatMessage::user(prompt)],
-        settings: ExecutionSettings { max_tokens: Some(max_tokens), temperature: Some(0.0), ..Default::default() },
+        settings: ExecutionSettings {
+            max_tokens: Some(max_tokens),
+            temperature: Some(0.0),
+            ..Default::default()
+        },
         tools: vec![],
     };
 
@@ -44,7 +48,10 @@ fn main() {
         prefill.push(out.usage.prompt_tokens as f64 / t.elapsed().as_secs_f64());
         prompt_tokens = out.usage.prompt_tokens;
     }
-    println!("prefill: {:.0} tokens/s ({prompt_tokens}-token prompt)", median(prefill));
+    println!(
+        "prefill: {:.0} tokens/s ({prompt_tokens}-token prompt)",
+        median(prefill)
+    );
 
     // Decode and time to first token on a short prompt.
     let (mut decode, mut ttft) = (vec![], vec![]);
@@ -60,14 +67,21 @@ fn main() {
         let total = t.elapsed();
         let first = first.unwrap();
         ttft.push(first.as_secs_f64() * 1e3);
-        decode.push(f64::from(out.usage.completion_tokens.saturating_sub(1)) / (total - first).as_secs_f64());
+        decode.push(
+            f64::from(out.usage.completion_tokens.saturating_sub(1))
+                / (total - first).as_secs_f64(),
+        );
     }
     println!("decode: {:.1} tokens/s (128 tokens)", median(decode));
     println!("time to first token: {:.0} ms (short prompt)", median(ttft));
 
     let embedder = LocalEmbedder::load(&cache.ensure(&MINILM, true).unwrap()).unwrap();
     let sentences: Vec<String> = (0..256)
-        .map(|i| format!("Sentence number {i} is about diversified, low-cost investing for the long term."))
+        .map(|i| {
+            format!(
+                "Sentence number {i} is about diversified, low-cost investing for the long term."
+            )
+        })
         .collect();
     let mut rates = vec![];
     for _ in 0..3 {
@@ -75,5 +89,8 @@ fn main() {
         embedder.embed_blocking(&sentences).unwrap();
         rates.push(sentences.len() as f64 / t.elapsed().as_secs_f64());
     }
-    println!("embeddings: {:.0} sentences/s (batches of 32, ~16 tokens each)", median(rates));
+    println!(
+        "embeddings: {:.0} sentences/s (batches of 32, ~16 tokens each)",
+        median(rates)
+    );
 }

@@ -84,9 +84,16 @@ impl LocalChat {
             .unwrap_or(2048) as usize;
         // Named after the file (or its folder, for the cache's `model.gguf`): ids must be
         // stable and URL-safe, which GGUF's free-text `general.name` is not.
-        let stem = gguf.file_stem().and_then(|s| s.to_str()).unwrap_or("local-gguf");
+        let stem = gguf
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("local-gguf");
         let id = match stem {
-            "model" => gguf.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or(stem),
+            "model" => gguf
+                .parent()
+                .and_then(|p| p.file_name())
+                .and_then(|n| n.to_str())
+                .unwrap_or(stem),
             other => other,
         }
         .to_string();
@@ -266,7 +273,11 @@ const DEQUANTIZE_UP_TO_BYTES: usize = 2 << 30;
 /// pick AVX/AVX-512 at run time: for a 135M-parameter model that is several times faster, for
 /// 540 MB of memory. Larger models keep their quantized weights.
 fn load_weights(content: gguf_file::Content, file: &mut File) -> anyhow::Result<ModelWeights> {
-    let parameters: usize = content.tensor_infos.values().map(|t| t.shape.elem_count()).sum();
+    let parameters: usize = content
+        .tensor_infos
+        .values()
+        .map(|t| t.shape.elem_count())
+        .sum();
     if parameters * 4 > DEQUANTIZE_UP_TO_BYTES {
         return Ok(ModelWeights::from_gguf(content, file, &Device::Cpu)?);
     }
@@ -281,7 +292,11 @@ fn load_weights(content: gguf_file::Content, file: &mut File) -> anyhow::Result<
         tensors.push((name.clone(), tensor));
     }
     // Re-serialise as an in-memory GGUF with f32 tensors: ModelWeights then uses plain matmuls.
-    let metadata: Vec<(&str, &gguf_file::Value)> = content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let metadata: Vec<(&str, &gguf_file::Value)> = content
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
     let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
     let mut buffer = std::io::Cursor::new(Vec::new());
     gguf_file::write(&mut buffer, &metadata, &tensor_refs)?;
