@@ -88,6 +88,14 @@ pub enum ResponseFormat {
         schema: serde_json::Value,
         strict: bool,
     },
+    /// Text matching a regular expression (local models only; not part of OpenAI's protocol).
+    Regex {
+        pattern: String,
+    },
+    /// Exactly one of the given strings (local models only).
+    Choice {
+        options: Vec<String>,
+    },
 }
 
 /// Sampling and output settings; `None` leaves the provider's default.

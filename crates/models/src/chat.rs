@@ -24,12 +24,15 @@ use candle_transformers::{
 };
 use futures::StreamExt;
 use miyagi_kernel::{
-    chat::{ChatDelta, ChatStream, FinishReason, Usage},
+    chat::{ChatDelta, ChatStream, FinishReason, ResponseFormat, Usage},
     ChatMessage, ChatModel, ChatRequest, ChatResponse, KernelError, Role,
 };
 use tokenizers::Tokenizer;
 
-use crate::gguf_tokenizer::{from_gguf, metadata_string, metadata_u32};
+use crate::{
+    constrained::Constraint,
+    gguf_tokenizer::{from_gguf, metadata_string, metadata_u32},
+};
 
 /// ChatML, for GGUFs that carry no template of their own.
 const CHATML: &str = "{% for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
@@ -52,6 +55,8 @@ struct Engine {
     eos: String,
     stop_ids: Vec<u32>,
     context_length: usize,
+    /// The bytes each token stands for (`None` for control tokens), for constrained decoding.
+    token_bytes: Vec<Option<Vec<u8>>>,
 }
 
 /// What generation produced.
@@ -98,6 +103,7 @@ impl LocalChat {
         }
         .to_string();
         let model = load_weights(content, &mut file).context("loading GGUF weights")?;
+        let tokenizer_for_bytes = tokenizer.clone();
         Ok(Self {
             engine: Arc::new(Engine {
                 id,
@@ -106,6 +112,7 @@ impl LocalChat {
                 template,
                 bos,
                 eos,
+                token_bytes: token_bytes(&tokenizer_for_bytes),
                 stop_ids,
                 context_length,
             }),
@@ -180,7 +187,12 @@ impl LocalChat {
         };
         let mut sampler =
             LogitsProcessor::from_sampling(settings.seed.unwrap_or_else(rand_seed), sampling);
-        let repeat_penalty = 1.0 + settings.frequency_penalty.unwrap_or(0.1);
+        let mut constraint = constraint_for(settings.response_format.as_ref())?;
+        // The repetition penalty would fight the structure a constraint requires (`"`, `:`, `,`).
+        let repeat_penalty = match constraint {
+            Some(_) => 1.0,
+            None => 1.0 + settings.frequency_penalty.unwrap_or(0.1),
+        };
         let stops = &settings.stop;
         let holdback = stops
             .iter()
@@ -216,7 +228,24 @@ impl LocalChat {
             } else {
                 logits
             };
+            let logits = match &constraint {
+                Some(c) => {
+                    let (masked, any) = mask(&logits, c, &engine.token_bytes, &engine.stop_ids)
+                        .map_err(|e| failed(&e))?;
+                    if !any {
+                        finish_reason = FinishReason::Stop;
+                        break;
+                    }
+                    masked
+                }
+                None => logits,
+            };
             let next = sampler.sample(&logits).map_err(|e| failed(&e))?;
+            if let (Some(c), Some(Some(bytes))) =
+                (constraint.as_mut(), engine.token_bytes.get(next as usize))
+            {
+                c.accept(bytes);
+            }
             if engine.stop_ids.contains(&next) {
                 finish_reason = FinishReason::Stop;
                 break;
@@ -263,6 +292,83 @@ impl LocalChat {
             usage,
         })
     }
+}
+
+fn constraint_for(format: Option<&ResponseFormat>) -> Result<Option<Constraint>, KernelError> {
+    let built = match format {
+        None | Some(ResponseFormat::Text) => return Ok(None),
+        Some(ResponseFormat::JsonObject) => Constraint::any_json(),
+        Some(ResponseFormat::JsonSchema { schema, .. }) => Constraint::json_schema(schema),
+        Some(ResponseFormat::Regex { pattern }) => Constraint::regex(pattern),
+        Some(ResponseFormat::Choice { options }) => Constraint::choice(options),
+    };
+    built
+        .map(Some)
+        .map_err(|e| KernelError::Config(format!("response_format: {e:#}")))
+}
+
+/// Logits with every token that would break the constraint set to -inf; end-of-sequence stays
+/// only once the output is complete. The flag says whether any token is left.
+fn mask(
+    logits: &Tensor,
+    constraint: &Constraint,
+    token_bytes: &[Option<Vec<u8>>],
+    stop_ids: &[u32],
+) -> candle_core::Result<(Tensor, bool)> {
+    let mut values = logits.to_vec1::<f32>()?;
+    let complete = constraint.complete();
+    let mut any = false;
+    for (id, value) in values.iter_mut().enumerate() {
+        let allowed = match token_bytes.get(id) {
+            _ if stop_ids.contains(&(id as u32)) => complete,
+            Some(Some(bytes)) => constraint.allows(bytes),
+            _ => false,
+        };
+        if allowed {
+            any = true;
+        } else {
+            *value = f32::NEG_INFINITY;
+        }
+    }
+    Ok((Tensor::new(values, logits.device())?, any))
+}
+
+/// Byte-level BPE spells bytes as printable characters (GPT-2's table); invert it per token.
+fn token_bytes(tokenizer: &Tokenizer) -> Vec<Option<Vec<u8>>> {
+    let mut printable: Vec<u32> = (u32::from('!')..=u32::from('~'))
+        .chain(0xA1..=0xAC)
+        .chain(0xAE..=0xFF)
+        .collect();
+    let mut char_to_byte = std::collections::HashMap::new();
+    for &b in &printable {
+        char_to_byte.insert(char::from_u32(b).expect("valid"), b as u8);
+    }
+    let mut extra = 0;
+    for b in 0u32..256 {
+        if !printable.contains(&b) {
+            char_to_byte.insert(char::from_u32(256 + extra).expect("valid"), b as u8);
+            printable.push(b);
+            extra += 1;
+        }
+    }
+    let special: std::collections::HashSet<u32> = tokenizer
+        .get_added_tokens_decoder()
+        .iter()
+        .filter(|(_, t)| t.special)
+        .map(|(id, _)| *id)
+        .collect();
+    (0..tokenizer.get_vocab_size(true) as u32)
+        .map(|id| {
+            if special.contains(&id) {
+                return None;
+            }
+            let token = tokenizer.id_to_token(id)?;
+            token
+                .chars()
+                .map(|c| char_to_byte.get(&c).copied())
+                .collect::<Option<Vec<u8>>>()
+        })
+        .collect()
 }
 
 /// Models up to this size (as f32 weights) are dequantized at load time.
@@ -317,6 +423,10 @@ fn rand_seed() -> u64 {
 impl ChatModel for LocalChat {
     fn model_id(&self) -> &str {
         &self.engine.id
+    }
+
+    fn constrains_output(&self) -> bool {
+        true
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, KernelError> {

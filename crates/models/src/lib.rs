@@ -6,5 +6,6 @@
 
 pub mod cache;
 pub mod chat;
+pub mod constrained;
 pub mod embeddings;
 mod gguf_tokenizer;

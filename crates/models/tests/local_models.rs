@@ -178,3 +178,119 @@ fn a_damaged_model_file_is_reported_with_the_command_that_fixes_it() {
     let err = cache.ensure(&MINILM, false).unwrap_err().to_string();
     assert!(err.contains("miyagi models pull --force"), "{err}");
 }
+
+mod constrained {
+    use std::sync::Arc;
+
+    use miyagi_kernel::{chat::ResponseFormat, Kernel};
+    use schemars::JsonSchema;
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[allow(dead_code)]
+    struct Verdict {
+        action: Action,
+        confidence: f64,
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    enum Action {
+        Buy,
+        Sell,
+        Hold,
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[allow(dead_code)]
+    struct Split {
+        stocks: u32,
+        bonds: u32,
+        risky: bool,
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[allow(dead_code)]
+    struct Tags {
+        tags: Vec<Action>,
+    }
+
+    fn ask(prompt: &str) -> ChatRequest {
+        greedy(prompt, 120)
+    }
+
+    const PROMPTS: [&str; 20] = [
+        "Should I buy more index funds?",
+        "My stock fell 30% today. What now?",
+        "I am 25 and just got my first job.",
+        "I retire next year.",
+        "Bonds yield 5% now.",
+        "Tech stocks look expensive.",
+        "I inherited $50,000.",
+        "My emergency fund is empty.",
+        "Inflation is rising fast.",
+        "The market hit an all-time high.",
+        "I want to save for a house.",
+        "My company offers a 401k match.",
+        "Crypto doubled this month.",
+        "I have credit card debt at 24%.",
+        "Interest rates were cut.",
+        "My portfolio is 100% stocks.",
+        "I am nervous about a recession.",
+        "I got a bonus at work.",
+        "Gold prices are climbing.",
+        "My friend recommends a hot stock.",
+    ];
+
+    #[tokio::test]
+    async fn constrained_output_parses_and_validates_for_several_schemas_on_20_prompts() {
+        let kernel = Kernel::builder()
+            .chat_model(Arc::new(chat().clone()) as Arc<dyn ChatModel>)
+            .build();
+        // One attempt each: a constrained model gets no repair round, so this is first-try validity.
+        for (i, prompt) in PROMPTS.iter().enumerate() {
+            let outcome = match i % 3 {
+                0 => kernel
+                    .structured::<Verdict>(ask(prompt), 1)
+                    .await
+                    .map(|v| format!("{v:?}")),
+                1 => kernel
+                    .structured::<Split>(ask(prompt), 1)
+                    .await
+                    .map(|v| format!("{v:?}")),
+                _ => kernel
+                    .structured::<Tags>(ask(prompt), 1)
+                    .await
+                    .map(|v| format!("{v:?}")),
+            };
+            assert!(outcome.is_ok(), "{prompt}: {outcome:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_choice_constraint_answers_with_exactly_one_option() {
+        let mut request =
+            ask("Interest rates just rose sharply. Should I buy, sell or hold bonds?");
+        let options: Vec<String> = ["Buy", "Sell", "Hold"].map(String::from).to_vec();
+        request.settings.response_format = Some(ResponseFormat::Choice {
+            options: options.clone(),
+        });
+        let answer = chat().chat(&request).await.unwrap().message.content;
+        assert!(options.contains(&answer), "{answer:?}");
+    }
+
+    #[tokio::test]
+    async fn a_regex_constraint_shapes_the_answer() {
+        let mut request = ask("What percentage of my savings should go to stocks?");
+        request.settings.response_format = Some(ResponseFormat::Regex {
+            pattern: r"[1-9][0-9]?%".into(),
+        });
+        let answer = chat().chat(&request).await.unwrap().message.content;
+        let digits = answer.trim_end_matches('%');
+        assert!(
+            answer.ends_with('%') && digits.parse::<u32>().is_ok_and(|n| (1..100).contains(&n)),
+            "{answer:?}"
+        );
+    }
+}

@@ -359,7 +359,8 @@ fn wire_message(m: &ChatMessage) -> Value {
 
 fn wire_response_format(format: &ResponseFormat) -> Option<Value> {
     match format {
-        ResponseFormat::Text => None,
+        // Regex and choice are refused before sending (see `unsupported_format`).
+        ResponseFormat::Text | ResponseFormat::Regex { .. } | ResponseFormat::Choice { .. } => None,
         ResponseFormat::JsonObject => Some(json!({"type": "json_object"})),
         ResponseFormat::JsonSchema {
             name,
@@ -368,6 +369,16 @@ fn wire_response_format(format: &ResponseFormat) -> Option<Value> {
         } => Some(
             json!({"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": strict}}),
         ),
+    }
+}
+
+/// Regex and choice constraints have no OpenAI equivalent: refuse rather than answer unconstrained.
+fn unsupported_format(request: &ChatRequest) -> Result<(), KernelError> {
+    match request.settings.response_format {
+        Some(ResponseFormat::Regex { .. } | ResponseFormat::Choice { .. }) => Err(KernelError::Config(
+            "regex and choice response formats need a local model; OpenAI-compatible endpoints accept json_schema".into(),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -449,6 +460,7 @@ impl ChatModel for OpenAiClient {
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, KernelError> {
+        unsupported_format(request)?;
         let span = self.span("chat");
         async {
             let response = self
@@ -505,6 +517,7 @@ impl ChatModel for OpenAiClient {
     }
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, KernelError> {
+        unsupported_format(request)?;
         let span = self.span("chat");
         let response = self
             .post(

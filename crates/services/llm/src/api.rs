@@ -204,6 +204,7 @@ fn kernel_problem(e: KernelError) -> Problem {
     match e {
         KernelError::ContextTooLong(m) => field("messages", &m),
         KernelError::Template(m) => field("messages", &m),
+        KernelError::Config(m) if m.starts_with("response_format") => field("response_format", &m),
         other => Problem::internal(other),
     }
 }

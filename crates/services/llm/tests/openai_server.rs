@@ -56,10 +56,7 @@ fn client(base: &str) -> OpenAiClient {
 
 fn question() -> ChatRequest {
     ChatRequest {
-        messages: vec![
-            ChatMessage::system("Answer briefly."),
-            ChatMessage::user("What is the capital of France?"),
-        ],
+        messages: vec![ChatMessage::user("What is the capital of France?")],
         settings: ExecutionSettings {
             max_tokens: Some(30),
             temperature: Some(0.0),
@@ -180,8 +177,8 @@ async fn bad_requests_are_problems_naming_the_field() {
             "model",
         ),
         (
-            json!({"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_object"}}),
-            "response_format",
+            json!({"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "xml"}}),
+            "response_format.type",
         ),
         (
             json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100000}),
@@ -206,4 +203,36 @@ async fn bad_requests_are_problems_naming_the_field() {
         .await
         .unwrap();
     assert_eq!(response.status(), 422);
+}
+
+#[tokio::test]
+async fn a_json_schema_response_format_yields_json_matching_the_schema() {
+    let base = serve().await;
+    let body = json!({
+        "messages": [{"role": "user", "content": "Rate the idea of buying an index fund."}],
+        "max_tokens": 60, "temperature": 0,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "rating", "schema": {
+            "type": "object",
+            "properties": {"score": {"type": "integer", "minimum": 0, "maximum": 10}, "verdict": {"enum": ["good", "bad"]}},
+            "required": ["score", "verdict"]}}}
+    });
+    let reply: Value = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let content = reply["choices"][0]["message"]["content"].as_str().unwrap();
+    let parsed: Value = serde_json::from_str(content).unwrap_or_else(|e| panic!("{content}: {e}"));
+    assert!(
+        parsed["score"].as_u64().is_some_and(|s| s <= 10),
+        "{parsed}"
+    );
+    assert!(
+        ["good", "bad"].contains(&parsed["verdict"].as_str().unwrap()),
+        "{parsed}"
+    );
 }

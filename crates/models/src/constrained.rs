@@ -1,0 +1,269 @@
+//! Constrained decoding: at each step only tokens that keep the output inside a regular language
+//! may be sampled, so the result is valid by construction.
+//!
+//! Every constraint becomes a regular expression — a JSON schema (Outlines' method: compact JSON,
+//! properties in the schema map's key order), a choice among strings, or a regex as given — compiled once to a
+//! DFA (regex-automata). A token is allowed if feeding its bytes from the current DFA state never
+//! reaches the dead state; end-of-sequence is allowed once the output so far is a full match.
+
+use regex_automata::{
+    dfa::{dense, Automaton},
+    util::{primitives::StateID, start},
+    Anchored, MatchKind,
+};
+use serde_json::Value;
+
+pub struct Constraint {
+    dfa: dense::DFA<Vec<u32>>,
+    state: StateID,
+}
+
+/// A JSON string: any characters but quote, backslash and controls, or an escape.
+const STRING: &str = r#""(?:[^"\\\x00-\x1F]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*""#;
+// Numbers and arrays are bounded: a small model left free to write digits or items forever runs
+// out of tokens mid-value, and a cut-off value is not JSON.
+const NUMBER: &str = r"-?(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,6})?(?:[eE][+-]?[0-9]{1,3})?";
+/// Most items an array may hold.
+const MAX_ITEMS: usize = 8;
+/// Nesting allowed for schema-less JSON (`json_object`): a DFA cannot count brackets forever.
+const ANY_JSON_DEPTH: usize = 2;
+
+impl Constraint {
+    pub fn regex(pattern: &str) -> anyhow::Result<Self> {
+        let dfa = dense::Builder::new()
+            .configure(dense::Config::new().match_kind(MatchKind::All))
+            .build(&format!(r"^(?:{pattern})$"))
+            .map_err(|e| anyhow::anyhow!("constraint does not compile: {e}"))?;
+        let state = dfa
+            .start_state(&start::Config::new().anchored(Anchored::Yes))
+            .map_err(|e| anyhow::anyhow!("constraint has no start state: {e}"))?;
+        Ok(Self { dfa, state })
+    }
+
+    pub fn choice(options: &[String]) -> anyhow::Result<Self> {
+        anyhow::ensure!(!options.is_empty(), "a choice needs at least one option");
+        Self::regex(
+            &options
+                .iter()
+                .map(|o| regex_syntax::escape(o))
+                .collect::<Vec<_>>()
+                .join("|"),
+        )
+    }
+
+    pub fn json_schema(schema: &Value) -> anyhow::Result<Self> {
+        Self::regex(&schema_regex(schema, schema, 0)?)
+    }
+
+    pub fn any_json() -> anyhow::Result<Self> {
+        Self::regex(&format!(
+            r"\{{(?:{STRING}:{v}(?:,{STRING}:{v})*)?\}}",
+            v = any_value(ANY_JSON_DEPTH - 1)
+        ))
+    }
+
+    /// Whether `bytes` can follow what was accepted so far.
+    pub fn allows(&self, bytes: &[u8]) -> bool {
+        let mut state = self.state;
+        for &b in bytes {
+            state = self.dfa.next_state(state, b);
+            if self.dfa.is_dead_state(state) {
+                return false;
+            }
+        }
+        !bytes.is_empty()
+    }
+
+    /// Whether the output so far is complete (end-of-sequence may come now).
+    pub fn complete(&self) -> bool {
+        self.dfa.is_match_state(self.dfa.next_eoi_state(self.state))
+    }
+
+    pub fn accept(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.state = self.dfa.next_state(self.state, b);
+        }
+    }
+}
+
+fn any_value(depth: usize) -> String {
+    let scalars = format!("{STRING}|{NUMBER}|true|false|null");
+    if depth == 0 {
+        return scalars;
+    }
+    let inner = any_value(depth - 1);
+    format!(
+        r"{scalars}|\[(?:(?:{inner})(?:,(?:{inner}))*)?\]|\{{(?:{STRING}:(?:{inner})(?:,{STRING}:(?:{inner}))*)?\}}"
+    )
+}
+
+fn alternatives(parts: &[String]) -> String {
+    parts
+        .iter()
+        .map(|p| format!("(?:{p})"))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+fn literal(value: &Value) -> String {
+    regex_syntax::escape(&value.to_string())
+}
+
+/// The regex of JSON texts valid for `schema` (compact, properties in the schema map's key
+/// order, every property present). `root` resolves `$ref`s into `$defs`/`definitions`.
+fn schema_regex(schema: &Value, root: &Value, depth: usize) -> anyhow::Result<String> {
+    anyhow::ensure!(depth < 16, "schema nests too deeply (recursive $ref?)");
+    if let Some(reference) = schema["$ref"].as_str() {
+        let path = reference
+            .strip_prefix("#/")
+            .ok_or_else(|| anyhow::anyhow!("only local $refs are supported: {reference}"))?;
+        let target = path
+            .split('/')
+            .try_fold(root, |node, key| node.get(key))
+            .ok_or_else(|| anyhow::anyhow!("unresolved $ref {reference}"))?;
+        return schema_regex(target, root, depth + 1);
+    }
+    if let Some(value) = schema.get("const") {
+        return Ok(literal(value));
+    }
+    if let Some(options) = schema["enum"].as_array() {
+        return Ok(options.iter().map(literal).collect::<Vec<_>>().join("|"));
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(options) = schema[key].as_array() {
+            let parts = options
+                .iter()
+                .map(|o| schema_regex(o, root, depth + 1))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            return Ok(alternatives(&parts));
+        }
+    }
+    if let Some(types) = schema["type"].as_array() {
+        let parts = types
+            .iter()
+            .map(|t| {
+                let mut single = schema.clone();
+                single["type"] = t.clone();
+                schema_regex(&single, root, depth + 1)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        return Ok(alternatives(&parts));
+    }
+    let non_negative = schema["minimum"].as_f64().is_some_and(|m| m >= 0.0);
+    // Integer widths (schemars writes `format: uint32` rather than a maximum): allow one digit
+    // fewer than the largest value has, which can never overflow the target type.
+    let max_digits = match (schema["maximum"].as_f64(), schema["format"].as_str()) {
+        (Some(max), _) if max >= 10.0 => (max.log10().floor() as usize).min(15),
+        (Some(_), _) => 1,
+        (None, Some("uint8" | "int8")) => 2,
+        (None, Some("uint16" | "int16")) => 4,
+        (None, Some("uint32" | "int32")) => 9,
+        _ => 16,
+    };
+    let integer = format!("(?:0|[1-9][0-9]{{0,{}}})", max_digits - 1);
+    Ok(match schema["type"].as_str() {
+        Some("string") => STRING.to_string(),
+        Some("integer") if non_negative => integer,
+        Some("integer") => format!("-?{integer}"),
+        Some("number") if non_negative => NUMBER.trim_start_matches("-?").to_string(),
+        Some("number") => NUMBER.to_string(),
+        Some("boolean") => "true|false".to_string(),
+        Some("null") => "null".to_string(),
+        Some("array") => {
+            let item = match schema.get("items") {
+                Some(items) => schema_regex(items, root, depth + 1)?,
+                None => any_value(1),
+            };
+            format!(r"\[(?:(?:{item})(?:,(?:{item})){{0,{}}})?\]", MAX_ITEMS - 1)
+        }
+        Some("object") | None if schema.get("properties").is_some() => {
+            let properties = schema["properties"].as_object().expect("checked above");
+            let fields = properties
+                .iter()
+                .map(|(name, sub)| {
+                    Ok(format!(
+                        "{}:(?:{})",
+                        literal(&Value::String(name.clone())),
+                        schema_regex(sub, root, depth + 1)?
+                    ))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            format!(r"\{{{}\}}", fields.join(","))
+        }
+        Some("object") => format!(
+            r"\{{(?:{STRING}:(?:{v})(?:,{STRING}:(?:{v}))*)?\}}",
+            v = any_value(1)
+        ),
+        None => any_value(1),
+        Some(other) => anyhow::bail!("schema type {other:?} is not supported"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn accepts(c: &Constraint, text: &str) -> bool {
+        let mut c = Constraint {
+            dfa: c.dfa.clone(),
+            state: c.state,
+        };
+        if !c.allows(text.as_bytes()) {
+            return false;
+        }
+        c.accept(text.as_bytes());
+        c.complete()
+    }
+
+    #[test]
+    fn a_schema_accepts_valid_json_and_nothing_else() {
+        let schema = json!({"type": "object", "properties": {
+            "name": {"type": "string"}, "age": {"type": "integer", "minimum": 0},
+            "risk": {"enum": ["Low", "High"]}, "tags": {"type": "array", "items": {"type": "string"}},
+            "ok": {"type": ["boolean", "null"]}}});
+        let c = Constraint::json_schema(&schema).unwrap();
+        // Properties come in the schema map's (sorted) key order.
+        assert!(accepts(
+            &c,
+            r#"{"age":30,"name":"A \"q\"","ok":null,"risk":"High","tags":["x","y"]}"#
+        ));
+        assert!(!accepts(
+            &c,
+            r#"{"age":-1,"name":"A","ok":true,"risk":"High","tags":[]}"#
+        ));
+        assert!(!accepts(
+            &c,
+            r#"{"age":30,"name":"A","ok":true,"risk":"Mid","tags":[]}"#
+        ));
+        assert!(
+            !accepts(&c, r#"{"age":30,"name":"A""#),
+            "incomplete is not complete"
+        );
+    }
+
+    #[test]
+    fn prefixes_of_valid_output_stay_allowed() {
+        let c = Constraint::choice(&["Buy".into(), "Sell".into(), "Hold".into()]).unwrap();
+        assert!(c.allows(b"Se") && c.allows(b"Hold") && !c.allows(b"Short"));
+    }
+
+    #[test]
+    fn integers_never_exceed_their_declared_width() {
+        let c =
+            Constraint::json_schema(&json!({"type": "integer", "format": "uint8", "minimum": 0}))
+                .unwrap();
+        assert!(accepts(&c, "99") && !accepts(&c, "100") && !accepts(&c, "-1"));
+        let c = Constraint::json_schema(&json!({"type": "integer", "minimum": 0, "maximum": 100}))
+            .unwrap();
+        assert!(accepts(&c, "99") && !accepts(&c, "101"));
+    }
+
+    #[test]
+    fn refs_into_defs_are_followed() {
+        let schema = json!({"type": "object", "properties": {"p": {"$ref": "#/$defs/P"}},
+                            "$defs": {"P": {"type": "object", "properties": {"x": {"type": "number"}}}}});
+        let c = Constraint::json_schema(&schema).unwrap();
+        assert!(accepts(&c, r#"{"p":{"x":1.5e3}}"#));
+    }
+}
