@@ -195,6 +195,15 @@ pub trait EmbeddingModel: Send + Sync {
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, KernelError>;
 }
 
+/// A [`ChatStream`] over the receiving end of a channel: providers that produce deltas on another
+/// task (an HTTP reader, a blocking generation thread) send them here.
+pub fn channel_stream(
+    rx: tokio::sync::mpsc::Receiver<Result<ChatDelta, KernelError>>,
+) -> ChatStream {
+    use futures::StreamExt;
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|d| (d, rx)) }).boxed()
+}
+
 /// Collects a stream into the response a non-streamed call would have returned.
 pub async fn collect_stream(
     model: &str,

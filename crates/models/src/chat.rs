@@ -22,7 +22,6 @@ use candle_transformers::{
     models::quantized_llama::ModelWeights,
     utils::apply_repeat_penalty,
 };
-use futures::StreamExt;
 use miyagi_kernel::{
     chat::{ChatDelta, ChatStream, FinishReason, ResponseFormat, Usage},
     ChatMessage, ChatModel, ChatRequest, ChatResponse, KernelError, Role,
@@ -458,9 +457,6 @@ impl ChatModel for LocalChat {
             });
             let _ = tx.blocking_send(last);
         });
-        Ok(
-            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|d| (d, rx)) })
-                .boxed(),
-        )
+        Ok(miyagi_kernel::chat::channel_stream(rx))
     }
 }

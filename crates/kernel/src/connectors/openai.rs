@@ -582,10 +582,7 @@ impl ChatModel for OpenAiClient {
             }
             .instrument(span),
         );
-        Ok(
-            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|d| (d, rx)) })
-                .boxed(),
-        )
+        Ok(crate::chat::channel_stream(rx))
     }
 }
 
