@@ -5,6 +5,8 @@
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use miyagi_kernel::{ChatModel, EmbeddingModel, Kernel};
+use miyagi_memory::chunk::TokenCounter;
 use miyagi_models::{
     cache::{self, ModelCache, Status},
     chat::LocalChat,
@@ -71,17 +73,45 @@ enum ConfigAction {
 enum ServiceName {
     Users,
     Llm,
+    Documents,
 }
 
 impl ServiceName {
+    fn needs_models(self) -> bool {
+        matches!(self, ServiceName::Llm | ServiceName::Documents)
+    }
+
     /// `None` when the service is switched off by config.
-    async fn start(self, context: &ServiceContext) -> anyhow::Result<Option<Box<dyn Service>>> {
+    async fn start(
+        self,
+        context: &ServiceContext,
+        models: Option<&LocalModels>,
+    ) -> anyhow::Result<Option<Box<dyn Service>>> {
+        let models = || models.ok_or_else(|| anyhow::anyhow!("{self:?} needs the local models"));
         Ok(match self {
             ServiceName::Users => Some(Box::new(miyagi_users::UsersService::start(context).await?)),
-            ServiceName::Llm if !context.config.models.local => None,
             ServiceName::Llm => {
-                let models = local_models(&context.config.models)?;
-                Some(Box::new(miyagi_llm::LlmService::new(models)))
+                let models = models()?;
+                models.chat.clone().map(|chat| {
+                    Box::new(miyagi_llm::LlmService::new(miyagi_llm::Models {
+                        chat,
+                        embeddings: models.embeddings.clone(),
+                    })) as Box<dyn Service>
+                })
+            }
+            ServiceName::Documents => {
+                let models = models()?;
+                let documents = miyagi_documents::Models {
+                    embedder: models.embeddings.clone(),
+                    tokens: TokenCounter::from_file(&models.embeddings_dir.join("tokenizer.json"))?,
+                    kernel: models
+                        .chat
+                        .clone()
+                        .map(|chat| Kernel::builder().chat_model(chat).build()),
+                };
+                Some(Box::new(
+                    miyagi_documents::DocumentsService::start(context, documents).await?,
+                ))
             }
         })
     }
@@ -91,30 +121,44 @@ fn model_cache(config: &ModelsConfig) -> ModelCache {
     ModelCache::new(config.dir.clone().unwrap_or_else(ModelCache::default_dir))
 }
 
+/// The models loaded once and shared by every service that uses them.
+struct LocalModels {
+    /// `None` when `models.local` is off: no local chat is served.
+    chat: Option<Arc<dyn ChatModel>>,
+    embeddings: Arc<dyn EmbeddingModel>,
+    embeddings_dir: PathBuf,
+}
+
 /// Loads the configured local models, pulling the defaults on first use (with progress).
-fn local_models(config: &ModelsConfig) -> anyhow::Result<miyagi_llm::Models> {
+fn local_models(config: &ModelsConfig) -> anyhow::Result<LocalModels> {
     let cache = model_cache(config);
-    let gguf = match &config.chat_gguf {
-        Some(path) => path.clone(),
-        None => cache.ensure(&cache::SMOLLM2, true)?.join("model.gguf"),
+    let chat: Option<Arc<dyn ChatModel>> = if config.local {
+        let gguf = match &config.chat_gguf {
+            Some(path) => path.clone(),
+            None => cache.ensure(&cache::SMOLLM2, true)?.join("model.gguf"),
+        };
+        let chat = LocalChat::load(&gguf).map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#} (key `models.chat_gguf`; `miyagi models pull --force` repairs the default)"
+            )
+        })?;
+        Some(Arc::new(chat))
+    } else {
+        None
     };
     let embeddings_dir = match &config.embeddings_dir {
         Some(dir) => dir.clone(),
         None => cache.ensure(&cache::MINILM, true)?,
     };
-    let chat = LocalChat::load(&gguf).map_err(|e| {
-        anyhow::anyhow!(
-            "{e:#} (key `models.chat_gguf`; `miyagi models pull --force` repairs the default)"
-        )
-    })?;
     let embeddings = LocalEmbedder::load(&embeddings_dir).map_err(|e| {
         anyhow::anyhow!(
             "{e:#} (key `models.embeddings_dir`; `miyagi models pull --force` repairs the default)"
         )
     })?;
-    Ok(miyagi_llm::Models {
-        chat: Arc::new(chat),
+    Ok(LocalModels {
+        chat,
         embeddings: Arc::new(embeddings),
+        embeddings_dir,
     })
 }
 
@@ -201,10 +245,15 @@ async fn run(config: Config, names: Vec<ServiceName>) -> anyhow::Result<()> {
                 config.http.bind
             )
         })?;
+    let models = if names.iter().any(|n| n.needs_models()) {
+        Some(local_models(&config.models)?)
+    } else {
+        None
+    };
     let context = ServiceContext::from_config(config).await?;
     let mut services = Vec::new();
     for name in names {
-        services.extend(name.start(&context).await?);
+        services.extend(name.start(&context, models.as_ref()).await?);
     }
     let shutdown = CancellationToken::new();
     tokio::spawn({

@@ -7,10 +7,15 @@
 /// event of one aggregate lands on one partition, in order.
 pub mod topics {
     pub const USER_PROFILE: &str = "miyagi.user.profile";
+    pub const DOCUMENT: &str = "miyagi.document";
 }
 
 pub mod types {
     pub const USER_PROFILE_CREATED: &str = "miyagi.user.profile.created.v1";
     pub const USER_PROFILE_UPDATED: &str = "miyagi.user.profile.updated.v1";
     pub const USER_PROFILE_DELETED: &str = "miyagi.user.profile.deleted.v1";
+    pub const DOCUMENT_UPLOADED: &str = "miyagi.document.uploaded.v1";
+    pub const DOCUMENT_INDEXED: &str = "miyagi.document.indexed.v1";
+    pub const DOCUMENT_FAILED: &str = "miyagi.document.failed.v1";
+    pub const DOCUMENT_DELETED: &str = "miyagi.document.deleted.v1";
 }

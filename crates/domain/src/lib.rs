@@ -4,5 +4,6 @@
 //! Event payloads live here because they are contracts between services: a producer and its
 //! consumers must agree on them without depending on each other.
 
+pub mod document;
 pub mod events;
 pub mod user;

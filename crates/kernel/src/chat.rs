@@ -105,6 +105,9 @@ pub struct ExecutionSettings {
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
     pub top_p: Option<f32>,
+    /// Sample only among the k most likely tokens. Not in OpenAI's API; llama.cpp, vLLM and
+    /// Ollama accept it, and the local model honours it.
+    pub top_k: Option<u32>,
     pub presence_penalty: Option<f32>,
     pub frequency_penalty: Option<f32>,
     #[serde(alias = "stop_sequences")]

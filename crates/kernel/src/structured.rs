@@ -24,20 +24,47 @@ pub fn schema_for<T: JsonSchema>() -> Value {
 }
 
 impl Kernel {
+    /// A `T` from the model, its schema derived from the type.
     pub async fn structured<T: JsonSchema + DeserializeOwned>(
         &self,
-        mut request: ChatRequest,
+        request: ChatRequest,
         max_attempts: u32,
     ) -> Result<T, KernelError> {
-        let schema = schema_for::<T>();
-        let validator = jsonschema::validator_for(&schema)
-            .map_err(|e| KernelError::Config(format!("schema: {e}")))?;
         let name: String = T::schema_name()
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
+        self.structured_with(request, &name, schema_for::<T>(), max_attempts, |value| {
+            serde_json::from_value::<T>(value).map_err(|e| e.to_string())
+        })
+        .await
+    }
+
+    /// A JSON value valid for `schema`, for schemas built at run time (say, an enum of the
+    /// passages a model may quote).
+    pub async fn structured_value(
+        &self,
+        request: ChatRequest,
+        name: &str,
+        schema: Value,
+        max_attempts: u32,
+    ) -> Result<Value, KernelError> {
+        self.structured_with(request, name, schema, max_attempts, Ok)
+            .await
+    }
+
+    async fn structured_with<R>(
+        &self,
+        mut request: ChatRequest,
+        name: &str,
+        schema: Value,
+        max_attempts: u32,
+        parse: impl Fn(Value) -> Result<R, String>,
+    ) -> Result<R, KernelError> {
+        let validator = jsonschema::validator_for(&schema)
+            .map_err(|e| KernelError::Config(format!("schema: {e}")))?;
         request.settings.response_format = Some(ResponseFormat::JsonSchema {
-            name,
+            name: name.to_string(),
             schema,
             strict: false,
         });
@@ -53,9 +80,9 @@ impl Kernel {
                         .map(|e| format!("at `{}`: {e}", e.instance_path()))
                         .collect();
                     if problems.is_empty() {
-                        match serde_json::from_value::<T>(value) {
+                        match parse(value) {
                             Ok(parsed) => return Ok(parsed),
-                            Err(e) => e.to_string(),
+                            Err(e) => e,
                         }
                     } else {
                         problems.join("; ")

@@ -171,17 +171,24 @@ impl LocalChat {
                 engine.context_length
             )));
         }
-        let sampling = match settings.temperature {
-            None => Sampling::ArgMax,
-            Some(t) if t <= 0.0 => Sampling::ArgMax,
-            Some(t) => match settings.top_p {
-                Some(p) if p < 1.0 => Sampling::TopP {
-                    p: f64::from(p),
-                    temperature: f64::from(t),
-                },
-                _ => Sampling::All {
-                    temperature: f64::from(t),
-                },
+        let sampling = match (settings.temperature, settings.top_k, settings.top_p) {
+            (None, ..) => Sampling::ArgMax,
+            (Some(t), ..) if t <= 0.0 => Sampling::ArgMax,
+            (Some(t), Some(k), Some(p)) if p < 1.0 => Sampling::TopKThenTopP {
+                k: k as usize,
+                p: f64::from(p),
+                temperature: f64::from(t),
+            },
+            (Some(t), Some(k), _) => Sampling::TopK {
+                k: k as usize,
+                temperature: f64::from(t),
+            },
+            (Some(t), None, Some(p)) if p < 1.0 => Sampling::TopP {
+                p: f64::from(p),
+                temperature: f64::from(t),
+            },
+            (Some(t), None, _) => Sampling::All {
+                temperature: f64::from(t),
             },
         };
         let mut sampler =

@@ -99,6 +99,22 @@ async fn the_same_seed_samples_the_same_answer() {
 }
 
 #[tokio::test]
+async fn top_k_of_one_samples_the_greedy_answer_at_any_temperature() {
+    let greedy_request = greedy("Write a short sentence about saving money.", 20);
+    let expected = chat().chat(&greedy_request).await.unwrap().message.content;
+    for seed in [1, 2, 3] {
+        let mut request = greedy_request.clone();
+        request.settings.temperature = Some(1.5);
+        request.settings.top_k = Some(1);
+        request.settings.seed = Some(seed);
+        assert_eq!(
+            chat().chat(&request).await.unwrap().message.content,
+            expected
+        );
+    }
+}
+
+#[tokio::test]
 async fn concurrent_requests_queue_and_do_not_corrupt_each_other() {
     let (q1, q2) = (
         greedy("What is 2 plus 2?", 15),

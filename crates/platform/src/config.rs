@@ -24,6 +24,31 @@ pub struct Config {
     pub consumer: ConsumerConfig,
     pub telemetry: TelemetryConfig,
     pub models: ModelsConfig,
+    pub documents: DocumentsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentsConfig {
+    /// Where chunk vectors are searched: `hnsw` (in-process, snapshots in the data dir),
+    /// `exact` (brute force) or `pgvector` (needs `documents.pgvector_url`).
+    pub index: VectorIndexKind,
+    /// A PostgreSQL database with the pgvector extension, for `index = "pgvector"`.
+    pub pgvector_url: Option<Secret>,
+    /// Chunk size and overlap, in the embedding model's tokens.
+    pub chunk_tokens: usize,
+    pub chunk_overlap: usize,
+    /// Largest file accepted by an upload.
+    pub max_upload_bytes: usize,
+    pub max_files_per_upload: usize,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum VectorIndexKind {
+    Hnsw,
+    Exact,
+    Pgvector,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -246,6 +271,14 @@ impl Default for Config {
                 chat_gguf: None,
                 embeddings_dir: None,
             },
+            documents: DocumentsConfig {
+                index: VectorIndexKind::Hnsw,
+                pgvector_url: None,
+                chunk_tokens: 200,
+                chunk_overlap: 30,
+                max_upload_bytes: 10 * 1024 * 1024,
+                max_files_per_upload: 10,
+            },
         }
     }
 }
@@ -324,6 +357,31 @@ impl Config {
             return bad(
                 "consumer.backoff_max_ms",
                 "at least consumer.backoff_initial_ms, which must be at least 1",
+            );
+        }
+        let documents = &self.documents;
+        if !(16..=512).contains(&documents.chunk_tokens) {
+            return bad(
+                "documents.chunk_tokens",
+                "a number of tokens between 16 and 512",
+            );
+        }
+        if documents.chunk_overlap >= documents.chunk_tokens {
+            return bad(
+                "documents.chunk_overlap",
+                "fewer tokens than documents.chunk_tokens",
+            );
+        }
+        if documents.max_upload_bytes == 0 || documents.max_files_per_upload == 0 {
+            return bad(
+                "documents.max_upload_bytes",
+                "limits of at least 1 (and documents.max_files_per_upload too)",
+            );
+        }
+        if documents.index == VectorIndexKind::Pgvector && documents.pgvector_url.is_none() {
+            return bad(
+                "documents.pgvector_url",
+                "a postgres:// URL of a database with pgvector when documents.index = \"pgvector\"",
             );
         }
         if self.consumer.batch_size == 0 {

@@ -225,6 +225,7 @@ impl OpenAiClient {
             ("max_tokens", s.max_tokens.map(Value::from)),
             ("temperature", s.temperature.map(Value::from)),
             ("top_p", s.top_p.map(Value::from)),
+            ("top_k", s.top_k.map(Value::from)),
             ("presence_penalty", s.presence_penalty.map(Value::from)),
             ("frequency_penalty", s.frequency_penalty.map(Value::from)),
             ("seed", s.seed.map(Value::from)),

@@ -44,3 +44,16 @@ where
     tx.commit().await?;
     Ok(true)
 }
+
+/// Whether `consumer` already processed `event_id`. Lets a handler skip expensive work for a
+/// redelivered event up front; the claim inside the effect's transaction stays the guarantee.
+pub async fn seen(db: &Db, consumer: &str, event_id: &str) -> Result<bool, sqlx::Error> {
+    let found: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM miyagi_inbox WHERE consumer = $1 AND event_id = $2",
+    )
+    .bind(consumer)
+    .bind(event_id)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(found > 0)
+}

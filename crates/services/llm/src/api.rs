@@ -87,6 +87,9 @@ struct ChatCompletionRequest {
     temperature: Option<f32>,
     #[validate(range(min = 0.0, max = 1.0, message = "must be between 0 and 1"))]
     top_p: Option<f32>,
+    /// An extension many OpenAI-compatible servers accept (llama.cpp, vLLM).
+    #[validate(range(min = 1, message = "must be at least 1"))]
+    top_k: Option<u32>,
     #[validate(range(min = -2.0, max = 2.0, message = "must be between -2 and 2"))]
     frequency_penalty: Option<f32>,
     #[validate(range(min = -2.0, max = 2.0, message = "must be between -2 and 2"))]
@@ -172,6 +175,7 @@ impl ChatCompletionRequest {
             max_tokens: self.max_completion_tokens.or(self.max_tokens),
             temperature: self.temperature,
             top_p: self.top_p,
+            top_k: self.top_k,
             presence_penalty: self.presence_penalty,
             frequency_penalty: self.frequency_penalty,
             stop: self.stop.map(OneOrMany::into_vec).unwrap_or_default(),

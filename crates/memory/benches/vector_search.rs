@@ -1,0 +1,170 @@
+//! Memory speed: ingestion chunks/s, and vector search QPS at recall@10 against exact search.
+//!
+//! `cargo bench -p miyagi-memory --bench vector_search` (pgvector: `scripts/pgvector.sh start`
+//! first, or `MIYAGI_TEST_PGVECTOR_URL`; `MIYAGI_BENCH_VECTORS` sets the collection size, default
+//! 100000).
+//!
+//! Ingestion = extract + chunk + embed the bundled investing corpus with MiniLM. Search = 100k
+//! random 384-d vectors (the hardest case for a graph index), 200 random queries, one at a time.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    path::Path,
+    time::Instant,
+};
+
+use miyagi_kernel::EmbeddingModel;
+use miyagi_memory::{
+    chunk::{ChunkSettings, Chunker, TokenCounter},
+    extract::{extract, Format},
+    index::{Entry, ExactIndex, Filter, Hit, HnswIndex, HnswSettings, PgVectorIndex, VectorIndex},
+};
+use miyagi_models::{
+    cache::{ModelCache, MINILM},
+    embeddings::LocalEmbedder,
+};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use uuid::Uuid;
+
+const DIM: usize = 384;
+const QUERIES: usize = 200;
+
+#[tokio::main]
+async fn main() {
+    ingestion().await;
+    search().await;
+}
+
+async fn ingestion() {
+    let dir = ModelCache::new(ModelCache::default_dir())
+        .ensure(&MINILM, true)
+        .unwrap();
+    let embedder = LocalEmbedder::load(&dir).unwrap();
+    let chunker = Chunker::new(
+        TokenCounter::from_file(&dir.join("tokenizer.json")).unwrap(),
+        ChunkSettings::default(),
+    )
+    .unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../services/documents/datasets/investing-principles");
+    let files: Vec<Vec<u8>> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    let started = Instant::now();
+    let mut chunks = 0;
+    for bytes in &files {
+        let text = extract(Format::Markdown, bytes).unwrap();
+        let pieces: Vec<String> = chunker
+            .chunk(&text, true)
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        for batch in pieces.chunks(32) {
+            embedder.embed(batch).await.unwrap();
+        }
+        chunks += pieces.len();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "ingestion: {chunks} chunks from {} files in {seconds:.2} s = {:.0} chunks/s (extract + chunk + embed)",
+        files.len(),
+        chunks as f64 / seconds
+    );
+}
+
+fn random_vector(rng: &mut StdRng) -> Vec<f32> {
+    (0..DIM).map(|_| rng.random_range(-1.0..1.0)).collect()
+}
+
+async fn search() {
+    let n: usize = std::env::var("MIYAGI_BENCH_VECTORS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let mut rng = StdRng::seed_from_u64(7);
+    let entries: Vec<Entry> = (0..n)
+        .map(|_| Entry {
+            id: Uuid::new_v4(),
+            owner: "alice".into(),
+            collection: "default".into(),
+            metadata: BTreeMap::new(),
+            vector: random_vector(&mut rng),
+        })
+        .collect();
+    let queries: Vec<Vec<f32>> = (0..QUERIES).map(|_| random_vector(&mut rng)).collect();
+    let filter = Filter::owner("alice");
+
+    let exact = ExactIndex::new(DIM);
+    exact.upsert(entries.clone()).await.unwrap();
+    let (exact_qps, truth) = run(&exact, &queries, &filter).await;
+    println!("exact: {exact_qps:.0} QPS over {n} vectors (recall 1.000 by definition)");
+
+    let settings = HnswSettings::default();
+    let mut hnsw = HnswIndex::in_memory(DIM, settings);
+    let started = Instant::now();
+    for batch in entries.chunks(10_000) {
+        hnsw.upsert(batch.to_vec()).await.unwrap();
+    }
+    let build = started.elapsed().as_secs_f64();
+    println!(
+        "hnsw build (M={}, ef_construction={}): {build:.0} s, {:.0} vectors/s",
+        settings.max_connections,
+        settings.ef_construction,
+        n as f64 / build
+    );
+    for ef_search in [50, 100, 200, 400] {
+        hnsw.set_ef_search(ef_search);
+        let (qps, hits) = run(&hnsw, &queries, &filter).await;
+        println!(
+            "hnsw ef_search={ef_search}: {qps:.0} QPS, recall@10 {:.3}, {:.1}x exact",
+            recall(&truth, &hits),
+            qps / exact_qps,
+        );
+    }
+
+    let url = std::env::var("MIYAGI_TEST_PGVECTOR_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/miyagi_test".into());
+    let schema = format!("bench_{}", Uuid::new_v4().simple());
+    match PgVectorIndex::connect(&url, &schema, DIM, HnswSettings::default().ef_search).await {
+        Err(e) => println!("pgvector: skipped ({e}); run scripts/pgvector.sh start"),
+        Ok(pg) => {
+            let started = Instant::now();
+            pg.upsert(entries.clone()).await.unwrap();
+            let load = started.elapsed().as_secs_f64();
+            let (qps, hits) = run(&pg, &queries, &filter).await;
+            println!(
+                "pgvector hnsw (m=16, ef_construction=64, ef_search={}): {qps:.0} QPS, recall@10 {:.3}, {:.1}x exact; load+index {load:.0} s",
+                HnswSettings::default().ef_search,
+                recall(&truth, &hits),
+                qps / exact_qps
+            );
+            let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(pg.pool())
+                .await;
+        }
+    }
+}
+
+async fn run(
+    index: &dyn VectorIndex,
+    queries: &[Vec<f32>],
+    filter: &Filter,
+) -> (f64, Vec<Vec<Hit>>) {
+    let started = Instant::now();
+    let mut all = Vec::with_capacity(queries.len());
+    for q in queries {
+        all.push(index.search(q, filter, 10).await.unwrap());
+    }
+    (queries.len() as f64 / started.elapsed().as_secs_f64(), all)
+}
+
+fn recall(truth: &[Vec<Hit>], got: &[Vec<Hit>]) -> f64 {
+    let (mut found, mut total) = (0, 0);
+    for (t, g) in truth.iter().zip(got) {
+        let t: HashSet<Uuid> = t.iter().map(|h| h.id).collect();
+        found += g.iter().filter(|h| t.contains(&h.id)).count();
+        total += t.len();
+    }
+    found as f64 / total as f64
+}

@@ -1,0 +1,18 @@
+//! Long-term memory for the coach and grounding for advice.
+//!
+//! - [`extract`]: text out of plain text, Markdown, HTML and PDF files.
+//! - [`chunk`]: token-aware chunks that respect headings and paragraphs.
+//! - [`index`]: the vector index seam and its exact, HNSW and pgvector implementations.
+//! - [`retrieve`]: keyword + vector fusion, relevance threshold, limit and token budget.
+//! - [`cite`]: grounded answers whose citations are verified against the retrieved text.
+//!
+//! Storage of documents and chunks, and the events around ingestion, belong to the documents
+//! service; this crate holds no state of its own beyond an index.
+
+pub mod chunk;
+pub mod cite;
+pub mod extract;
+pub mod index;
+pub mod retrieve;
+#[cfg(feature = "testing")]
+pub mod testing;

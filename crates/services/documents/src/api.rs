@@ -1,0 +1,500 @@
+//! HTTP API: `/api/v1/documents` and `/api/v1/datasets`. Every route acts on the caller's own
+//! documents; another user's document answers 404 exactly like a missing one.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{DefaultBodyLimit, Multipart, Path, Query, State},
+    http::StatusCode,
+    Json,
+};
+use miyagi_domain::document::{Document, DocumentStatus};
+use miyagi_kernel::Kernel;
+use miyagi_memory::{
+    cite::{self, Citation, GroundedAnswer},
+    retrieve::{Mode, RetrievalSettings},
+};
+use miyagi_platform::{
+    auth::Principal,
+    http::{FieldError, Problem, ValidJson},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouterExt},
+    routes,
+};
+use uuid::Uuid;
+use validator::{Validate, ValidationError};
+
+use crate::{
+    datasets::{self, DatasetInfo},
+    domain::{validate_collection, Documents, DocumentsError, Found},
+};
+
+const TAG: &str = "documents";
+/// The collection uploads go to when the form names none.
+const DEFAULT_COLLECTION: &str = "default";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub documents: Arc<Documents>,
+    /// Writes grounded answers; `None` when no chat model is configured.
+    pub kernel: Option<Kernel>,
+}
+
+pub fn routes(state: AppState) -> OpenApiRouter {
+    let limits = state.documents.limits();
+    // Multipart framing adds a little to the files themselves.
+    let upload_limit = limits.max_bytes.saturating_mul(limits.max_files) + 64 * 1024;
+    OpenApiRouter::new()
+        .routes(routes!(upload_documents).layer(DefaultBodyLimit::max(upload_limit)))
+        .routes(routes!(list_documents))
+        .routes(routes!(get_document, delete_document))
+        .routes(routes!(search_documents))
+        .routes(routes!(ask_documents))
+        .routes(routes!(list_datasets))
+        .routes(routes!(ingest_dataset))
+        .routes(routes!(dataset_ingestion_status))
+        .with_state(state)
+}
+
+impl From<DocumentsError> for Problem {
+    fn from(e: DocumentsError) -> Self {
+        match e {
+            DocumentsError::NotFound => Problem::not_found("document"),
+            DocumentsError::Invalid { field, message } => {
+                Problem::invalid_fields(vec![FieldError { field, message }])
+            }
+            DocumentsError::TooLarge(detail) => Problem::new(StatusCode::PAYLOAD_TOO_LARGE, detail),
+            DocumentsError::UnsupportedType(detail) => {
+                Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, detail)
+            }
+            e => Problem::internal(e),
+        }
+    }
+}
+
+/// Upload files (multipart: one or more `file` parts, optional `collection` text part). Each is
+/// stored and queued for ingestion (`miyagi.document.uploaded.v1`); poll the document until its
+/// status is `indexed` or `failed`. A file with the name of an existing document in the
+/// collection replaces it.
+#[utoipa::path(post, path = "/api/v1/documents", tag = TAG,
+    request_body(content_type = "multipart/form-data", description = "`file` parts and an optional `collection`"),
+    responses((status = 202, body = [Document]), (status = 413, body = Problem),
+              (status = 415, body = Problem), (status = 422, body = Problem)))]
+async fn upload_documents(
+    State(state): State<AppState>,
+    principal: Principal,
+    mut form: Multipart,
+) -> Result<(StatusCode, Json<Vec<Document>>), Problem> {
+    let limits = state.documents.limits();
+    let mut collection = DEFAULT_COLLECTION.to_string();
+    let mut files = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(multipart_problem)? {
+        match field.name() {
+            Some("collection") => {
+                collection = field
+                    .text()
+                    .await
+                    .map_err(multipart_problem)?
+                    .trim()
+                    .to_string()
+            }
+            Some("file") => {
+                if files.len() == limits.max_files {
+                    return Err(DocumentsError::Invalid {
+                        field: "file".into(),
+                        message: format!("at most {} files per upload", limits.max_files),
+                    }
+                    .into());
+                }
+                let name = field.file_name().unwrap_or("").to_string();
+                let media_type = field.content_type().map(str::to_string);
+                let content = field.bytes().await.map_err(multipart_problem)?;
+                files.push((name, media_type, content));
+            }
+            other => {
+                return Err(DocumentsError::Invalid {
+                    field: other.unwrap_or("").into(),
+                    message: "unknown form field; send `file` parts and an optional `collection`"
+                        .into(),
+                }
+                .into())
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(DocumentsError::Invalid {
+            field: "file".into(),
+            message: "attach at least one file".into(),
+        }
+        .into());
+    }
+    // Check every file before storing any, so a bad one does not leave the others half-done.
+    validate_collection(&collection)?;
+    let mut stored = Vec::with_capacity(files.len());
+    for (name, media_type, content) in files {
+        let (document, _) = state
+            .documents
+            .upload(
+                &principal.user_id,
+                &collection,
+                &name,
+                media_type.as_deref(),
+                content,
+            )
+            .await?;
+        stored.push(document);
+    }
+    Ok((StatusCode::ACCEPTED, Json(stored)))
+}
+
+fn multipart_problem(e: axum::extract::multipart::MultipartError) -> Problem {
+    Problem::new(e.status(), format!("unreadable upload: {}", e.body_text()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// Only this collection.
+    collection: Option<String>,
+    /// How many documents to return (1–200, default 50).
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+/// List your documents, most recently changed first.
+#[utoipa::path(get, path = "/api/v1/documents", tag = TAG, params(ListQuery),
+    responses((status = 200, body = [Document]), (status = 422, body = Problem)))]
+async fn list_documents(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<Document>>, Problem> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(DocumentsError::Invalid {
+            field: "limit".into(),
+            message: "must be between 1 and 200".into(),
+        }
+        .into());
+    }
+    if let Some(c) = &query.collection {
+        validate_collection(c)?;
+    }
+    let documents = state
+        .documents
+        .store()
+        .list(
+            &principal.user_id,
+            query.collection.as_deref(),
+            limit,
+            query.offset.unwrap_or(0),
+        )
+        .await
+        .map_err(DocumentsError::from)?;
+    Ok(Json(documents))
+}
+
+/// One of your documents, with its ingestion status.
+#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = TAG,
+    responses((status = 200, body = Document), (status = 404, body = Problem)))]
+async fn get_document(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Document>, Problem> {
+    Ok(Json(
+        state
+            .documents
+            .store()
+            .get(&principal.user_id, id)
+            .await
+            .map_err(DocumentsError::from)?,
+    ))
+}
+
+/// Delete a document with its chunks, vectors and file; emits `miyagi.document.deleted.v1`.
+#[utoipa::path(delete, path = "/api/v1/documents/{id}", tag = TAG,
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn delete_document(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, Problem> {
+    state.documents.delete(&principal.user_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn collection_name(collection: &str) -> Result<(), ValidationError> {
+    validate_collection(collection).map_err(|_| {
+        ValidationError::new("collection")
+            .with_message("must be 1 to 64 characters of a-z, 0-9, '-' and '_'".into())
+    })
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchRequest {
+    #[validate(length(min = 1, max = 2000, message = "must be 1 to 2000 characters"))]
+    pub query: String,
+    #[validate(custom(function = "collection_name"))]
+    pub collection: Option<String>,
+    /// Only passages of this document.
+    pub document_id: Option<Uuid>,
+    /// `hybrid` (default), `vector` or `keyword`.
+    pub mode: Option<Mode>,
+    #[validate(range(min = 1, max = 50, message = "must be between 1 and 50"))]
+    pub limit: Option<usize>,
+    /// Minimum cosine similarity between the query and a passage (-1 to 1).
+    #[validate(range(min = -1.0, max = 1.0, message = "must be between -1 and 1"))]
+    pub min_relevance: Option<f32>,
+    /// Most tokens the passages may hold together.
+    #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
+    pub token_budget: Option<usize>,
+}
+
+impl SearchRequest {
+    fn settings(&self) -> RetrievalSettings {
+        let defaults = RetrievalSettings::default();
+        RetrievalSettings {
+            mode: self.mode.unwrap_or(defaults.mode),
+            limit: self.limit.unwrap_or(defaults.limit),
+            min_relevance: self.min_relevance.unwrap_or(defaults.min_relevance),
+            token_budget: self.token_budget,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResult {
+    pub citation: Citation,
+    pub text: String,
+    pub section: Option<String>,
+    /// Cosine similarity between the query and the passage.
+    pub relevance: f32,
+    /// Fused rank score (reciprocal rank fusion).
+    pub rank_score: f32,
+}
+
+impl From<Found> for SearchResult {
+    fn from(f: Found) -> Self {
+        Self {
+            citation: f.citation,
+            text: f.passage.text,
+            section: f.passage.section,
+            relevance: f.passage.relevance,
+            rank_score: f.rank_score,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SearchResponse {
+    pub results: Vec<SearchResult>,
+}
+
+/// Search your documents: keyword and vector rankings fused, with a citation for each passage.
+#[utoipa::path(post, path = "/api/v1/documents/search", tag = TAG, request_body = SearchRequest,
+    responses((status = 200, body = SearchResponse), (status = 422, body = Problem)))]
+async fn search_documents(
+    State(state): State<AppState>,
+    principal: Principal,
+    ValidJson(request): ValidJson<SearchRequest>,
+) -> Result<Json<SearchResponse>, Problem> {
+    let found = state
+        .documents
+        .search(
+            &principal.user_id,
+            &request.query,
+            request.collection.as_deref(),
+            request.document_id,
+            &request.settings(),
+        )
+        .await?;
+    Ok(Json(SearchResponse {
+        results: found.into_iter().map(SearchResult::from).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AskRequest {
+    #[validate(length(min = 1, max = 1000, message = "must be 1 to 1000 characters"))]
+    pub question: String,
+    #[validate(custom(function = "collection_name"))]
+    pub collection: Option<String>,
+    /// Passages to answer from (default 3).
+    #[validate(range(min = 1, max = 8, message = "must be between 1 and 8"))]
+    pub passages: Option<usize>,
+}
+
+/// Answer a question from your documents, citing the passages used. Every citation is checked
+/// against the retrieved text; ones that fail are listed under `rejected`, not shown.
+#[utoipa::path(post, path = "/api/v1/documents/ask", tag = TAG, request_body = AskRequest,
+    responses((status = 200, body = GroundedAnswer), (status = 422, body = Problem),
+              (status = 503, body = Problem)))]
+async fn ask_documents(
+    State(state): State<AppState>,
+    principal: Principal,
+    ValidJson(request): ValidJson<AskRequest>,
+) -> Result<Json<GroundedAnswer>, Problem> {
+    let Some(kernel) = &state.kernel else {
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no chat model is configured (set `models.local = true` or an OpenAI endpoint)",
+        ));
+    };
+    let settings = RetrievalSettings {
+        limit: request.passages.unwrap_or(3),
+        // Keeps the prompt inside a small model's context.
+        token_budget: Some(900),
+        ..Default::default()
+    };
+    let found = state
+        .documents
+        .search(
+            &principal.user_id,
+            &request.question,
+            request.collection.as_deref(),
+            None,
+            &settings,
+        )
+        .await?;
+    let passages: Vec<_> = found.into_iter().map(|f| f.passage).collect();
+    let answer = cite::answer(kernel, &request.question, &passages, 200)
+        .await
+        .map_err(Problem::internal)?;
+    Ok(Json(answer))
+}
+
+/// The datasets bundled with Miyagi.
+#[utoipa::path(get, path = "/api/v1/datasets", tag = TAG,
+    responses((status = 200, body = [DatasetInfo])))]
+async fn list_datasets(_principal: Principal) -> Json<Vec<DatasetInfo>> {
+    Json(datasets::list())
+}
+
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+pub struct IngestDatasetRequest {
+    /// Target collection; defaults to the dataset's name.
+    #[validate(custom(function = "collection_name"))]
+    pub collection: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DatasetStatus {
+    pub dataset: String,
+    pub collection: String,
+    pub documents: usize,
+    /// Documents still waiting for ingestion; the dataset is ready when this is 0.
+    pub pending: usize,
+    pub indexed: usize,
+    /// Chunks of the indexed documents.
+    pub chunks: i64,
+    /// Documents that could not be ingested, with the reason.
+    pub failed: Vec<String>,
+}
+
+/// Ingest a bundled dataset into one of your collections (by default one named after it). The
+/// documents are uploaded at once and ingested in the background through events; follow
+/// progress with `GET /api/v1/datasets/{name}/status`. Running it again replaces the documents'
+/// chunks; it never duplicates them.
+#[utoipa::path(post, path = "/api/v1/datasets/{name}", tag = TAG, request_body = IngestDatasetRequest,
+    responses((status = 202, body = DatasetStatus), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+async fn ingest_dataset(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    ValidJson(request): ValidJson<IngestDatasetRequest>,
+) -> Result<(StatusCode, Json<DatasetStatus>), Problem> {
+    let files = datasets::files(&name).ok_or_else(|| Problem::not_found("dataset"))?;
+    let collection = request.collection.unwrap_or_else(|| name.clone());
+    for file in &files {
+        state
+            .documents
+            .upload(
+                &principal.user_id,
+                &collection,
+                file.name,
+                None,
+                bytes::Bytes::from_static(file.content),
+            )
+            .await?;
+    }
+    let status = dataset_status(&state, &principal.user_id, &name, &collection).await?;
+    Ok((StatusCode::ACCEPTED, Json(status)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct StatusQuery {
+    /// The collection the dataset was ingested into; defaults to the dataset's name.
+    collection: Option<String>,
+}
+
+/// How far ingestion of a dataset into your collection has got.
+#[utoipa::path(get, path = "/api/v1/datasets/{name}/status", tag = TAG, params(StatusQuery),
+    responses((status = 200, body = DatasetStatus), (status = 404, body = Problem)))]
+async fn dataset_ingestion_status(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    Query(query): Query<StatusQuery>,
+) -> Result<Json<DatasetStatus>, Problem> {
+    let collection = query.collection.unwrap_or_else(|| name.clone());
+    validate_collection(&collection)?;
+    Ok(Json(
+        dataset_status(&state, &principal.user_id, &name, &collection).await?,
+    ))
+}
+
+async fn dataset_status(
+    state: &AppState,
+    owner: &str,
+    name: &str,
+    collection: &str,
+) -> Result<DatasetStatus, Problem> {
+    let files = datasets::files(name).ok_or_else(|| Problem::not_found("dataset"))?;
+    let names: Vec<&str> = files.iter().map(|f| f.name).collect();
+    let documents = state
+        .documents
+        .store()
+        .list(owner, Some(collection), 200, 0)
+        .await
+        .map_err(DocumentsError::from)?;
+    let mut status = DatasetStatus {
+        dataset: name.to_string(),
+        collection: collection.to_string(),
+        documents: files.len(),
+        pending: files.len(),
+        indexed: 0,
+        chunks: 0,
+        failed: Vec::new(),
+    };
+    for d in documents
+        .iter()
+        .filter(|d| names.contains(&d.name.as_str()))
+    {
+        match d.status {
+            DocumentStatus::Pending => {}
+            DocumentStatus::Indexed => {
+                status.pending -= 1;
+                status.indexed += 1;
+                status.chunks += d.chunk_count;
+            }
+            DocumentStatus::Failed => {
+                status.pending -= 1;
+                status.failed.push(format!(
+                    "{}: {}",
+                    d.name,
+                    d.error.as_deref().unwrap_or("unknown")
+                ));
+            }
+        }
+    }
+    Ok(status)
+}

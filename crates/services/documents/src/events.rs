@@ -1,0 +1,31 @@
+//! The events this service publishes, all on topic `miyagi.document`, keyed by document id, each
+//! carrying the [`Document`] as it stands after the change.
+
+use miyagi_domain::{
+    document::Document,
+    events::{topics, types},
+};
+use miyagi_platform::events::CloudEvent;
+
+pub const SOURCE: &str = "/miyagi/documents";
+pub const TOPIC: &str = topics::DOCUMENT;
+
+fn event(kind: &str, document: &Document) -> CloudEvent {
+    CloudEvent::new(SOURCE, kind, document.id.to_string(), document)
+}
+
+pub fn uploaded(document: &Document) -> CloudEvent {
+    event(types::DOCUMENT_UPLOADED, document)
+}
+
+pub fn indexed(document: &Document) -> CloudEvent {
+    event(types::DOCUMENT_INDEXED, document)
+}
+
+pub fn failed(document: &Document) -> CloudEvent {
+    event(types::DOCUMENT_FAILED, document)
+}
+
+pub fn deleted(document: &Document) -> CloudEvent {
+    event(types::DOCUMENT_DELETED, document)
+}

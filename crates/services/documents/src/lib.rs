@@ -1,0 +1,155 @@
+//! The documents service: what a person gives Miyagi to remember, and search over it.
+//!
+//! - [`api`]: HTTP routes under `/api/v1/documents` and `/api/v1/datasets`.
+//! - [`domain`]: upload, ingestion, search and deletion, over the store, blob storage, the
+//!   embedding model and the vector index.
+//! - [`store`]: the `documents` and `chunks` tables and the keyword index.
+//! - [`events`]: the events the service publishes.
+//! - [`datasets`]: documents bundled in the binary.
+//!
+//! An upload is stored and answered at once; the `miyagi.document.uploaded.v1` event it emits
+//! is consumed by this same service, which ingests the file and emits `indexed` or `failed`.
+
+pub mod api;
+pub mod datasets;
+pub mod domain;
+pub mod events;
+pub mod store;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use miyagi_domain::{document::Document, events::types};
+use miyagi_kernel::{EmbeddingModel, Kernel};
+use miyagi_memory::{
+    chunk::{ChunkSettings, Chunker, TokenCounter},
+    index::{ExactIndex, HnswIndex, HnswSettings, PgVectorIndex, VectorIndex},
+};
+use miyagi_platform::{
+    config::VectorIndexKind,
+    db::Db,
+    events::{CloudEvent, Consumer, EventHandler, HandlerError},
+    Service, ServiceContext,
+};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use domain::{Documents, UploadLimits};
+pub use store::DocumentStore;
+
+pub const NAME: &str = "documents";
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The models the service works with.
+pub struct Models {
+    pub embedder: Arc<dyn EmbeddingModel>,
+    /// Counts tokens as the embedder does, to size chunks.
+    pub tokens: TokenCounter,
+    /// Writes grounded answers; `None` disables `/documents/ask`.
+    pub kernel: Option<Kernel>,
+}
+
+pub struct DocumentsService {
+    documents: Arc<Documents>,
+    kernel: Option<Kernel>,
+}
+
+impl DocumentsService {
+    pub async fn start(context: &ServiceContext, models: Models) -> anyhow::Result<Self> {
+        let config = &context.config.documents;
+        let db = Db::open(&context.config, NAME, &MIGRATOR).await?;
+        let store = DocumentStore::open(db).await?;
+        let dimensions = models.embedder.dimensions();
+        let index: Arc<dyn VectorIndex> = match config.index {
+            VectorIndexKind::Hnsw => Arc::new(HnswIndex::open(
+                &context.config.data_dir.join("vector-index"),
+                dimensions,
+                HnswSettings::default(),
+            )?),
+            VectorIndexKind::Exact => Arc::new(ExactIndex::new(dimensions)),
+            VectorIndexKind::Pgvector => {
+                let url = config.pgvector_url.as_ref().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "key `documents.pgvector_url` is required with index = \"pgvector\""
+                    )
+                })?;
+                Arc::new(
+                    PgVectorIndex::connect(
+                        url.expose(),
+                        NAME,
+                        dimensions,
+                        HnswSettings::default().ef_search,
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("key `documents.pgvector_url`: {e}"))?,
+                )
+            }
+        };
+        let chunker = Chunker::new(
+            models.tokens,
+            ChunkSettings {
+                max_tokens: config.chunk_tokens,
+                overlap_tokens: config.chunk_overlap,
+            },
+        )?;
+        let documents = Documents::new(
+            store,
+            context.blob.clone(),
+            index,
+            models.embedder,
+            chunker,
+            UploadLimits {
+                max_bytes: config.max_upload_bytes,
+                max_files: config.max_files_per_upload,
+            },
+        );
+        documents.reconcile().await?;
+        Ok(Self {
+            documents: Arc::new(documents),
+            kernel: models.kernel,
+        })
+    }
+
+    pub fn documents(&self) -> &Arc<Documents> {
+        &self.documents
+    }
+}
+
+impl Service for DocumentsService {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn routes(&self) -> OpenApiRouter {
+        api::routes(api::AppState {
+            documents: self.documents.clone(),
+            kernel: self.kernel.clone(),
+        })
+    }
+
+    fn database(&self) -> Option<&Db> {
+        Some(self.documents.store().db())
+    }
+
+    fn consumers(&self) -> Vec<Consumer> {
+        vec![Consumer::new(
+            domain::INGESTION,
+            &[events::TOPIC],
+            Arc::new(Ingestion(self.documents.clone())),
+        )]
+    }
+}
+
+/// Ingests each uploaded document; the service's other events pass by.
+struct Ingestion(Arc<Documents>);
+
+#[async_trait]
+impl EventHandler for Ingestion {
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        if event.event_type != types::DOCUMENT_UPLOADED {
+            return Ok(());
+        }
+        let document: Document = event.data_as()?;
+        self.0.ingest(&event.id, &document).await.map(|_| ())
+    }
+}
