@@ -51,8 +51,14 @@ impl Format {
             .map(|(f, ..)| *f)
     }
 
+    /// Must agree with [`Format::ALL`] (a test checks it).
     pub fn media_type(self) -> &'static str {
-        Self::ALL.iter().find(|(f, ..)| *f == self).unwrap().1
+        match self {
+            Format::Text => "text/plain",
+            Format::Markdown => "text/markdown",
+            Format::Html => "text/html",
+            Format::Pdf => "application/pdf",
+        }
     }
 
     /// Whether the extracted text is Markdown (and so is split on its headings).
@@ -158,6 +164,13 @@ mod tests {
         assert_eq!(Format::detect(None, "scan.pdf"), Some(Format::Pdf));
         assert_eq!(Format::detect(Some("image/png"), "photo.png"), None);
         assert_eq!(Format::detect(None, "no-extension"), None);
+    }
+
+    #[test]
+    fn each_format_names_the_media_type_it_is_detected_by() {
+        for (format, mime, _) in Format::ALL {
+            assert_eq!(format.media_type(), mime);
+        }
     }
 
     #[test]
