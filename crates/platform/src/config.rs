@@ -143,6 +143,17 @@ pub struct ApiKeyConfig {
     pub sha256: Secret,
 }
 
+impl ApiKeyConfig {
+    /// The entry for `user` holding `key`, stored as its digest (as a config file would).
+    pub fn for_key(user: &str, key: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        Self {
+            user: user.to_string(),
+            sha256: Secret::new(hex::encode(Sha256::digest(key.as_bytes()))),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JwtConfig {

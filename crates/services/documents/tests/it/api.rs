@@ -15,13 +15,12 @@ use miyagi_models::{
     embeddings::LocalEmbedder,
 };
 use miyagi_platform::{
-    config::{ApiKeyConfig, AuthMode, Config, Secret},
+    config::{ApiKeyConfig, AuthMode, Config},
     runtime::Runtime,
     ServiceContext,
 };
 use reqwest::{multipart, StatusCode};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 struct Loaded {
@@ -67,10 +66,7 @@ impl Miyagi {
         config.auth.mode = AuthMode::ApiKey;
         config.auth.keys = ["alice", "bob"]
             .iter()
-            .map(|u| ApiKeyConfig {
-                user: u.to_string(),
-                sha256: Secret::new(hex::encode(Sha256::digest(format!("{u}-key")))),
-            })
+            .map(|u| ApiKeyConfig::for_key(u, &format!("{u}-key")))
             .collect();
         config.documents.max_upload_bytes = 100_000;
         config.documents.max_files_per_upload = 3;

@@ -9,13 +9,12 @@ use axum::{
 use http_body_util::BodyExt;
 use miyagi_platform::{
     auth::Authenticator,
-    config::{ApiKeyConfig, AuthMode, Config, Secret},
+    config::{ApiKeyConfig, AuthMode, Config},
     db::{testing::fresh, Backend},
     http::{self, Health},
 };
 use miyagi_users::{api, UserStore, MIGRATOR};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
 use crate::ada;
@@ -39,10 +38,7 @@ impl Api {
         config.auth.mode = AuthMode::ApiKey;
         config.auth.keys = ["alice", "bob"]
             .iter()
-            .map(|u| ApiKeyConfig {
-                user: u.to_string(),
-                sha256: Secret::new(hex::encode(Sha256::digest(format!("{u}-key")))),
-            })
+            .map(|u| ApiKeyConfig::for_key(u, &format!("{u}-key")))
             .collect();
         config.http.body_limit_bytes = 16 * 1024;
         let auth = Arc::new(Authenticator::from_config(&config.auth).unwrap());
