@@ -9,7 +9,16 @@ use std::{
 use miyagi_platform::events::{embedded::EmbeddedLog, CloudEvent, EventBus};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_miyagi");
+/// The binary with none of the caller's `MIYAGI_*` settings: config comes from each test alone.
+fn miyagi() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_miyagi"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("MIYAGI_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
 
 struct Miyagi {
     child: Child,
@@ -24,7 +33,7 @@ impl Miyagi {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(BIN)
+        let child = miyagi()
             .arg("up")
             .env("MIYAGI_HTTP__BIND", format!("127.0.0.1:{port}"))
             .env("MIYAGI_DATA_DIR", data_dir)
@@ -196,7 +205,7 @@ async fn with_jwt_auth_one_users_token_cannot_touch_another_users_profile() {
 
 #[test]
 fn config_check_prints_the_effective_values_with_secrets_masked() {
-    let output = Command::new(BIN)
+    let output = miyagi()
         .args(["config", "check"])
         .env(
             "MIYAGI_DATABASE__URL",
@@ -215,7 +224,7 @@ fn config_check_prints_the_effective_values_with_secrets_masked() {
 
 #[test]
 fn a_wrong_config_value_fails_at_start_naming_the_key() {
-    let output = Command::new(BIN)
+    let output = miyagi()
         .arg("up")
         .env("MIYAGI_HTTP__BODY_LIMIT_BYTES", "lots")
         .output()
@@ -227,7 +236,7 @@ fn a_wrong_config_value_fails_at_start_naming_the_key() {
 
 #[test]
 fn a_missing_config_file_fails_with_the_fix() {
-    let output = Command::new(BIN)
+    let output = miyagi()
         .args(["--config", "/no/such/miyagi.toml", "up"])
         .output()
         .unwrap();

@@ -228,9 +228,9 @@ macro_rules! on_both_backends {
 pub mod testing {
     use super::*;
 
-    /// The PostgreSQL the tests use: `MIYAGI_TEST_DATABASE_URL`, else the machine's local server.
+    /// The PostgreSQL the tests use: `TEST_DATABASE_URL`, else the machine's local server.
     pub fn postgres_url() -> String {
-        std::env::var("MIYAGI_TEST_DATABASE_URL")
+        std::env::var("TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
     }
 
