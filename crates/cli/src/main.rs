@@ -5,8 +5,12 @@
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use miyagi_kernel::{ChatModel, EmbeddingModel, Kernel};
-use miyagi_memory::chunk::TokenCounter;
+use miyagi_kernel::{
+    cache::ResponseCache,
+    connectors::openai::{OpenAiClient, OpenAiConfig},
+    ChatModel, EmbeddingModel, Kernel,
+};
+use miyagi_memory::{chunk::TokenCounter, retrieve::Retriever};
 use miyagi_models::{
     cache::{self, ModelCache, Status},
     chat::LocalChat,
@@ -74,11 +78,19 @@ enum ServiceName {
     Users,
     Llm,
     Documents,
+    Advisor,
+}
+
+/// What services started earlier in the process hand to later ones.
+#[derive(Default)]
+struct Started {
+    /// The documents service's passages, which the advisor cites.
+    library: Option<Arc<dyn Retriever>>,
 }
 
 impl ServiceName {
     fn needs_models(self) -> bool {
-        matches!(self, ServiceName::Llm | ServiceName::Documents)
+        !matches!(self, ServiceName::Users)
     }
 
     /// `None` when the service is switched off by config.
@@ -86,6 +98,7 @@ impl ServiceName {
         self,
         context: &ServiceContext,
         models: Option<&LocalModels>,
+        started: &mut Started,
     ) -> anyhow::Result<Option<Box<dyn Service>>> {
         let models = || models.ok_or_else(|| anyhow::anyhow!("{self:?} needs the local models"));
         Ok(match self {
@@ -104,13 +117,22 @@ impl ServiceName {
                 let documents = miyagi_documents::Models {
                     embedder: models.embeddings.clone(),
                     tokens: TokenCounter::from_file(&models.embeddings_dir.join("tokenizer.json"))?,
-                    kernel: models
-                        .chat
-                        .clone()
-                        .map(|chat| Kernel::builder().chat_model(chat).build()),
+                    kernel: models.kernel(),
                 };
+                let service = miyagi_documents::DocumentsService::start(context, documents).await?;
+                started.library = Some(service.documents().clone() as Arc<dyn Retriever>);
+                Some(Box::new(service))
+            }
+            ServiceName::Advisor => {
+                let models = models()?;
+                let library = started.library.clone().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the advisor cites the documents service's library, so it runs in the same process as `documents` (`miyagi up`)"
+                    )
+                })?;
                 Some(Box::new(
-                    miyagi_documents::DocumentsService::start(context, documents).await?,
+                    miyagi_advisor::AdvisorService::start(context, models.kernel(), library)
+                        .await?,
                 ))
             }
         })
@@ -125,6 +147,8 @@ fn model_cache(config: &ModelsConfig) -> ModelCache {
 struct LocalModels {
     /// `None` when `models.local` is off: no local chat is served.
     chat: Option<Arc<dyn ChatModel>>,
+    /// What writes answers and advice: `models.chat_endpoint` when set, else the local chat.
+    writer: Option<Arc<dyn ChatModel>>,
     embeddings: Arc<dyn EmbeddingModel>,
     embeddings_dir: PathBuf,
 }
@@ -155,11 +179,36 @@ fn local_models(config: &ModelsConfig) -> anyhow::Result<LocalModels> {
             "{e:#} (key `models.embeddings_dir`; `miyagi models pull --force` repairs the default)"
         )
     })?;
+    let writer: Option<Arc<dyn ChatModel>> = match &config.chat_endpoint {
+        Some(endpoint) => Some(Arc::new(
+            OpenAiClient::new(OpenAiConfig::openai(
+                &endpoint.base_url,
+                &endpoint.model,
+                endpoint.api_key.as_ref().map(|k| k.expose()),
+            ))
+            .map_err(|e| anyhow::anyhow!("key `models.chat_endpoint`: {e}"))?,
+        )),
+        None => chat.clone(),
+    };
     Ok(LocalModels {
         chat,
+        writer,
         embeddings: Arc::new(embeddings),
         embeddings_dir,
     })
+}
+
+impl LocalModels {
+    /// A kernel over the chat model that writes answers, with an in-process response cache so
+    /// an identical model call is answered once.
+    fn kernel(&self) -> Option<Kernel> {
+        self.writer.clone().map(|chat| {
+            Kernel::builder()
+                .chat_model(chat)
+                .cache(Arc::new(ResponseCache::new(256)))
+                .build()
+        })
+    }
 }
 
 fn models_command(config: &ModelsConfig, action: ModelsAction) -> anyhow::Result<()> {
@@ -252,8 +301,9 @@ async fn run(config: Config, names: Vec<ServiceName>) -> anyhow::Result<()> {
     };
     let context = ServiceContext::from_config(config).await?;
     let mut services = Vec::new();
+    let mut started = Started::default();
     for name in names {
-        services.extend(name.start(&context, models.as_ref()).await?);
+        services.extend(name.start(&context, models.as_ref(), &mut started).await?);
     }
     let shutdown = CancellationToken::new();
     tokio::spawn({

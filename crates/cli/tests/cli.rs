@@ -39,6 +39,7 @@ impl Miyagi {
             .env("MIYAGI_DATA_DIR", data_dir)
             // These tests are about the platform; the models have their own (slower) tests.
             .env("MIYAGI_MODELS__LOCAL", "false")
+            .env("MIYAGI_DOCUMENTS__LIBRARY", "false")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

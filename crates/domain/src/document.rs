@@ -4,6 +4,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The owner of the documents every user's advice may cite (the bundled investing corpus). No
+/// caller can act as it: the platform refuses principals under the `miyagi:` prefix.
+pub const LIBRARY_OWNER: &str = "miyagi:library";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]

@@ -8,6 +8,7 @@
 pub mod topics {
     pub const USER_PROFILE: &str = "miyagi.user.profile";
     pub const DOCUMENT: &str = "miyagi.document";
+    pub const ADVICE: &str = "miyagi.advice";
 }
 
 pub mod types {
@@ -18,4 +19,5 @@ pub mod types {
     pub const DOCUMENT_INDEXED: &str = "miyagi.document.indexed.v1";
     pub const DOCUMENT_FAILED: &str = "miyagi.document.failed.v1";
     pub const DOCUMENT_DELETED: &str = "miyagi.document.deleted.v1";
+    pub const ADVICE_GENERATED: &str = "miyagi.advice.generated.v1";
 }

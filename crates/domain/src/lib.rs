@@ -4,6 +4,7 @@
 //! Event payloads live here because they are contracts between services: a producer and its
 //! consumers must agree on them without depending on each other.
 
+pub mod advice;
 pub mod document;
 pub mod events;
 pub mod user;

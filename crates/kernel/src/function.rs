@@ -263,11 +263,27 @@ impl PromptFunction {
             std::fs::read_to_string(dir.join(file))
                 .map_err(|e| KernelError::Config(format!("{}: {e}", dir.join(file).display())))
         };
-        let template = PromptTemplate::new(TemplateFormat::SemanticKernel, read("skprompt.txt")?)?;
-        let config: SkConfig = match dir.join("config.json").exists() {
-            true => serde_json::from_str(&read("config.json")?)
-                .map_err(|e| KernelError::Config(format!("{}/config.json: {e}", dir.display())))?,
-            false => SkConfig::default(),
+        let config = match dir.join("config.json").exists() {
+            true => Some(read("config.json")?),
+            false => None,
+        };
+        Self::from_sk(plugin, &name, &read("skprompt.txt")?, config.as_deref())
+            .map_err(|e| KernelError::Config(format!("{}: {e}", dir.display())))
+    }
+
+    /// A prompt function from the two files of an SK prompt directory, given as text (say,
+    /// built into the binary).
+    pub fn from_sk(
+        plugin: &str,
+        name: &str,
+        skprompt: &str,
+        config_json: Option<&str>,
+    ) -> Result<Self, KernelError> {
+        let template = PromptTemplate::new(TemplateFormat::SemanticKernel, skprompt.to_string())?;
+        let config: SkConfig = match config_json {
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| KernelError::Config(format!("config.json: {e}")))?,
+            None => SkConfig::default(),
         };
         let settings = config
             .completion
@@ -277,7 +293,7 @@ impl PromptFunction {
         inputs.extend(config.input.map(|i| i.parameters).unwrap_or_default());
         Ok(Self::new(
             plugin,
-            &name,
+            name,
             &config.description,
             template,
             inputs,

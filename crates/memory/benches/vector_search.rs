@@ -1,7 +1,7 @@
 //! Memory speed: ingestion chunks/s, and vector search QPS at recall@10 against exact search.
 //!
 //! `cargo bench -p miyagi-memory --bench vector_search` (pgvector: `scripts/pgvector.sh start`
-//! first, or `MIYAGI_TEST_PGVECTOR_URL`; `MIYAGI_BENCH_VECTORS` sets the collection size, default
+//! first, or `TEST_PGVECTOR_URL`; `MIYAGI_BENCH_VECTORS` sets the collection size, default
 //! 100000).
 //!
 //! Ingestion = extract + chunk + embed the bundled investing corpus with MiniLM. Search = 100k
@@ -101,7 +101,7 @@ async fn search() {
     println!("exact: {exact_qps:.0} QPS over {n} vectors (recall 1.000 by definition)");
 
     let settings = HnswSettings::default();
-    let mut hnsw = HnswIndex::in_memory(DIM, settings);
+    let mut hnsw = HnswIndex::in_memory(DIM, settings).unwrap();
     let started = Instant::now();
     for batch in entries.chunks(10_000) {
         hnsw.upsert(batch.to_vec()).await.unwrap();
@@ -113,7 +113,7 @@ async fn search() {
         settings.ef_construction,
         n as f64 / build
     );
-    for ef_search in [50, 100, 200, 400] {
+    for ef_search in [200, 400, 800, 1200, 1600] {
         hnsw.set_ef_search(ef_search);
         let (qps, hits) = run(&hnsw, &queries, &filter).await;
         println!(
@@ -123,10 +123,11 @@ async fn search() {
         );
     }
 
-    let url = std::env::var("MIYAGI_TEST_PGVECTOR_URL")
+    let url = std::env::var("TEST_PGVECTOR_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/miyagi_test".into());
     let schema = format!("bench_{}", Uuid::new_v4().simple());
-    match PgVectorIndex::connect(&url, &schema, DIM, HnswSettings::default().ef_search).await {
+    // pgvector caps ef_search at 1000.
+    match PgVectorIndex::connect(&url, &schema, DIM, settings).await {
         Err(e) => println!("pgvector: skipped ({e}); run scripts/pgvector.sh start"),
         Ok(pg) => {
             let started = Instant::now();
@@ -134,8 +135,10 @@ async fn search() {
             let load = started.elapsed().as_secs_f64();
             let (qps, hits) = run(&pg, &queries, &filter).await;
             println!(
-                "pgvector hnsw (m=16, ef_construction=64, ef_search={}): {qps:.0} QPS, recall@10 {:.3}, {:.1}x exact; load+index {load:.0} s",
-                HnswSettings::default().ef_search,
+                "pgvector hnsw (m={}, ef_construction={}, ef_search={}): {qps:.0} QPS, recall@10 {:.3}, {:.1}x exact; load+index {load:.0} s",
+                settings.max_connections,
+                settings.ef_construction,
+                settings.ef_search.min(1000),
                 recall(&truth, &hits),
                 qps / exact_qps
             );

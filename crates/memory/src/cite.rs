@@ -153,14 +153,9 @@ If the sources do not answer the question, say so and cite nothing.";
 /// Most sentences offered to the model as quotable (keeps the constraint small).
 const MAX_QUOTABLE: usize = 60;
 
-/// Answers `question` from `passages` with the kernel's chat model, citing them.
-pub async fn answer(
-    kernel: &Kernel,
-    question: &str,
-    passages: &[Passage],
-    max_tokens: u32,
-) -> Result<GroundedAnswer, KernelError> {
-    let sources: String = passages
+/// The passages as a model is shown them: numbered from 1, with document and section.
+pub fn sources_block(passages: &[Passage]) -> String {
+    passages
         .iter()
         .enumerate()
         .map(|(i, p)| {
@@ -172,33 +167,50 @@ pub async fn answer(
                 p.text
             )
         })
-        .collect();
+        .collect()
+}
+
+/// JSON schema of a list of at most `max` citations of `passages` (numbered as in
+/// [`sources_block`]) whose quotes can only be the passages' own sentences.
+pub fn citations_schema(passages: &[Passage], max: usize) -> Value {
     let quotable: BTreeSet<String> = passages
         .iter()
         .flat_map(|p| quotable_sentences(&p.text))
         .take(MAX_QUOTABLE)
         .collect();
-    let schema = answer_schema(passages.len(), &quotable);
-    let request = ChatRequest {
-        messages: vec![
-            ChatMessage::system(SYSTEM),
-            ChatMessage::user(format!("Sources:\n\n{sources}Question: {question}")),
-        ],
-        settings: ExecutionSettings {
-            max_tokens: Some(max_tokens),
-            temperature: Some(0.0),
-            ..Default::default()
-        },
-        tools: vec![],
+    let quote = if quotable.is_empty() {
+        json!({"type": "string", "maxLength": 300})
+    } else {
+        json!({"type": "string", "enum": quotable})
     };
-    let value = kernel
-        .structured_value(request, "grounded_answer", schema, 2)
-        .await?;
-    let raw: RawAnswer = serde_json::from_value(value)
-        .map_err(|e| KernelError::BadResponse(format!("grounded answer: {e}")))?;
+    json!({
+        "type": "array",
+        "maxItems": max,
+        "items": {
+            "type": "object",
+            "properties": {
+                "source": {"type": "integer", "minimum": 1, "maximum": passages.len().max(1)},
+                "quote": quote
+            },
+            "required": ["source", "quote"],
+            "additionalProperties": false
+        }
+    })
+}
+
+/// A citation as a model writes it under [`citations_schema`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawCitation {
+    pub source: u32,
+    pub quote: String,
+}
+
+/// The model's citations checked against `passages`: the verified ones, and the reason each
+/// refused one was refused.
+pub fn resolve(raw: Vec<RawCitation>, passages: &[Passage]) -> (Vec<Citation>, Vec<String>) {
     let mut citations = Vec::new();
     let mut rejected = Vec::new();
-    for c in raw.citations {
+    for c in raw {
         let Some(passage) = (c.source as usize)
             .checked_sub(1)
             .and_then(|i| passages.get(i))
@@ -212,6 +224,46 @@ pub async fn answer(
             Err(reason) => rejected.push(reason),
         }
     }
+    (citations, rejected)
+}
+
+/// Answers `question` from `passages` with the kernel's chat model, citing them.
+pub async fn answer(
+    kernel: &Kernel,
+    question: &str,
+    passages: &[Passage],
+    max_tokens: u32,
+) -> Result<GroundedAnswer, KernelError> {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "answer": {"type": "string", "minLength": 1, "maxLength": 800},
+            "citations": citations_schema(passages, 3)
+        },
+        "required": ["answer", "citations"],
+        "additionalProperties": false
+    });
+    let request = ChatRequest {
+        messages: vec![
+            ChatMessage::system(SYSTEM),
+            ChatMessage::user(format!(
+                "Sources:\n\n{}Question: {question}",
+                sources_block(passages)
+            )),
+        ],
+        settings: ExecutionSettings {
+            max_tokens: Some(max_tokens),
+            temperature: Some(0.0),
+            ..Default::default()
+        },
+        tools: vec![],
+    };
+    let value = kernel
+        .structured_value(request, "grounded_answer", schema, 2)
+        .await?;
+    let raw: RawAnswer = serde_json::from_value(value)
+        .map_err(|e| KernelError::BadResponse(format!("grounded answer: {e}")))?;
+    let (citations, rejected) = resolve(raw.citations, passages);
     Ok(GroundedAnswer {
         answer: raw.answer,
         citations,
@@ -224,41 +276,6 @@ struct RawAnswer {
     answer: String,
     #[serde(default)]
     citations: Vec<RawCitation>,
-}
-
-#[derive(Deserialize)]
-struct RawCitation {
-    source: u32,
-    quote: String,
-}
-
-fn answer_schema(sources: usize, quotable: &BTreeSet<String>) -> Value {
-    let quote = if quotable.is_empty() {
-        json!({"type": "string", "maxLength": 300})
-    } else {
-        json!({"type": "string", "enum": quotable})
-    };
-    json!({
-        "type": "object",
-        "properties": {
-            "answer": {"type": "string", "minLength": 1, "maxLength": 800},
-            "citations": {
-                "type": "array",
-                "maxItems": 3,
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "source": {"type": "integer", "minimum": 1, "maximum": sources.max(1)},
-                        "quote": quote
-                    },
-                    "required": ["source", "quote"],
-                    "additionalProperties": false
-                }
-            }
-        },
-        "required": ["answer", "citations"],
-        "additionalProperties": false
-    })
 }
 
 #[cfg(test)]
@@ -310,18 +327,39 @@ mod tests {
     }
 
     #[test]
-    fn the_answer_schema_only_allows_offered_quotes() {
-        let quotable: BTreeSet<String> = ["Cash is safe.".to_string()].into();
-        let schema = answer_schema(2, &quotable);
+    fn the_citations_schema_only_allows_the_passages_own_sentences() {
+        let passages = [
+            passage("Cash is safe from market swings."),
+            passage("Bonds pay interest."),
+        ];
+        let schema = citations_schema(&passages, 3);
         let validator = jsonschema::validator_for(&schema).unwrap();
-        assert!(validator.is_valid(
-            &json!({"answer": "x", "citations": [{"source": 1, "quote": "Cash is safe."}]})
-        ));
-        assert!(!validator.is_valid(
-            &json!({"answer": "x", "citations": [{"source": 1, "quote": "Cash is risky."}]})
-        ));
-        assert!(!validator.is_valid(
-            &json!({"answer": "x", "citations": [{"source": 3, "quote": "Cash is safe."}]})
-        ));
+        assert!(validator
+            .is_valid(&json!([{"source": 1, "quote": "Cash is safe from market swings."}])));
+        assert!(
+            !validator.is_valid(&json!([{"source": 1, "quote": "Cash is risky in every market."}]))
+        );
+        assert!(!validator
+            .is_valid(&json!([{"source": 3, "quote": "Cash is safe from market swings."}])));
+    }
+
+    #[test]
+    fn resolving_keeps_verified_citations_and_reports_the_rest() {
+        let passages = [passage("Cash is safe from market swings.")];
+        let (kept, refused) = resolve(
+            vec![
+                RawCitation {
+                    source: 1,
+                    quote: "Cash is safe from market swings.".into(),
+                },
+                RawCitation {
+                    source: 2,
+                    quote: "Cash is safe from market swings.".into(),
+                },
+            ],
+            &passages,
+        );
+        assert_eq!(kept.len(), 1);
+        assert_eq!(refused, vec!["source [2] does not exist".to_string()]);
     }
 }

@@ -8,8 +8,25 @@
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::cite::Passage;
+
+/// Where passages come from, as a service that grounds its answers sees it: the documents
+/// service in process (embedded mode) or over HTTP (distributed mode).
+#[async_trait]
+pub trait Retriever: Send + Sync {
+    /// `owner`'s passages for `query`, from `collection` when given, best first.
+    async fn retrieve(
+        &self,
+        owner: &str,
+        query: &str,
+        collection: Option<&str>,
+        settings: &RetrievalSettings,
+    ) -> anyhow::Result<Vec<Passage>>;
+}
 
 /// The constant of reciprocal rank fusion (Cormack et al., 2009): 60 damps the weight of the
 /// very first ranks so neither list dominates.

@@ -2,7 +2,7 @@
 //! is measured against the exact index on 100k random vectors.
 //!
 //! pgvector tests run against a real PostgreSQL with the extension: `scripts/pgvector.sh start`
-//! (CI does this) or `MIYAGI_TEST_PGVECTOR_URL`.
+//! (CI does this) or `TEST_PGVECTOR_URL`.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -29,13 +29,13 @@ fn entry(owner: &str, collection: &str, vector: Vec<f32>) -> Entry {
 }
 
 fn pgvector_url() -> String {
-    std::env::var("MIYAGI_TEST_PGVECTOR_URL")
+    std::env::var("TEST_PGVECTOR_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/miyagi_test".into())
 }
 
 async fn pgvector() -> PgVectorIndex {
     let schema = format!("t_{}", Uuid::new_v4().simple());
-    PgVectorIndex::connect(&pgvector_url(), &schema, DIM, 100)
+    PgVectorIndex::connect(&pgvector_url(), &schema, DIM, HnswSettings::default())
         .await
         .unwrap_or_else(|e| {
             panic!(
@@ -271,7 +271,7 @@ async fn hnsw_recall_at_10_is_at_least_0_95_on_random_vectors() {
         .map(|_| entry("alice", "default", random_vector(&mut rng)))
         .collect();
     let exact = ExactIndex::new(DIM);
-    let hnsw = HnswIndex::in_memory(DIM, HnswSettings::default());
+    let hnsw = HnswIndex::in_memory(DIM, HnswSettings::default()).unwrap();
     exact.upsert(entries.clone()).await.unwrap();
     for batch in entries.chunks(10_000) {
         hnsw.upsert(batch.to_vec()).await.unwrap();

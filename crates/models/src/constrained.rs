@@ -18,8 +18,15 @@ pub struct Constraint {
     state: StateID,
 }
 
-/// A JSON string: any characters but quote, backslash and controls, or an escape.
-const STRING: &str = r#""(?:[^"\\\x00-\x1F]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*""#;
+/// One character of a JSON string: anything but quote, backslash and controls, or an escape.
+macro_rules! string_char {
+    () => {
+        r#"(?:[^"\\\x00-\x1F]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})"#
+    };
+}
+const STRING_CHAR: &str = string_char!();
+/// A JSON string of any length.
+const STRING: &str = concat!('"', string_char!(), "*", '"');
 // Numbers and arrays are bounded: a small model left free to write digits or items forever runs
 // out of tokens mid-value, and a cut-off value is not JSON.
 const NUMBER: &str = r"-?(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,6})?(?:[eE][+-]?[0-9]{1,3})?";
@@ -162,7 +169,13 @@ fn schema_regex(schema: &Value, root: &Value, depth: usize) -> anyhow::Result<St
     };
     let integer = format!("(?:0|[1-9][0-9]{{0,{}}})", max_digits - 1);
     Ok(match schema["type"].as_str() {
-        Some("string") => STRING.to_string(),
+        // A bounded string both keeps a model from writing past its token budget and lets the
+        // caller size that budget.
+        Some("string") => match (schema["minLength"].as_u64(), schema["maxLength"].as_u64()) {
+            (None, None) => STRING.to_string(),
+            (min, Some(max)) => format!(r#""{STRING_CHAR}{{{},{max}}}""#, min.unwrap_or(0)),
+            (Some(min), None) => format!(r#""{STRING_CHAR}{{{min},}}""#),
+        },
         Some("integer") if non_negative => integer,
         Some("integer") => format!("-?{integer}"),
         Some("number") if non_negative => NUMBER.trim_start_matches("-?").to_string(),
@@ -174,7 +187,24 @@ fn schema_regex(schema: &Value, root: &Value, depth: usize) -> anyhow::Result<St
                 Some(items) => schema_regex(items, root, depth + 1)?,
                 None => any_value(1),
             };
-            format!(r"\[(?:(?:{item})(?:,(?:{item})){{0,{}}})?\]", MAX_ITEMS - 1)
+            let min = schema["minItems"].as_u64().unwrap_or(0) as usize;
+            let max = schema["maxItems"]
+                .as_u64()
+                .map_or(MAX_ITEMS, |m| m as usize)
+                .min(MAX_ITEMS.max(min));
+            if max == 0 {
+                return Ok(r"\[\]".to_string());
+            }
+            let items = format!(
+                "(?:{item})(?:,(?:{item})){{{},{}}}",
+                min.saturating_sub(1),
+                max - 1
+            );
+            if min == 0 {
+                format!(r"\[(?:{items})?\]")
+            } else {
+                format!(r"\[{items}\]")
+            }
         }
         Some("object") | None if schema.get("properties").is_some() => {
             let properties = schema["properties"].as_object().expect("checked above");
@@ -240,6 +270,21 @@ mod tests {
             !accepts(&c, r#"{"age":30,"name":"A""#),
             "incomplete is not complete"
         );
+    }
+
+    #[test]
+    fn string_lengths_and_item_counts_are_bounded_as_the_schema_says() {
+        let schema = json!({"type": "array", "minItems": 2, "maxItems": 3,
+                            "items": {"type": "string", "minLength": 1, "maxLength": 3}});
+        let c = Constraint::json_schema(&schema).unwrap();
+        assert!(accepts(&c, r#"["a","abc"]"#));
+        assert!(accepts(&c, r#"["a","b","c"]"#));
+        assert!(!accepts(&c, r#"["a"]"#), "too few items");
+        assert!(!accepts(&c, r#"["a","b","c","d"]"#), "too many items");
+        assert!(!accepts(&c, r#"["abcd","a"]"#), "string too long");
+        assert!(!accepts(&c, r#"["","a"]"#), "string too short");
+        let none = Constraint::json_schema(&json!({"type": "array", "maxItems": 0})).unwrap();
+        assert!(accepts(&none, "[]") && !accepts(&none, r#"["a"]"#));
     }
 
     #[test]

@@ -26,6 +26,9 @@ use crate::{
     http::Problem,
 };
 
+/// Prefix of the system's own principals, which no caller can authenticate as.
+pub const RESERVED_PREFIX: &str = "miyagi:";
+
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -87,6 +90,18 @@ impl Authenticator {
     }
 
     pub async fn principal(&self, headers: &HeaderMap) -> Result<Principal, Problem> {
+        let principal = self.identify(headers).await?;
+        // Names under `miyagi:` belong to the system (the shared document library); no key,
+        // token or config may act as one.
+        if principal.user_id.starts_with(RESERVED_PREFIX) {
+            return Err(Problem::unauthorized(format!(
+                "user ids starting with `{RESERVED_PREFIX}` are reserved"
+            )));
+        }
+        Ok(principal)
+    }
+
+    async fn identify(&self, headers: &HeaderMap) -> Result<Principal, Problem> {
         match self.mode {
             AuthMode::None => Ok(Principal {
                 user_id: self.local_user.clone(),

@@ -25,6 +25,16 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub models: ModelsConfig,
     pub documents: DocumentsConfig,
+    pub advisor: AdvisorConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvisorConfig {
+    /// Folder of Semantic Kernel prompt directories (`advisor/Personalize/skprompt.txt` …),
+    /// read on every request so an edited prompt takes effect without a rebuild or restart.
+    /// When the folder does not exist, the prompts built into the binary are used.
+    pub prompts_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +51,9 @@ pub struct DocumentsConfig {
     /// Largest file accepted by an upload.
     pub max_upload_bytes: usize,
     pub max_files_per_upload: usize,
+    /// Ingest the bundled investing library (what the advisor cites) at start; files already
+    /// ingested are skipped.
+    pub library: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -62,6 +75,18 @@ pub struct ModelsConfig {
     pub chat_gguf: Option<PathBuf>,
     /// Any sentence-transformers BERT folder to embed with instead of all-MiniLM-L6-v2.
     pub embeddings_dir: Option<PathBuf>,
+    /// An OpenAI-compatible endpoint that writes advice and answers instead of the local chat
+    /// model (which `/v1` keeps serving while `local` is on).
+    pub chat_endpoint: Option<ChatEndpointConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatEndpointConfig {
+    /// Base URL up to and including `/v1`, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -242,7 +267,9 @@ impl Default for Config {
             http: HttpConfig {
                 bind: "127.0.0.1:8080".parse().expect("valid default address"),
                 body_limit_bytes: 1024 * 1024,
-                request_timeout_secs: 30,
+                // Routes backed by a local model (advice, answers) take tens of seconds on a
+                // laptop CPU, longer when requests queue for the model.
+                request_timeout_secs: 120,
                 cors_origins: vec![
                     "http://127.0.0.1:8080".into(),
                     "http://localhost:8080".into(),
@@ -281,6 +308,7 @@ impl Default for Config {
                 dir: None,
                 chat_gguf: None,
                 embeddings_dir: None,
+                chat_endpoint: None,
             },
             documents: DocumentsConfig {
                 index: VectorIndexKind::Hnsw,
@@ -289,6 +317,10 @@ impl Default for Config {
                 chunk_overlap: 30,
                 max_upload_bytes: 10 * 1024 * 1024,
                 max_files_per_upload: 10,
+                library: true,
+            },
+            advisor: AdvisorConfig {
+                prompts_dir: PathBuf::from("prompts"),
             },
         }
     }
@@ -368,6 +400,21 @@ impl Config {
             return bad(
                 "consumer.backoff_max_ms",
                 "at least consumer.backoff_initial_ms, which must be at least 1",
+            );
+        }
+        if self
+            .auth
+            .local_user
+            .starts_with(crate::auth::RESERVED_PREFIX)
+            || self
+                .auth
+                .keys
+                .iter()
+                .any(|k| k.user.starts_with(crate::auth::RESERVED_PREFIX))
+        {
+            return bad(
+                "auth.local_user",
+                "user names that do not start with `miyagi:` (reserved for the system), in auth.keys too",
             );
         }
         let documents = &self.documents;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
-use super::{check_dimensions, normalised, Entry, Filter, Hit, IndexError, VectorIndex};
+use super::{check_dimensions, dot, normalised, Entry, Filter, Hit, IndexError, VectorIndex};
 
 /// Brute-force search over every selected vector: always right, linear in the collection.
 pub struct ExactIndex {
@@ -61,7 +61,7 @@ impl VectorIndex for ExactIndex {
             .filter(|e| filter.matches(&e.owner, &e.collection, &e.metadata))
             .map(|e| Hit {
                 id: e.id,
-                score: e.vector.iter().zip(&query).map(|(a, b)| a * b).sum(),
+                score: dot(&e.vector, &query),
             })
             .collect();
         let k = k.min(hits.len());

@@ -1,10 +1,12 @@
-//! In-process HNSW (hnsw_rs) with owner/collection/metadata filters applied during the graph
-//! walk, tombstones for removals, and snapshots to a folder.
+//! In-process HNSW (USearch) with owner/collection/metadata filters applied during the graph
+//! walk, and snapshots to a folder.
 //!
-//! hnsw_rs cannot delete points, so a removed or replaced entry stays in the graph as a
-//! tombstone: the walk passes through it but never returns it. A filter that selects only a few
-//! vectors (one user's 50 chunks among 100k) would make a filtered walk wander far for few
-//! matches, so below [`BRUTE_FORCE_BELOW`] candidates the search scores them exactly instead.
+//! USearch walks through vectors the filter rejects (they still route the search) but never
+//! returns them, so a filter narrows the results, not the graph. A filter that selects only a
+//! few vectors (one user's 50 chunks among 100k) would still make the walk wander far for few
+//! matches, so below [`BRUTE_FORCE_BELOW`] selected vectors the search scores them exactly; and
+//! when a walk comes back with fewer than `k` matches although more exist, the selected vectors
+//! are scored exactly too. Either way a filter never starves a result.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -13,19 +15,18 @@ use std::{
 };
 
 use async_trait::async_trait;
-use hnsw_rs::prelude::{AnnT, DistDot, Hnsw, HnswIo};
 use serde::{Deserialize, Serialize};
+use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 use uuid::Uuid;
 
-use super::{check_dimensions, normalised, Entry, Filter, Hit, IndexError, VectorIndex};
+use super::{check_dimensions, dot, normalised, Entry, Filter, Hit, IndexError, VectorIndex};
 
 /// Filters selecting fewer vectors than this are answered by exact scoring.
 const BRUTE_FORCE_BELOW: usize = 2_000;
-const GRAPH_BASENAME: &str = "graph";
+const GRAPH_FILE: &str = "graph.usearch";
+/// Room reserved ahead of the graph's size, so a stream of small upserts doesn't reallocate.
+const MIN_CAPACITY: usize = 1_024;
 const ENTRIES_FILE: &str = "entries.json";
-/// hnsw_rs sizes its layer tables from this hint; the graph still grows past it.
-const CAPACITY_HINT: usize = 100_000;
-const MAX_LAYERS: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HnswSettings {
@@ -38,99 +39,129 @@ pub struct HnswSettings {
 }
 
 impl Default for HnswSettings {
-    /// Chosen by the recall benchmark: recall@10 ≥ 0.95 on 100k random 384-d vectors, the
-    /// hardest case (real embeddings cluster and do better).
+    /// Chosen by the recall benchmark (BENCHMARKS.md, "Memory"): recall@10 ≥ 0.95 on 100k
+    /// random 384-d vectors, the hardest case; real embeddings cluster and do better. A big
+    /// graph is affordable here: inserting (~290 vectors/s on 2 cores) is never what limits
+    /// ingestion, embedding is (~5 chunks/s).
     fn default() -> Self {
         Self {
-            max_connections: 24,
-            ef_construction: 200,
-            ef_search: 200,
+            max_connections: 48,
+            ef_construction: 400,
+            ef_search: 1200,
         }
     }
 }
 
-/// What the graph's integer ids stand for. Persisted beside the graph.
+/// What the graph's integer keys stand for. Persisted beside the graph.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Meta {
     id: Uuid,
     owner: String,
     collection: String,
     metadata: BTreeMap<String, String>,
-    /// Kept for exact scoring of small filtered sets; restored from the graph on load.
-    #[serde(skip)]
-    vector: Vec<f32>,
 }
 
-#[derive(Deserialize)]
-struct Snapshot {
+#[derive(Serialize, Deserialize)]
+struct Snapshot<L> {
     dimensions: usize,
     settings: HnswSettings,
-    next: usize,
-    live: HashMap<usize, Meta>,
-}
-
-/// [`Snapshot`] borrowing the live map, so writing one copies no vectors.
-#[derive(Serialize)]
-struct SnapshotRef<'a> {
-    dimensions: usize,
-    settings: HnswSettings,
-    next: usize,
-    live: &'a HashMap<usize, Meta>,
+    next: u64,
+    live: L,
 }
 
 struct State {
-    graph: Hnsw<'static, f32, DistDot>,
-    /// Graph id → entry, for live points only; anything else in the graph is a tombstone.
-    live: HashMap<usize, Meta>,
-    by_id: HashMap<Uuid, usize>,
-    by_owner: HashMap<String, HashSet<usize>>,
-    next: usize,
+    graph: Index,
+    /// Graph key → entry. Keys are never reused, so a replaced vector's old key simply vanishes.
+    live: HashMap<u64, Meta>,
+    by_id: HashMap<Uuid, u64>,
+    by_owner: HashMap<String, HashSet<u64>>,
+    next: u64,
     dirty: bool,
 }
 
 impl State {
-    fn new(settings: &HnswSettings) -> Self {
-        Self {
-            graph: new_graph(settings),
+    fn new(dimensions: usize, settings: &HnswSettings) -> Result<Self, IndexError> {
+        Ok(Self {
+            graph: new_graph(dimensions, settings)?,
             live: HashMap::new(),
             by_id: HashMap::new(),
             by_owner: HashMap::new(),
             next: 0,
             dirty: false,
-        }
+        })
     }
 
-    fn bury(&mut self, id: &Uuid) {
-        if let Some(point) = self.by_id.remove(id) {
-            if let Some(meta) = self.live.remove(&point) {
-                if let Some(points) = self.by_owner.get_mut(&meta.owner) {
-                    points.remove(&point);
+    fn remove(&mut self, id: &Uuid) -> Result<(), IndexError> {
+        if let Some(key) = self.by_id.remove(id) {
+            self.graph.remove(key).map_err(storage)?;
+            if let Some(meta) = self.live.remove(&key) {
+                if let Some(keys) = self.by_owner.get_mut(&meta.owner) {
+                    keys.remove(&key);
                 }
             }
             self.dirty = true;
         }
+        Ok(())
     }
 
-    fn admit(&mut self, point: usize, meta: Meta) {
-        self.by_id.insert(meta.id, point);
+    fn admit(&mut self, key: u64, meta: Meta) {
+        self.by_id.insert(meta.id, key);
         self.by_owner
             .entry(meta.owner.clone())
             .or_default()
-            .insert(point);
-        self.live.insert(point, meta);
+            .insert(key);
+        self.live.insert(key, meta);
+    }
+
+    /// Cosine similarity of each key's stored vector to `query`.
+    fn score_exactly(&self, query: &[f32], keys: &[u64]) -> Result<Vec<Hit>, IndexError> {
+        let mut vector = vec![0.0; query.len()];
+        keys.iter()
+            .map(|key| {
+                self.graph.get(*key, &mut vector).map_err(storage)?;
+                Ok(Hit {
+                    id: self.live[key].id,
+                    score: dot(&vector, query),
+                })
+            })
+            .collect()
     }
 }
 
-fn new_graph(settings: &HnswSettings) -> Hnsw<'static, f32, DistDot> {
-    let mut graph = Hnsw::new(
-        settings.max_connections,
-        CAPACITY_HINT,
-        MAX_LAYERS,
-        settings.ef_construction,
-        DistDot,
-    );
-    graph.set_searching_mode(true);
+/// How many graph calls may run at once. USearch keeps one search context per concurrent call
+/// and indexes past its table when more callers arrive than were reserved, so every call holds
+/// one of these many permits (searches) or the write lock (inserts, which use this many threads).
+fn contexts() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Makes room for `members` vectors and [`contexts`] concurrent calls.
+fn reserve(graph: &Index, members: usize) -> Result<(), IndexError> {
+    if members > graph.capacity() {
+        let capacity = members.max(graph.capacity() * 2).max(MIN_CAPACITY);
+        graph
+            .reserve_capacity_and_threads(capacity, contexts())
+            .map_err(storage)?;
+    }
+    Ok(())
+}
+
+fn new_graph(dimensions: usize, settings: &HnswSettings) -> Result<Index, IndexError> {
+    let graph = Index::new(&IndexOptions {
+        dimensions,
+        // Vectors are normalised on the way in, so inner product is cosine similarity.
+        metric: MetricKind::IP,
+        quantization: ScalarKind::F32,
+        connectivity: settings.max_connections,
+        expansion_add: settings.ef_construction,
+        expansion_search: settings.ef_search,
+        multi: false,
+    })
+    .map_err(storage)?;
     graph
+        .reserve_capacity_and_threads(MIN_CAPACITY, contexts())
+        .map_err(storage)?;
+    Ok(graph)
 }
 
 pub struct HnswIndex {
@@ -139,16 +170,19 @@ pub struct HnswIndex {
     /// Where snapshots go; `None` keeps the index in memory only.
     dir: Option<PathBuf>,
     state: RwLock<State>,
+    /// One per search context; see [`contexts`].
+    searches: tokio::sync::Semaphore,
 }
 
 impl HnswIndex {
-    pub fn in_memory(dimensions: usize, settings: HnswSettings) -> Self {
-        Self {
+    pub fn in_memory(dimensions: usize, settings: HnswSettings) -> Result<Self, IndexError> {
+        Ok(Self {
             dimensions,
             settings,
             dir: None,
-            state: RwLock::new(State::new(&settings)),
-        }
+            state: RwLock::new(State::new(dimensions, &settings)?),
+            searches: tokio::sync::Semaphore::new(contexts()),
+        })
     }
 
     /// Opens the snapshot in `dir`, or starts empty. A snapshot made with other dimensions or
@@ -163,10 +197,10 @@ impl HnswIndex {
         }
         let state = match load(&current, dimensions, &settings) {
             Ok(Some(state)) => state,
-            Ok(None) => State::new(&settings),
+            Ok(None) => State::new(dimensions, &settings)?,
             Err(e) => {
                 tracing::warn!(error = %e, dir = %dir.display(), "HNSW snapshot unreadable; rebuilding from the store");
-                State::new(&settings)
+                State::new(dimensions, &settings)?
             }
         };
         Ok(Self {
@@ -174,12 +208,14 @@ impl HnswIndex {
             settings,
             dir: Some(dir.to_path_buf()),
             state: RwLock::new(state),
+            searches: tokio::sync::Semaphore::new(contexts()),
         })
     }
 
     /// Trades recall for speed at query time; the graph is unchanged.
     pub fn set_ef_search(&mut self, ef_search: usize) {
         self.settings.ef_search = ef_search;
+        self.write().graph.change_expansion_search(ef_search);
     }
 
     pub fn len(&self) -> usize {
@@ -191,8 +227,8 @@ impl HnswIndex {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        // A panic while holding the lock cannot leave the maps half-updated in a way searches
-        // could trip on (inserts complete before the maps change), so poisoning is ignored.
+        // The maps change only after the graph call they describe has succeeded, so a panic
+        // while holding the lock cannot leave them describing a graph that isn't there.
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -210,7 +246,7 @@ fn load(dir: &Path, dimensions: usize, settings: &HnswSettings) -> anyhow::Resul
     if !entries.exists() {
         return Ok(None);
     }
-    let snapshot: Snapshot = serde_json::from_slice(&std::fs::read(&entries)?)?;
+    let snapshot: Snapshot<HashMap<u64, Meta>> = serde_json::from_slice(&std::fs::read(&entries)?)?;
     // ef_search is a query-time knob; the other two shape the graph.
     let graph_changed = (
         snapshot.settings.max_connections,
@@ -220,36 +256,29 @@ fn load(dir: &Path, dimensions: usize, settings: &HnswSettings) -> anyhow::Resul
         tracing::info!("HNSW snapshot was built with other settings; rebuilding");
         return Ok(None);
     }
-    let graph = if snapshot.next == 0 {
-        new_graph(settings)
-    } else {
-        // The reloaded graph borrows its loader for its whole life; the index lives as long as
-        // the process, so the loader (a few paths and options, no data) is leaked once per open.
-        let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, GRAPH_BASENAME)));
-        let mut graph: Hnsw<'static, f32, DistDot> = io.load_hnsw()?;
-        graph.set_searching_mode(true);
-        graph
-    };
-    let mut state = State {
-        graph,
-        live: HashMap::new(),
-        by_id: HashMap::new(),
-        by_owner: HashMap::new(),
-        next: snapshot.next,
-        dirty: false,
-    };
-    let mut live = snapshot.live;
-    let mut restored = Vec::with_capacity(live.len());
-    for point in state.graph.get_point_indexation() {
-        if let Some(mut meta) = live.remove(&point.get_origin_id()) {
-            meta.vector = point.get_v().to_vec();
-            restored.push((point.get_origin_id(), meta));
-        }
-    }
-    for (point, meta) in restored {
-        state.admit(point, meta);
+    let mut state = State::new(dimensions, settings)?;
+    state.graph.load(&path_str(&dir.join(GRAPH_FILE))?)?;
+    // Loading sizes the graph to what it holds; searches need their contexts too.
+    let size = state.graph.size();
+    state
+        .graph
+        .reserve_capacity_and_threads(size.max(MIN_CAPACITY), contexts())?;
+    state.graph.change_expansion_search(settings.ef_search);
+    state.next = snapshot.next;
+    for (key, meta) in snapshot.live {
+        anyhow::ensure!(
+            state.graph.contains(key),
+            "snapshot lists vector {key} that its graph lacks"
+        );
+        state.admit(key, meta);
     }
     Ok(Some(state))
+}
+
+fn path_str(path: &Path) -> Result<String, IndexError> {
+    path.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| storage(format!("{} is not valid UTF-8", path.display())))
 }
 
 #[async_trait]
@@ -263,27 +292,42 @@ impl VectorIndex for HnswIndex {
             check_dimensions(self.dimensions, &e.vector)?;
         }
         let mut state = self.write();
+        for e in &entries {
+            state.remove(&e.id)?;
+        }
+        reserve(&state.graph, state.graph.size() + entries.len())?;
         let first = state.next;
-        let mut metas = Vec::with_capacity(entries.len());
-        for e in entries {
-            state.bury(&e.id);
-            metas.push(Meta {
+        let vectors: Vec<(u64, Vec<f32>)> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (first + i as u64, normalised(e.vector.clone())))
+            .collect();
+        let graph = &state.graph;
+        std::thread::scope(|scope| {
+            let share = vectors.len().div_ceil(contexts()).max(1);
+            let workers: Vec<_> = vectors
+                .chunks(share)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .try_for_each(|(key, vector)| graph.add(*key, vector))
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().expect("USearch insert thread panicked"))
+        })
+        .map_err(storage)?;
+        state.next = first + entries.len() as u64;
+        for (i, e) in entries.into_iter().enumerate() {
+            let meta = Meta {
                 id: e.id,
                 owner: e.owner,
                 collection: e.collection,
                 metadata: e.metadata,
-                vector: normalised(e.vector),
-            });
-        }
-        let batch: Vec<(&Vec<f32>, usize)> = metas
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (&m.vector, first + i))
-            .collect();
-        state.graph.parallel_insert(&batch);
-        state.next = first + metas.len();
-        for (i, meta) in metas.into_iter().enumerate() {
-            state.admit(first + i, meta);
+            };
+            state.admit(first + i as u64, meta);
         }
         state.dirty = true;
         Ok(())
@@ -291,10 +335,7 @@ impl VectorIndex for HnswIndex {
 
     async fn remove(&self, ids: &[Uuid]) -> Result<(), IndexError> {
         let mut state = self.write();
-        for id in ids {
-            state.bury(id);
-        }
-        Ok(())
+        ids.iter().try_for_each(|id| state.remove(id))
     }
 
     async fn search(
@@ -308,50 +349,64 @@ impl VectorIndex for HnswIndex {
             return Ok(Vec::new());
         }
         let query = normalised(query.to_vec());
+        let _context = self
+            .searches
+            .acquire()
+            .await
+            .map_err(|_| storage("the index is closed"))?;
         let state = self.read();
         let Some(owned) = state.by_owner.get(&filter.owner) else {
             return Ok(Vec::new());
         };
-        let selects = |point: &usize| {
+        let selects = |key: &u64| {
             state
                 .live
-                .get(point)
+                .get(key)
                 .is_some_and(|m| filter.matches(&m.owner, &m.collection, &m.metadata))
         };
-        // The points the filter selects, when they are few enough to score exactly.
-        let few: Option<Vec<usize>> = if filter.collection.is_none() && filter.metadata.is_empty() {
-            (owned.len() < BRUTE_FORCE_BELOW).then(|| owned.iter().copied().collect())
-        } else {
-            let selected: Vec<usize> = owned
+        let only_owner = filter.collection.is_none() && filter.metadata.is_empty();
+        let selected = || -> Vec<u64> {
+            owned
                 .iter()
                 .copied()
-                .filter(|p| selects(p))
+                .filter(|key| only_owner || selects(key))
+                .collect()
+        };
+        // The keys the filter selects, when they are few enough to score exactly.
+        let few: Option<Vec<u64>> = if only_owner {
+            (owned.len() < BRUTE_FORCE_BELOW).then(selected)
+        } else {
+            let some: Vec<u64> = owned
+                .iter()
+                .copied()
+                .filter(|key| selects(key))
                 .take(BRUTE_FORCE_BELOW)
                 .collect();
-            (selected.len() < BRUTE_FORCE_BELOW).then_some(selected)
+            (some.len() < BRUTE_FORCE_BELOW).then_some(some)
         };
-        let mut hits: Vec<Hit> = match few {
-            Some(points) => points
-                .iter()
-                .map(|p| {
-                    let meta = &state.live[p];
-                    Hit {
-                        id: meta.id,
-                        score: meta.vector.iter().zip(&query).map(|(a, b)| a * b).sum(),
-                    }
-                })
-                .collect(),
-            None => state
-                .graph
-                .search_filter(&query, k, self.settings.ef_search.max(k), Some(&selects))
-                .into_iter()
-                .filter_map(|n| {
-                    state.live.get(&n.get_origin_id()).map(|m| Hit {
-                        id: m.id,
-                        score: 1.0 - n.get_distance(),
-                    })
-                })
-                .collect(),
+        let mut hits = match few {
+            Some(keys) => state.score_exactly(&query, &keys)?,
+            None => {
+                let found = state
+                    .graph
+                    .filtered_search(&query, k, |key| selects(&key))
+                    .map_err(storage)?;
+                if found.keys.len() < k {
+                    // The walk ran out before finding k matches, though at least
+                    // BRUTE_FORCE_BELOW exist: a filter must never starve a result.
+                    state.score_exactly(&query, &selected())?
+                } else {
+                    found
+                        .keys
+                        .iter()
+                        .zip(&found.distances)
+                        .map(|(key, distance)| Hit {
+                            id: state.live[key].id,
+                            score: 1.0 - distance,
+                        })
+                        .collect()
+                }
+            }
         };
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         hits.truncate(k);
@@ -374,24 +429,22 @@ impl VectorIndex for HnswIndex {
         }
         let staging = dir.join(format!("staging-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&staging).map_err(storage)?;
-        if state.next > 0 {
-            state
-                .graph
-                .file_dump(&staging, GRAPH_BASENAME)
-                .map_err(storage)?;
-        }
-        let snapshot = SnapshotRef {
+        let graph_file = staging.join(GRAPH_FILE);
+        state.graph.save(&path_str(&graph_file)?).map_err(storage)?;
+        let snapshot = Snapshot {
             dimensions: self.dimensions,
             settings: self.settings,
             next: state.next,
             live: &state.live,
         };
         let json = serde_json::to_vec(&snapshot).map_err(storage)?;
-        let file = staging.join(ENTRIES_FILE);
-        std::fs::write(&file, json).map_err(storage)?;
-        std::fs::File::open(&file)
-            .and_then(|f| f.sync_all())
-            .map_err(storage)?;
+        let entries_file = staging.join(ENTRIES_FILE);
+        std::fs::write(&entries_file, json).map_err(storage)?;
+        for file in [&graph_file, &entries_file] {
+            std::fs::File::open(file)
+                .and_then(|f| f.sync_all())
+                .map_err(storage)?;
+        }
         let (current, previous) = (dir.join("current"), dir.join("previous"));
         let _ = std::fs::remove_dir_all(&previous);
         if current.exists() {

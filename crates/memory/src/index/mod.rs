@@ -148,6 +148,25 @@ pub fn normalised(mut v: Vec<f32>) -> Vec<f32> {
     v
 }
 
+/// Dot product in eight independent lanes: a plain `zip().sum()` is one serial chain of float
+/// adds that the compiler may not reorder, so it can't use SIMD; eight lanes it can.
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a_body, b_body) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a_body
+        .remainder()
+        .iter()
+        .zip(b_body.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a_body.zip(b_body) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
 fn check_dimensions(expected: usize, vector: &[f32]) -> Result<(), IndexError> {
     if vector.len() == expected {
         Ok(())
@@ -156,5 +175,20 @@ fn check_dimensions(expected: usize, vector: &[f32]) -> Result<(), IndexError> {
             expected,
             got: vector.len(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dot;
+
+    #[test]
+    fn dot_agrees_with_the_plain_sum_for_lengths_around_its_lane_width() {
+        for len in [0, 1, 7, 8, 9, 384] {
+            let a: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..len).map(|i| (i as f32 * 0.11).cos()).collect();
+            let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((dot(&a, &b) - plain).abs() < 1e-4, "length {len}");
+        }
     }
 }

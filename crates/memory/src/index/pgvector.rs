@@ -10,7 +10,9 @@ use pgvector::Vector;
 use sqlx::{postgres::PgPoolOptions, Executor, PgPool, QueryBuilder, Row};
 use uuid::Uuid;
 
-use super::{check_dimensions, normalised, Entry, Filter, Hit, IndexError, VectorIndex};
+use super::{
+    check_dimensions, normalised, Entry, Filter, Hit, HnswSettings, IndexError, VectorIndex,
+};
 
 /// Rows per INSERT statement when upserting in bulk (PostgreSQL allows 65535 parameters).
 const ROWS_PER_STATEMENT: usize = 1_000;
@@ -18,7 +20,7 @@ const ROWS_PER_STATEMENT: usize = 1_000;
 pub struct PgVectorIndex {
     pool: PgPool,
     dimensions: usize,
-    ef_search: usize,
+    settings: HnswSettings,
     /// pgvector 0.8 added iterative index scans; older servers get a larger `ef_search` instead.
     iterative_scan: bool,
 }
@@ -30,7 +32,7 @@ impl PgVectorIndex {
         url: &str,
         schema: &str,
         dimensions: usize,
-        ef_search: usize,
+        settings: HnswSettings,
     ) -> Result<Self, IndexError> {
         if !schema
             .chars()
@@ -56,6 +58,9 @@ impl PgVectorIndex {
             .await?;
         pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
             .await?;
+        // pgvector's own bounds: m in 2..=100, ef_construction in 4..=1000 and at least 2m.
+        let m = settings.max_connections.clamp(2, 100);
+        let ef_construction = settings.ef_construction.clamp(4, 1000).max(2 * m);
         pool.execute(
             format!(
                 "CREATE TABLE IF NOT EXISTS {schema}.memory_vectors (
@@ -66,7 +71,8 @@ impl PgVectorIndex {
                      embedding vector({dimensions}) NOT NULL
                  );
                  CREATE INDEX IF NOT EXISTS memory_vectors_embedding
-                     ON {schema}.memory_vectors USING hnsw (embedding vector_ip_ops);
+                     ON {schema}.memory_vectors USING hnsw (embedding vector_ip_ops)
+                     WITH (m = {m}, ef_construction = {ef_construction});
                  CREATE INDEX IF NOT EXISTS memory_vectors_owner
                      ON {schema}.memory_vectors (owner, collection);"
             )
@@ -81,7 +87,7 @@ impl PgVectorIndex {
         Ok(Self {
             pool,
             dimensions,
-            ef_search,
+            settings,
             iterative_scan,
         })
     }
@@ -149,7 +155,7 @@ impl VectorIndex for PgVectorIndex {
         tx.execute(
             format!(
                 "SET LOCAL hnsw.ef_search = {}",
-                self.ef_search.clamp(k, 1000)
+                self.settings.ef_search.clamp(k, 1000)
             )
             .as_str(),
         )

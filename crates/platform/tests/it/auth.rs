@@ -224,3 +224,10 @@ async fn an_rs256_token_is_verified_with_the_key_from_the_jwks_endpoint() {
         Err(401)
     );
 }
+
+#[tokio::test]
+async fn no_token_can_act_as_a_reserved_system_principal() {
+    let auth = jwt_auth(None, None, None);
+    let token = hs256(json!({"sub": "miyagi:library", "exp": now() + 60}));
+    assert_eq!(user(&auth, &bearer(&token)).await, Err(401));
+}

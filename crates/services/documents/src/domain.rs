@@ -18,7 +18,7 @@ use miyagi_memory::{
     cite::{quotable_sentences, Citation, Passage},
     extract::{extract, Format},
     index::{reconcile, Filter, IndexError, VectorIndex},
-    retrieve::{cosine, reciprocal_rank_fusion, select, Mode, RetrievalSettings},
+    retrieve::{cosine, reciprocal_rank_fusion, select, Mode, RetrievalSettings, Retriever},
 };
 use miyagi_platform::{
     blob::BlobStore,
@@ -187,6 +187,37 @@ impl Documents {
             sha256,
         };
         Ok(self.store.record_upload(id, &upload, &blob_path).await?)
+    }
+
+    /// Uploads the files of bundled `dataset` into `owner`'s `collection`, skipping those whose
+    /// content is already there; returns how many were uploaded. Safe to call at every start.
+    pub async fn ensure_dataset(
+        &self,
+        owner: &str,
+        dataset: &str,
+        collection: &str,
+    ) -> Result<usize, DocumentsError> {
+        let files = crate::datasets::files(dataset).ok_or(DocumentsError::NotFound)?;
+        let mut uploaded = 0;
+        for file in files {
+            let sha256 = hex::encode(Sha256::digest(file.content));
+            let current = self
+                .store
+                .current_sha256(owner, collection, file.name)
+                .await?;
+            if current.as_deref() != Some(sha256.as_str()) {
+                self.upload(
+                    owner,
+                    collection,
+                    file.name,
+                    None,
+                    Bytes::from_static(file.content),
+                )
+                .await?;
+                uploaded += 1;
+            }
+        }
+        Ok(uploaded)
     }
 
     /// Ingests the version of `document` that event `event_id` announced. Idempotent per event;
@@ -468,6 +499,22 @@ fn best_snippet(text: &str, query: &str) -> String {
 }
 
 /// Collections are names users pick: short, URL-safe.
+#[async_trait::async_trait]
+impl Retriever for Documents {
+    async fn retrieve(
+        &self,
+        owner: &str,
+        query: &str,
+        collection: Option<&str>,
+        settings: &RetrievalSettings,
+    ) -> anyhow::Result<Vec<Passage>> {
+        let found = self
+            .search(owner, query, collection, None, settings)
+            .await?;
+        Ok(found.into_iter().map(|f| f.passage).collect())
+    }
+}
+
 pub fn validate_collection(collection: &str) -> Result<(), DocumentsError> {
     let ok = (1..=64).contains(&collection.len())
         && collection

@@ -19,7 +19,10 @@ pub mod store;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use miyagi_domain::{document::Document, events::types};
+use miyagi_domain::{
+    document::{Document, LIBRARY_OWNER},
+    events::types,
+};
 use miyagi_kernel::{EmbeddingModel, Kernel};
 use miyagi_memory::{
     chunk::{ChunkSettings, Chunker, TokenCounter},
@@ -74,14 +77,9 @@ impl DocumentsService {
                     )
                 })?;
                 Arc::new(
-                    PgVectorIndex::connect(
-                        url.expose(),
-                        NAME,
-                        dimensions,
-                        HnswSettings::default().ef_search,
-                    )
-                    .await
-                    .map_err(|e| anyhow::anyhow!("key `documents.pgvector_url`: {e}"))?,
+                    PgVectorIndex::connect(url.expose(), NAME, dimensions, HnswSettings::default())
+                        .await
+                        .map_err(|e| anyhow::anyhow!("key `documents.pgvector_url`: {e}"))?,
                 )
             }
         };
@@ -104,6 +102,16 @@ impl DocumentsService {
             },
         );
         documents.reconcile().await?;
+        if config.library {
+            // The shared library the advisor grounds on; ingestion follows through the usual
+            // events, in the background.
+            let seeded = documents
+                .ensure_dataset(LIBRARY_OWNER, datasets::DEFAULT, datasets::DEFAULT)
+                .await?;
+            if seeded > 0 {
+                tracing::info!(files = seeded, "queued the investing library for ingestion");
+            }
+        }
         Ok(Self {
             documents: Arc::new(documents),
             kernel: models.kernel,

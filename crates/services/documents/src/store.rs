@@ -96,6 +96,23 @@ impl DocumentStore {
     }
 
     /// The id a document of this name already has, if any: a re-upload keeps it.
+    /// The SHA-256 of the current version of a document, if there is one.
+    pub async fn current_sha256(
+        &self,
+        owner: &str,
+        collection: &str,
+        name: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT sha256 FROM documents WHERE owner = $1 AND collection = $2 AND name = $3",
+        )
+        .bind(owner)
+        .bind(collection)
+        .bind(name)
+        .fetch_optional(self.db.pool())
+        .await?)
+    }
+
     pub async fn existing_id(
         &self,
         owner: &str,

@@ -70,6 +70,8 @@ impl Miyagi {
             .collect();
         config.documents.max_upload_bytes = 100_000;
         config.documents.max_files_per_upload = 3;
+        // The advisor's library is tested with the advisor.
+        config.documents.library = false;
         config.consumer.backoff_initial_ms = 10;
         let context = ServiceContext::from_config(config).await.unwrap();
         let models = Models {

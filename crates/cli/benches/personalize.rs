@@ -1,0 +1,139 @@
+//! Personalize latency through the real binary: `miyagi up` on embedded defaults with the local
+//! models, over HTTP. Cold = a portfolio the advisor has not seen (engine + retrieval + the local
+//! model writing the advice); cached = the same request again (answered from stored advice).
+//!
+//! `cargo bench -p miyagi --bench personalize` (`MIYAGI_BENCH_COLD` sets the number of cold
+//! requests, default 8; cached requests are 50).
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{json, Value};
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((p * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
+}
+
+fn report(label: &str, mut ms: Vec<f64>) {
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "{label}: n={} p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        ms.len(),
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.95),
+        ms.last().unwrap()
+    );
+}
+
+fn body(user_id: &str, stocks: u32) -> Value {
+    json!({
+        "userInfo": {"userId": user_id},
+        "portfolio": [{"name": "Stocks", "allocation": stocks}, {"name": "Bonds", "allocation": 90 - stocks},
+                      {"name": "Cash", "allocation": 10}],
+        "stocks": [{"symbol": "MSFT", "allocation": 50}, {"symbol": "VTI", "allocation": 50}]
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    let cold_runs: u32 = std::env::var("MIYAGI_BENCH_COLD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_miyagi"))
+        .arg("up")
+        .env("MIYAGI_HTTP__BIND", format!("127.0.0.1:{port}"))
+        .env("MIYAGI_DATA_DIR", data.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    while http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        .ok()
+        != Some(true)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "miyagi up never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let profile: Value = http
+        .post(format!("{base}/api/v1/userprofile"))
+        .json(
+            &json!({"name": "Ada", "age": 36, "annualHouseholdIncome": 150000, "assets": 80000,
+                      "liabilities": 20000, "riskTolerance": "Moderate", "retirementAge": 65,
+                      "favoriteAdvisor": "Jack Bogle"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_id = profile["id"].as_str().unwrap().to_string();
+    let personalize = |body: Value| {
+        let http = http.clone();
+        let url = format!("{base}/api/v1/personalize");
+        async move {
+            let t = Instant::now();
+            let response = http.post(url).json(&body).send().await.unwrap();
+            assert!(
+                response.status().is_success(),
+                "{}",
+                response.text().await.unwrap()
+            );
+            let advice: Value = response.json().await.unwrap();
+            (t.elapsed().as_secs_f64() * 1000.0, advice)
+        }
+    };
+    // Warm-up (not counted): waits for the profile event and for the library to be indexed,
+    // which the first start ingests in the background.
+    for attempt in 0.. {
+        assert!(attempt < 60, "no advice after {attempt} attempts");
+        let response = http
+            .post(format!("{base}/api/v1/personalize"))
+            .json(&body(&user_id, 1))
+            .send()
+            .await
+            .unwrap();
+        if response.status().is_success() {
+            let advice: Value = response.json().await.unwrap();
+            if !advice["citations"].as_array().unwrap().is_empty() || attempt >= 3 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let mut cold = Vec::new();
+    for i in 0..cold_runs {
+        cold.push(personalize(body(&user_id, 40 + i)).await.0);
+    }
+    let mut cached = Vec::new();
+    for _ in 0..50 {
+        let (ms, advice) = personalize(body(&user_id, 40)).await;
+        assert_eq!(advice["cached"], true);
+        cached.push(ms);
+    }
+    report("personalize cold (local SmolLM2 writes the advice)", cold);
+    report("personalize cached (same request again)", cached);
+    let _ = child.kill();
+}

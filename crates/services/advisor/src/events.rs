@@ -1,0 +1,29 @@
+//! The events this service publishes, on topic `miyagi.advice`, keyed by the profile the advice
+//! is for (so one person's advice events stay in order).
+
+use miyagi_domain::{
+    advice::AdviceGenerated,
+    events::{topics, types},
+};
+use miyagi_platform::events::CloudEvent;
+
+use crate::domain::Advice;
+
+pub const SOURCE: &str = "/miyagi/advisor";
+pub const TOPIC: &str = topics::ADVICE;
+
+pub fn generated(owner: &str, advice: &Advice) -> CloudEvent {
+    let payload = AdviceGenerated {
+        advice_id: advice.id,
+        owner: owner.to_string(),
+        user_id: advice.user_id,
+        trigger: advice.trigger,
+        created_at: advice.created_at,
+    };
+    CloudEvent::new(
+        SOURCE,
+        types::ADVICE_GENERATED,
+        advice.user_id.to_string(),
+        &payload,
+    )
+}

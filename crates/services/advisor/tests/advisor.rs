@@ -1,0 +1,409 @@
+//! The advisor as a client sees it, running for real: users, documents and advisor services in
+//! one runtime over HTTP, the embedded event log carrying profile events to the advisor, the
+//! bundled library ingested with MiniLM, and advice written by the local SmolLM2 model.
+//!
+//! One server is shared by every test (it runs on its own thread and runtime): the library is
+//! ingested once and the model loaded once.
+
+use std::{
+    sync::{Arc, OnceLock},
+    time::{Duration, Instant},
+};
+
+use miyagi_advisor::AdvisorService;
+use miyagi_documents::{DocumentsService, Models};
+use miyagi_domain::document::LIBRARY_OWNER;
+use miyagi_kernel::Kernel;
+use miyagi_memory::{
+    chunk::TokenCounter,
+    retrieve::{RetrievalSettings, Retriever},
+};
+use miyagi_models::{
+    cache::{ModelCache, MINILM, SMOLLM2},
+    chat::LocalChat,
+    embeddings::LocalEmbedder,
+};
+use miyagi_platform::{
+    config::{ApiKeyConfig, AuthMode, Config},
+    runtime::Runtime,
+    ServiceContext,
+};
+use miyagi_users::UsersService;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+struct Server {
+    base: String,
+}
+
+fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let (ready, base) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async move {
+                let data = tempfile::tempdir().unwrap();
+                let mut config = Config::default();
+                config.data_dir = data.path().to_path_buf();
+                config.auth.mode = AuthMode::ApiKey;
+                config.auth.keys = ["alice", "bob"]
+                    .iter()
+                    .map(|u| ApiKeyConfig::for_key(u, &format!("{u}-key")))
+                    .collect();
+                config.consumer.backoff_initial_ms = 10;
+                // The tests' model calls queue behind each other on one local model.
+                config.http.request_timeout_secs = 900;
+                config.advisor.prompts_dir =
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../prompts");
+                let context = ServiceContext::from_config(config).await.unwrap();
+                let cache = ModelCache::new(ModelCache::default_dir());
+                let minilm = cache.ensure(&MINILM, false).unwrap();
+                let chat =
+                    LocalChat::load(&cache.ensure(&SMOLLM2, false).unwrap().join("model.gguf"))
+                        .unwrap();
+                let kernel = Kernel::builder().chat_model(Arc::new(chat)).build();
+                let documents = DocumentsService::start(
+                    &context,
+                    Models {
+                        embedder: Arc::new(LocalEmbedder::load(&minilm).unwrap()),
+                        tokens: TokenCounter::from_file(&minilm.join("tokenizer.json")).unwrap(),
+                        kernel: Some(kernel.clone()),
+                    },
+                )
+                .await
+                .unwrap();
+                let library: Arc<dyn Retriever> = documents.documents().clone();
+                let advisor = AdvisorService::start(&context, Some(kernel), library.clone())
+                    .await
+                    .unwrap();
+                let users = UsersService::start(&context).await.unwrap();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let base = format!("http://{}", listener.local_addr().unwrap());
+                let run = tokio::spawn(
+                    Runtime::new(
+                        context,
+                        vec![Box::new(users), Box::new(documents), Box::new(advisor)],
+                    )
+                    .run(listener, CancellationToken::new()),
+                );
+                // Advice should cite the library, so wait until it is searchable.
+                let started = Instant::now();
+                while library
+                    .retrieve(
+                        LIBRARY_OWNER,
+                        "diversification",
+                        None,
+                        &RetrievalSettings::default(),
+                    )
+                    .await
+                    .unwrap()
+                    .len()
+                    < 3
+                {
+                    assert!(
+                        started.elapsed() < Duration::from_secs(300),
+                        "library never indexed"
+                    );
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                ready.send(base).unwrap();
+                let _keep = data;
+                run.await.unwrap().unwrap();
+            });
+        });
+        Server {
+            base: base.recv().unwrap(),
+        }
+    })
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap()
+}
+
+async fn call(
+    user: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = http()
+        .request(method, format!("{}{path}", server().base))
+        .header("x-api-key", format!("{user}-key"));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn profile(age: u32) -> Value {
+    json!({"name": "Grace", "age": age, "annualHouseholdIncome": 210000, "assets": 350000,
+           "liabilities": 120000, "riskTolerance": "Aggressive", "retirementAge": 62,
+           "favoriteAdvisor": "Peter Lynch", "favoriteBook": "One Up On Wall Street"})
+}
+
+async fn create_profile(user: &str, age: u32) -> String {
+    let (status, created) = call(
+        user,
+        reqwest::Method::POST,
+        "/api/v1/userprofile",
+        Some(profile(age)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created["id"].as_str().unwrap().to_string()
+}
+
+fn personalize_body(user_id: &str) -> Value {
+    json!({
+        "userInfo": {"userId": user_id},
+        "portfolio": [
+            {"name": "Stocks", "allocation": 70}, {"name": "Bonds", "allocation": 5},
+            {"name": "Cash", "allocation": 5}, {"name": "HomeEquity", "allocation": 20}
+        ],
+        "stocks": [{"symbol": "MSFT", "allocation": 60}, {"symbol": "VTI", "allocation": 40}]
+    })
+}
+
+#[tokio::test]
+async fn personalize_returns_engine_numbers_and_advice_written_by_the_local_model() {
+    let user_id = create_profile("alice", 45).await;
+    let (status, advice) = call(
+        "alice",
+        reqwest::Method::POST,
+        "/api/v1/personalize",
+        Some(personalize_body(&user_id)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{advice}");
+
+    let assets = advice["assets"]["portfolio"].as_array().unwrap();
+    let names: Vec<&str> = assets.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["Stocks", "Bonds", "Cash", "HomeEquity"],
+        "the caller's own names come back"
+    );
+    for a in assets {
+        let action = a["action"].as_str().unwrap();
+        assert!(
+            a["gptRecommendation"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{action}:")),
+            "{a}"
+        );
+    }
+    let symbols: Vec<&str> = advice["investments"]["portfolio"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["symbol"].as_str().unwrap())
+        .collect();
+    assert_eq!(symbols, ["MSFT", "VTI"]);
+
+    let target = &advice["engine"]["target"];
+    let total: f64 = ["stocks", "bonds", "cash", "realEstate"]
+        .iter()
+        .map(|k| target[k].as_f64().unwrap())
+        .sum();
+    assert!((total - 1.0).abs() < 1e-9, "{target}");
+    assert_eq!(
+        advice["engine"]["household"]["age"], 45,
+        "age came from the stored profile"
+    );
+    let years = advice["engine"]["projection"]["years"].as_array().unwrap();
+    assert_eq!(years.len(), 62 - 45);
+    assert!(years.last().unwrap()["p50"].as_f64().unwrap() > 0.0);
+    // MSFT is 60% of a 70% stock sleeve: 42% of everything, a concentration the engine flags.
+    assert_eq!(advice["investments"]["portfolio"][0]["action"], "Sell");
+
+    let narrative = advice["narrative"].as_str().unwrap();
+    assert!(narrative.split_whitespace().count() >= 3, "{narrative}");
+    for c in advice["citations"].as_array().unwrap() {
+        assert!(!c["snippet"].as_str().unwrap().is_empty());
+        assert!(c["documentName"].as_str().unwrap().ends_with(".md"), "{c}");
+    }
+    assert_eq!(advice["cached"], false);
+
+    let (status, again) = call(
+        "alice",
+        reqwest::Method::POST,
+        "/api/v1/personalize",
+        Some(personalize_body(&user_id)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        again["cached"], true,
+        "an identical request is answered from stored advice"
+    );
+    assert_eq!(again["id"], advice["id"]);
+
+    let (status, history) = call(
+        "alice",
+        reqwest::Method::GET,
+        &format!("/api/v1/advice?userId={user_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+}
+
+#[tokio::test]
+async fn updating_a_profile_produces_new_advice_through_events_alone() {
+    // The update's event follows the creation's on the profile's partition, so the advisor
+    // sees them in order without the test waiting in between.
+    let user_id = create_profile("alice", 38).await;
+    let (status, updated) = call(
+        "alice",
+        reqwest::Method::PUT,
+        &format!("/api/v1/userprofile/{user_id}"),
+        Some(profile(52)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+
+    let started = Instant::now();
+    let refreshed = loop {
+        let (_, history) = call(
+            "alice",
+            reqwest::Method::GET,
+            &format!("/api/v1/advice?userId={user_id}"),
+            None,
+        )
+        .await;
+        if let Some(advice) = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["trigger"] == "profile-updated")
+        {
+            break advice.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "no advice after the profile update"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(refreshed["engine"]["household"]["age"], 52);
+    assert_eq!(refreshed["engine"]["household"]["profileVersion"], 2);
+    assert!(!refreshed["narrative"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_request_gets_problem_json_naming_each_field() {
+    let user_id = uuid::Uuid::now_v7().to_string();
+    let cases = [
+        (
+            json!({"userInfo": {"userId": user_id, "age": 12}}),
+            "userInfo.age",
+        ),
+        (
+            json!({"userInfo": {"userId": "not-a-uuid"}}),
+            "userInfo.userId",
+        ),
+        (
+            json!({"userInfo": {"userId": user_id, "age": 40, "riskLevel": "Moderate", "annualHouseholdIncome": 1},
+                "portfolio": [{"name": "Crypto", "allocation": 1}]}),
+            "portfolio[0].name",
+        ),
+        (
+            json!({"userInfo": {"userId": user_id, "age": 40, "riskLevel": "Moderate", "annualHouseholdIncome": 1},
+                "stocks": [{"symbol": "DROP TABLE", "allocation": 1}]}),
+            "stocks[0].symbol",
+        ),
+        (
+            json!({"userInfo": {"userId": user_id, "riskLevel": "Moderate", "annualHouseholdIncome": 1}}),
+            "userInfo.age",
+        ),
+    ];
+    for (body, field) in cases {
+        let response = http()
+            .post(format!("{}/api/v1/personalize", server().base))
+            .header("x-api-key", "bob-key")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let problem: Value = response.json().await.unwrap();
+        assert!(
+            status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST,
+            "{status} {problem}"
+        );
+        assert_eq!(content_type, "application/problem+json");
+        assert!(
+            problem.to_string().contains(field),
+            "{field} not named in {problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_users_advice_and_profiles_are_invisible_to_another() {
+    let user_id = create_profile("alice", 45).await;
+    // Alice's advice from her stored profile alone: a 422 means the profile's event has not
+    // reached the advisor yet.
+    let started = Instant::now();
+    loop {
+        let (status, advice) = call(
+            "alice",
+            reqwest::Method::POST,
+            "/api/v1/investments",
+            Some(json!({"userInfo": {"userId": user_id}})),
+        )
+        .await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{advice}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "profile never reached the advisor"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Bob names alice's profile: the advisor does not use it for him (it asks for the fields).
+    let (status, problem) = call(
+        "bob",
+        reqwest::Method::POST,
+        "/api/v1/personalize",
+        Some(json!({"userInfo": {"userId": user_id}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (_, alices) = call("alice", reqwest::Method::GET, "/api/v1/advice", None).await;
+    for advice in alices.as_array().unwrap() {
+        let id = advice["id"].as_str().unwrap();
+        let (status, _) = call(
+            "bob",
+            reqwest::Method::GET,
+            &format!("/api/v1/advice/{id}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let (_, bobs) = call(
+        "bob",
+        reqwest::Method::GET,
+        &format!("/api/v1/advice?userId={user_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(bobs, json!([]));
+}
