@@ -204,6 +204,49 @@ async fn with_jwt_auth_one_users_token_cannot_touch_another_users_profile() {
     assert_eq!(status_of(http.get(&uri).bearer_auth(&alice)).await, 200);
 }
 
+/// The quick start's promise: `miyagi up` with its local models, one profile, one request, and
+/// advice comes back with the engine's numbers and a narrative the local model wrote.
+#[tokio::test]
+async fn up_gives_personalized_advice_written_by_the_local_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let miyagi = Miyagi::up(
+        dir.path(),
+        &[
+            ("MIYAGI_MODELS__LOCAL", "true"),
+            ("MIYAGI_DOCUMENTS__LIBRARY", "true"),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let created = json_of(
+        http.post(miyagi.url("/api/v1/userprofile"))
+            .json(&profile()),
+    )
+    .await;
+    let response = http
+        .post(miyagi.url("/api/v1/personalize"))
+        .json(&json!({
+            "userInfo": {"userId": created["id"]},
+            "portfolio": [{"name": "Stocks", "allocation": 60}, {"name": "Bonds", "allocation": 30},
+                          {"name": "Cash", "allocation": 10}],
+            "stocks": [{"symbol": "MSFT", "allocation": 100}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let advice: Value = response.json().await.unwrap();
+    assert_eq!(advice["engine"]["household"]["age"], 45);
+    assert_eq!(advice["assets"]["portfolio"].as_array().unwrap().len(), 4);
+    assert!(!advice["narrative"].as_str().unwrap().trim().is_empty());
+    assert!(
+        advice["model"].as_str().unwrap().contains("smollm2"),
+        "{}",
+        advice["model"]
+    );
+    assert!(miyagi.stop());
+}
+
 #[test]
 fn config_check_prints_the_effective_values_with_secrets_masked() {
     let output = miyagi()
