@@ -285,8 +285,7 @@ impl Advisor {
         let kernel = self.kernel.as_ref().ok_or(AdvisorError::NoModel)?;
         let profile = self.profile(owner, &request.user_info).await?;
         let household = household(&request.user_info, profile.as_ref())?;
-        let mut engine = compute(&household, request);
-        engine.household.profile_version = profile.as_ref().map(|p| p.version);
+        let engine = compute(&household, request, profile.as_ref().map(|p| p.version));
         let prompt = self.prompts.personalize()?;
         let model = kernel.chat_model()?.model_id().to_string();
         let key = cache_key(&[
@@ -469,8 +468,13 @@ fn household(info: &UserInfo, profile: Option<&UserProfile>) -> Result<Household
     })
 }
 
-/// The finance engine's whole answer for a household and its holdings.
-pub fn compute(household: &Household, request: &PersonalizeRequest) -> EngineResult {
+/// The finance engine's whole answer for a household and its holdings; `profile_version` is
+/// the stored profile's, recorded with the numbers it produced.
+pub fn compute(
+    household: &Household,
+    request: &PersonalizeRequest,
+    profile_version: Option<i64>,
+) -> EngineResult {
     let risk = risk::assess(household);
     let current = Allocation::from_holdings(
         request
@@ -520,7 +524,7 @@ pub fn compute(household: &Household, request: &PersonalizeRequest) -> EngineRes
             assets: household.assets,
             liabilities: household.liabilities,
             tolerance: household.tolerance,
-            profile_version: None,
+            profile_version,
         },
         risk,
         target,
@@ -783,7 +787,7 @@ mod tests {
     #[test]
     fn the_written_schema_allows_exactly_the_requests_classes_and_symbols() {
         let r = request();
-        let engine = compute(&household(&r.user_info, None).unwrap(), &r);
+        let engine = compute(&household(&r.user_info, None).unwrap(), &r, None);
         let schema = written_schema(&engine, &[]);
         let validator = jsonschema::validator_for(&schema).unwrap();
         let answer = |symbol: &str| {
@@ -800,7 +804,7 @@ mod tests {
     #[test]
     fn recommendations_carry_the_engines_action_before_the_models_note() {
         let r = request();
-        let engine = compute(&household(&r.user_info, None).unwrap(), &r);
+        let engine = compute(&household(&r.user_info, None).unwrap(), &r, None);
         let notes = vec![Note {
             name: "Stocks".into(),
             note: "Trim gently.".into(),

@@ -111,33 +111,32 @@ impl EventHandler for ProfileFollower {
                 if inbox::seen(store.db(), PROFILES, &event.id).await? {
                     return Ok(());
                 }
-                let request = match store
+                // The person's last request, re-asked with the new profile: the profile fields
+                // it overrode are dropped so the profile now speaks for itself.
+                let last = store
                     .latest_request(&profile.owner, profile.id)
                     .await
-                    .map_err(transient)?
-                {
-                    Some(request) => PersonalizeRequest {
-                        // The profile now speaks for itself: drop what the last request overrode.
-                        user_info: domain::UserInfo {
-                            age: None,
-                            risk_level: None,
-                            annual_household_income: None,
-                            ..request.user_info
-                        },
-                        ..request
+                    .map_err(transient)?;
+                let (portfolio, stocks, favorite_book, favorite_advisor) = match last {
+                    Some(r) => (
+                        r.portfolio,
+                        r.stocks,
+                        r.user_info.favorite_book,
+                        r.user_info.favorite_advisor,
+                    ),
+                    None => Default::default(),
+                };
+                let request = PersonalizeRequest {
+                    user_info: domain::UserInfo {
+                        user_id: profile.id,
+                        age: None,
+                        risk_level: None,
+                        annual_household_income: None,
+                        favorite_book,
+                        favorite_advisor,
                     },
-                    None => PersonalizeRequest {
-                        user_info: domain::UserInfo {
-                            user_id: profile.id,
-                            age: None,
-                            risk_level: None,
-                            annual_household_income: None,
-                            favorite_book: None,
-                            favorite_advisor: None,
-                        },
-                        portfolio: vec![],
-                        stocks: vec![],
-                    },
+                    portfolio,
+                    stocks,
                 };
                 match self
                     .0
