@@ -1,6 +1,7 @@
 //! `miyagi`: the one binary. `up` runs every service in one process on embedded defaults;
-//! `serve <service>` runs one service with the adapters its config names; `config check`
-//! validates config and prints the effective values with secrets masked.
+//! `serve <service>...` runs the named services with the adapters their config names (Kafka,
+//! PostgreSQL, Redis, object storage in distributed mode); `config check` validates config and
+//! prints the effective values with secrets masked.
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
@@ -16,8 +17,10 @@ use miyagi_models::{
     chat::LocalChat,
     embeddings::LocalEmbedder,
 };
+use miyagi_kafka::KafkaBus;
+use miyagi_web::SystemInfo;
 use miyagi_platform::{
-    config::{Config, ModelsConfig},
+    config::{BusKind, Config, ModelsConfig},
     runtime::{shutdown_signal, Runtime},
     Service, ServiceContext,
 };
@@ -41,8 +44,13 @@ struct Cli {
 enum Command {
     /// Run every service in this process on embedded defaults (SQLite, embedded event log, local blobs).
     Up,
-    /// Run one service with the adapters from config.
-    Serve { service: ServiceName },
+    /// Run the named services (one per process in a distributed deployment) with the adapters
+    /// from config. The advisor cites the documents service's library, so it runs with it:
+    /// `miyagi serve documents advisor`.
+    Serve {
+        #[arg(required = true, num_args = 1..)]
+        services: Vec<ServiceName>,
+    },
     /// Work with configuration.
     Config {
         #[command(subcommand)]
@@ -79,6 +87,8 @@ enum ServiceName {
     Llm,
     Documents,
     Advisor,
+    /// The web UI and the live event stream it follows; starts last, to list the others.
+    Web,
 }
 
 /// What services started earlier in the process hand to later ones.
@@ -86,11 +96,13 @@ enum ServiceName {
 struct Started {
     /// The documents service's passages, which the advisor cites.
     library: Option<Arc<dyn Retriever>>,
+    /// Names of the services started so far.
+    names: Vec<String>,
 }
 
 impl ServiceName {
     fn needs_models(self) -> bool {
-        !matches!(self, ServiceName::Users)
+        !matches!(self, ServiceName::Users | ServiceName::Web)
     }
 
     /// `None` when the service is switched off by config.
@@ -100,6 +112,7 @@ impl ServiceName {
         models: Option<&LocalModels>,
         started: &mut Started,
     ) -> anyhow::Result<Option<Box<dyn Service>>> {
+        let loaded = models;
         let models = || models.ok_or_else(|| anyhow::anyhow!("{self:?} needs the local models"));
         Ok(match self {
             ServiceName::Users => Some(Box::new(miyagi_users::UsersService::start(context).await?)),
@@ -135,6 +148,15 @@ impl ServiceName {
                         .await?,
                 ))
             }
+            ServiceName::Web => Some(Box::new(miyagi_web::WebService::new(SystemInfo {
+                services: started.names.clone(),
+                bus: format!("{:?}", context.config.bus.kind).to_lowercase(),
+                chat_model: loaded
+                    .and_then(|m| m.writer.as_ref())
+                    .map(|c| c.model_id().to_string()),
+                embedding_model: loaded.map(|m| m.embeddings.model_id().to_string()),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            }))),
         })
     }
 }
@@ -272,7 +294,11 @@ fn main() -> ExitCode {
             };
         }
         Command::Up => ServiceName::value_variants().to_vec(),
-        Command::Serve { service } => vec![service],
+        Command::Serve { mut services } => {
+            services.sort_by_key(|s| *s as u8);
+            services.dedup();
+            services
+        }
     };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime starts");
     match runtime.block_on(run(config, services)) {
@@ -299,11 +325,20 @@ async fn run(config: Config, names: Vec<ServiceName>) -> anyhow::Result<()> {
     } else {
         None
     };
-    let context = ServiceContext::from_config(config).await?;
+    let context = match config.bus.kind {
+        BusKind::Embedded => ServiceContext::from_config(config).await?,
+        BusKind::Kafka => {
+            let bus = KafkaBus::connect(&config.bus.kafka, config.bus.partitions)?;
+            ServiceContext::with_bus(config, Arc::new(bus)).await?
+        }
+    };
     let mut services = Vec::new();
     let mut started = Started::default();
     for name in names {
-        services.extend(name.start(&context, models.as_ref(), &mut started).await?);
+        if let Some(service) = name.start(&context, models.as_ref(), &mut started).await? {
+            started.names.push(service.name().to_string());
+            services.push(service);
+        }
     }
     let shutdown = CancellationToken::new();
     tokio::spawn({

@@ -1,94 +1,13 @@
 //! The `miyagi` binary as a person runs it: real process, real port, real files.
 
-use std::{
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+mod common;
+
+use std::time::Duration;
+
+use common::{miyagi, Miyagi};
 
 use miyagi_platform::events::{embedded::EmbeddedLog, CloudEvent, EventBus};
 use serde_json::{json, Value};
-
-/// The binary with none of the caller's `MIYAGI_*` settings: config comes from each test alone.
-fn miyagi() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_miyagi"));
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("MIYAGI_") {
-            command.env_remove(key);
-        }
-    }
-    command
-}
-
-struct Miyagi {
-    child: Child,
-    base: String,
-}
-
-impl Miyagi {
-    /// `miyagi up` on a free port with its data in `data_dir`, plus extra `MIYAGI_*` settings.
-    async fn up(data_dir: &Path, env: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = miyagi()
-            .arg("up")
-            .env("MIYAGI_HTTP__BIND", format!("127.0.0.1:{port}"))
-            .env("MIYAGI_DATA_DIR", data_dir)
-            // These tests are about the platform; the models have their own (slower) tests.
-            .env("MIYAGI_MODELS__LOCAL", "false")
-            .env("MIYAGI_DOCUMENTS__LIBRARY", "false")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let miyagi = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while reqwest::get(format!("{}/healthz", miyagi.base))
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "miyagi up did not answer /healthz within 30s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        miyagi
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// SIGTERM, as a service manager would send; returns whether it exited cleanly.
-    fn stop(mut self) -> bool {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "miyagi did not stop within 20s of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Miyagi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
 
 async fn status_of(request: reqwest::RequestBuilder) -> u16 {
     request.send().await.unwrap().status().as_u16()

@@ -33,6 +33,9 @@ pub struct StockMetrics {
     pub portfolio_weight: f64,
     /// Annualised standard deviation of daily log returns; `None` without enough prices.
     pub volatility: Option<f64>,
+    /// The closes the volatility was computed from, oldest first (for charts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prices: Vec<f64>,
     pub action: Action,
     /// Why the action, in a few words the narrative can build on.
     pub reason: String,
@@ -113,6 +116,7 @@ pub fn analyse(
                 weight,
                 portfolio_weight,
                 volatility,
+                prices: h.prices.clone(),
                 action,
                 reason,
             }

@@ -5,14 +5,21 @@
 //! the answer is validated (jsonschema) and, when invalid, the validation errors are sent back
 //! for a corrected answer, a bounded number of times — TypeChat's repair loop.
 
+use std::sync::Arc;
+
+use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::{
-    chat::{ChatMessage, ChatRequest, ResponseFormat},
+    chat::{collect_stream, ChatDelta, ChatMessage, ChatRequest, ResponseFormat},
     Kernel, KernelError,
 };
+
+/// Sees the answer's text as the model writes it, for showing progress; the validated value
+/// still comes back whole.
+pub type TextWatcher = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The schema for `T`, as sent to the model.
 pub fn schema_for<T: JsonSchema>() -> Value {
@@ -34,7 +41,7 @@ impl Kernel {
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
-        self.structured_with(request, &name, schema_for::<T>(), max_attempts, |value| {
+        self.structured_with(request, &name, schema_for::<T>(), max_attempts, None, |value| {
             serde_json::from_value::<T>(value).map_err(|e| e.to_string())
         })
         .await
@@ -49,8 +56,44 @@ impl Kernel {
         schema: Value,
         max_attempts: u32,
     ) -> Result<Value, KernelError> {
-        self.structured_with(request, name, schema, max_attempts, Ok)
+        self.structured_with(request, name, schema, max_attempts, None, Ok)
             .await
+    }
+
+    /// [`Kernel::structured_value`] over a streamed call: `watch` sees each piece of text as
+    /// it is generated (a repair attempt's text too, after the first attempt's).
+    pub async fn structured_value_watched(
+        &self,
+        request: ChatRequest,
+        name: &str,
+        schema: Value,
+        max_attempts: u32,
+        watch: TextWatcher,
+    ) -> Result<Value, KernelError> {
+        self.structured_with(request, name, schema, max_attempts, Some(watch), Ok)
+            .await
+    }
+
+    async fn answer(
+        &self,
+        request: ChatRequest,
+        watch: Option<&TextWatcher>,
+    ) -> Result<String, KernelError> {
+        let Some(watch) = watch else {
+            return Ok(self.chat(request).await?.message.content);
+        };
+        let model = self.chat_model()?.model_id().to_string();
+        let watch = watch.clone();
+        let stream = self
+            .chat_stream(request)
+            .await?
+            .inspect(move |delta| {
+                if let Ok(ChatDelta::Text(text)) = delta {
+                    watch(text);
+                }
+            })
+            .boxed();
+        Ok(collect_stream(&model, stream).await?.message.content)
     }
 
     async fn structured_with<R>(
@@ -59,6 +102,7 @@ impl Kernel {
         name: &str,
         schema: Value,
         max_attempts: u32,
+        watch: Option<TextWatcher>,
         parse: impl Fn(Value) -> Result<R, String>,
     ) -> Result<R, KernelError> {
         let validator = jsonschema::validator_for(&schema)
@@ -71,7 +115,7 @@ impl Kernel {
         let constrained = self.chat_model()?.constrains_output();
         let mut last_errors = String::new();
         for attempt in 1..=max_attempts.max(1) {
-            let answer = self.chat(request.clone()).await?.message.content;
+            let answer = self.answer(request.clone(), watch.as_ref()).await?;
             let errors = match serde_json::from_str::<Value>(strip_fences(&answer)) {
                 Err(e) => format!("not valid JSON: {e}"),
                 Ok(value) => {

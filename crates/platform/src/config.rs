@@ -20,6 +20,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub bus: BusConfig,
     pub blob: BlobConfig,
+    pub cache: CacheConfig,
     pub auth: AuthConfig,
     pub consumer: ConsumerConfig,
     pub telemetry: TelemetryConfig,
@@ -116,6 +117,9 @@ pub struct BusConfig {
     pub kind: BusKind,
     /// Partitions per topic; records with one key always land on one partition.
     pub partitions: u32,
+    /// Settings of `kind = "kafka"`.
+    #[serde(default)]
+    pub kafka: KafkaConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -123,6 +127,65 @@ pub struct BusConfig {
 pub enum BusKind {
     /// The durable event log inside this process, stored in `data_dir/events.db`.
     Embedded,
+    /// An Apache Kafka cluster or anything that speaks its protocol (Azure Event Hubs).
+    Kafka,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, `host:port[,host:port]`; implied by `event_hubs_connection_string`.
+    pub brokers: Option<String>,
+    /// An Azure Event Hubs namespace connection string (`Endpoint=sb://….servicebus.windows.net/;
+    /// SharedAccessKeyName=…;SharedAccessKey=…`): sets brokers, SASL_SSL and PLAIN for you.
+    pub event_hubs_connection_string: Option<Secret>,
+    /// Prepended to every topic and consumer group, so several deployments (or test runs) can
+    /// share one cluster.
+    #[serde(default)]
+    pub prefix: String,
+    /// Create missing topics with `bus.partitions` partitions (needs the admin right; off for
+    /// Event Hubs tiers that create event hubs only through Azure).
+    #[serde(default = "default_true")]
+    pub create_topics: bool,
+    /// Replication factor of created topics.
+    #[serde(default = "default_replication")]
+    pub replication_factor: i32,
+    /// Any other librdkafka property (`security.protocol`, `ssl.ca.location`, …); values are
+    /// treated as secrets.
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, Secret>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: None,
+            event_hubs_connection_string: None,
+            prefix: String::new(),
+            create_topics: default_true(),
+            replication_factor: default_replication(),
+            options: Default::default(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_replication() -> i32 {
+    1
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// `memory` (in this process) or a `redis://` URL (shared by every replica).
+    pub url: Secret,
+    /// How long an entry lives unless an event invalidates it first.
+    pub ttl_secs: u64,
+    /// Entries kept by the in-process cache.
+    pub capacity: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -244,7 +307,7 @@ impl Serialize for Secret {
 /// Masks a secret for display. A URL keeps its scheme, user, host and path (useful when checking
 /// config) but loses its password and query (SAS tokens, `?password=`); anything else is hidden.
 fn masked(value: &str) -> String {
-    if value == "sqlite" || value.is_empty() {
+    if value == "sqlite" || value == "memory" || value.is_empty() {
         return value.to_string();
     }
     match url::Url::parse(value) {
@@ -283,6 +346,12 @@ impl Default for Config {
             bus: BusConfig {
                 kind: BusKind::Embedded,
                 partitions: 4,
+                kafka: KafkaConfig::default(),
+            },
+            cache: CacheConfig {
+                url: Secret::new("memory"),
+                ttl_secs: 3600,
+                capacity: 10_000,
             },
             blob: BlobConfig {
                 url: "file".into(),
@@ -393,6 +462,29 @@ impl Config {
         }
         if self.bus.partitions == 0 || self.bus.partitions > 1024 {
             return bad("bus.partitions", "a number between 1 and 1024");
+        }
+        let kafka = &self.bus.kafka;
+        if self.bus.kind == BusKind::Kafka
+            && kafka.brokers.is_none()
+            && kafka.event_hubs_connection_string.is_none()
+        {
+            return bad(
+                "bus.kafka.brokers",
+                "`host:port` of a Kafka broker (or bus.kafka.event_hubs_connection_string) when bus.kind = \"kafka\"",
+            );
+        }
+        if kafka.replication_factor < 1 {
+            return bad("bus.kafka.replication_factor", "a number of at least 1");
+        }
+        let cache = self.cache.url.expose();
+        if cache != "memory" && !cache.starts_with("redis://") && !cache.starts_with("rediss://") {
+            return bad("cache.url", "`memory` or a redis:// (rediss://) URL");
+        }
+        if self.cache.ttl_secs == 0 || self.cache.capacity == 0 {
+            return bad(
+                "cache.ttl_secs",
+                "a number of seconds of at least 1 (and cache.capacity at least 1)",
+            );
         }
         if self.consumer.backoff_initial_ms == 0
             || self.consumer.backoff_max_ms < self.consumer.backoff_initial_ms
@@ -581,6 +673,43 @@ mod tests {
     fn a_missing_config_file_says_how_to_fix_it() {
         let err = Config::load(Some(std::path::Path::new("/nope/miyagi.toml"))).unwrap_err();
         assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn kafka_without_brokers_names_the_missing_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MIYAGI_BUS__KIND", "kafka");
+            let err = load_err(jail, None);
+            assert!(err.contains("bus.kafka.brokers"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn kafka_settings_and_a_redis_cache_load_from_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MIYAGI_BUS__KIND", "kafka");
+            jail.set_env("MIYAGI_BUS__KAFKA__BROKERS", "localhost:9092");
+            jail.set_env("MIYAGI_BUS__KAFKA__PREFIX", "staging.");
+            jail.set_env("MIYAGI_CACHE__URL", "redis://cache:6379/");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.bus.kind, BusKind::Kafka);
+            assert_eq!(c.bus.kafka.brokers.as_deref(), Some("localhost:9092"));
+            assert_eq!(c.bus.kafka.prefix, "staging.");
+            assert!(c.bus.kafka.create_topics);
+            assert_eq!(c.cache.url.expose(), "redis://cache:6379/");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_cache_url_that_is_not_redis_names_the_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MIYAGI_CACHE__URL", "memcached://x");
+            let err = load_err(jail, None);
+            assert!(err.contains("cache.url"), "{err}");
+            Ok(())
+        });
     }
 
     #[test]

@@ -5,11 +5,14 @@
 //! - [`auth`]: who is calling (none / API key / JWT) and the [`auth::Principal`] every handler gets.
 //! - [`db`]: one sqlx pool type for SQLite and PostgreSQL, so repository code is written once.
 //! - [`blob`]: object storage through `object_store` (local folder, S3, Azure Blob).
-//! - [`events`]: CloudEvents, the [`events::EventBus`] seam, the embedded log, outbox, inbox and consumers.
+//! - [`cache`]: TTL cache with tag invalidation, in process or in Redis.
+//! - [`events`]: CloudEvents, the [`events::EventBus`] seam, the embedded log, outbox, inbox and consumers
+//!   (the Kafka implementation is the `miyagi-kafka` crate, so only what needs it links librdkafka).
 //! - [`runtime`]: starts services, their relays and consumers, and shuts them down gracefully.
 
 pub mod auth;
 pub mod blob;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod events;

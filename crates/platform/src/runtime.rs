@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::{
     auth::Authenticator,
     blob::{self, BlobStore},
+    cache::{self, Cache},
     config::{BusKind, Config},
     db::Db,
     events::{embedded::EmbeddedLog, outbox::Relay, Consumer, EventBus},
@@ -22,9 +23,13 @@ pub struct ServiceContext {
     pub config: Config,
     pub bus: Arc<dyn EventBus>,
     pub blob: BlobStore,
+    /// Shared by the services of this process; each prefixes its keys with its name.
+    pub cache: Arc<dyn Cache>,
 }
 
 impl ServiceContext {
+    /// Adapters from config, with the embedded event log. A Kafka bus comes from the
+    /// `miyagi-kafka` crate through [`ServiceContext::with_bus`].
     pub async fn from_config(config: Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)?;
         let bus: Arc<dyn EventBus> = match config.bus.kind {
@@ -32,9 +37,23 @@ impl ServiceContext {
                 EmbeddedLog::open(&config.data_dir.join("events.db"), config.bus.partitions)
                     .await?,
             ),
+            BusKind::Kafka => anyhow::bail!(
+                "key `bus.kind`: \"kafka\" needs the Kafka adapter, which the `miyagi` binary links; this program only has the embedded log"
+            ),
         };
+        Self::with_bus(config, bus).await
+    }
+
+    pub async fn with_bus(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)?;
         let blob = blob::open(&config)?;
-        Ok(Self { config, bus, blob })
+        let cache = cache::open(&config.cache, "miyagi").await?;
+        Ok(Self {
+            config,
+            bus,
+            blob,
+            cache,
+        })
     }
 }
 
@@ -43,6 +62,10 @@ pub trait Service: Send + Sync {
     fn name(&self) -> &'static str;
     /// The service's API; mounted behind authentication.
     fn routes(&self) -> OpenApiRouter;
+    /// Routes anyone may call (static files of the web UI); they must hold no user data.
+    fn public_routes(&self) -> axum::Router {
+        axum::Router::new()
+    }
     /// The service's database, whose outbox the runtime relays and whose health it probes;
     /// `None` for a stateless service.
     fn database(&self) -> Option<&Db>;
@@ -76,7 +99,10 @@ impl Runtime {
         let routes = services
             .iter()
             .fold(OpenApiRouter::new(), |r, s| r.merge(s.routes()));
-        let app = http::app(routes, health.clone(), auth, &config.http);
+        let public = services
+            .iter()
+            .fold(axum::Router::new(), |r, s| r.merge(s.public_routes()));
+        let app = http::app_with_public(routes, public, health.clone(), auth, &config.http);
 
         let background = CancellationToken::new();
         let tasks = TaskTracker::new();
@@ -168,6 +194,11 @@ fn readiness_checks(
     checks.push(ReadinessCheck::new("blob_store", move || {
         let store = store.clone();
         async move { blob::probe(&store).await }
+    }));
+    let cache = context.cache.clone();
+    checks.push(ReadinessCheck::new("cache", move || {
+        let cache = cache.clone();
+        async move { cache.ping().await }
     }));
     checks
 }

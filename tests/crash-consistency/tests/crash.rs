@@ -31,6 +31,12 @@ fn crash() -> impl Strategy<Value = Crash> {
 enum Backend {
     Sqlite,
     Postgres { schema: String },
+    /// SQLite stores, events on a Kafka broker under their own prefix.
+    Kafka { prefix: String },
+}
+
+fn kafka_brokers() -> String {
+    std::env::var("TEST_KAFKA_BROKERS").unwrap_or_else(|_| "localhost:9092".into())
 }
 
 fn harness(dir: &Path, backend: &Backend, crash: Option<&Crash>) -> std::process::ExitStatus {
@@ -38,8 +44,14 @@ fn harness(dir: &Path, backend: &Backend, crash: Option<&Crash>) -> std::process
     cmd.arg("--dir")
         .arg(dir)
         .args(["--profiles", &PROFILES.to_string()]);
-    if let Backend::Postgres { schema } = backend {
-        cmd.args(["--postgres", &postgres_url(), "--schema", schema]);
+    match backend {
+        Backend::Sqlite => {}
+        Backend::Postgres { schema } => {
+            cmd.args(["--postgres", &postgres_url(), "--schema", schema]);
+        }
+        Backend::Kafka { prefix } => {
+            cmd.args(["--kafka", &kafka_brokers(), "--kafka-prefix", prefix]);
+        }
     }
     if let Some(c) = crash {
         cmd.args(["--crash-at", &format!("{}:{}", c.point, c.nth)]);
@@ -97,7 +109,7 @@ impl State {
         rt.block_on(async {
             use miyagi_platform::db::Db;
             let (users, effects) = match backend {
-                Backend::Sqlite => (
+                Backend::Sqlite | Backend::Kafka { .. } => (
                     Db::sqlite(&dir.join("users.db"), 1).await.unwrap(),
                     Db::sqlite(&dir.join("effects.db"), 1).await.unwrap(),
                 ),
@@ -183,6 +195,19 @@ proptest! {
         crashes in prop::collection::vec(crash(), 1..=2)
     ) {
         let fresh = || Backend::Postgres { schema: format!("crash_{}", uuid::Uuid::new_v4().simple()) };
+        run_with_crashes(fresh, &crashes).assert_exactly_once();
+    }
+}
+
+proptest! {
+    // Each case starts three processes that each join a Kafka consumer group: few cases.
+    #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sigkill_at_any_crash_point_loses_nothing_and_duplicates_nothing_on_kafka(
+        crashes in prop::collection::vec(crash(), 1..=2)
+    ) {
+        let fresh = || Backend::Kafka { prefix: format!("crash-{}.", uuid::Uuid::new_v4().simple()) };
         run_with_crashes(fresh, &crashes).assert_exactly_once();
     }
 }

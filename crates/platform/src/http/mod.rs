@@ -79,6 +79,18 @@ pub fn app(
     auth: Arc<Authenticator>,
     config: &HttpConfig,
 ) -> Router {
+    app_with_public(api, Router::new(), health, auth, config)
+}
+
+/// [`app`] plus `public` routes that need no credentials (the web UI's static files), served
+/// behind the same request id, tracing, metrics and CORS layers.
+pub fn app_with_public(
+    api: OpenApiRouter,
+    public: Router,
+    health: Health,
+    auth: Arc<Authenticator>,
+    config: &HttpConfig,
+) -> Router {
     metrics::handle();
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api)
@@ -93,7 +105,8 @@ pub fn app(
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .with_state(health)
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi));
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(public);
 
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(

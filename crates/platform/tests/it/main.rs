@@ -1,7 +1,8 @@
-//! Integration tests of the platform layer against real SQLite files, the machine's PostgreSQL
+//! Integration tests of the platform layer against real SQLite files, the machine's PostgreSQL and Redis
 //! and real HTTP. One test binary (with modules) keeps link time down on small machines.
 
 mod auth;
+mod cache;
 mod event_log;
 mod http_conventions;
 mod outbox_inbox;

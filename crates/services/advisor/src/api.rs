@@ -3,13 +3,15 @@
 //! the engine's numbers and the narrative; `/assets` and `/investments` serve the two halves.
 //! Advice is the caller's own: another user's advice answers 404 exactly like a missing one.
 
-use std::sync::Arc;
+use std::{convert::Infallible, sync::Arc};
 
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
+    response::sse::{Event, KeepAlive, Sse},
     Json,
 };
+use futures::Stream;
 use miyagi_domain::advice::AdviceTrigger;
 use miyagi_kernel::KernelError;
 use miyagi_platform::{
@@ -21,9 +23,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::domain::{
-    Advice, Advisor, AdvisorError, AssetsAdvice, EngineResult, InvestmentsAdvice,
-    PersonalizeRequest,
+use crate::{
+    domain::{
+        Advice, Advisor, AdvisorError, AssetsAdvice, EngineResult, InvestmentsAdvice,
+        PersonalizeRequest,
+    },
+    progress::{Progress, Step},
 };
 
 const TAG: &str = "advisor";
@@ -31,6 +36,7 @@ const TAG: &str = "advisor";
 pub fn routes(advisor: Arc<Advisor>) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(personalize))
+        .routes(routes!(personalize_stream))
         .routes(routes!(assets))
         .routes(routes!(investments))
         .routes(routes!(advice_history))
@@ -70,6 +76,71 @@ async fn personalize(
         .personalize(&principal.user_id, &request, AdviceTrigger::Request, None)
         .await?;
     Ok(Json(advice))
+}
+
+/// What the stream carries, in order: `stage` events (`{"stage": "engine" | "library" |
+/// "writing" | "saving"}`), `narrative` events (`{"delta": "…"}`, the narrative as the model
+/// writes it), then one `advice` event (the whole advice, as `POST /personalize` returns it) or
+/// one `problem` event (problem+json). The advice is stored even if the caller disconnects.
+enum Streamed {
+    Step(Step),
+    Advice(Box<Advice>),
+    Problem(Problem),
+}
+
+impl Streamed {
+    fn event(self) -> Event {
+        let (name, data) = match self {
+            Streamed::Step(Step::Stage(stage)) => ("stage", serde_json::json!({ "stage": stage })),
+            Streamed::Step(Step::Narrative(delta)) => {
+                ("narrative", serde_json::json!({ "delta": delta }))
+            }
+            Streamed::Advice(advice) => ("advice", serde_json::to_value(advice).expect("advice serializes")),
+            Streamed::Problem(problem) => {
+                ("problem", serde_json::to_value(problem).expect("problems serialize"))
+            }
+        };
+        Event::default().event(name).data(data.to_string())
+    }
+}
+
+/// `POST /api/v1/personalize` as a server-sent event stream: progress while the engine and the
+/// model work, the narrative as it is written, then the advice.
+#[utoipa::path(post, path = "/api/v1/personalize/stream", tag = TAG, request_body = PersonalizeRequest,
+    responses((status = 200, description = "`text/event-stream` of `stage`, `narrative`, then `advice` or `problem` events", content_type = "text/event-stream"),
+              (status = 422, body = Problem)))]
+async fn personalize_stream(
+    State(advisor): State<Arc<Advisor>>,
+    principal: Principal,
+    ValidJson(request): ValidJson<PersonalizeRequest>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let (steps, progress) = tokio::sync::mpsc::unbounded_channel();
+        let forward = {
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                let mut progress = progress;
+                while let Some(step) = progress.recv().await {
+                    let _ = sender.send(Streamed::Step(step));
+                }
+            })
+        };
+        let result = advisor
+            .personalize_watched(&principal.user_id, &request, &Progress(steps))
+            .await;
+        // Every step is out before the final event.
+        let _ = forward.await;
+        let _ = sender.send(match result {
+            Ok(advice) => Streamed::Advice(Box::new(advice)),
+            Err(e) => Streamed::Problem(e.into()),
+        });
+    });
+    let events = futures::stream::unfold(receiver, |mut receiver| async move {
+        let next = receiver.recv().await?;
+        Some((Ok(next.event()), receiver))
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

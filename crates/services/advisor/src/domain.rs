@@ -4,7 +4,10 @@
 //! is constrained to a JSON schema built for this request (the class names and symbols are the
 //! only keys it may use, the library's sentences the only quotes), so it is always usable.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
 
 use chrono::{DateTime, Utc};
 use miyagi_domain::{
@@ -18,11 +21,16 @@ use miyagi_finance::{
     risk::{self, Household, RiskProfile, Tolerance},
     stocks::{self, Holding, StockSleeve},
 };
-use miyagi_kernel::{chat::ChatRequest, template::to_messages, Kernel, KernelError};
+use miyagi_kernel::{
+    chat::ChatRequest, structured::TextWatcher, template::to_messages, Kernel, KernelError,
+};
 use miyagi_memory::{
     cite::{self, Citation, Passage, RawCitation},
     retrieve::{RetrievalSettings, Retriever},
 };
+use miyagi_platform::cache::Cache;
+
+use crate::progress::{NarrativeTap, Progress, Stage};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -249,6 +257,9 @@ struct Note {
 
 pub struct Advisor {
     store: AdviceStore,
+    /// In front of the advice table: answers a repeated request without a database round trip,
+    /// shared by every replica when it is Redis.
+    cache: Arc<dyn Cache>,
     kernel: Option<Kernel>,
     library: Arc<dyn Retriever>,
     prompts: Prompts,
@@ -257,12 +268,14 @@ pub struct Advisor {
 impl Advisor {
     pub fn new(
         store: AdviceStore,
+        cache: Arc<dyn Cache>,
         kernel: Option<Kernel>,
         library: Arc<dyn Retriever>,
         prompts: Prompts,
     ) -> Self {
         Self {
             store,
+            cache,
             kernel,
             library,
             prompts,
@@ -271,6 +284,41 @@ impl Advisor {
 
     pub fn store(&self) -> &AdviceStore {
         &self.store
+    }
+
+    /// Drops the cached advice given for one profile: called when its profile event arrives,
+    /// so advice from a changed or deleted profile is never served from the cache.
+    pub async fn forget(&self, owner: &str, profile: Uuid) {
+        if let Err(e) = self.cache.invalidate(&profile_tag(owner, profile)).await {
+            tracing::warn!(error = %format!("{e:#}"), "cannot invalidate cached advice; it expires with its TTL");
+        }
+    }
+
+    /// An identical earlier answer: from the cache, else from the advice table (then cached).
+    async fn earlier(&self, owner: &str, key: &str, profile: Uuid) -> Result<Option<Advice>, AdvisorError> {
+        let cache_key = advice_cache_key(owner, key);
+        match self.cache.get(&cache_key).await {
+            Ok(Some(bytes)) => match serde_json::from_slice::<Advice>(&bytes) {
+                Ok(advice) => return Ok(Some(advice)),
+                // Written by another version of the service: fall through to the store.
+                Err(e) => tracing::debug!(error = %e, "cached advice does not parse; ignored"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "advice cache unavailable; reading the store"),
+        }
+        let found = self.store.find_by_key(owner, key).await?;
+        if let Some(advice) = &found {
+            self.remember(owner, key, profile, advice).await;
+        }
+        Ok(found)
+    }
+
+    async fn remember(&self, owner: &str, key: &str, profile: Uuid, advice: &Advice) {
+        let bytes = serde_json::to_vec(advice).expect("advice serializes");
+        let (key, tag) = (advice_cache_key(owner, key), profile_tag(owner, profile));
+        if let Err(e) = self.cache.put(&key, &bytes, &tag).await {
+            tracing::warn!(error = %format!("{e:#}"), "cannot cache advice");
+        }
     }
 
     /// Advice for `request`, answered from an identical earlier request when there is one.
@@ -282,7 +330,36 @@ impl Advisor {
         trigger: AdviceTrigger,
         event_id: Option<(&str, &str)>,
     ) -> Result<Advice, AdvisorError> {
+        self.run(owner, request, trigger, event_id, None).await
+    }
+
+    /// [`Advisor::personalize`] for a person's request, telling `progress` each stage and the
+    /// narrative as the model writes it.
+    pub async fn personalize_watched(
+        &self,
+        owner: &str,
+        request: &PersonalizeRequest,
+        progress: &Progress,
+    ) -> Result<Advice, AdvisorError> {
+        self.run(owner, request, AdviceTrigger::Request, None, Some(progress))
+            .await
+    }
+
+    async fn run(
+        &self,
+        owner: &str,
+        request: &PersonalizeRequest,
+        trigger: AdviceTrigger,
+        event_id: Option<(&str, &str)>,
+        progress: Option<&Progress>,
+    ) -> Result<Advice, AdvisorError> {
+        let stage = |stage: Stage| {
+            if let Some(progress) = progress {
+                progress.stage(stage);
+            }
+        };
         let kernel = self.kernel.as_ref().ok_or(AdvisorError::NoModel)?;
+        stage(Stage::Engine);
         let profile = self.profile(owner, &request.user_info).await?;
         let household = household(&request.user_info, profile.as_ref())?;
         let engine = compute(&household, request, profile.as_ref().map(|p| p.version));
@@ -294,13 +371,16 @@ impl Advisor {
             &json!(prompt.fingerprint()),
             &json!(model),
         ]);
+        let profile_id = request.user_info.user_id;
         if trigger == AdviceTrigger::Request {
-            if let Some(mut advice) = self.store.find_by_key(owner, &key).await? {
+            if let Some(mut advice) = self.earlier(owner, &key, profile_id).await? {
                 advice.cached = true;
                 return Ok(advice);
             }
         }
+        stage(Stage::Library);
         let passages = self.ground(&household, &engine).await;
+        stage(Stage::Writing);
         let written = self
             .write(
                 kernel,
@@ -309,6 +389,7 @@ impl Advisor {
                 profile.as_ref(),
                 &engine,
                 &passages,
+                progress,
             )
             .await?;
         let (citations, rejected_citations) = cite::resolve(written.citations, &passages);
@@ -330,9 +411,11 @@ impl Advisor {
             citations,
             rejected_citations,
         };
+        stage(Stage::Saving);
         self.store
             .record(owner, request, &key, &advice, event_id)
             .await?;
+        self.remember(owner, &key, profile_id, &advice).await;
         Ok(advice)
     }
 
@@ -398,6 +481,7 @@ impl Advisor {
         profile: Option<&UserProfile>,
         engine: &EngineResult,
         passages: &[Passage],
+        progress: Option<&Progress>,
     ) -> Result<Written, AdvisorError> {
         let advisor = request
             .user_info
@@ -432,7 +516,18 @@ impl Advisor {
             tools: vec![],
         };
         let schema = written_schema(engine, passages);
-        let value = kernel.structured_value(chat, "advice", schema, 2).await?;
+        let value = match progress {
+            None => kernel.structured_value(chat, "advice", schema, 2).await?,
+            Some(progress) => {
+                let (tap, progress) = (Mutex::new(NarrativeTap::default()), progress.clone());
+                let watch: TextWatcher = Arc::new(move |piece: &str| {
+                    progress.narrative(tap.lock().expect("tap lock").feed(piece));
+                });
+                kernel
+                    .structured_value_watched(chat, "advice", schema, 2, watch)
+                    .await?
+            }
+        };
         serde_json::from_value(value)
             .map_err(|e| KernelError::BadResponse(format!("advice: {e}")).into())
     }
@@ -533,6 +628,15 @@ pub fn compute(
         stocks: sleeve,
         projection,
     }
+}
+
+fn advice_cache_key(owner: &str, key: &str) -> String {
+    format!("advisor:advice:{owner}:{key}")
+}
+
+/// Everything cached for one profile, so its events can drop it at once.
+pub fn profile_tag(owner: &str, profile: Uuid) -> String {
+    format!("advisor:profile:{owner}:{profile}")
 }
 
 fn cache_key(parts: &[&Value]) -> String {

@@ -7,6 +7,7 @@
 //! - [`store`]: the advisor's copy of profiles, and every piece of advice given.
 //! - [`events`]: `miyagi.advice.generated.v1`.
 //! - [`prompts`]: the Semantic Kernel prompt files the advice is written with.
+//! - [`progress`]: stages and the narrative as it is written, for `/personalize/stream`.
 //!
 //! The service consumes `miyagi.user.profile.*`: it keeps its own copy of each profile (so it
 //! never reads the users service's tables) and, when a profile is updated, refreshes that
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod domain;
 pub mod events;
+pub mod progress;
 pub mod prompts;
 pub mod store;
 
@@ -61,7 +63,13 @@ impl AdvisorService {
         // Fail at start, not on the first request, if the prompt does not load.
         prompts.personalize()?;
         Ok(Self {
-            advisor: Arc::new(Advisor::new(AdviceStore::new(db), kernel, library, prompts)),
+            advisor: Arc::new(Advisor::new(
+                AdviceStore::new(db),
+                context.cache.clone(),
+                kernel,
+                library,
+                prompts,
+            )),
         })
     }
 
@@ -107,6 +115,7 @@ impl EventHandler for ProfileFollower {
             types::USER_PROFILE_UPDATED => {
                 let profile: UserProfile = event.data_as()?;
                 store.upsert_profile(&profile).await.map_err(transient)?;
+                self.0.forget(&profile.owner, profile.id).await;
                 // A redelivered event skips the model call; the claim in `record` is the guarantee.
                 if inbox::seen(store.db(), PROFILES, &event.id).await? {
                     return Ok(());
@@ -167,7 +176,9 @@ impl EventHandler for ProfileFollower {
                 store
                     .delete_profile(&deleted.owner, deleted.id)
                     .await
-                    .map_err(transient)
+                    .map_err(transient)?;
+                self.0.forget(&deleted.owner, deleted.id).await;
+                Ok(())
             }
             _ => Ok(()),
         }

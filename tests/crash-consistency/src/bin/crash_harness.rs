@@ -1,6 +1,7 @@
 //! A miniature Miyagi deployment in one process, for crash testing: the users store writes
 //! profiles (with outbox events), the relay publishes them to the embedded log, and a consumer
-//! in another database applies one effect per event through its inbox.
+//! in another database applies one effect per event through its inbox. `--kafka` swaps the
+//! embedded log for a Kafka broker.
 //!
 //! `--crash-at POINT:N` kills the process with SIGKILL the N-th time execution passes the named
 //! crash point. Run it again without the flag and it finishes the job; the test then checks
@@ -19,7 +20,7 @@ use async_trait::async_trait;
 use clap::Parser;
 use miyagi_domain::user::{RiskTolerance, UserProfileInput};
 use miyagi_platform::{
-    config::ConsumerConfig,
+    config::{ConsumerConfig, KafkaConfig},
     db::Db,
     events::{
         embedded::EmbeddedLog, inbox, outbox::Relay, CloudEvent, Consumer, EventBus, EventHandler,
@@ -42,6 +43,12 @@ struct Args {
     postgres: Option<String>,
     #[arg(long)]
     schema: Option<String>,
+    /// Kafka bootstrap servers: the relay and consumer use Kafka instead of the embedded log.
+    #[arg(long)]
+    kafka: Option<String>,
+    /// Topic and group prefix on Kafka, one per test case.
+    #[arg(long, default_value = "")]
+    kafka_prefix: String,
     /// How many profiles to create in all.
     #[arg(long)]
     profiles: usize,
@@ -78,7 +85,17 @@ async fn main() -> anyhow::Result<()> {
     )
     .execute(effects_db.pool())
     .await?;
-    let bus: Arc<dyn EventBus> = Arc::new(EmbeddedLog::open(&args.dir.join("events.db"), 3).await?);
+    let bus: Arc<dyn EventBus> = match &args.kafka {
+        Some(brokers) => Arc::new(miyagi_kafka::KafkaBus::connect(
+            &KafkaConfig {
+                brokers: Some(brokers.clone()),
+                prefix: args.kafka_prefix.clone(),
+                ..KafkaConfig::default()
+            },
+            3,
+        )?),
+        None => Arc::new(EmbeddedLog::open(&args.dir.join("events.db"), 3).await?),
+    };
 
     let shutdown = CancellationToken::new();
     let relay = tokio::spawn(Relay::new(users_db.clone(), bus.clone()).run(shutdown.clone()));

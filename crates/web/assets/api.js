@@ -1,0 +1,230 @@
+// The API client: relative URLs, same-origin credentials, RFC 7807 problems turned into
+// `ApiError`s, and a parser for server-sent events read from a fetch body (EventSource cannot
+// POST).
+
+/** An error answer. `problem` is the RFC 7807 body when the server sent one. */
+export class ApiError extends Error {
+  constructor(status, problem, fallback) {
+    const title = problem?.title || fallback || `HTTP ${status}`;
+    super(problem?.detail ? `${title}: ${problem.detail}` : title);
+    this.name = 'ApiError';
+    this.status = status;
+    this.problem = problem || null;
+    this.title = title;
+    this.detail = problem?.detail || '';
+    /** `[{field, message}]`: which fields were wrong. */
+    this.errors = Array.isArray(problem?.errors) ? problem.errors : [];
+  }
+}
+
+/** A network failure (server down, connection refused): status 0. */
+function networkError(err) {
+  const e = new ApiError(0, {
+    title: 'Cannot reach the Miyagi server',
+    detail: err?.message || 'the request did not complete',
+  });
+  e.cause = err;
+  return e;
+}
+
+async function readProblem(response, what = '') {
+  const type = response.headers.get('content-type') || '';
+  const title = response.statusText || `HTTP ${response.status}`;
+  const where = what ? `${what} answered ${response.status}` : `the server answered ${response.status}`;
+  try {
+    if (type.includes('json')) return await response.json();
+    // Not a problem document (a proxy's or another server's error page): say where it came from.
+    const text = type.includes('html') ? '' : (await response.text()).trim();
+    return { title, detail: text ? `${where}: ${text.slice(0, 300)}` : `${where}; is this the Miyagi server?` };
+  } catch {
+    return { title, detail: where };
+  }
+}
+
+/**
+ * One request. `body` is sent as JSON unless it is FormData. Answers the parsed JSON (or
+ * `null` for 204 / empty bodies); throws `ApiError` for non-2xx answers.
+ */
+export async function request(method, url, { body, headers = {}, signal, raw = false } = {}) {
+  const init = { method, credentials: 'same-origin', headers: { accept: 'application/json', ...headers }, signal };
+  if (body instanceof FormData) {
+    init.body = body;
+  } else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers['content-type'] = 'application/json';
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (err) {
+    if (err?.name === 'AbortError') throw err;
+    throw networkError(err);
+  }
+  if (raw) return response;
+  if (!response.ok) {
+    throw new ApiError(response.status, await readProblem(response, `${method} ${url.split('?')[0]}`), response.statusText);
+  }
+  if (response.status === 204) return null;
+  const text = await response.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(response.status, { title: 'Unreadable answer', detail: 'the server did not answer JSON' });
+  }
+}
+
+export const api = {
+  get: (url, opts) => request('GET', url, opts),
+  post: (url, body, opts) => request('POST', url, { ...opts, body }),
+  put: (url, body, opts) => request('PUT', url, { ...opts, body }),
+  del: (url, opts) => request('DELETE', url, opts),
+
+  // users
+  profiles: () => request('GET', '/api/v1/userprofile?limit=200'),
+  profile: (id) => request('GET', `/api/v1/userprofile/${encodeURIComponent(id)}`),
+  createProfile: (input) => request('POST', '/api/v1/userprofile', { body: input }),
+  updateProfile: (id, input, version) =>
+    request('PUT', `/api/v1/userprofile/${encodeURIComponent(id)}`, {
+      body: input,
+      headers: version !== undefined && version !== null ? { 'if-match': `"${version}"` } : {},
+    }),
+  deleteProfile: (id) => request('DELETE', `/api/v1/userprofile/${encodeURIComponent(id)}`),
+
+  // advisor
+  latestAdvice: async (userId) => {
+    const list = await request('GET', `/api/v1/advice?userId=${encodeURIComponent(userId)}&limit=1`);
+    return Array.isArray(list) && list.length ? list[0] : null;
+  },
+  personalize: (body, opts) => request('POST', '/api/v1/personalize', { ...opts, body }),
+
+  // documents
+  documents: () => request('GET', '/api/v1/documents?limit=200'),
+  upload: (form) => request('POST', '/api/v1/documents', { body: form }),
+  deleteDocument: (id) => request('DELETE', `/api/v1/documents/${encodeURIComponent(id)}`),
+  search: (query, limit) => request('POST', '/api/v1/documents/search', { body: { query, limit } }),
+
+  // system
+  system: () => request('GET', '/api/v1/system'),
+  models: () => request('GET', '/v1/models'),
+  /** `/readyz` answers 503 with a problem when a check fails: both are answers here. */
+  readiness: async () => {
+    const response = await request('GET', '/readyz', { raw: true });
+    const body = response.ok || (response.headers.get('content-type') || '').includes('json')
+      ? await response.json().catch(() => null)
+      : await readProblem(response, 'GET /readyz');
+    return { ok: response.ok, status: response.status, body };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Server-sent events over fetch
+
+/**
+ * Incremental SSE parser (the WHATWG event-stream format): feed it text as it arrives, it calls
+ * `onEvent({event, data, id})` for each complete event. Comment lines (keep-alives) are ignored.
+ */
+export class SseParser {
+  constructor(onEvent) {
+    this.onEvent = onEvent;
+    this.buffer = '';
+    this.reset();
+  }
+
+  reset() {
+    this.event = '';
+    this.data = [];
+    this.id = '';
+  }
+
+  feed(text) {
+    this.buffer += text;
+    // Lines end with \r\n, \n or \r; keep a trailing \r in the buffer (its \n may follow).
+    let start = 0;
+    for (let i = 0; i < this.buffer.length; i++) {
+      const c = this.buffer[i];
+      if (c !== '\n' && c !== '\r') continue;
+      if (c === '\r' && i === this.buffer.length - 1) break;
+      this.line(this.buffer.slice(start, i));
+      if (c === '\r' && this.buffer[i + 1] === '\n') i++;
+      start = i + 1;
+    }
+    this.buffer = this.buffer.slice(start);
+  }
+
+  /** Forgets any partial event (the stream is over). */
+  end() {
+    this.buffer = '';
+    this.reset();
+  }
+
+  line(line) {
+    if (line === '') {
+      if (this.data.length) {
+        this.onEvent({ event: this.event || 'message', data: this.data.join('\n'), id: this.id });
+      }
+      this.reset();
+      return;
+    }
+    if (line.startsWith(':')) return;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'event') this.event = value;
+    else if (field === 'data') this.data.push(value);
+    else if (field === 'id') this.id = value;
+  }
+}
+
+/**
+ * POSTs `body` as JSON to an SSE endpoint and calls `onEvent` for each event until the stream
+ * ends. Answers the Response (already consumed) so callers can tell a 404 from a stream.
+ * A non-2xx answer or a body that is not `text/event-stream` throws `ApiError`.
+ */
+export async function postEventStream(url, body, onEvent, { signal } = {}) {
+  let response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify(body),
+      signal,
+    });
+  } catch (err) {
+    if (err?.name === 'AbortError') throw err;
+    throw networkError(err);
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, await readProblem(response, `POST ${url}`), response.statusText);
+  }
+  const type = response.headers.get('content-type') || '';
+  if (!type.includes('text/event-stream') || !response.body) {
+    throw new ApiError(response.status, { title: 'Unexpected answer', detail: `expected an event stream, got ${type || 'no content type'}` });
+  }
+  const parser = new SseParser((ev) => {
+    let data = ev.data;
+    try {
+      data = JSON.parse(ev.data);
+    } catch {
+      /* leave as text */
+    }
+    onEvent({ event: ev.event, data, id: ev.id });
+  });
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      parser.feed(decoder.decode(value, { stream: true }));
+    }
+    parser.feed(decoder.decode());
+    parser.feed('\n\n'); // a server that omits the last blank line still gets its event delivered
+  } finally {
+    parser.end();
+    reader.releaseLock();
+  }
+  return response;
+}
