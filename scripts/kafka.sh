@@ -55,13 +55,14 @@ cmd_start() {
   mkdir -p "$STATE_DIR"
   log "starting tansu on $BROKERS (log: $LOG_FILE)"
   # setsid: the broker outlives this script and is not killed with the caller's
-  # process group (CI runs the tests after this script returns).
+  # process group (CI runs the tests after this script returns). tansu reads the
+  # path in a sqlite:// URL relative to its working directory, hence the cd.
+  cd "$STATE_DIR"
   setsid "$TANSU" broker \
-    --kafka-cluster-id miyagi-test \
-    --kafka-listener-url "tcp://127.0.0.1:${PORT}" \
-    --kafka-advertised-listener-url "tcp://${BROKERS}" \
-    --storage-engine "sqlite://${STATE_DIR}/tansu.db" \
-    --prometheus-listener-url "tcp://127.0.0.1:$((PORT + 1000))" \
+    --cluster-id miyagi-test \
+    --listener-url "tcp://127.0.0.1:${PORT}" \
+    --advertised-listener-url "tcp://${BROKERS}" \
+    --storage-engine "sqlite://tansu.db" \
     >"$LOG_FILE" 2>&1 </dev/null &
   echo $! >"$PID_FILE"
   for _ in $(seq 1 100); do

@@ -6,6 +6,7 @@
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use miyagi_kafka::KafkaBus;
 use miyagi_kernel::{
     cache::ResponseCache,
     connectors::openai::{OpenAiClient, OpenAiConfig},
@@ -17,13 +18,12 @@ use miyagi_models::{
     chat::LocalChat,
     embeddings::LocalEmbedder,
 };
-use miyagi_kafka::KafkaBus;
-use miyagi_web::SystemInfo;
 use miyagi_platform::{
     config::{BusKind, Config, ModelsConfig},
     runtime::{shutdown_signal, Runtime},
     Service, ServiceContext,
 };
+use miyagi_web::SystemInfo;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]

@@ -120,7 +120,11 @@ async fn a_profile_update_in_the_users_process_produces_advice_in_the_advisor_pr
     };
     assert_eq!(first["engine"]["household"]["age"], 40);
     let cached_first = cached_for_profile(&id).await;
-    assert_eq!(cached_first.len(), 1, "the advice is cached in Redis under its profile");
+    assert_eq!(
+        cached_first.len(),
+        1,
+        "the advice is cached in Redis under its profile"
+    );
     let again: Value = ask().send().await.unwrap().json().await.unwrap();
     assert_eq!(again["cached"], true);
 
@@ -142,7 +146,7 @@ async fn a_profile_update_in_the_users_process_produces_advice_in_the_advisor_pr
             .json()
             .await
             .unwrap();
-        if let Some(advice) = history.iter().find(|a| a["trigger"] == "profileUpdated") {
+        if let Some(advice) = history.iter().find(|a| a["trigger"] == "profile-updated") {
             break advice.clone();
         }
         assert!(
@@ -162,7 +166,10 @@ async fn a_profile_update_in_the_users_process_produces_advice_in_the_advisor_pr
         if cached_now.len() == 1 && cached_now != cached_first {
             break;
         }
-        assert!(Instant::now() < deadline, "cached for the profile: {cached_now:?}");
+        assert!(
+            Instant::now() < deadline,
+            "cached for the profile: {cached_now:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(users.stop(), "users stops cleanly on SIGTERM");

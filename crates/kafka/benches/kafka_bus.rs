@@ -47,12 +47,31 @@ async fn main() {
     for batch in [1usize, 100] {
         let events = if batch == 1 { EVENTS / 10 } else { EVENTS };
         let kafka = Arc::new(KafkaBus::connect(&settings(), 4).unwrap());
-        row("kafka (adapter)", batch, events, bus_run(kafka, events, batch, None).await);
+        row(
+            "kafka (adapter)",
+            batch,
+            events,
+            bus_run(kafka, events, batch, None).await,
+        );
         let dir = tempfile::tempdir().unwrap();
-        let log = Arc::new(EmbeddedLog::open(&dir.path().join("e.db"), 4).await.unwrap());
-        row("embedded log", batch, events, bus_run(log, events, batch, None).await);
+        let log = Arc::new(
+            EmbeddedLog::open(&dir.path().join("e.db"), 4)
+                .await
+                .unwrap(),
+        );
+        row(
+            "embedded log",
+            batch,
+            events,
+            bus_run(log, events, batch, None).await,
+        );
     }
-    row("kafka (librdkafka direct)", 100, EVENTS, raw_run(EVENTS, 100).await);
+    row(
+        "kafka (librdkafka direct)",
+        100,
+        EVENTS,
+        raw_run(EVENTS, 100).await,
+    );
     let kafka = Arc::new(KafkaBus::connect(&settings(), 4).unwrap());
     let paced = bus_run(kafka, 1000, 1, Some(Duration::from_millis(5))).await;
     row("kafka (adapter), paced 5 ms", 1, 1000, paced);
@@ -86,7 +105,9 @@ async fn bus_run(
                 .unwrap();
             let now = origin.elapsed().as_micros() as u64;
             for d in &got {
-                latencies.record(now.saturating_sub(sent_at(&d.payload)).max(1)).unwrap();
+                latencies
+                    .record(now.saturating_sub(sent_at(&d.payload)).max(1))
+                    .unwrap();
             }
             if !got.is_empty() {
                 subscription.commit(&got).await.unwrap();
@@ -148,16 +169,23 @@ async fn raw_run(events: usize, batch: usize) -> (f64, Duration, Duration) {
             let message = consumer.recv().await.unwrap();
             let now = origin.elapsed().as_micros() as u64;
             latencies
-                .record(now.saturating_sub(sent_at(message.payload().unwrap())).max(1))
+                .record(
+                    now.saturating_sub(sent_at(message.payload().unwrap()))
+                        .max(1),
+                )
                 .unwrap();
-            consumer.commit_message(&message, CommitMode::Async).unwrap();
+            consumer
+                .commit_message(&message, CommitMode::Async)
+                .unwrap();
         }
         latencies
     });
     let started = Instant::now();
     for chunk in 0..events / batch {
         let sent = origin.elapsed().as_micros() as u64;
-        let records: Vec<Record> = (0..batch).map(|i| record(chunk * batch + i, sent)).collect();
+        let records: Vec<Record> = (0..batch)
+            .map(|i| record(chunk * batch + i, sent))
+            .collect();
         let sends = records.iter().map(|r| {
             producer.send(
                 FutureRecord::to(&topic).key(&r.key).payload(&r.payload),
@@ -172,7 +200,11 @@ async fn raw_run(events: usize, batch: usize) -> (f64, Duration, Duration) {
     summarize(events, started, &latencies)
 }
 
-fn summarize(events: usize, started: Instant, latencies: &Histogram<u64>) -> (f64, Duration, Duration) {
+fn summarize(
+    events: usize,
+    started: Instant,
+    latencies: &Histogram<u64>,
+) -> (f64, Duration, Duration) {
     let rate = events as f64 / started.elapsed().as_secs_f64();
     let micros = |q| Duration::from_micros(latencies.value_at_quantile(q));
     (rate, micros(0.5), micros(0.99))

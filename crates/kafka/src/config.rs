@@ -19,7 +19,10 @@ impl EventHubs {
         let mut endpoint = None;
         let mut key_name = false;
         let mut key = false;
-        for part in connection_string.split(';').filter(|p| !p.trim().is_empty()) {
+        for part in connection_string
+            .split(';')
+            .filter(|p| !p.trim().is_empty())
+        {
             let (name, value) = part
                 .split_once('=')
                 .ok_or_else(|| bad("expected `Name=value` parts separated by `;`"))?;
@@ -39,8 +42,9 @@ impl EventHubs {
         if !key_name || !key {
             return Err(bad("it needs SharedAccessKeyName and SharedAccessKey"));
         }
-        let url = url::Url::parse(endpoint)
-            .map_err(|_| bad("Endpoint is not a URL such as sb://<namespace>.servicebus.windows.net/"))?;
+        let url = url::Url::parse(endpoint).map_err(|_| {
+            bad("Endpoint is not a URL such as sb://<namespace>.servicebus.windows.net/")
+        })?;
         if url.scheme() != "sb" {
             return Err(bad("Endpoint must start with sb://"));
         }
@@ -62,7 +66,10 @@ pub fn client_config(settings: &KafkaConfig) -> anyhow::Result<ClientConfig> {
     if let Some(connection_string) = &settings.event_hubs_connection_string {
         let hubs = EventHubs::parse(connection_string.expose())?;
         config
-            .set("bootstrap.servers", settings.brokers.as_deref().unwrap_or(&hubs.bootstrap))
+            .set(
+                "bootstrap.servers",
+                settings.brokers.as_deref().unwrap_or(&hubs.bootstrap),
+            )
             .set("security.protocol", "SASL_SSL")
             .set("sasl.mechanism", "PLAIN")
             .set("sasl.username", "$ConnectionString")

@@ -103,7 +103,13 @@ impl KafkaBus {
         }
         let new: Vec<NewTopic> = missing
             .iter()
-            .map(|t| NewTopic::new(t, self.partitions, TopicReplication::Fixed(self.replication)))
+            .map(|t| {
+                NewTopic::new(
+                    t,
+                    self.partitions,
+                    TopicReplication::Fixed(self.replication),
+                )
+            })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
         let results = self
@@ -263,7 +269,9 @@ impl ConsumerContext for GroupContext {
             Rebalance::Assign(tpl) => {
                 tracing::info!(group = %self.group, partitions = %describe(tpl), "partitions assigned")
             }
-            Rebalance::Error(e) => tracing::warn!(group = %self.group, error = %e, "rebalance failed"),
+            Rebalance::Error(e) => {
+                tracing::warn!(group = %self.group, error = %e, "rebalance failed")
+            }
         }
     }
 }
@@ -285,7 +293,10 @@ impl KafkaSubscription {
     fn delivery(&self, message: &rdkafka::message::BorrowedMessage<'_>) -> Delivery {
         let topic = message.topic();
         Delivery {
-            topic: topic.strip_prefix(&self.prefix).unwrap_or(topic).to_string(),
+            topic: topic
+                .strip_prefix(&self.prefix)
+                .unwrap_or(topic)
+                .to_string(),
             partition: message.partition() as u32,
             offset: message.offset(),
             key: message

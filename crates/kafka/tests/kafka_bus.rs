@@ -94,9 +94,13 @@ async fn a_group_resumes_after_its_committed_offsets_after_a_restart() {
     let settings = settings();
     {
         let bus = bus(&settings);
-        bus.publish((0..10).map(|n| Record::event("t", &event("k", n))).collect())
-            .await
-            .unwrap();
+        bus.publish(
+            (0..10)
+                .map(|n| Record::event("t", &event("k", n)))
+                .collect(),
+        )
+        .await
+        .unwrap();
         let mut sub = bus.subscribe("resume", &["t"]).await.unwrap();
         let first = drain(&mut sub, 10).await;
         // Processed 0..=3 and committed them, then "crashed": the commit lands mid-batch.
@@ -187,7 +191,10 @@ async fn a_poison_record_is_parked_on_the_dead_letter_topic_with_the_reason() {
     shutdown.cancel();
     running.await.unwrap();
 
-    let mut letters = bus.subscribe("inspect", &[&dead_letter_topic("t")]).await.unwrap();
+    let mut letters = bus
+        .subscribe("inspect", &[&dead_letter_topic("t")])
+        .await
+        .unwrap();
     let parked = drain(&mut letters, 1).await;
     let letter = CloudEvent::from_bytes(&parked[0].payload).unwrap();
     assert_eq!(letter.event_type, DEAD_LETTER_TYPE);
@@ -235,24 +242,28 @@ async fn a_consumer_stopped_mid_batch_redelivers_only_what_it_did_not_commit() {
         shutdown.clone(),
     ));
     let all_seen = || {
-        let (a, b) = (first.applied.lock().unwrap(), second.applied.lock().unwrap());
+        let (a, b) = (
+            first.applied.lock().unwrap(),
+            second.applied.lock().unwrap(),
+        );
         events
             .iter()
             .all(|e| a.contains_key(&e.id) || b.contains_key(&e.id))
     };
-    wait_until("every event is handled by one member or the other", all_seen).await;
+    wait_until(
+        "every event is handled by one member or the other",
+        all_seen,
+    )
+    .await;
     shutdown.cancel();
     running.await.unwrap();
 
     // Nothing lost (above); redelivered only what the first member had not committed, which the
     // inbox would absorb in a service. Nothing the first member committed came back.
-    let committed = miyagi_kafka::committed_offsets(
-        &KafkaBus::connect(&settings, 3).unwrap(),
-        "midbatch",
-        "t",
-    )
-    .await
-    .unwrap();
+    let committed =
+        miyagi_kafka::committed_offsets(&KafkaBus::connect(&settings, 3).unwrap(), "midbatch", "t")
+            .await
+            .unwrap();
     assert_eq!(
         committed.values().sum::<i64>(),
         40,
@@ -280,7 +291,9 @@ async fn records_carry_cloudevents_attributes_and_trace_context_as_headers() {
         .set("auto.offset.reset", "earliest")
         .create()
         .unwrap();
-    consumer.subscribe(&[&format!("{}t", settings.prefix)]).unwrap();
+    consumer
+        .subscribe(&[&format!("{}t", settings.prefix)])
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let message = loop {
         assert!(Instant::now() < deadline, "no record within 60 s");

@@ -11,7 +11,7 @@ use crate::{
     cache::ResponseCache,
     chat::{
         collect_stream, ChatDelta, ChatMessage, ChatModel, ChatRequest, ChatResponse, ChatStream,
-        ToolCall, ToolSpec,
+        FinishReason, ToolCall, ToolSpec,
     },
     filter::Filter,
     function::{Arguments, KernelFunction, Plugin},
@@ -234,8 +234,12 @@ impl Kernel {
         }
         let response = model.chat(&request).await?;
         self.record(model.model_id(), &response, false, false);
+        // An answer cut off at max_tokens is not kept: served again, it would fail the same way
+        // for every retry of the same call.
         if let (Some(cache), Some(key)) = (&self.inner.cache, key) {
-            cache.put(key, response.clone());
+            if response.finish_reason != FinishReason::Length {
+                cache.put(key, response.clone());
+            }
         }
         Ok(response)
     }

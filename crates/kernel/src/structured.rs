@@ -41,9 +41,14 @@ impl Kernel {
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
-        self.structured_with(request, &name, schema_for::<T>(), max_attempts, None, |value| {
-            serde_json::from_value::<T>(value).map_err(|e| e.to_string())
-        })
+        self.structured_with(
+            request,
+            &name,
+            schema_for::<T>(),
+            max_attempts,
+            None,
+            |value| serde_json::from_value::<T>(value).map_err(|e| e.to_string()),
+        )
         .await
     }
 

@@ -156,6 +156,16 @@ fn schema_regex(schema: &Value, root: &Value, depth: usize) -> anyhow::Result<St
             .collect::<anyhow::Result<Vec<_>>>()?;
         return Ok(alternatives(&parts));
     }
+    // A small closed range (a citation's source number, a rating) is spelled out value by value,
+    // so the model cannot write a number of the right width but out of range.
+    if schema["type"] == "integer" {
+        if let (Some(lo), Some(hi)) = (schema["minimum"].as_i64(), schema["maximum"].as_i64()) {
+            if lo <= hi && hi - lo <= 256 {
+                let values: Vec<String> = (lo..=hi).map(|v| v.to_string()).collect();
+                return Ok(format!("(?:{})", values.join("|")));
+            }
+        }
+    }
     let non_negative = schema["minimum"].as_f64().is_some_and(|m| m >= 0.0);
     // Integer widths (schemars writes `format: uint32` rather than a maximum): allow one digit
     // fewer than the largest value has, which can never overflow the target type.
@@ -302,6 +312,17 @@ mod tests {
         let c = Constraint::json_schema(&json!({"type": "integer", "minimum": 0, "maximum": 100}))
             .unwrap();
         assert!(accepts(&c, "99") && !accepts(&c, "101"));
+    }
+
+    #[test]
+    fn a_small_integer_range_allows_exactly_its_values() {
+        let c = Constraint::json_schema(&json!({"type": "integer", "minimum": 1, "maximum": 3}))
+            .unwrap();
+        assert!(accepts(&c, "1") && accepts(&c, "2") && accepts(&c, "3"));
+        assert!(!accepts(&c, "0") && !accepts(&c, "4") && !accepts(&c, "10"));
+        let one = Constraint::json_schema(&json!({"type": "integer", "minimum": 1, "maximum": 1}))
+            .unwrap();
+        assert!(accepts(&one, "1") && !accepts(&one, "2"));
     }
 
     #[test]

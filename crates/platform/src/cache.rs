@@ -34,9 +34,13 @@ pub async fn open(config: &CacheConfig, namespace: &str) -> anyhow::Result<Arc<d
     let ttl = Duration::from_secs(config.ttl_secs);
     Ok(match config.url.expose() {
         "memory" => Arc::new(MemoryCache::new(config.capacity, ttl)),
-        url => Arc::new(RedisCache::connect(url, namespace, ttl).await.map_err(|e| {
-            anyhow::anyhow!("key `cache.url`: cannot reach Redis ({e:#}); is it running?")
-        })?),
+        url => Arc::new(
+            RedisCache::connect(url, namespace, ttl)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("key `cache.url`: cannot reach Redis ({e:#}); is it running?")
+                })?,
+        ),
     })
 }
 

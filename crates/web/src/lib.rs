@@ -98,7 +98,11 @@ impl LiveFeed {
         let live = self.live.subscribe();
         let recent: Vec<Arc<CloudEvent>> = {
             let recent = self.recent.lock().expect("feed lock");
-            let mine: Vec<_> = recent.iter().filter(|e| owned_by(e, &owner)).cloned().collect();
+            let mine: Vec<_> = recent
+                .iter()
+                .filter(|e| owned_by(e, &owner))
+                .cloned()
+                .collect();
             mine[mine.len().saturating_sub(REPLAYED)..].to_vec()
         };
         let replayed: HashSet<String> = recent.iter().map(|e| e.id.clone()).collect();
@@ -279,7 +283,10 @@ mod tests {
         feed.push(event("alice", 4));
         let first = followed.next().await.unwrap();
         let second = followed.next().await.unwrap();
-        assert_eq!((first.data["n"].clone(), second.data["n"].clone()), (json!(1), json!(4)));
+        assert_eq!(
+            (first.data["n"].clone(), second.data["n"].clone()),
+            (json!(1), json!(4))
+        );
     }
 
     #[test]

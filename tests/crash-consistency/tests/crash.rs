@@ -30,9 +30,13 @@ fn crash() -> impl Strategy<Value = Crash> {
 
 enum Backend {
     Sqlite,
-    Postgres { schema: String },
+    Postgres {
+        schema: String,
+    },
     /// SQLite stores, events on a Kafka broker under their own prefix.
-    Kafka { prefix: String },
+    Kafka {
+        prefix: String,
+    },
 }
 
 fn kafka_brokers() -> String {

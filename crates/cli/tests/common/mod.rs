@@ -105,4 +105,3 @@ impl Drop for Miyagi {
         let _ = self.child.kill();
     }
 }
-

@@ -41,8 +41,12 @@ async fn invalidating_a_tag_drops_its_entries_and_keeps_the_rest() {
 async fn replicas_share_entries_and_invalidations() {
     let namespace = format!("test-{}", uuid::Uuid::new_v4().simple());
     let ttl = Duration::from_secs(60);
-    let one = RedisCache::connect(&redis_url(), &namespace, ttl).await.unwrap();
-    let two = RedisCache::connect(&redis_url(), &namespace, ttl).await.unwrap();
+    let one = RedisCache::connect(&redis_url(), &namespace, ttl)
+        .await
+        .unwrap();
+    let two = RedisCache::connect(&redis_url(), &namespace, ttl)
+        .await
+        .unwrap();
     one.put("k", b"v", "t").await.unwrap();
     assert_eq!(two.get("k").await.unwrap(), Some(b"v".to_vec()));
     two.invalidate("t").await.unwrap();

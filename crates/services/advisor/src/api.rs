@@ -56,6 +56,10 @@ impl From<AdvisorError> for Problem {
                 StatusCode::BAD_GATEWAY,
                 format!("the chat model's answer was unusable: {detail}"),
             ),
+            AdvisorError::Kernel(e @ KernelError::Schema { .. }) => Problem::new(
+                StatusCode::BAD_GATEWAY,
+                format!("the chat model's answer was unusable: {e}"),
+            ),
             e => Problem::internal(e),
         }
     }
@@ -95,10 +99,14 @@ impl Streamed {
             Streamed::Step(Step::Narrative(delta)) => {
                 ("narrative", serde_json::json!({ "delta": delta }))
             }
-            Streamed::Advice(advice) => ("advice", serde_json::to_value(advice).expect("advice serializes")),
-            Streamed::Problem(problem) => {
-                ("problem", serde_json::to_value(problem).expect("problems serialize"))
-            }
+            Streamed::Advice(advice) => (
+                "advice",
+                serde_json::to_value(advice).expect("advice serializes"),
+            ),
+            Streamed::Problem(problem) => (
+                "problem",
+                serde_json::to_value(problem).expect("problems serialize"),
+            ),
         };
         Event::default().event(name).data(data.to_string())
     }

@@ -295,7 +295,12 @@ impl Advisor {
     }
 
     /// An identical earlier answer: from the cache, else from the advice table (then cached).
-    async fn earlier(&self, owner: &str, key: &str, profile: Uuid) -> Result<Option<Advice>, AdvisorError> {
+    async fn earlier(
+        &self,
+        owner: &str,
+        key: &str,
+        profile: Uuid,
+    ) -> Result<Option<Advice>, AdvisorError> {
         let cache_key = advice_cache_key(owner, key);
         match self.cache.get(&cache_key).await {
             Ok(Some(bytes)) => match serde_json::from_slice::<Advice>(&bytes) {
@@ -304,7 +309,9 @@ impl Advisor {
                 Err(e) => tracing::debug!(error = %e, "cached advice does not parse; ignored"),
             },
             Ok(None) => {}
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "advice cache unavailable; reading the store"),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "advice cache unavailable; reading the store")
+            }
         }
         let found = self.store.find_by_key(owner, key).await?;
         if let Some(advice) = &found {

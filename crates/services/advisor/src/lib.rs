@@ -165,9 +165,11 @@ impl EventHandler for ProfileFollower {
                     Err(AdvisorError::Invalid { field, message }) => Err(HandlerError::Permanent(
                         anyhow::anyhow!("{field}: {message}"),
                     )),
-                    Err(e @ AdvisorError::Kernel(KernelError::BadResponse(_))) => {
-                        Err(HandlerError::Permanent(e.into()))
-                    }
+                    Err(
+                        e @ AdvisorError::Kernel(
+                            KernelError::BadResponse(_) | KernelError::Schema { .. },
+                        ),
+                    ) => Err(HandlerError::Permanent(e.into())),
                     Err(e) => Err(transient(e)),
                 }
             }

@@ -159,7 +159,12 @@ mod tests {
 
     #[test]
     fn the_narrative_comes_out_piece_by_piece_as_the_json_streams() {
-        let out = tap_all(&[r#"{"narr"#, r#"ative": "Hold"#, " steady", r#", Ada.", "assets": []}"#]);
+        let out = tap_all(&[
+            r#"{"narr"#,
+            r#"ative": "Hold"#,
+            " steady",
+            r#", Ada.", "assets": []}"#,
+        ]);
         assert_eq!(out, ["", "Hold", " steady", ", Ada."]);
     }
 

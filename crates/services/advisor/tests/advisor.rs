@@ -48,7 +48,7 @@ fn server() -> &'static Server {
                 let mut config = Config::default();
                 config.data_dir = data.path().to_path_buf();
                 config.auth.mode = AuthMode::ApiKey;
-                config.auth.keys = ["alice", "bob"]
+                config.auth.keys = ["alice", "bob", "carol"]
                     .iter()
                     .map(|u| ApiKeyConfig::for_key(u, &format!("{u}-key")))
                     .collect();
@@ -406,4 +406,64 @@ async fn one_users_advice_and_profiles_are_invisible_to_another() {
     )
     .await;
     assert_eq!(bobs, json!([]));
+}
+
+/// The stream's events, in order, as (event name, data).
+fn sse_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter_map(|frame| {
+            let mut name = None;
+            let mut data = String::new();
+            for line in frame.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = Some(n.trim().to_string());
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim_start());
+                }
+            }
+            Some((name?, serde_json::from_str(&data).ok()?))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_stream_shows_each_stage_and_the_narrative_as_it_is_written_then_the_advice() {
+    let user_id = create_profile("carol", 38).await;
+    let mut body = personalize_body(&user_id);
+    // A voice no other test uses, so the answer cannot come from an earlier request.
+    body["userInfo"]["favoriteAdvisor"] = json!("Ray Dalio");
+    let response = http()
+        .post(format!("{}/api/v1/personalize/stream", server().base))
+        .header("x-api-key", "carol-key")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let events = sse_events(&response.text().await.unwrap());
+
+    let stages: Vec<&str> = events
+        .iter()
+        .filter(|(name, _)| name == "stage")
+        .map(|(_, data)| data["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["engine", "library", "writing", "saving"]);
+    let streamed: String = events
+        .iter()
+        .filter(|(name, _)| name == "narrative")
+        .map(|(_, data)| data["delta"].as_str().unwrap())
+        .collect();
+    let deltas = events
+        .iter()
+        .filter(|(name, _)| name == "narrative")
+        .count();
+    let (last, advice) = events.last().unwrap();
+    assert_eq!(last, "advice");
+    assert!(deltas > 1, "the narrative arrives in pieces, not at once");
+    assert_eq!(streamed, advice["narrative"].as_str().unwrap());
+    assert_eq!(advice["engine"]["household"]["age"], 38);
 }
