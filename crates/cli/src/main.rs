@@ -149,7 +149,12 @@ impl ServiceName {
                 ))
             }
             ServiceName::Web => Some(Box::new(miyagi_web::WebService::new(SystemInfo {
-                services: started.names.clone(),
+                services: started
+                    .names
+                    .iter()
+                    .cloned()
+                    .chain([miyagi_web::NAME.to_string()])
+                    .collect(),
                 bus: format!("{:?}", context.config.bus.kind).to_lowercase(),
                 chat_model: loaded
                     .and_then(|m| m.writer.as_ref())

@@ -1,5 +1,5 @@
 //! Kafka adapter: publish → consume → commit throughput and end-to-end latency, next to the
-//! embedded log and next to librdkafka used directly, all in one session.
+//! embedded log in the same session.
 //!
 //! `scripts/kafka.sh start && cargo bench -p miyagi-kafka --bench kafka_bus`
 //! (`TEST_KAFKA_BROKERS` picks another broker.)
@@ -7,9 +7,7 @@
 //! The loop is the one services run: a producer publishes batches while a consumer group polls
 //! and commits after each batch. Latency is publish-call start → record in the consumer's hands.
 //! Throughput rows run the producer flat out, so their latency includes queueing; the paced row
-//! leaves 5 ms between events. The baseline is librdkafka without our adapter (same producer
-//! settings, a plain `StreamConsumer` committing asynchronously), so the ratio is what the
-//! adapter costs.
+//! leaves 5 ms between events. The baseline is the embedded log running the same loop.
 
 use std::{
     sync::Arc,
@@ -17,15 +15,10 @@ use std::{
 };
 
 use hdrhistogram::Histogram;
-use miyagi_kafka::{client_config, KafkaBus};
+use miyagi_kafka::KafkaBus;
 use miyagi_platform::{
     config::KafkaConfig,
     events::{embedded::EmbeddedLog, EventBus, Record},
-};
-use rdkafka::{
-    consumer::{CommitMode, Consumer, StreamConsumer},
-    producer::{FutureProducer, FutureRecord},
-    Message,
 };
 
 const EVENTS: usize = 20_000;
@@ -66,12 +59,6 @@ async fn main() {
             bus_run(log, events, batch, None).await,
         );
     }
-    row(
-        "kafka (librdkafka direct)",
-        100,
-        EVENTS,
-        raw_run(EVENTS, 100).await,
-    );
     let kafka = Arc::new(KafkaBus::connect(&settings(), 4).unwrap());
     let paced = bus_run(kafka, 1000, 1, Some(Duration::from_millis(5))).await;
     row("kafka (adapter), paced 5 ms", 1, 1000, paced);
@@ -128,75 +115,6 @@ async fn bus_run(
         }
     }
     let latencies = consumer.await.unwrap();
-    summarize(events, started, &latencies)
-}
-
-async fn raw_run(events: usize, batch: usize) -> (f64, Duration, Duration) {
-    let settings = settings();
-    let topic = format!("{}raw", settings.prefix);
-    let bus = KafkaBus::connect(&settings, 4).unwrap();
-    let client = client_config(&settings).unwrap();
-    let producer: FutureProducer = client
-        .clone()
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("compression.type", "lz4")
-        .set("linger.ms", "5")
-        .create()
-        .unwrap();
-    let consumer: StreamConsumer = client
-        .clone()
-        .set("group.id", format!("{}raw", settings.prefix))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    // One record through the adapter creates the topic with the same partitions as the adapter
-    // runs'; reading it lets the group form before timing.
-    bus.publish(vec![Record {
-        topic: "raw".into(),
-        key: "warm-up".into(),
-        payload: 0u64.to_le_bytes().to_vec(),
-    }])
-    .await
-    .unwrap();
-    consumer.subscribe(&[&topic]).unwrap();
-    consumer.recv().await.unwrap();
-    let origin = Instant::now();
-    let reader = tokio::spawn(async move {
-        let mut latencies = Histogram::<u64>::new(3).unwrap();
-        for _ in 0..events {
-            let message = consumer.recv().await.unwrap();
-            let now = origin.elapsed().as_micros() as u64;
-            latencies
-                .record(
-                    now.saturating_sub(sent_at(message.payload().unwrap()))
-                        .max(1),
-                )
-                .unwrap();
-            consumer
-                .commit_message(&message, CommitMode::Async)
-                .unwrap();
-        }
-        latencies
-    });
-    let started = Instant::now();
-    for chunk in 0..events / batch {
-        let sent = origin.elapsed().as_micros() as u64;
-        let records: Vec<Record> = (0..batch)
-            .map(|i| record(chunk * batch + i, sent))
-            .collect();
-        let sends = records.iter().map(|r| {
-            producer.send(
-                FutureRecord::to(&topic).key(&r.key).payload(&r.payload),
-                Duration::from_secs(30),
-            )
-        });
-        for result in futures::future::join_all(sends).await {
-            result.map_err(|(e, _)| e).unwrap();
-        }
-    }
-    let latencies = reader.await.unwrap();
     summarize(events, started, &latencies)
 }
 
