@@ -106,7 +106,7 @@ mod tests {
         assert_eq!(messages.len(), 2);
         assert!(messages[0].content.contains("<advisor>"), "{rendered}");
         assert!(messages[1].content.contains("<facts>"), "{rendered}");
-        assert_eq!(prompt.function.settings().max_tokens, Some(700));
+        assert_eq!(prompt.function.settings().max_tokens, Some(1200));
     }
 
     #[test]
