@@ -136,4 +136,5 @@ async fn main() {
     report("personalize cold (local SmolLM2 writes the advice)", cold);
     report("personalize cached (same request again)", cached);
     let _ = child.kill();
+    let _ = child.wait();
 }

@@ -390,7 +390,6 @@ impl Advisor {
         stage(Stage::Writing);
         let written = self
             .write(
-                kernel,
                 &prompt,
                 request,
                 profile.as_ref(),
@@ -482,7 +481,6 @@ impl Advisor {
 
     async fn write(
         &self,
-        kernel: &Kernel,
         prompt: &crate::prompts::Prompt,
         request: &PersonalizeRequest,
         profile: Option<&UserProfile>,
@@ -490,6 +488,7 @@ impl Advisor {
         passages: &[Passage],
         progress: Option<&Progress>,
     ) -> Result<Written, AdvisorError> {
+        let kernel = self.kernel.as_ref().ok_or(AdvisorError::NoModel)?;
         let advisor = request
             .user_info
             .favorite_advisor

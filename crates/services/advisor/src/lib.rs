@@ -5,7 +5,7 @@
 //! - [`domain`]: the finance engine's numbers, explained by the chat model in the voice of the
 //!   person's favourite advisor, grounded in the investing library.
 //! - [`store`]: the advisor's copy of profiles, and every piece of advice given.
-//! - [`events`]: `miyagi.advice.generated.v1`.
+//! - [`events`]: what it publishes, `miyagi.advice.generated.v1`.
 //! - [`prompts`]: the Semantic Kernel prompt files the advice is written with.
 //! - [`progress`]: stages and the narrative as it is written, for `/personalize/stream`.
 //!

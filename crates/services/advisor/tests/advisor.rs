@@ -45,8 +45,10 @@ fn server() -> &'static Server {
             let runtime = tokio::runtime::Runtime::new().unwrap();
             runtime.block_on(async move {
                 let data = tempfile::tempdir().unwrap();
-                let mut config = Config::default();
-                config.data_dir = data.path().to_path_buf();
+                let mut config = Config {
+                    data_dir: data.path().to_path_buf(),
+                    ..Config::default()
+                };
                 config.auth.mode = AuthMode::ApiKey;
                 config.auth.keys = ["alice", "bob", "carol"]
                     .iter()

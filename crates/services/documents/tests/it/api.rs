@@ -61,8 +61,10 @@ impl Miyagi {
     /// The documents service behind API-key auth for alice and bob, on a free port.
     async fn start() -> Self {
         let data = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.data_dir = data.path().to_path_buf();
+        let mut config = Config {
+            data_dir: data.path().to_path_buf(),
+            ..Config::default()
+        };
         config.auth.mode = AuthMode::ApiKey;
         config.auth.keys = ["alice", "bob"]
             .iter()
@@ -371,7 +373,14 @@ async fn one_users_documents_never_reach_another_user() {
 async fn bad_uploads_and_searches_get_clear_problems() {
     let miyagi = Miyagi::start().await;
     let md = |n: &'static str| (n, "text/markdown", b"# ok\n\ntext".to_vec());
-    let cases: Vec<(Vec<(&str, &str, Vec<u8>)>, Option<&str>, StatusCode, &str)> = vec![
+    // (files as name, content type, bytes; collection; expected status; words in the problem)
+    type Case<'a> = (
+        Vec<(&'a str, &'a str, Vec<u8>)>,
+        Option<&'a str>,
+        StatusCode,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             vec![("photo.png", "image/png", vec![1, 2, 3])],
             None,
