@@ -11,7 +11,7 @@ use axum::{
     response::sse::{Event, KeepAlive, Sse},
     Json,
 };
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use miyagi_domain::advice::AdviceTrigger;
 use miyagi_kernel::KernelError;
 use miyagi_platform::{
@@ -122,32 +122,28 @@ async fn personalize_stream(
     principal: Principal,
     ValidJson(request): ValidJson<PersonalizeRequest>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let (steps, progress) = tokio::sync::mpsc::unbounded_channel();
+    let (done, outcome) = tokio::sync::oneshot::channel();
+    // Its own task, so the advice is finished and stored even if the caller goes away.
     tokio::spawn(async move {
-        let (steps, progress) = tokio::sync::mpsc::unbounded_channel();
-        let forward = {
-            let sender = sender.clone();
-            tokio::spawn(async move {
-                let mut progress = progress;
-                while let Some(step) = progress.recv().await {
-                    let _ = sender.send(Streamed::Step(step));
-                }
-            })
-        };
         let result = advisor
             .personalize_watched(&principal.user_id, &request, &Progress(steps))
             .await;
-        // Every step is out before the final event.
-        let _ = forward.await;
-        let _ = sender.send(match result {
-            Ok(advice) => Streamed::Advice(Box::new(advice)),
-            Err(e) => Streamed::Problem(e.into()),
-        });
+        let _ = done.send(result);
     });
-    let events = futures::stream::unfold(receiver, |mut receiver| async move {
-        let next = receiver.recv().await?;
-        Some((Ok(next.event()), receiver))
+    // The steps end when the work drops its `Progress`, so the final event comes last.
+    let steps = futures::stream::unfold(progress, |mut progress| async move {
+        let step = progress.recv().await?;
+        Some((Streamed::Step(step), progress))
     });
+    let last = futures::stream::once(async move {
+        match outcome.await {
+            Ok(Ok(advice)) => Streamed::Advice(Box::new(advice)),
+            Ok(Err(e)) => Streamed::Problem(e.into()),
+            Err(_) => Streamed::Problem(Problem::internal("the advice task ended early")),
+        }
+    });
+    let events = steps.chain(last).map(|streamed| Ok(streamed.event()));
     Sse::new(events).keep_alive(KeepAlive::default())
 }
 
