@@ -53,6 +53,7 @@ pub struct KafkaBus {
     partitions: i32,
     replication: i32,
     create_topics: bool,
+    instance_id: Option<String>,
     /// Topics known to exist, so creation is asked once per topic and process.
     created: Mutex<HashSet<String>>,
 }
@@ -81,6 +82,7 @@ impl KafkaBus {
             partitions: partitions as i32,
             replication: settings.replication_factor,
             create_topics: settings.create_topics,
+            instance_id: settings.instance_id.clone(),
             created: Mutex::new(HashSet::new()),
         })
     }
@@ -217,9 +219,11 @@ impl EventBus for KafkaBus {
         // Subscribing to a topic that does not exist yet would wait for a metadata refresh.
         self.ensure_topics(&kafka_topics).await?;
         let group_id = format!("{}{group}", self.prefix);
-        let consumer: StreamConsumer<GroupContext> = self
-            .client
-            .clone()
+        let mut client = self.client.clone();
+        if let Some(instance) = &self.instance_id {
+            client.set("group.instance.id", instance);
+        }
+        let consumer: StreamConsumer<GroupContext> = client
             .set("group.id", &group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")

@@ -150,6 +150,12 @@ pub struct KafkaConfig {
     /// Replication factor of created topics.
     #[serde(default = "default_replication")]
     pub replication_factor: i32,
+    /// Static group membership: a name for this process that survives its restarts (the pod
+    /// name). A restarted consumer then takes back its own partitions at once instead of
+    /// waiting out the dead member's session and a rebalance. Must differ between processes
+    /// running the same service; unset, every start is a new member.
+    #[serde(default)]
+    pub instance_id: Option<String>,
     /// Any other librdkafka property (`security.protocol`, `ssl.ca.location`, …); values are
     /// treated as secrets.
     #[serde(default)]
@@ -164,6 +170,7 @@ impl Default for KafkaConfig {
             prefix: String::new(),
             create_topics: default_true(),
             replication_factor: default_replication(),
+            instance_id: None,
             options: Default::default(),
         }
     }

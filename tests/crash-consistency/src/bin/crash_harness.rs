@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use clap::Parser;
 use miyagi_domain::user::{RiskTolerance, UserProfileInput};
 use miyagi_platform::{
-    config::{ConsumerConfig, KafkaConfig},
+    config::{ConsumerConfig, KafkaConfig, LogFormat, TelemetryConfig},
     db::Db,
     events::{
         embedded::EmbeddedLog, inbox, outbox::Relay, CloudEvent, Consumer, EventBus, EventHandler,
@@ -60,6 +60,11 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Logs only when asked (`RUST_LOG=info`), to see why a case failed; the test runs it silent.
+    let _telemetry = miyagi_platform::telemetry::init(&TelemetryConfig {
+        log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "off".into()),
+        log_format: LogFormat::Pretty,
+    })?;
     if let Some(spec) = &args.crash_at {
         arm_crash_point(spec)?;
     }
@@ -90,6 +95,10 @@ async fn main() -> anyhow::Result<()> {
             &KafkaConfig {
                 brokers: Some(brokers.clone()),
                 prefix: args.kafka_prefix.clone(),
+                // What a restarted pod keeps: its name. Without it the restart is a new
+                // member, and tansu 0.6 can leave that member with no partitions while the
+                // dead one stays the group's leader (seen in CI; Kafka would expire it).
+                instance_id: Some("crash-harness".into()),
                 ..KafkaConfig::default()
             },
             3,
