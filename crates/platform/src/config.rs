@@ -480,6 +480,16 @@ impl Config {
                 "`host:port` of a Kafka broker (or bus.kafka.event_hubs_connection_string) when bus.kind = \"kafka\"",
             );
         }
+        if kafka
+            .instance_id
+            .as_deref()
+            .is_some_and(|id| id.trim().is_empty())
+        {
+            return bad(
+                "bus.kafka.instance_id",
+                "a name unique to this process, such as the pod name, or no value at all",
+            );
+        }
         if kafka.replication_factor < 1 {
             return bad("bus.kafka.replication_factor", "a number of at least 1");
         }
@@ -688,6 +698,16 @@ mod tests {
             jail.set_env("MIYAGI_BUS__KIND", "kafka");
             let err = load_err(jail, None);
             assert!(err.contains("bus.kafka.brokers"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_blank_kafka_instance_id_names_the_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MIYAGI_BUS__KAFKA__INSTANCE_ID", " ");
+            let err = load_err(jail, None);
+            assert!(err.contains("bus.kafka.instance_id"), "{err}");
             Ok(())
         });
     }
