@@ -46,6 +46,16 @@ impl AssetClass {
             _ => None,
         }
     }
+
+    /// The class's name as the API and prompts spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stocks => "Stocks",
+            Self::Bonds => "Bonds",
+            Self::Cash => "Cash",
+            Self::RealEstate => "RealEstate",
+        }
+    }
 }
 
 /// Shares of the whole portfolio by asset class; they sum to 1.
@@ -152,6 +162,17 @@ pub enum Action {
     Buy,
     Sell,
     Hold,
+}
+
+impl Action {
+    /// The action as a person reads it, spelled out so renaming a variant cannot change advice.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Buy => "Buy",
+            Self::Sell => "Sell",
+            Self::Hold => "Hold",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -13,6 +13,15 @@ pub enum Tolerance {
 }
 
 impl Tolerance {
+    /// The tolerance as a person reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Conservative => "Conservative",
+            Self::Moderate => "Moderate",
+            Self::Aggressive => "Aggressive",
+        }
+    }
+
     fn score(self) -> f64 {
         match self {
             Self::Conservative => 0.2,

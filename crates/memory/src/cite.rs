@@ -8,8 +8,10 @@
 
 use std::collections::BTreeSet;
 
-use miyagi_kernel::{chat::ExecutionSettings, ChatMessage, ChatRequest, Kernel, KernelError};
-use serde::{Deserialize, Serialize};
+use miyagi_kernel::{
+    chat::ExecutionSettings, structured::TextWatcher, ChatMessage, ChatRequest, Kernel, KernelError,
+};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -227,6 +229,77 @@ pub fn resolve(raw: Vec<RawCitation>, passages: &[Passage]) -> (Vec<Citation>, V
     (citations, rejected)
 }
 
+/// A model's structured answer together with its citations, checked against the sources.
+#[derive(Debug)]
+pub struct Cited<T> {
+    pub answer: T,
+    pub citations: Vec<Citation>,
+    /// Citations the verifier refused, with the reason.
+    pub rejected: Vec<String>,
+}
+
+/// Asks the kernel's chat model for an answer of `schema` (a JSON object schema) plus at most
+/// `max_citations` citations of `passages`, which the request's messages must show as
+/// [`sources_block`] numbers them. The citations field is added to the schema here, so every
+/// grounded writer constrains and verifies quotes the same way; `watch` sees the raw text as it
+/// is written.
+pub async fn ask_cited<T: DeserializeOwned>(
+    kernel: &Kernel,
+    request: ChatRequest,
+    name: &str,
+    mut schema: Value,
+    passages: &[Passage],
+    max_citations: usize,
+    watch: Option<TextWatcher>,
+) -> Result<Cited<T>, KernelError> {
+    let object = schema
+        .as_object_mut()
+        .filter(|o| o.get("type") == Some(&json!("object")))
+        .ok_or_else(|| {
+            KernelError::BadResponse(format!("{name}: the schema must describe an object"))
+        })?;
+    object
+        .entry("properties")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .map(|p| {
+            p.insert(
+                "citations".into(),
+                citations_schema(passages, max_citations),
+            )
+        });
+    if let Some(required) = object
+        .entry("required")
+        .or_insert_with(|| json!([]))
+        .as_array_mut()
+    {
+        required.push(json!("citations"));
+    }
+    let mut value = match watch {
+        None => kernel.structured_value(request, name, schema, 2).await?,
+        Some(watch) => {
+            kernel
+                .structured_value_watched(request, name, schema, 2, watch)
+                .await?
+        }
+    };
+    let raw: Vec<RawCitation> = value
+        .as_object_mut()
+        .and_then(|o| o.remove("citations"))
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| KernelError::BadResponse(format!("{name} citations: {e}")))?
+        .unwrap_or_default();
+    let answer = serde_json::from_value(value)
+        .map_err(|e| KernelError::BadResponse(format!("{name}: {e}")))?;
+    let (citations, rejected) = resolve(raw, passages);
+    Ok(Cited {
+        answer,
+        citations,
+        rejected,
+    })
+}
+
 /// Answers `question` from `passages` with the kernel's chat model, citing them.
 pub async fn answer(
     kernel: &Kernel,
@@ -237,10 +310,9 @@ pub async fn answer(
     let schema = json!({
         "type": "object",
         "properties": {
-            "answer": {"type": "string", "minLength": 1, "maxLength": 800},
-            "citations": citations_schema(passages, 3)
+            "answer": {"type": "string", "minLength": 1, "maxLength": 800}
         },
-        "required": ["answer", "citations"],
+        "required": ["answer"],
         "additionalProperties": false
     });
     let request = ChatRequest {
@@ -258,24 +330,26 @@ pub async fn answer(
         },
         tools: vec![],
     };
-    let value = kernel
-        .structured_value(request, "grounded_answer", schema, 2)
-        .await?;
-    let raw: RawAnswer = serde_json::from_value(value)
-        .map_err(|e| KernelError::BadResponse(format!("grounded answer: {e}")))?;
-    let (citations, rejected) = resolve(raw.citations, passages);
+    let cited: Cited<RawAnswer> = ask_cited(
+        kernel,
+        request,
+        "grounded_answer",
+        schema,
+        passages,
+        3,
+        None,
+    )
+    .await?;
     Ok(GroundedAnswer {
-        answer: raw.answer,
-        citations,
-        rejected,
+        answer: cited.answer.answer,
+        citations: cited.citations,
+        rejected: cited.rejected,
     })
 }
 
 #[derive(Deserialize)]
 struct RawAnswer {
     answer: String,
-    #[serde(default)]
-    citations: Vec<RawCitation>,
 }
 
 #[cfg(test)]

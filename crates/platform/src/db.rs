@@ -169,7 +169,46 @@ impl Db {
             .execute(ddl.as_str())
             .await
             .context("creating outbox/inbox tables")?;
+        self.adopt_renumbered(migrator).await?;
         migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Migration files follow one naming pattern (`0001_<what>.sql`); a file renumbered to
+    /// follow it is still the migration an existing database applied under its old number. It
+    /// is recognised by its description and checksum, which the number does not change, and
+    /// its row renumbered, so sqlx neither reports it missing nor runs it again.
+    async fn adopt_renumbered(&self, migrator: &Migrator) -> anyhow::Result<()> {
+        let applied: Vec<(i64, String, Vec<u8>)> =
+            match sqlx::query_as("SELECT version, description, checksum FROM _sqlx_migrations")
+                .fetch_all(&self.pool)
+                .await
+            {
+                Ok(rows) => rows,
+                // No table yet: a new database, nothing to adopt. Any other failure resurfaces
+                // when the migrator reads the same table.
+                Err(_) => return Ok(()),
+            };
+        for migration in migrator.iter() {
+            let new = migration.version;
+            if applied.iter().any(|(version, ..)| *version == new) {
+                continue;
+            }
+            let renumbered = applied.iter().find(|(version, description, checksum)| {
+                *version != new
+                    && *description == migration.description
+                    && *checksum == *migration.checksum
+            });
+            if let Some((old, ..)) = renumbered {
+                sqlx::query("UPDATE _sqlx_migrations SET version = $1 WHERE version = $2")
+                    .bind(new)
+                    .bind(old)
+                    .execute(&self.pool)
+                    .await
+                    .with_context(|| format!("renumbering migration {old} to {new}"))?;
+                tracing::info!(old, new, description = %migration.description, "adopted a renumbered migration");
+            }
+        }
         Ok(())
     }
 

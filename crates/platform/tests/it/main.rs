@@ -6,3 +6,4 @@ mod cache;
 mod event_log;
 mod http_conventions;
 mod outbox_inbox;
+mod schema_migrations;

@@ -24,10 +24,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    domain::{
-        Advice, Advisor, AdvisorError, AssetsAdvice, EngineResult, InvestmentsAdvice,
-        PersonalizeRequest,
-    },
+    domain::Advisor,
+    error::AdvisorError,
+    model::{Advice, AssetsAdvice, EngineResult, InvestmentsAdvice, PersonalizeRequest},
     progress::{Progress, Step},
 };
 

@@ -7,7 +7,7 @@ use miyagi_domain::{
 };
 use miyagi_platform::events::CloudEvent;
 
-use crate::domain::Advice;
+use crate::model::Advice;
 
 pub const SOURCE: &str = "/miyagi/advisor";
 pub const TOPIC: &str = topics::ADVICE;

@@ -13,8 +13,8 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::{
-    domain::{Advice, PersonalizeRequest},
     events,
+    model::{Advice, PersonalizeRequest},
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -6,159 +6,85 @@
 //! ingested once and the model loaded once.
 
 use std::{
-    sync::{Arc, OnceLock},
+    sync::OnceLock,
     time::{Duration, Instant},
 };
 
 use miyagi_advisor::AdvisorService;
 use miyagi_documents::{DocumentsService, Models};
 use miyagi_domain::document::LIBRARY_OWNER;
-use miyagi_kernel::Kernel;
-use miyagi_memory::{
-    chunk::TokenCounter,
-    retrieve::{RetrievalSettings, Retriever},
-};
-use miyagi_models::{
-    cache::{ModelCache, MINILM, SMOLLM2},
-    chat::LocalChat,
-    embeddings::LocalEmbedder,
-};
-use miyagi_platform::{
-    config::{ApiKeyConfig, AuthMode, Config},
-    runtime::Runtime,
-    ServiceContext,
-};
+use miyagi_memory::retrieve::{RetrievalSettings, Retriever};
+use miyagi_testing::{fixtures::grace, models, TestApp, TestContext};
 use miyagi_users::UsersService;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
-struct Server {
-    base: String,
-}
-
-fn server() -> &'static Server {
-    static SERVER: OnceLock<Server> = OnceLock::new();
+fn server() -> &'static TestApp {
+    static SERVER: OnceLock<TestApp> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let (ready, base) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().unwrap();
-            runtime.block_on(async move {
-                let data = tempfile::tempdir().unwrap();
-                let mut config = Config {
-                    data_dir: data.path().to_path_buf(),
-                    ..Config::default()
-                };
-                config.auth.mode = AuthMode::ApiKey;
-                config.auth.keys = ["alice", "bob", "carol"]
-                    .iter()
-                    .map(|u| ApiKeyConfig::for_key(u, &format!("{u}-key")))
-                    .collect();
-                config.consumer.backoff_initial_ms = 10;
+        TestApp::shared(|| async {
+            let test = TestContext::new(&["alice", "bob", "carol"], |config| {
                 // The tests' model calls queue behind each other on one local model.
                 config.http.request_timeout_secs = 900;
                 config.advisor.prompts_dir =
                     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../prompts");
-                let context = ServiceContext::from_config(config).await.unwrap();
-                let cache = ModelCache::new(ModelCache::default_dir());
-                let minilm = cache.ensure(&MINILM, false).unwrap();
-                let chat =
-                    LocalChat::load(&cache.ensure(&SMOLLM2, false).unwrap().join("model.gguf"))
-                        .unwrap();
-                let kernel = Kernel::builder().chat_model(Arc::new(chat)).build();
-                let documents = DocumentsService::start(
-                    &context,
-                    Models {
-                        embedder: Arc::new(LocalEmbedder::load(&minilm).unwrap()),
-                        tokens: TokenCounter::from_file(&minilm.join("tokenizer.json")).unwrap(),
-                        kernel: Some(kernel.clone()),
-                    },
-                )
-                .await
-                .unwrap();
-                let library: Arc<dyn Retriever> = documents.documents().clone();
-                let advisor = AdvisorService::start(&context, Some(kernel), library.clone())
+            })
+            .await;
+            let models = models::local();
+            let documents = DocumentsService::start(
+                &test.context,
+                Models {
+                    embedder: models.embedder.clone(),
+                    tokens: models.tokens.clone(),
+                    kernel: Some(models.kernel.clone()),
+                },
+            )
+            .await
+            .unwrap();
+            let library: std::sync::Arc<dyn Retriever> = documents.documents().clone();
+            let advisor =
+                AdvisorService::start(&test.context, Some(models.kernel.clone()), library.clone())
                     .await
                     .unwrap();
-                let users = UsersService::start(&context).await.unwrap();
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let base = format!("http://{}", listener.local_addr().unwrap());
-                let run = tokio::spawn(
-                    Runtime::new(
-                        context,
-                        vec![Box::new(users), Box::new(documents), Box::new(advisor)],
-                    )
-                    .run(listener, CancellationToken::new()),
+            let users = UsersService::start(&test.context).await.unwrap();
+            let app = test
+                .spawn(vec![
+                    Box::new(users),
+                    Box::new(documents),
+                    Box::new(advisor),
+                ])
+                .await;
+            // Advice should cite the library, so wait until it is searchable.
+            let started = Instant::now();
+            while library
+                .retrieve(
+                    LIBRARY_OWNER,
+                    "diversification",
+                    None,
+                    &RetrievalSettings::default(),
+                )
+                .await
+                .unwrap()
+                .len()
+                < 3
+            {
+                assert!(
+                    started.elapsed() < Duration::from_secs(300),
+                    "library never indexed"
                 );
-                // Advice should cite the library, so wait until it is searchable.
-                let started = Instant::now();
-                while library
-                    .retrieve(
-                        LIBRARY_OWNER,
-                        "diversification",
-                        None,
-                        &RetrievalSettings::default(),
-                    )
-                    .await
-                    .unwrap()
-                    .len()
-                    < 3
-                {
-                    assert!(
-                        started.elapsed() < Duration::from_secs(300),
-                        "library never indexed"
-                    );
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                ready.send(base).unwrap();
-                let _keep = data;
-                run.await.unwrap().unwrap();
-            });
-        });
-        Server {
-            base: base.recv().unwrap(),
-        }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            app
+        })
     })
 }
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(600))
-        .build()
-        .unwrap()
-}
-
-async fn call(
-    user: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = http()
-        .request(method, format!("{}{path}", server().base))
-        .header("x-api-key", format!("{user}-key"));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-fn profile(age: u32) -> Value {
-    json!({"name": "Grace", "age": age, "annualHouseholdIncome": 210000, "assets": 350000,
-           "liabilities": 120000, "riskTolerance": "Aggressive", "retirementAge": 62,
-           "favoriteAdvisor": "Peter Lynch", "favoriteBook": "One Up On Wall Street"})
+async fn call(user: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    server().call(user, method, path, body).await
 }
 
 async fn create_profile(user: &str, age: u32) -> String {
-    let (status, created) = call(
-        user,
-        reqwest::Method::POST,
-        "/api/v1/userprofile",
-        Some(profile(age)),
-    )
-    .await;
+    let (status, created) = call(user, Method::POST, "/api/v1/userprofile", Some(grace(age))).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     created["id"].as_str().unwrap().to_string()
 }
@@ -179,7 +105,7 @@ async fn personalize_returns_engine_numbers_and_advice_written_by_the_local_mode
     let user_id = create_profile("alice", 45).await;
     let (status, advice) = call(
         "alice",
-        reqwest::Method::POST,
+        Method::POST,
         "/api/v1/personalize",
         Some(personalize_body(&user_id)),
     )
@@ -237,7 +163,7 @@ async fn personalize_returns_engine_numbers_and_advice_written_by_the_local_mode
 
     let (status, again) = call(
         "alice",
-        reqwest::Method::POST,
+        Method::POST,
         "/api/v1/personalize",
         Some(personalize_body(&user_id)),
     )
@@ -251,7 +177,7 @@ async fn personalize_returns_engine_numbers_and_advice_written_by_the_local_mode
 
     let (status, history) = call(
         "alice",
-        reqwest::Method::GET,
+        Method::GET,
         &format!("/api/v1/advice?userId={user_id}"),
         None,
     )
@@ -267,9 +193,9 @@ async fn updating_a_profile_produces_new_advice_through_events_alone() {
     let user_id = create_profile("alice", 38).await;
     let (status, updated) = call(
         "alice",
-        reqwest::Method::PUT,
+        Method::PUT,
         &format!("/api/v1/userprofile/{user_id}"),
-        Some(profile(52)),
+        Some(grace(52)),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
@@ -278,7 +204,7 @@ async fn updating_a_profile_produces_new_advice_through_events_alone() {
     let refreshed = loop {
         let (_, history) = call(
             "alice",
-            reqwest::Method::GET,
+            Method::GET,
             &format!("/api/v1/advice?userId={user_id}"),
             None,
         )
@@ -330,9 +256,8 @@ async fn a_malformed_request_gets_problem_json_naming_each_field() {
         ),
     ];
     for (body, field) in cases {
-        let response = http()
-            .post(format!("{}/api/v1/personalize", server().base))
-            .header("x-api-key", "bob-key")
+        let response = server()
+            .request("bob", Method::POST, "/api/v1/personalize")
             .json(&body)
             .send()
             .await
@@ -364,7 +289,7 @@ async fn one_users_advice_and_profiles_are_invisible_to_another() {
     loop {
         let (status, advice) = call(
             "alice",
-            reqwest::Method::POST,
+            Method::POST,
             "/api/v1/investments",
             Some(json!({"userInfo": {"userId": user_id}})),
         )
@@ -382,27 +307,21 @@ async fn one_users_advice_and_profiles_are_invisible_to_another() {
     // Bob names alice's profile: the advisor does not use it for him (it asks for the fields).
     let (status, problem) = call(
         "bob",
-        reqwest::Method::POST,
+        Method::POST,
         "/api/v1/personalize",
         Some(json!({"userInfo": {"userId": user_id}})),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    let (_, alices) = call("alice", reqwest::Method::GET, "/api/v1/advice", None).await;
+    let (_, alices) = call("alice", Method::GET, "/api/v1/advice", None).await;
     for advice in alices.as_array().unwrap() {
         let id = advice["id"].as_str().unwrap();
-        let (status, _) = call(
-            "bob",
-            reqwest::Method::GET,
-            &format!("/api/v1/advice/{id}"),
-            None,
-        )
-        .await;
+        let (status, _) = call("bob", Method::GET, &format!("/api/v1/advice/{id}"), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
     let (_, bobs) = call(
         "bob",
-        reqwest::Method::GET,
+        Method::GET,
         &format!("/api/v1/advice?userId={user_id}"),
         None,
     )
@@ -434,9 +353,8 @@ async fn the_stream_shows_each_stage_and_the_narrative_as_it_is_written_then_the
     let mut body = personalize_body(&user_id);
     // A voice no other test uses, so the answer cannot come from an earlier request.
     body["userInfo"]["favoriteAdvisor"] = json!("Ray Dalio");
-    let response = http()
-        .post(format!("{}/api/v1/personalize/stream", server().base))
-        .header("x-api-key", "carol-key")
+    let response = server()
+        .request("carol", Method::POST, "/api/v1/personalize/stream")
         .json(&body)
         .send()
         .await

@@ -8,10 +8,9 @@ use axum::{
     http::StatusCode,
     Json,
 };
-use miyagi_domain::document::{Document, DocumentStatus};
-use miyagi_kernel::Kernel;
+use miyagi_domain::document::Document;
 use miyagi_memory::{
-    cite::{self, Citation, GroundedAnswer},
+    cite::{Citation, GroundedAnswer},
     retrieve::{Mode, RetrievalSettings},
 };
 use miyagi_platform::{
@@ -29,22 +28,17 @@ use validator::{Validate, ValidationError};
 
 use crate::{
     datasets::{self, DatasetInfo},
-    domain::{validate_collection, Documents, DocumentsError, Found},
+    domain::{validate_collection, DatasetStatus, Documents, DocumentsError, Found},
 };
 
 const TAG: &str = "documents";
 /// The collection uploads go to when the form names none.
 const DEFAULT_COLLECTION: &str = "default";
 
-#[derive(Clone)]
-pub struct AppState {
-    pub documents: Arc<Documents>,
-    /// Writes grounded answers; `None` when no chat model is configured.
-    pub kernel: Option<Kernel>,
-}
+type AppState = Arc<Documents>;
 
 pub fn routes(state: AppState) -> OpenApiRouter {
-    let limits = state.documents.limits();
+    let limits = state.limits();
     // Multipart framing adds a little to the files themselves.
     let upload_limit = limits.max_bytes.saturating_mul(limits.max_files) + 64 * 1024;
     OpenApiRouter::new()
@@ -63,6 +57,10 @@ impl From<DocumentsError> for Problem {
     fn from(e: DocumentsError) -> Self {
         match e {
             DocumentsError::NotFound => Problem::not_found("document"),
+            DocumentsError::NoDataset => Problem::not_found("dataset"),
+            e @ DocumentsError::NoModel => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
             DocumentsError::Invalid { field, message } => {
                 Problem::invalid_fields(vec![FieldError { field, message }])
             }
@@ -88,7 +86,7 @@ async fn upload_documents(
     principal: Principal,
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<Vec<Document>>), Problem> {
-    let limits = state.documents.limits();
+    let limits = state.limits();
     let mut collection = DEFAULT_COLLECTION.to_string();
     let mut files = Vec::new();
     while let Some(field) = form.next_field().await.map_err(multipart_problem)? {
@@ -136,7 +134,6 @@ async fn upload_documents(
     let mut stored = Vec::with_capacity(files.len());
     for (name, media_type, content) in files {
         let (document, _) = state
-            .documents
             .upload(
                 &principal.user_id,
                 &collection,
@@ -184,7 +181,6 @@ async fn list_documents(
         validate_collection(c)?;
     }
     let documents = state
-        .documents
         .store()
         .list(
             &principal.user_id,
@@ -207,7 +203,6 @@ async fn get_document(
 ) -> Result<Json<Document>, Problem> {
     Ok(Json(
         state
-            .documents
             .store()
             .get(&principal.user_id, id)
             .await
@@ -223,7 +218,7 @@ async fn delete_document(
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, Problem> {
-    state.documents.delete(&principal.user_id, id).await?;
+    state.delete(&principal.user_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -305,7 +300,6 @@ async fn search_documents(
     ValidJson(request): ValidJson<SearchRequest>,
 ) -> Result<Json<SearchResponse>, Problem> {
     let found = state
-        .documents
         .search(
             &principal.user_id,
             &request.query,
@@ -341,32 +335,14 @@ async fn ask_documents(
     principal: Principal,
     ValidJson(request): ValidJson<AskRequest>,
 ) -> Result<Json<GroundedAnswer>, Problem> {
-    let Some(kernel) = &state.kernel else {
-        return Err(Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no chat model is configured (set `models.local = true` or an OpenAI endpoint)",
-        ));
-    };
-    let settings = RetrievalSettings {
-        limit: request.passages.unwrap_or(3),
-        // Keeps the prompt inside a small model's context.
-        token_budget: Some(900),
-        ..Default::default()
-    };
-    let found = state
-        .documents
-        .search(
+    let answer = state
+        .ask(
             &principal.user_id,
             &request.question,
             request.collection.as_deref(),
-            None,
-            &settings,
+            request.passages.unwrap_or(3),
         )
         .await?;
-    let passages: Vec<_> = found.into_iter().map(|f| f.passage).collect();
-    let answer = cite::answer(kernel, &request.question, &passages, 200)
-        .await
-        .map_err(Problem::internal)?;
     Ok(Json(answer))
 }
 
@@ -384,20 +360,6 @@ pub struct IngestDatasetRequest {
     pub collection: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DatasetStatus {
-    pub dataset: String,
-    pub collection: String,
-    pub documents: usize,
-    /// Documents still waiting for ingestion; the dataset is ready when this is 0.
-    pub pending: usize,
-    pub indexed: usize,
-    /// Chunks of the indexed documents.
-    pub chunks: i64,
-    /// Documents that could not be ingested, with the reason.
-    pub failed: Vec<String>,
-}
-
 /// Ingest a bundled dataset into one of your collections (by default one named after it). The
 /// documents are uploaded at once and ingested in the background through events; follow
 /// progress with `GET /api/v1/datasets/{name}/status`. Running it again replaces the documents'
@@ -411,21 +373,9 @@ async fn ingest_dataset(
     Path(name): Path<String>,
     ValidJson(request): ValidJson<IngestDatasetRequest>,
 ) -> Result<(StatusCode, Json<DatasetStatus>), Problem> {
-    let files = datasets::files(&name).ok_or_else(|| Problem::not_found("dataset"))?;
-    let collection = request.collection.unwrap_or_else(|| name.clone());
-    for file in &files {
-        state
-            .documents
-            .upload(
-                &principal.user_id,
-                &collection,
-                file.name,
-                None,
-                bytes::Bytes::from_static(file.content),
-            )
-            .await?;
-    }
-    let status = dataset_status(&state, &principal.user_id, &name, &collection).await?;
+    let status = state
+        .ingest_dataset(&principal.user_id, &name, request.collection.as_deref())
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(status)))
 }
 
@@ -445,56 +395,9 @@ async fn dataset_ingestion_status(
     Path(name): Path<String>,
     Query(query): Query<StatusQuery>,
 ) -> Result<Json<DatasetStatus>, Problem> {
-    let collection = query.collection.unwrap_or_else(|| name.clone());
-    validate_collection(&collection)?;
     Ok(Json(
-        dataset_status(&state, &principal.user_id, &name, &collection).await?,
+        state
+            .dataset_status(&principal.user_id, &name, query.collection.as_deref())
+            .await?,
     ))
-}
-
-async fn dataset_status(
-    state: &AppState,
-    owner: &str,
-    name: &str,
-    collection: &str,
-) -> Result<DatasetStatus, Problem> {
-    let files = datasets::files(name).ok_or_else(|| Problem::not_found("dataset"))?;
-    let names: Vec<&str> = files.iter().map(|f| f.name).collect();
-    let documents = state
-        .documents
-        .store()
-        .list(owner, Some(collection), 200, 0)
-        .await
-        .map_err(DocumentsError::from)?;
-    let mut status = DatasetStatus {
-        dataset: name.to_string(),
-        collection: collection.to_string(),
-        documents: files.len(),
-        pending: files.len(),
-        indexed: 0,
-        chunks: 0,
-        failed: Vec::new(),
-    };
-    for d in documents
-        .iter()
-        .filter(|d| names.contains(&d.name.as_str()))
-    {
-        match d.status {
-            DocumentStatus::Pending => {}
-            DocumentStatus::Indexed => {
-                status.pending -= 1;
-                status.indexed += 1;
-                status.chunks += d.chunk_count;
-            }
-            DocumentStatus::Failed => {
-                status.pending -= 1;
-                status.failed.push(format!(
-                    "{}: {}",
-                    d.name,
-                    d.error.as_deref().unwrap_or("unknown")
-                ));
-            }
-        }
-    }
-    Ok(status)
 }

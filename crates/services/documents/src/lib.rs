@@ -1,43 +1,37 @@
 //! The documents service: what a person gives Miyagi to remember, and search over it.
 //!
-//! - [`api`]: HTTP routes under `/api/v1/documents` and `/api/v1/datasets`.
-//! - [`domain`]: upload, ingestion, search and deletion, over the store, blob storage, the
-//!   embedding model and the vector index.
-//! - [`store`]: the `documents` and `chunks` tables and the keyword index.
-//! - [`events`]: the events the service publishes.
-//! - [`datasets`]: documents bundled in the binary.
+//! - `api`: HTTP routes under `/api/v1/documents` and `/api/v1/datasets`.
+//! - `domain`: upload, ingestion, search, grounded answers, bundled datasets and deletion, over
+//!   the store, blob storage, the models and the vector index.
+//! - `store`: the `documents` and `chunks` tables and the keyword index.
+//! - `events`: the events the service publishes; `handlers`: the ones it consumes.
+//! - `datasets`: documents bundled in the binary.
 //!
 //! An upload is stored and answered at once; the `miyagi.document.uploaded.v1` event it emits
 //! is consumed by this same service, which ingests the file and emits `indexed` or `failed`.
 
-pub mod api;
-pub mod datasets;
-pub mod domain;
-pub mod events;
+mod api;
+mod datasets;
+mod domain;
+mod events;
+mod handlers;
 pub mod store;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use miyagi_domain::{
-    document::{Document, LIBRARY_OWNER},
-    events::types,
-};
+use miyagi_domain::document::LIBRARY_OWNER;
 use miyagi_kernel::{EmbeddingModel, Kernel};
 use miyagi_memory::{
     chunk::{ChunkSettings, Chunker, TokenCounter},
     index::{ExactIndex, HnswIndex, HnswSettings, PgVectorIndex, VectorIndex},
 };
-use miyagi_platform::{
-    config::VectorIndexKind,
-    db::Db,
-    events::{CloudEvent, Consumer, EventHandler, HandlerError},
-    Service, ServiceContext,
-};
+use miyagi_platform::{config::VectorIndexKind, db::Db, events::Consumer, Service, ServiceContext};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use domain::{Documents, UploadLimits};
+pub use domain::Documents;
 pub use store::DocumentStore;
+
+use crate::{domain::UploadLimits, handlers::Ingestion};
 
 pub const NAME: &str = "documents";
 
@@ -54,7 +48,6 @@ pub struct Models {
 
 pub struct DocumentsService {
     documents: Arc<Documents>,
-    kernel: Option<Kernel>,
 }
 
 impl DocumentsService {
@@ -100,6 +93,7 @@ impl DocumentsService {
                 max_bytes: config.max_upload_bytes,
                 max_files: config.max_files_per_upload,
             },
+            models.kernel,
         );
         documents.reconcile().await?;
         if config.library {
@@ -114,7 +108,6 @@ impl DocumentsService {
         }
         Ok(Self {
             documents: Arc::new(documents),
-            kernel: models.kernel,
         })
     }
 
@@ -129,10 +122,7 @@ impl Service for DocumentsService {
     }
 
     fn routes(&self) -> OpenApiRouter {
-        api::routes(api::AppState {
-            documents: self.documents.clone(),
-            kernel: self.kernel.clone(),
-        })
+        api::routes(self.documents.clone())
     }
 
     fn database(&self) -> Option<&Db> {
@@ -145,19 +135,5 @@ impl Service for DocumentsService {
             &[events::TOPIC],
             Arc::new(Ingestion(self.documents.clone())),
         )]
-    }
-}
-
-/// Ingests each uploaded document; the service's other events pass by.
-struct Ingestion(Arc<Documents>);
-
-#[async_trait]
-impl EventHandler for Ingestion {
-    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
-        if event.event_type != types::DOCUMENT_UPLOADED {
-            return Ok(());
-        }
-        let document: Document = event.data_as()?;
-        self.0.ingest(&event.id, &document).await.map(|_| ())
     }
 }

@@ -1,111 +1,46 @@
 //! The service as a client sees it, running for real: HTTP, the embedded event log carrying
 //! `uploaded` events to the ingestion consumer, MiniLM embeddings, the HNSW index, SQLite.
 
-use std::{
-    sync::{Arc, OnceLock},
-    time::Duration,
-};
+use std::{ops::Deref, time::Duration};
 
 use miyagi_documents::{DocumentsService, Models};
-use miyagi_kernel::{EmbeddingModel, Kernel};
-use miyagi_memory::{chunk::TokenCounter, testing};
-use miyagi_models::{
-    cache::{ModelCache, MINILM, SMOLLM2},
-    chat::LocalChat,
-    embeddings::LocalEmbedder,
-};
-use miyagi_platform::{
-    config::{ApiKeyConfig, AuthMode, Config},
-    runtime::Runtime,
-    ServiceContext,
-};
+use miyagi_memory::testing;
+use miyagi_testing::{models, TestApp, TestContext};
 use reqwest::{multipart, StatusCode};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
-struct Loaded {
-    embedder: Arc<dyn EmbeddingModel>,
-    tokens: TokenCounter,
-    kernel: Kernel,
-}
+/// The documents service for alice and bob, with the document-specific calls its tests make.
+struct Miyagi(TestApp);
 
-fn loaded() -> &'static Loaded {
-    static LOADED: OnceLock<Loaded> = OnceLock::new();
-    LOADED.get_or_init(|| {
-        let cache = ModelCache::new(ModelCache::default_dir());
-        let minilm = cache.ensure(&MINILM, false).unwrap();
-        let chat =
-            LocalChat::load(&cache.ensure(&SMOLLM2, false).unwrap().join("model.gguf")).unwrap();
-        Loaded {
-            embedder: Arc::new(LocalEmbedder::load(&minilm).unwrap()),
-            tokens: TokenCounter::from_file(&minilm.join("tokenizer.json")).unwrap(),
-            kernel: Kernel::builder().chat_model(Arc::new(chat)).build(),
-        }
-    })
-}
+impl Deref for Miyagi {
+    type Target = TestApp;
 
-struct Miyagi {
-    base: String,
-    http: reqwest::Client,
-    data: tempfile::TempDir,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Miyagi {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+    fn deref(&self) -> &TestApp {
+        &self.0
     }
 }
 
 impl Miyagi {
-    /// The documents service behind API-key auth for alice and bob, on a free port.
     async fn start() -> Self {
-        let data = tempfile::tempdir().unwrap();
-        let mut config = Config {
-            data_dir: data.path().to_path_buf(),
-            ..Config::default()
-        };
-        config.auth.mode = AuthMode::ApiKey;
-        config.auth.keys = ["alice", "bob"]
-            .iter()
-            .map(|u| ApiKeyConfig::for_key(u, &format!("{u}-key")))
-            .collect();
-        config.documents.max_upload_bytes = 100_000;
-        config.documents.max_files_per_upload = 3;
-        // The advisor's library is tested with the advisor.
-        config.documents.library = false;
-        config.consumer.backoff_initial_ms = 10;
-        let context = ServiceContext::from_config(config).await.unwrap();
-        let models = Models {
-            embedder: loaded().embedder.clone(),
-            tokens: loaded().tokens.clone(),
-            kernel: Some(loaded().kernel.clone()),
-        };
-        let service = DocumentsService::start(&context, models).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let shutdown = CancellationToken::new();
-        tokio::spawn(
-            Runtime::new(context, vec![Box::new(service)]).run(listener, shutdown.clone()),
-        );
-        Self {
-            base,
-            http: reqwest::Client::new(),
-            data,
-            shutdown,
-        }
-    }
-
-    fn request(&self, user: &str, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.base))
-            .header("x-api-key", format!("{user}-key"))
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        let test = TestContext::new(&["alice", "bob"], |config| {
+            config.documents.max_upload_bytes = 100_000;
+            config.documents.max_files_per_upload = 3;
+            // The advisor's library is tested with the advisor.
+            config.documents.library = false;
+        })
+        .await;
+        let models = models::local();
+        let service = DocumentsService::start(
+            &test.context,
+            Models {
+                embedder: models.embedder.clone(),
+                tokens: models.tokens.clone(),
+                kernel: Some(models.kernel.clone()),
+            },
+        )
+        .await
+        .unwrap();
+        Self(test.spawn(vec![Box::new(service)]).await)
     }
 
     async fn upload(
@@ -298,7 +233,7 @@ async fn deleting_a_document_removes_its_chunks_vectors_and_file() {
         )
         .await;
     let id = doc["id"].as_str().unwrap();
-    let blobs = miyagi.data.path().join("blobs/documents").join(id);
+    let blobs = miyagi.data_dir().join("blobs/documents").join(id);
     assert!(blobs.read_dir().unwrap().count() == 1);
     let (status, _) = miyagi
         .send(miyagi.request(

@@ -1,54 +1,21 @@
 //! The HTTP API as a client sees it: status codes, problem+json, ETags and ownership.
 
-use std::sync::Arc;
-
-use axum::{
-    body::Body,
-    http::{header, Request, StatusCode},
-};
-use http_body_util::BodyExt;
-use miyagi_platform::{
-    auth::Authenticator,
-    config::{ApiKeyConfig, AuthMode, Config},
-    db::{testing::fresh, Backend},
-    http::{self, Health},
-};
-use miyagi_users::{api, UserStore, MIGRATOR};
+use miyagi_testing::{fixtures::ada, Reply, TestApp, TestContext};
+use miyagi_users::UsersService;
+use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-use crate::ada;
-
-struct Api {
-    app: axum::Router,
-    _db: tempfile::TempDir,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Value,
-}
+struct Api(TestApp);
 
 impl Api {
-    /// The users API behind API-key auth with two users, alice and bob, on SQLite.
+    /// The users service behind API-key auth with two users, alice and bob.
     async fn new() -> Self {
-        let (db, guard) = fresh(Backend::Sqlite, &MIGRATOR).await;
-        let mut config = Config::default();
-        config.auth.mode = AuthMode::ApiKey;
-        config.auth.keys = ["alice", "bob"]
-            .iter()
-            .map(|u| ApiKeyConfig::for_key(u, &format!("{u}-key")))
-            .collect();
-        config.http.body_limit_bytes = 16 * 1024;
-        let auth = Arc::new(Authenticator::from_config(&config.auth).unwrap());
-        let app = http::app(
-            api::routes(UserStore::new(db)),
-            Health::default(),
-            auth,
-            &config.http,
-        );
-        Self { app, _db: guard }
+        let test = TestContext::new(&["alice", "bob"], |config| {
+            config.http.body_limit_bytes = 16 * 1024;
+        })
+        .await;
+        let users = UsersService::start(&test.context).await.unwrap();
+        Self(test.spawn(vec![Box::new(users)]).await)
     }
 
     async fn send(
@@ -59,33 +26,17 @@ impl Api {
         body: Option<String>,
         extra: &[(&str, &str)],
     ) -> Reply {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("x-api-key", format!("{user}-key"));
-        if body.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/json");
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.0.request(user, method, uri);
+        if let Some(body) = body {
+            request = request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body);
         }
         for (k, v) in extra {
             request = request.header(*k, *v);
         }
-        let response = self
-            .app
-            .clone()
-            .oneshot(
-                request
-                    .body(body.map_or(Body::empty(), Body::from))
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.unwrap().to_bytes();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
+        self.0.exchange(request).await
     }
 
     async fn create(&self, user: &str) -> Reply {

@@ -7,7 +7,7 @@ use miyagi_platform::{
 };
 use miyagi_users::{store::StoreError, UserStore, MIGRATOR};
 
-use crate::ada;
+use miyagi_testing::fixtures::ada;
 
 miyagi_platform::on_both_backends!(
     a_created_profile_reads_back_exactly,

@@ -1,34 +1,31 @@
 //! What the documents service does, independent of HTTP and of the event loop: accept uploads,
-//! ingest them (extract → chunk → embed → index → store), search, delete.
-//!
-//! Ingestion order is chosen so a crash anywhere loses nothing and leaves nothing visible that
-//! should not be: new vectors go into the index first (an orphan vector is harmless: search
-//! only returns chunks the store has), then the store swaps chunks in one transaction with the
-//! inbox claim and the `indexed` event, then the old vectors go. On restart [`Documents::reconcile`]
-//! removes orphans and restores anything missing.
+//! search, answer questions with citations, delete; ingestion (`ingestion`) and bundled
+//! datasets (`datasets`) in their own files.
+
+mod datasets;
+mod ingestion;
+
+pub use datasets::DatasetStatus;
 
 use std::{collections::HashMap, sync::Arc};
 
 use bytes::Bytes;
 use futures::TryStreamExt;
 use miyagi_domain::document::Document;
-use miyagi_kernel::{EmbeddingModel, KernelError};
+use miyagi_kernel::{EmbeddingModel, Kernel, KernelError};
 use miyagi_memory::{
     chunk::Chunker,
-    cite::{quotable_sentences, Citation, Passage},
-    extract::{extract, Format},
+    cite::{self, quotable_sentences, Citation, GroundedAnswer, Passage},
+    extract::Format,
     index::{reconcile, Filter, IndexError, VectorIndex},
     retrieve::{cosine, reciprocal_rank_fusion, select, Mode, RetrievalSettings, Retriever},
 };
-use miyagi_platform::{
-    blob::BlobStore,
-    events::{inbox, HandlerError},
-};
+use miyagi_platform::blob::BlobStore;
 use object_store::{path::Path as BlobPath, PutPayload};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::store::{entry, Applied, DocumentStore, EmbeddedChunk, StoreError, Upload};
+use crate::store::{DocumentStore, StoreError, Upload};
 
 /// The consumer group that ingests uploads; also the inbox name for ingestion effects.
 pub const INGESTION: &str = "documents-ingestion";
@@ -46,6 +43,10 @@ pub struct UploadLimits {
 pub enum DocumentsError {
     #[error("document not found")]
     NotFound,
+    #[error("dataset not found")]
+    NoDataset,
+    #[error("no chat model is configured (set `models.local = true` or an OpenAI endpoint)")]
+    NoModel,
     /// The client sent something unacceptable; `field` names what.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
@@ -59,6 +60,8 @@ pub enum DocumentsError {
     Blob(#[from] object_store::Error),
     #[error("embedding model: {0}")]
     Embedding(#[from] KernelError),
+    #[error("chat model: {0}")]
+    Answer(KernelError),
     #[error("vector index: {0}")]
     Index(#[from] IndexError),
 }
@@ -101,6 +104,8 @@ pub struct Documents {
     embedder: Arc<dyn EmbeddingModel>,
     chunker: Chunker,
     limits: UploadLimits,
+    /// Writes grounded answers; `None` when no chat model is configured.
+    kernel: Option<Kernel>,
 }
 
 impl Documents {
@@ -111,6 +116,7 @@ impl Documents {
         embedder: Arc<dyn EmbeddingModel>,
         chunker: Chunker,
         limits: UploadLimits,
+        kernel: Option<Kernel>,
     ) -> Self {
         Self {
             store,
@@ -119,6 +125,7 @@ impl Documents {
             embedder,
             chunker,
             limits,
+            kernel,
         }
     }
 
@@ -187,161 +194,6 @@ impl Documents {
             sha256,
         };
         Ok(self.store.record_upload(id, &upload, &blob_path).await?)
-    }
-
-    /// Uploads the files of bundled `dataset` into `owner`'s `collection`, skipping those whose
-    /// content is already there; returns how many were uploaded. Safe to call at every start.
-    pub async fn ensure_dataset(
-        &self,
-        owner: &str,
-        dataset: &str,
-        collection: &str,
-    ) -> Result<usize, DocumentsError> {
-        let files = crate::datasets::files(dataset).ok_or(DocumentsError::NotFound)?;
-        let mut uploaded = 0;
-        for file in files {
-            let sha256 = hex::encode(Sha256::digest(file.content));
-            let current = self
-                .store
-                .current_sha256(owner, collection, file.name)
-                .await?;
-            if current.as_deref() != Some(sha256.as_str()) {
-                self.upload(
-                    owner,
-                    collection,
-                    file.name,
-                    None,
-                    Bytes::from_static(file.content),
-                )
-                .await?;
-                uploaded += 1;
-            }
-        }
-        Ok(uploaded)
-    }
-
-    /// Ingests the version of `document` that event `event_id` announced. Idempotent per event;
-    /// a superseded version is skipped. Unreadable files are marked failed (with the reason and
-    /// a `failed` event) rather than retried.
-    pub async fn ingest(
-        &self,
-        event_id: &str,
-        document: &Document,
-    ) -> Result<Applied, HandlerError> {
-        let transient = |e: &dyn std::fmt::Display| HandlerError::Transient(anyhow::anyhow!("{e}"));
-        if inbox::seen(self.store.db(), INGESTION, event_id).await? {
-            return Ok(Applied::AlreadyDone);
-        }
-        let blob_path = match self.store.get(&document.owner, document.id).await {
-            Ok(current) if current.version == document.version => self
-                .store
-                .blob_path(&document.owner, document.id)
-                .await
-                .map_err(|e| transient(&e))?,
-            Ok(_) | Err(StoreError::NotFound) => return Ok(Applied::Superseded),
-            Err(e) => return Err(transient(&e)),
-        };
-        let content = match self.blob.get(&BlobPath::from(blob_path.as_str())).await {
-            Ok(got) => got.bytes().await.map_err(|e| transient(&e))?,
-            Err(object_store::Error::NotFound { .. }) => {
-                return self
-                    .fail(
-                        event_id,
-                        document,
-                        "the uploaded file is missing from storage",
-                    )
-                    .await
-            }
-            Err(e) => return Err(transient(&e)),
-        };
-        let format =
-            Format::detect(Some(&document.media_type), &document.name).ok_or_else(|| {
-                HandlerError::Permanent(anyhow::anyhow!(
-                    "unsupported media type {}",
-                    document.media_type
-                ))
-            })?;
-        let chunker = self.chunker.clone();
-        let chunks = tokio::task::spawn_blocking(move || {
-            extract(format, &content).map(|text| chunker.chunk(&text, format.is_markdown()))
-        })
-        .await
-        .map_err(|e| transient(&e))?;
-        let chunks = match chunks {
-            Ok(chunks) => chunks,
-            Err(e) => return self.fail(event_id, document, &e.to_string()).await,
-        };
-        let mut embedded = Vec::with_capacity(chunks.len());
-        for batch in chunks.chunks(EMBED_BATCH) {
-            let texts: Vec<String> = batch.iter().map(|c| embedding_text(document, c)).collect();
-            let vectors = self
-                .embedder
-                .embed(&texts)
-                .await
-                .map_err(|e| transient(&e))?;
-            embedded.extend(
-                batch
-                    .iter()
-                    .zip(vectors)
-                    .map(|(chunk, embedding)| EmbeddedChunk {
-                        id: Uuid::now_v7(),
-                        chunk: chunk.clone(),
-                        embedding,
-                    }),
-            );
-        }
-        let entries = embedded
-            .iter()
-            .map(|c| {
-                entry(
-                    c.id,
-                    document.owner.clone(),
-                    document.collection.clone(),
-                    document.id,
-                    c.embedding.clone(),
-                )
-            })
-            .collect();
-        self.index
-            .upsert(entries)
-            .await
-            .map_err(|e| transient(&e))?;
-        let applied = self
-            .store
-            .replace_chunks(INGESTION, event_id, document, &embedded)
-            .await
-            .map_err(store_error)?;
-        let stale: Vec<Uuid> = match &applied {
-            Applied::Replaced { old } => old.clone(),
-            // Someone else's work won: the vectors just added belong to nothing.
-            Applied::AlreadyDone | Applied::Superseded => embedded.iter().map(|c| c.id).collect(),
-        };
-        self.index.remove(&stale).await.map_err(|e| transient(&e))?;
-        self.index.persist().await.map_err(|e| transient(&e))?;
-        if matches!(applied, Applied::Replaced { .. }) {
-            self.delete_blobs(document.id, Some(&blob_path)).await;
-        }
-        Ok(applied)
-    }
-
-    async fn fail(
-        &self,
-        event_id: &str,
-        document: &Document,
-        reason: &str,
-    ) -> Result<Applied, HandlerError> {
-        tracing::warn!(document = %document.id, %reason, "ingestion failed");
-        let applied = self
-            .store
-            .mark_failed(INGESTION, event_id, document, reason)
-            .await
-            .map_err(store_error)?;
-        if let Applied::Replaced { old } = &applied {
-            let transient = |e: IndexError| HandlerError::Transient(e.into());
-            self.index.remove(old).await.map_err(transient)?;
-            self.index.persist().await.map_err(transient)?;
-        }
-        Ok(applied)
     }
 
     /// Deletes a document, its chunks, its vectors and its files.
@@ -443,6 +295,31 @@ impl Documents {
         .collect())
     }
 
+    /// Answers `question` from the owner's passages (`passages` of them, from `collection` when
+    /// given), citing them; every citation is verified against the retrieved text.
+    pub async fn ask(
+        &self,
+        owner: &str,
+        question: &str,
+        collection: Option<&str>,
+        passages: usize,
+    ) -> Result<GroundedAnswer, DocumentsError> {
+        let kernel = self.kernel.as_ref().ok_or(DocumentsError::NoModel)?;
+        let settings = RetrievalSettings {
+            limit: passages,
+            // Keeps the prompt inside a small model's context.
+            token_budget: Some(900),
+            ..Default::default()
+        };
+        let found = self
+            .search(owner, question, collection, None, &settings)
+            .await?;
+        let passages: Vec<_> = found.into_iter().map(|f| f.passage).collect();
+        cite::answer(kernel, question, &passages, 200)
+            .await
+            .map_err(DocumentsError::Answer)
+    }
+
     /// Makes the vector index agree with the store (after a crash, or a new index).
     pub async fn reconcile(&self) -> Result<(usize, usize), DocumentsError> {
         let stored = self.store.chunk_ids().await?;
@@ -463,22 +340,6 @@ impl Documents {
             );
         }
         Ok((added, removed))
-    }
-}
-
-fn store_error(e: StoreError) -> HandlerError {
-    match e {
-        StoreError::Database(e) => HandlerError::from(e),
-        StoreError::NotFound => HandlerError::Permanent(anyhow::anyhow!("document not found")),
-    }
-}
-
-/// What gets embedded: the chunk prefixed by its document and headings, which tell the model
-/// what a terse chunk ("It halves the cost.") is about.
-fn embedding_text(document: &Document, chunk: &miyagi_memory::chunk::Chunk) -> String {
-    match &chunk.section {
-        Some(section) => format!("{} — {}\n{}", document.name, section, chunk.text),
-        None => format!("{}\n{}", document.name, chunk.text),
     }
 }
 

@@ -1,0 +1,16 @@
+//! The test harness every service's tests share, in the manner of zero2prod's `spawn_app`: one
+//! way to stand services up as `miyagi up` runs them (real HTTP stack, event log, consumers, a
+//! data dir of their own) on a free loopback port, and to call them as a given user. A test then
+//! says only what it checks.
+//!
+//! - [`TestContext`] → start the services under test on its `context` → [`TestContext::spawn`]
+//!   gives a [`TestApp`]; [`TestApp::shared`] keeps one app for every test of a binary.
+//! - [`fixtures`]: the people and requests tests keep needing.
+//! - `models` (feature `models`): the local chat and embedding models, loaded once per binary.
+
+mod app;
+pub mod fixtures;
+#[cfg(feature = "models")]
+pub mod models;
+
+pub use app::{api_key, Reply, TestApp, TestContext};
