@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The owner of the documents every user's advice may cite (the bundled investing corpus). No
-/// caller can act as it: the platform refuses principals under the `miyagi:` prefix.
-pub const LIBRARY_OWNER: &str = "miyagi:library";
+/// caller can act as it: the platform refuses principals under [`crate::RESERVED_PREFIX`].
+pub const LIBRARY_OWNER: &str = concat!(reserved_prefix!(), "library");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -63,4 +63,14 @@ pub struct Document {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_library_owner_is_reserved_for_the_system() {
+        assert!(LIBRARY_OWNER.starts_with(crate::RESERVED_PREFIX));
+    }
 }

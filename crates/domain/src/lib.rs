@@ -4,7 +4,19 @@
 //! Event payloads live here because they are contracts between services: a producer and its
 //! consumers must agree on them without depending on each other.
 
+/// Expands to the literal of [`RESERVED_PREFIX`], so that the system's own owners are spelled
+/// from it with `concat!` and cannot drift apart from it.
+macro_rules! reserved_prefix {
+    () => {
+        "miyagi:"
+    };
+}
+
 pub mod advice;
 pub mod document;
 pub mod events;
 pub mod user;
+
+/// Prefix of the system's own owners (the shared document library). No caller can authenticate
+/// as a name under it, so what the system owns cannot be claimed or changed by a user.
+pub const RESERVED_PREFIX: &str = reserved_prefix!();

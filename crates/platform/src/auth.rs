@@ -5,29 +5,21 @@
 //!   endpoint (Entra ID, Auth0, Keycloak …), checking issuer and audience when configured.
 //!
 //! Handlers take a [`Principal`]; every resource is stored with its owner's id and looked up by it.
+//!
+//! Dependencies point one way: this module reads its section from `config` and answers with an
+//! [`AuthError`]; `http` owns the middleware and extractor that turn that answer into a request's
+//! principal or a problem response. Knowing nothing of HTTP responses, the checks here can be
+//! reused by any transport.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use axum::{
-    extract::{FromRequestParts, Request, State},
-    http::{header, request::Parts, HeaderMap},
-    middleware::Next,
-    response::{IntoResponse, Response},
-};
+use axum::http::{header, HeaderMap};
 use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey, Validation};
+use miyagi_domain::RESERVED_PREFIX;
 use sha2::{Digest, Sha256};
 use tokio::sync::RwLock;
 
-use crate::{
-    config::{AuthConfig, AuthMode, JwtConfig},
-    http::Problem,
-};
-
-/// Prefix of the system's own principals, which no caller can authenticate as.
-pub const RESERVED_PREFIX: &str = "miyagi:";
+use crate::config::{AuthConfig, AuthMode, JwtConfig};
 
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,16 +27,19 @@ pub struct Principal {
     pub user_id: String,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Principal {
-    type Rejection = Problem;
+/// Why a caller has no [`Principal`]; the text is shown to the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Missing, unknown or invalid credentials.
+    #[error("{0}")]
+    Refused(String),
+    /// The identity provider cannot be asked right now; the same request may succeed later.
+    #[error("{0}")]
+    Unavailable(String),
+}
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Principal>()
-            .cloned()
-            .ok_or_else(|| Problem::unauthorized("this route needs an authenticated caller"))
-    }
+fn refused(detail: impl Into<String>) -> AuthError {
+    AuthError::Refused(detail.into())
 }
 
 pub struct Authenticator {
@@ -89,19 +84,19 @@ impl Authenticator {
         })
     }
 
-    pub async fn principal(&self, headers: &HeaderMap) -> Result<Principal, Problem> {
+    pub async fn principal(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
         let principal = self.identify(headers).await?;
         // Names under `miyagi:` belong to the system (the shared document library); no key,
         // token or config may act as one.
         if principal.user_id.starts_with(RESERVED_PREFIX) {
-            return Err(Problem::unauthorized(format!(
+            return Err(refused(format!(
                 "user ids starting with `{RESERVED_PREFIX}` are reserved"
             )));
         }
         Ok(principal)
     }
 
-    async fn identify(&self, headers: &HeaderMap) -> Result<Principal, Problem> {
+    async fn identify(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
         match self.mode {
             AuthMode::None => Ok(Principal {
                 user_id: self.local_user.clone(),
@@ -111,9 +106,7 @@ impl Authenticator {
                     .get("x-api-key")
                     .and_then(|v| v.to_str().ok())
                     .or_else(|| bearer(headers))
-                    .ok_or_else(|| {
-                        Problem::unauthorized("send an API key in the X-API-Key header")
-                    })?;
+                    .ok_or_else(|| refused("send an API key in the X-API-Key header"))?;
                 // Comparing digests, not keys: timing can reveal at most a digest prefix.
                 let digest = Sha256::digest(key.as_bytes());
                 self.keys
@@ -122,17 +115,16 @@ impl Authenticator {
                     .map(|(user, _)| Principal {
                         user_id: user.clone(),
                     })
-                    .ok_or_else(|| Problem::unauthorized("unknown API key"))
+                    .ok_or_else(|| refused("unknown API key"))
             }
             AuthMode::Jwt => {
-                let token = bearer(headers).ok_or_else(|| {
-                    Problem::unauthorized("send a bearer token in the Authorization header")
-                })?;
+                let token = bearer(headers)
+                    .ok_or_else(|| refused("send a bearer token in the Authorization header"))?;
                 let principal = self.jwt.verify(token).await?;
                 // User ids become owner columns and log fields: refuse ones no store can hold.
                 if principal.user_id.len() > 256 || principal.user_id.chars().any(char::is_control)
                 {
-                    return Err(Problem::unauthorized("the token's user id is not usable"));
+                    return Err(refused("the token's user id is not usable"));
                 }
                 Ok(principal)
             }
@@ -150,16 +142,16 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 impl JwtVerifier {
-    async fn verify(&self, token: &str) -> Result<Principal, Problem> {
-        let invalid =
-            |e: jsonwebtoken::errors::Error| Problem::unauthorized(format!("invalid token: {e}"));
+    async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let invalid = |e: jsonwebtoken::errors::Error| refused(format!("invalid token: {e}"));
         let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
         let key = match header.alg {
             Algorithm::HS256 => {
-                let secret =
-                    self.config.hs256_secret.as_ref().ok_or_else(|| {
-                        Problem::unauthorized("HS256 tokens are not accepted here")
-                    })?;
+                let secret = self
+                    .config
+                    .hs256_secret
+                    .as_ref()
+                    .ok_or_else(|| refused("HS256 tokens are not accepted here"))?;
                 DecodingKey::from_secret(secret.expose().as_bytes())
             }
             Algorithm::RS256
@@ -170,12 +162,13 @@ impl JwtVerifier {
                 let kid = header
                     .kid
                     .as_deref()
-                    .ok_or_else(|| Problem::unauthorized("token has no `kid`"))?;
+                    .ok_or_else(|| refused("token has no `kid`"))?;
                 self.key_for(kid).await?
             }
             other => {
-                return Err(Problem::unauthorized(format!(
-                    "token algorithm {other:?} is not accepted"
+                return Err(refused(format!(
+                    "token algorithm {} is not accepted",
+                    jose_name(other)
                 )))
             }
         };
@@ -199,13 +192,13 @@ impl JwtVerifier {
             .get(claim)
             .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| Problem::unauthorized(format!("token has no `{claim}` claim")))?;
+            .ok_or_else(|| refused(format!("token has no `{claim}` claim")))?;
         Ok(Principal {
             user_id: user_id.to_string(),
         })
     }
 
-    async fn key_for(&self, kid: &str) -> Result<DecodingKey, Problem> {
+    async fn key_for(&self, kid: &str) -> Result<DecodingKey, AuthError> {
         if let Some(key) = self.cached_key(kid, false).await? {
             return Ok(key);
         }
@@ -216,20 +209,20 @@ impl JwtVerifier {
         }
         match self.fetch_jwks().await {
             Ok(set) => *self.jwks.write().await = Some((set, Instant::now())),
-            Err(problem) => {
+            Err(error) => {
                 // The provider is down: keep accepting keys we already know, even if stale.
-                tracing::warn!(detail = ?problem.detail, "JWKS refresh failed");
-                return self.cached_key(kid, true).await?.ok_or(problem);
+                tracing::warn!(detail = %error, "JWKS refresh failed");
+                return self.cached_key(kid, true).await?.ok_or(error);
             }
         }
         self.cached_key(kid, true)
             .await?
-            .ok_or_else(|| Problem::unauthorized(format!("unknown signing key {kid}")))
+            .ok_or_else(|| refused(format!("unknown signing key {kid}")))
     }
 
     /// The cached key for `kid`: `None` means "refresh first" (absent or stale, and not refreshed
     /// too recently), unless `any_age`.
-    async fn cached_key(&self, kid: &str, any_age: bool) -> Result<Option<DecodingKey>, Problem> {
+    async fn cached_key(&self, kid: &str, any_age: bool) -> Result<Option<DecodingKey>, AuthError> {
         let cached = self.jwks.read().await;
         let Some((set, fetched)) = cached.as_ref() else {
             return Ok(None);
@@ -237,25 +230,24 @@ impl JwtVerifier {
         match set.find(kid) {
             Some(jwk) if any_age || fetched.elapsed() < JWKS_TTL => DecodingKey::from_jwk(jwk)
                 .map(Some)
-                .map_err(|e| Problem::unauthorized(format!("signing key {kid} is unusable: {e}"))),
+                .map_err(|e| refused(format!("signing key {kid} is unusable: {e}"))),
             None if !any_age && fetched.elapsed() < JWKS_MIN_REFRESH => {
-                Err(Problem::unauthorized(format!("unknown signing key {kid}")))
+                Err(refused(format!("unknown signing key {kid}")))
             }
             _ => Ok(None),
         }
     }
 
-    async fn fetch_jwks(&self) -> Result<JwkSet, Problem> {
+    async fn fetch_jwks(&self) -> Result<JwkSet, AuthError> {
         let url = self
             .config
             .jwks_url
             .as_deref()
-            .ok_or_else(|| Problem::unauthorized("asymmetric tokens need auth.jwt.jwks_url"))?;
+            .ok_or_else(|| refused("asymmetric tokens need auth.jwt.jwks_url"))?;
         let unavailable = |e: String| {
             tracing::error!(%url, error = %e, "cannot fetch JWKS");
-            Problem::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "the identity provider's signing keys are unavailable; retry shortly",
+            AuthError::Unavailable(
+                "the identity provider's signing keys are unavailable; retry shortly".into(),
             )
         };
         self.http
@@ -270,18 +262,20 @@ impl JwtVerifier {
     }
 }
 
-/// Middleware: authenticates every request it wraps and hands handlers a [`Principal`].
-pub async fn authenticate(
-    State(auth): State<Arc<Authenticator>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    match auth.principal(req.headers()).await {
-        Ok(principal) => {
-            tracing::Span::current().record("user", principal.user_id.as_str());
-            req.extensions_mut().insert(principal);
-            next.run(req).await
-        }
-        Err(problem) => problem.into_response(),
+/// The algorithm as tokens name it in their `alg` header (RFC 7518).
+fn jose_name(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::HS256 => "HS256",
+        Algorithm::HS384 => "HS384",
+        Algorithm::HS512 => "HS512",
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        Algorithm::RS256 => "RS256",
+        Algorithm::RS384 => "RS384",
+        Algorithm::RS512 => "RS512",
+        Algorithm::PS256 => "PS256",
+        Algorithm::PS384 => "PS384",
+        Algorithm::PS512 => "PS512",
+        Algorithm::EdDSA => "EdDSA",
     }
 }

@@ -34,7 +34,7 @@ pub fn open(config: &Config) -> anyhow::Result<BlobStore> {
 }
 
 /// Readiness probe: listing a prefix proves the store answers and the credentials work.
-pub async fn probe(store: &BlobStore) -> anyhow::Result<()> {
+pub(crate) async fn probe(store: &BlobStore) -> anyhow::Result<()> {
     use futures::StreamExt;
     let mut listing = store.list(Some(&Path::from("miyagi-readiness")));
     if let Some(Err(e)) = listing.next().await {

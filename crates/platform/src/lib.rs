@@ -18,6 +18,7 @@ pub mod db;
 pub mod events;
 pub mod http;
 pub mod runtime;
+mod secret;
 pub mod telemetry;
 
 pub use runtime::{Service, ServiceContext};

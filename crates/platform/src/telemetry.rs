@@ -38,7 +38,7 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<SdkTracerProvider> {
 }
 
 /// The current span's trace context as a `traceparent` value, if it belongs to a trace.
-pub fn current_traceparent() -> Option<String> {
+pub(crate) fn current_traceparent() -> Option<String> {
     let context = tracing::Span::current().context();
     let mut carrier = HashMap::new();
     TraceContextPropagator::new().inject_context(&context, &mut carrier);
@@ -46,7 +46,7 @@ pub fn current_traceparent() -> Option<String> {
 }
 
 /// Makes `span` a child of the remote trace in `traceparent` (from a header or an event).
-pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
+pub(crate) fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
     if let Some(value) = traceparent {
         let carrier = HashMap::from([("traceparent".to_string(), value.to_string())]);
         span.set_parent(TraceContextPropagator::new().extract(&carrier));

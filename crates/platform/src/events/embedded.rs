@@ -110,10 +110,6 @@ impl EmbeddedLog {
         (hasher.finish() % u64::from(self.inner.partitions)) as u32
     }
 
-    pub fn partitions(&self) -> u32 {
-        self.inner.partitions
-    }
-
     /// Reads up to `max` records of one partition from `from_offset` on, without a group:
     /// for replays, audits and the live event view.
     pub async fn read(
@@ -169,7 +165,12 @@ impl EmbeddedLog {
         Ok(())
     }
 
-    async fn committed(&self, group: &str, topic: &str, partition: u32) -> Result<i64, BusError> {
+    pub(super) async fn committed(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+    ) -> Result<i64, BusError> {
         let row = sqlx::query(
             "SELECT next_offset FROM log_group_offsets WHERE group_id = $1 AND topic = $2 AND partition_no = $3",
         )

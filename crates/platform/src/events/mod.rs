@@ -7,14 +7,17 @@
 //! - [`outbox`]: producers write events in the same transaction as their state; a relay publishes.
 //! - [`inbox`]: consumers record each event id in the same transaction as its effect.
 //! - [`consumer`]: the loop that polls, retries with backoff, dead-letters and commits offsets.
+//! - `conformance` (feature `testing`): the promises every [`EventBus`] keeps, as a test suite.
 
-pub mod bus;
+mod bus;
+#[cfg(feature = "testing")]
+pub mod conformance;
 pub mod consumer;
 pub mod embedded;
-pub mod envelope;
+mod envelope;
 pub mod inbox;
 pub mod outbox;
 
 pub use bus::{BusError, Delivery, EventBus, Record, Subscription};
 pub use consumer::{Consumer, EventHandler, HandlerError};
-pub use envelope::CloudEvent;
+pub use envelope::{CloudEvent, EnvelopeError};

@@ -2,10 +2,11 @@
 //! only writes its handlers: request ids, tracing spans, timeouts, body limits, CORS, metrics,
 //! problem+json for every error (including the framework's own), health, readiness and OpenAPI.
 
-pub mod extract;
-pub mod health;
+mod authenticate;
+mod extract;
+mod health;
 mod metrics;
-pub mod problem;
+mod problem;
 
 use std::{sync::Arc, time::Duration};
 
@@ -84,7 +85,7 @@ pub fn app(
 
 /// [`app`] plus `public` routes that need no credentials (the web UI's static files), served
 /// behind the same request id, tracing, metrics and CORS layers.
-pub fn app_with_public(
+pub(crate) fn app_with_public(
     api: OpenApiRouter,
     public: Router,
     health: Health,
@@ -97,7 +98,7 @@ pub fn app_with_public(
         .split_for_parts();
     let api = api.layer(middleware::from_fn_with_state(
         auth,
-        crate::auth::authenticate,
+        authenticate::authenticate,
     ));
 
     let operational = Router::new()

@@ -7,7 +7,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-pub const CONTENT_TYPE: &str = "application/problem+json";
+const CONTENT_TYPE: &str = "application/problem+json";
 
 /// One invalid field: `field` is a dotted path into the request body (`goals[2]`, `profile.age`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -62,7 +62,7 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, format!("{what} not found"))
     }
 
-    pub fn unauthorized(detail: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, detail)
     }
 
@@ -117,7 +117,7 @@ impl From<validator::ValidationErrors> for Problem {
 impl Problem {
     /// A 422 from validation errors, with `json_name` turning Rust field names into the names
     /// the client used (APIs that follow another convention, like OpenAI's snake_case, pass their own).
-    pub fn from_validation(
+    pub(super) fn from_validation(
         errors: &validator::ValidationErrors,
         json_name: &dyn Fn(&str) -> String,
     ) -> Self {
@@ -166,7 +166,7 @@ fn flatten_validation(
 }
 
 /// Validation reports Rust field names; clients sent camelCase JSON, so name fields their way.
-pub fn camel_case(snake: &str) -> String {
+pub(super) fn camel_case(snake: &str) -> String {
     let mut out = String::with_capacity(snake.len());
     let mut upper = false;
     for c in snake.chars() {

@@ -10,6 +10,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use miyagi_platform::{
     auth::{Authenticator, Principal},
     config::{ApiKeyConfig, AuthConfig, AuthMode, JwtConfig, Secret},
+    http::Problem,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -37,7 +38,7 @@ async fn user(auth: &Authenticator, headers: &HeaderMap) -> Result<String, u16> 
     auth.principal(headers)
         .await
         .map(|Principal { user_id }| user_id)
-        .map_err(|p| p.status)
+        .map_err(|refused| Problem::from(refused).status)
 }
 
 fn now() -> u64 {
