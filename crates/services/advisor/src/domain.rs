@@ -21,9 +21,7 @@ use miyagi_finance::{
     risk::{self, Household, RiskProfile, Tolerance},
     stocks::{self, Holding, StockSleeve},
 };
-use miyagi_kernel::{
-    chat::ChatRequest, structured::TextWatcher, template::to_messages, Kernel, KernelError,
-};
+use miyagi_kernel::{structured::TextWatcher, Kernel, KernelError};
 use miyagi_memory::{
     cite::{self, Citation, Passage, RawCitation},
     retrieve::{RetrievalSettings, Retriever},
@@ -511,16 +509,7 @@ impl Advisor {
         .into_iter()
         .map(|(k, v)| (k.to_string(), Value::String(v)))
         .collect();
-        let function = &prompt.function;
-        let args = function.complete_arguments(args)?;
-        let rendered = kernel
-            .render(function.template(), "advisor-Personalize", &args)
-            .await?;
-        let chat = ChatRequest {
-            messages: to_messages(&rendered)?,
-            settings: function.settings().clone(),
-            tools: vec![],
-        };
+        let chat = prompt.function.request(kernel, args).await?;
         let schema = written_schema(engine, passages);
         let value = match progress {
             None => kernel.structured_value(chat, "advice", schema, 2).await?,
