@@ -15,18 +15,28 @@ pub enum Role {
     Tool,
 }
 
+impl Role {
+    const ALL: [Role; 4] = [Self::System, Self::User, Self::Assistant, Self::Tool];
+
+    /// The role's name in prompts and on the wire, spelled out so that renaming a variant
+    /// cannot change either.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+            Self::Tool => "tool",
+        }
+    }
+}
+
 impl std::str::FromStr for Role {
     type Err = KernelError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "system" => Ok(Self::System),
-            "user" => Ok(Self::User),
-            "assistant" => Ok(Self::Assistant),
-            "tool" => Ok(Self::Tool),
-            other => Err(KernelError::Template(format!(
-                "unknown message role {other:?}"
-            ))),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|role| role.as_str() == s)
+            .ok_or_else(|| KernelError::Template(format!("unknown message role {s:?}")))
     }
 }
 
@@ -150,6 +160,18 @@ pub enum FinishReason {
     Length,
     ToolCalls,
     ContentFilter,
+}
+
+impl FinishReason {
+    /// OpenAI's name for the reason, used in API responses and telemetry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+            Self::ToolCalls => "tool_calls",
+            Self::ContentFilter => "content_filter",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

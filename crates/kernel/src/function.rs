@@ -251,6 +251,26 @@ impl PromptFunction {
         Ok(args)
     }
 
+    /// The chat request this function sends for `args`: defaults filled in, the template
+    /// rendered with the prompt filters and split into messages, the function's settings. Run
+    /// by [`KernelFunction::run`], and by callers that send the request their own way (streamed,
+    /// or as structured output).
+    pub async fn request(
+        &self,
+        kernel: &Kernel,
+        args: Arguments,
+    ) -> Result<ChatRequest, KernelError> {
+        let args = self.complete_arguments(args)?;
+        let rendered = kernel
+            .render(&self.template, &self.signature.tool_name(), &args)
+            .await?;
+        Ok(ChatRequest {
+            messages: to_messages(&rendered)?,
+            settings: self.settings.clone(),
+            tools: vec![],
+        })
+    }
+
     /// Loads `<dir>/skprompt.txt` + `<dir>/config.json` (SK schema 1, old `completion` or new
     /// `execution_settings` form); the function is named after the folder.
     pub fn from_directory(plugin: &str, dir: &Path) -> Result<Self, KernelError> {
@@ -365,15 +385,7 @@ impl KernelFunction for PromptFunction {
         &self.signature
     }
     async fn run(&self, kernel: &Kernel, args: Arguments) -> Result<Value, KernelError> {
-        let args = self.complete_arguments(args)?;
-        let rendered = kernel
-            .render(&self.template, &self.signature.tool_name(), &args)
-            .await?;
-        let request = ChatRequest {
-            messages: to_messages(&rendered)?,
-            settings: self.settings.clone(),
-            tools: vec![],
-        };
+        let request = self.request(kernel, args).await?;
         Ok(Value::String(kernel.chat(request).await?.message.content))
     }
 }

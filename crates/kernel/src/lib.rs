@@ -2,6 +2,7 @@
 //!
 //! - [`chat`]: the chat and embedding model traits every provider implements.
 //! - [`connectors::openai`]: OpenAI-compatible HTTP (OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp).
+//!   Its [`wire`](connectors::openai::wire) types are the OpenAI protocol, also written by the llm service.
 //! - [`template`]: prompt templates in Semantic Kernel syntax, Handlebars prompt YAML and Jinja2.
 //! - [`function`]: plugins — native Rust functions and prompt functions — with JSON-schema parameters.
 //! - [`kernel`]: the [`Kernel`] that renders, invokes, auto-calls tools, and returns structured output.

@@ -96,17 +96,16 @@ mod tests {
     async fn the_built_in_prompt_renders_with_the_kernel_into_system_and_user_messages() {
         let prompts = Prompts::new(PathBuf::from("/no/such/folder"));
         let prompt = prompts.personalize().unwrap();
-        let args = prompt.function.complete_arguments(args()).unwrap();
-        let rendered = Kernel::builder()
-            .build()
-            .render(prompt.function.template(), "advisor-Personalize", &args)
+        let request = prompt
+            .function
+            .request(&Kernel::builder().build(), args())
             .await
             .unwrap();
-        let messages = miyagi_kernel::template::to_messages(&rendered).unwrap();
+        let messages = &request.messages;
         assert_eq!(messages.len(), 2);
-        assert!(messages[0].content.contains("<advisor>"), "{rendered}");
-        assert!(messages[1].content.contains("<facts>"), "{rendered}");
-        assert_eq!(prompt.function.settings().max_tokens, Some(1200));
+        assert!(messages[0].content.contains("<advisor>"), "{messages:?}");
+        assert!(messages[1].content.contains("<facts>"), "{messages:?}");
+        assert_eq!(request.settings.max_tokens, Some(1200));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::{
 
 use miyagi_domain::user::UserProfile;
 use miyagi_finance::allocation::{Action, AssetClass};
-use miyagi_kernel::{chat::ChatRequest, structured::TextWatcher, template::to_messages, Kernel};
+use miyagi_kernel::{structured::TextWatcher, Kernel};
 use miyagi_memory::cite::{self, Cited, Passage};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -81,16 +81,7 @@ pub async fn write(
     .into_iter()
     .map(|(k, v)| (k.to_string(), Value::String(v)))
     .collect();
-    let function = &prompt.function;
-    let args = function.complete_arguments(args)?;
-    let rendered = kernel
-        .render(function.template(), "advisor-Personalize", &args)
-        .await?;
-    let chat = ChatRequest {
-        messages: to_messages(&rendered)?,
-        settings: function.settings().clone(),
-        tools: vec![],
-    };
+    let chat = prompt.function.request(kernel, args).await?;
     let watch = progress.map(|progress| {
         let (tap, progress) = (Mutex::new(NarrativeTap::default()), progress.clone());
         Arc::new(move |piece: &str| {

@@ -10,7 +10,8 @@ use axum::{
 };
 use futures::StreamExt;
 use miyagi_kernel::{
-    chat::{ChatDelta, ExecutionSettings, FinishReason, ResponseFormat},
+    chat::{ChatDelta, ExecutionSettings, FinishReason},
+    connectors::openai::wire::{self, ChatCompletion, Choice, Embedding, ErrorBody, Message},
     ChatMessage, ChatRequest, KernelError, Role,
 };
 use miyagi_platform::http::{FieldError, Problem, ValidJson};
@@ -109,10 +110,7 @@ struct ChatCompletionRequest {
 }
 
 fn known_roles(messages: &[WireMessage]) -> Result<(), ValidationError> {
-    if messages
-        .iter()
-        .any(|m| !["system", "user", "assistant", "tool", "developer"].contains(&m.role.as_str()))
-    {
+    if messages.iter().any(|m| wire::role(&m.role).is_none()) {
         return Err(ValidationError::new("role")
             .with_message("roles must be system, developer, user, assistant or tool".into()));
     }
@@ -136,38 +134,13 @@ impl ChatCompletionRequest {
                 ));
             }
         }
-        let response_format = match self
-            .response_format
-            .as_ref()
-            .and_then(|f| f["type"].as_str())
-        {
-            None | Some("text") => None,
-            Some("json_object") => Some(ResponseFormat::JsonObject),
-            Some("json_schema") => {
-                let spec = &self.response_format.as_ref().expect("checked")["json_schema"];
-                Some(ResponseFormat::JsonSchema {
-                    name: spec["name"].as_str().unwrap_or("response").into(),
-                    schema: spec["schema"].clone(),
-                    strict: spec["strict"].as_bool().unwrap_or(false),
-                })
-            }
-            Some(other) => {
-                return Err(field(
-                    "response_format.type",
-                    &format!("unknown type {other:?}"),
-                ))
-            }
-        };
+        let response_format = wire::read_response_format(self.response_format.as_ref())
+            .map_err(|other| field("response_format.type", &format!("unknown type {other:?}")))?;
         let messages = self
             .messages
             .into_iter()
             .map(|m| {
-                let role = match m.role.as_str() {
-                    "developer" | "system" => Role::System,
-                    "assistant" => Role::Assistant,
-                    "tool" => Role::Tool,
-                    _ => Role::User,
-                };
+                let role = wire::role(&m.role).unwrap_or(Role::User);
                 ChatMessage::new(role, m.content.unwrap_or_default())
             })
             .collect();
@@ -192,15 +165,6 @@ impl ChatCompletionRequest {
             self.stream,
             include_usage,
         ))
-    }
-}
-
-fn finish(reason: FinishReason) -> &'static str {
-    match reason {
-        FinishReason::Stop => "stop",
-        FinishReason::Length => "length",
-        FinishReason::ToolCalls => "tool_calls",
-        FinishReason::ContentFilter => "content_filter",
     }
 }
 
@@ -232,67 +196,89 @@ async fn chat_completions(
     }
     let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
     let created = chrono::Utc::now().timestamp();
+    let envelope = move |object, choices, usage| ChatCompletion {
+        id: id.clone(),
+        object,
+        created,
+        model: Some(model.clone()),
+        choices,
+        usage,
+    };
     if !stream {
         let response = models.chat.chat(&request).await.map_err(kernel_problem)?;
-        return Ok(Json(json!({
-            "id": id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": response.message.content},
-                         "finish_reason": finish(response.finish_reason)}],
-            "usage": usage_json(response.usage),
-        }))
-        .into_response());
+        let choice = Choice {
+            message: Some(assistant(response.message.content)),
+            finish_reason: Some(response.finish_reason.as_str().into()),
+            ..Default::default()
+        };
+        let completion = envelope("chat.completion", vec![choice], Some(response.usage.into()));
+        return Ok(Json(completion).into_response());
     }
     let deltas = models
         .chat
         .chat_stream(&request)
         .await
         .map_err(kernel_problem)?;
-    let chunk = move |delta: Value, finish_reason: Option<&str>| {
-        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]})
+    let chunk = move |delta: Message, finish_reason: Option<FinishReason>| {
+        let choice = Choice {
+            delta: Some(delta),
+            finish_reason: finish_reason.map(|f| f.as_str().into()),
+            ..Default::default()
+        };
+        envelope("chat.completion.chunk", vec![choice], None)
     };
     let first = futures::stream::once({
-        let opening = chunk(json!({"role": "assistant", "content": ""}), None);
+        let opening = event(&chunk(assistant(String::new()), None));
         async move { vec![opening] }
     });
     let body = deltas.map(move |delta| match delta {
-        Ok(ChatDelta::Text(text)) => vec![chunk(json!({"content": text}), None)],
+        Ok(ChatDelta::Text(text)) => vec![event(&chunk(
+            Message {
+                content: Some(text),
+                ..Default::default()
+            },
+            None,
+        ))],
         Ok(ChatDelta::ToolCall(_)) => vec![],
         Ok(ChatDelta::Finished {
             finish_reason,
             usage,
         }) => {
-            let mut last = vec![chunk(json!({}), Some(finish(finish_reason)))];
+            let mut last = vec![event(&chunk(Message::default(), Some(finish_reason)))];
             if include_usage {
-                let mut usage_chunk = chunk(json!({}), None);
-                usage_chunk["choices"] = json!([]);
-                usage_chunk["usage"] = usage_json(usage);
-                last.push(usage_chunk);
+                last.push(event(&ChatCompletion {
+                    choices: vec![],
+                    usage: Some(usage.into()),
+                    ..chunk(Message::default(), None)
+                }));
             }
             last
         }
         Err(e) => {
             tracing::error!(error = %e, "streamed generation failed");
-            vec![json!({"error": {"message": e.to_string()}})]
+            vec![event(&ErrorBody::new(e.to_string()))]
         }
     });
     let events = first
         .chain(body)
-        .flat_map(|chunks| {
-            futures::stream::iter(
-                chunks
-                    .into_iter()
-                    .map(|c| Ok::<_, Infallible>(Event::default().data(c.to_string()))),
-            )
-        })
+        .flat_map(|events| futures::stream::iter(events.into_iter().map(Ok::<_, Infallible>)))
         .chain(futures::stream::once(async {
             Ok(Event::default().data("[DONE]"))
         }));
     Ok(Sse::new(events).into_response())
 }
 
-fn usage_json(usage: miyagi_kernel::chat::Usage) -> Value {
-    json!({"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "total_tokens": usage.total()})
+fn assistant(content: String) -> Message {
+    Message {
+        role: Some(Role::Assistant.as_str()),
+        content: Some(content),
+        ..Default::default()
+    }
+}
+
+/// One server-sent event holding a JSON document.
+fn event(data: &impl Serialize) -> Event {
+    Event::default().data(serde_json::to_string(data).expect("wire types serialize"))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -301,13 +287,6 @@ struct EmbeddingsRequest {
     model: Option<String>,
     /// Only `float` is supported.
     encoding_format: Option<String>,
-}
-
-#[derive(Serialize)]
-struct EmbeddingRow {
-    object: &'static str,
-    index: usize,
-    embedding: Vec<f32>,
 }
 
 impl Validate for EmbeddingsRequest {
@@ -374,14 +353,10 @@ async fn embeddings(
         .embed(&texts)
         .await
         .map_err(Problem::internal)?;
-    let data: Vec<EmbeddingRow> = vectors
+    let data: Vec<Embedding> = vectors
         .into_iter()
         .enumerate()
-        .map(|(index, embedding)| EmbeddingRow {
-            object: "embedding",
-            index,
-            embedding,
-        })
+        .map(|(index, embedding)| Embedding::new(index, embedding))
         .collect();
     Ok(Json(
         json!({"object": "list", "data": data, "model": served,
