@@ -6,13 +6,14 @@
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Parser, Subcommand, ValueEnum};
+use miyagi_domain::document::LIBRARY_OWNER;
 use miyagi_kafka::KafkaBus;
 use miyagi_kernel::{
     cache::ResponseCache,
     connectors::openai::{OpenAiClient, OpenAiConfig},
     ChatModel, EmbeddingModel, Kernel,
 };
-use miyagi_memory::{chunk::TokenCounter, retrieve::Retriever};
+use miyagi_memory::{chunk::TokenCounter, remote::HttpRetriever, retrieve::Retriever};
 use miyagi_models::{
     cache::{self, ModelCache, Status},
     chat::LocalChat,
@@ -45,8 +46,8 @@ enum Command {
     /// Run every service in this process on embedded defaults (SQLite, embedded event log, local blobs).
     Up,
     /// Run the named services (one per process in a distributed deployment) with the adapters
-    /// from config. The advisor cites the documents service's library, so it runs with it:
-    /// `miyagi serve documents advisor`.
+    /// from config. The advisor cites the documents service's library: in the same process
+    /// (`miyagi serve documents advisor`), or over HTTP with `advisor.library_url`.
     Serve {
         #[arg(required = true, num_args = 1..)]
         services: Vec<ServiceName>,
@@ -138,11 +139,22 @@ impl ServiceName {
             }
             ServiceName::Advisor => {
                 let models = models()?;
-                let library = started.library.clone().ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "the advisor cites the documents service's library, so it runs in the same process as `documents` (`miyagi up`)"
-                    )
-                })?;
+                let library = match (&started.library, &context.config.advisor.library_url) {
+                    (Some(in_process), _) => in_process.clone(),
+                    (None, Some(url)) => Arc::new(HttpRetriever::new(
+                        url,
+                        context
+                            .config
+                            .advisor
+                            .library_api_key
+                            .as_ref()
+                            .map(|key| key.expose().to_string()),
+                        LIBRARY_OWNER,
+                    )?) as Arc<dyn Retriever>,
+                    (None, None) => anyhow::bail!(
+                        "the advisor cites the documents service's library: run it in the same process as `documents` (`miyagi serve documents advisor`), or set `advisor.library_url` to the documents service's address"
+                    ),
+                };
                 Some(Box::new(
                     miyagi_advisor::AdvisorService::start(context, models.kernel(), library)
                         .await?,
@@ -155,7 +167,7 @@ impl ServiceName {
                     .cloned()
                     .chain([miyagi_web::NAME.to_string()])
                     .collect(),
-                bus: format!("{:?}", context.config.bus.kind).to_lowercase(),
+                bus: context.config.bus.kind.as_str().to_string(),
                 chat_model: loaded
                     .and_then(|m| m.writer.as_ref())
                     .map(|c| c.model_id().to_string()),

@@ -50,7 +50,8 @@ async fn cached_for_profile(id: &str) -> Vec<String> {
 }
 
 /// A person updates their profile through the users process; the advisor process, which never
-/// talks to it, hears of it on Kafka and writes new advice for the new profile.
+/// talks to it, hears of it on Kafka and writes new advice for the new profile, citing the
+/// library a third process, documents, serves it over HTTP.
 #[tokio::test]
 async fn a_profile_update_in_the_users_process_produces_advice_in_the_advisor_process() {
     let database = fresh_database().await;
@@ -64,8 +65,8 @@ async fn a_profile_update_in_the_users_process_produces_advice_in_the_advisor_pr
         ("MIYAGI_BUS__KAFKA__PREFIX", prefix.as_str()),
         ("MIYAGI_CACHE__URL", redis.as_str()),
     ];
-    let (users_dir, advisor_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let users = Miyagi::start(&["serve", "users"], users_dir.path(), &shared).await;
+    let dirs = [(); 3].map(|_| tempfile::tempdir().unwrap());
+    let users = Miyagi::start(&["serve", "users"], dirs[0].path(), &shared).await;
     let with_models: Vec<(&str, &str)> = shared
         .iter()
         .copied()
@@ -74,12 +75,15 @@ async fn a_profile_update_in_the_users_process_produces_advice_in_the_advisor_pr
             ("MIYAGI_DOCUMENTS__LIBRARY", "true"),
         ])
         .collect();
-    let advisor = Miyagi::start(
-        &["serve", "documents", "advisor"],
-        advisor_dir.path(),
-        &with_models,
-    )
-    .await;
+    let documents = Miyagi::start(&["serve", "documents"], dirs[1].path(), &with_models).await;
+    // The advisor reads the library the documents process ingests, over HTTP.
+    let library_url = documents.url("");
+    let advisor_env: Vec<(&str, &str)> = with_models
+        .iter()
+        .copied()
+        .chain([("MIYAGI_ADVISOR__LIBRARY_URL", library_url.as_str())])
+        .collect();
+    let advisor = Miyagi::start(&["serve", "advisor"], dirs[2].path(), &advisor_env).await;
     let http = reqwest::Client::new();
 
     // Each process answers only for its own services.
@@ -172,6 +176,12 @@ async fn a_profile_update_in_the_users_process_produces_advice_in_the_advisor_pr
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert!(
+        !advisor.log().contains("library retrieval failed"),
+        "the advisor reached the library over HTTP:\n{}",
+        advisor.log_tail()
+    );
     assert!(users.stop(), "users stops cleanly on SIGTERM");
+    assert!(documents.stop(), "documents stops cleanly on SIGTERM");
     assert!(advisor.stop(), "advisor stops cleanly on SIGTERM");
 }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 /// A retrieved passage, as shown to a model and as a citation points into.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Passage {
     pub chunk_id: Uuid,

@@ -5,6 +5,7 @@
 //! - [`index`]: the vector index seam and its exact, HNSW and pgvector implementations.
 //! - [`retrieve`]: keyword + vector fusion, relevance threshold, limit and token budget.
 //! - [`cite`]: grounded answers whose citations are verified against the retrieved text.
+//! - [`remote`]: retrieval over HTTP, for services that run apart from the documents service.
 //!
 //! Storage of documents and chunks, and the events around ingestion, belong to the documents
 //! service; this crate holds no state of its own beyond an index.
@@ -13,6 +14,7 @@ pub mod chunk;
 pub mod cite;
 pub mod extract;
 pub mod index;
+pub mod remote;
 pub mod retrieve;
 #[cfg(feature = "testing")]
 pub mod testing;

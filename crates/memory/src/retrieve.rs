@@ -64,6 +64,22 @@ impl Default for RetrievalSettings {
 }
 
 impl RetrievalSettings {
+    /// The settings a caller asked for, defaults where it left one out.
+    pub fn or_defaults(
+        mode: Option<Mode>,
+        limit: Option<usize>,
+        min_relevance: Option<f32>,
+        token_budget: Option<usize>,
+    ) -> Self {
+        let defaults = Self::default();
+        Self {
+            mode: mode.unwrap_or(defaults.mode),
+            limit: limit.unwrap_or(defaults.limit),
+            min_relevance: min_relevance.unwrap_or(defaults.min_relevance),
+            token_budget,
+        }
+    }
+
     /// How many candidates each ranking should supply: more than the limit, so fusion and the
     /// threshold have something to choose from.
     pub fn candidates(&self) -> usize {

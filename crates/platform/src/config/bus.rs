@@ -24,6 +24,16 @@ pub enum BusKind {
     Kafka,
 }
 
+impl BusKind {
+    /// The kind as config spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Embedded => "embedded",
+            Self::Kafka => "kafka",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {

@@ -130,6 +130,8 @@ impl Default for Config {
             },
             advisor: AdvisorConfig {
                 prompts_dir: PathBuf::from("prompts"),
+                library_url: None,
+                library_api_key: None,
             },
         }
     }
@@ -185,7 +187,8 @@ impl Config {
         self.cache.validate()?;
         self.consumer.validate()?;
         self.auth.validate(self.http.bind)?;
-        self.documents.validate()
+        self.documents.validate()?;
+        self.advisor.validate()
     }
 
     /// The effective configuration as TOML, with every secret masked.

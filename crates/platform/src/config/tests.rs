@@ -102,6 +102,17 @@ fn kafka_settings_and_a_redis_cache_load_from_the_environment() {
 }
 
 #[test]
+fn an_advisor_library_url_that_is_not_http_names_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("MIYAGI_ADVISOR__LIBRARY_URL", "documents:8080");
+        let err = load_err(jail, None);
+        assert!(err.contains("key `advisor.library_url`"), "{err}");
+        assert!(err.contains("http://documents:8080"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
 fn a_cache_url_that_is_not_redis_names_the_key() {
     Jail::expect_with(|jail| {
         jail.set_env("MIYAGI_CACHE__URL", "memcached://x");
@@ -189,4 +200,11 @@ fn a_user_name_under_the_reserved_prefix_is_refused() {
         );
         Ok(())
     });
+}
+
+#[test]
+fn the_bus_kind_is_named_as_config_spells_it() {
+    for kind in [BusKind::Embedded, BusKind::Kafka] {
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+    }
 }

@@ -8,9 +8,10 @@ use axum::{
     http::StatusCode,
     Json,
 };
-use miyagi_domain::document::Document;
+use miyagi_domain::document::{Document, LIBRARY_OWNER};
 use miyagi_memory::{
     cite::{Citation, GroundedAnswer},
+    remote::{PassagesRequest, PassagesResponse},
     retrieve::{Mode, RetrievalSettings},
 };
 use miyagi_platform::{
@@ -47,6 +48,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(get_document, delete_document))
         .routes(routes!(search_documents))
         .routes(routes!(ask_documents))
+        .routes(routes!(library_passages))
         .routes(routes!(list_datasets))
         .routes(routes!(ingest_dataset))
         .routes(routes!(dataset_ingestion_status))
@@ -252,13 +254,7 @@ pub struct SearchRequest {
 
 impl SearchRequest {
     fn settings(&self) -> RetrievalSettings {
-        let defaults = RetrievalSettings::default();
-        RetrievalSettings {
-            mode: self.mode.unwrap_or(defaults.mode),
-            limit: self.limit.unwrap_or(defaults.limit),
-            min_relevance: self.min_relevance.unwrap_or(defaults.min_relevance),
-            token_budget: self.token_budget,
-        }
+        RetrievalSettings::or_defaults(self.mode, self.limit, self.min_relevance, self.token_budget)
     }
 }
 
@@ -344,6 +340,32 @@ async fn ask_documents(
         )
         .await?;
     Ok(Json(answer))
+}
+
+/// Passages from the shared investing library, for any signed-in caller: what advice cites,
+/// fetched here by an advisor that runs apart from this service (`advisor.library_url`).
+#[utoipa::path(post, path = "/api/v1/library/passages", tag = TAG, request_body = PassagesRequest,
+    responses((status = 200, body = PassagesResponse), (status = 422, body = Problem)))]
+async fn library_passages(
+    State(state): State<AppState>,
+    _principal: Principal,
+    ValidJson(request): ValidJson<PassagesRequest>,
+) -> Result<Json<PassagesResponse>, Problem> {
+    if let Some(c) = &request.collection {
+        validate_collection(c)?;
+    }
+    let found = state
+        .search(
+            LIBRARY_OWNER,
+            &request.query,
+            request.collection.as_deref(),
+            None,
+            &request.settings(),
+        )
+        .await?;
+    Ok(Json(PassagesResponse {
+        passages: found.into_iter().map(|f| f.passage).collect(),
+    }))
 }
 
 /// The datasets bundled with Miyagi.

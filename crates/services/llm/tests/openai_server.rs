@@ -1,52 +1,27 @@
 //! The OpenAI-compatible API over real HTTP, backed by the real local models, exercised with an
 //! OpenAI client (the kernel's own connector) exactly as any other client library would.
 
-use std::sync::{Arc, OnceLock};
-
 use miyagi_kernel::{
     chat::{collect_stream, ExecutionSettings},
     connectors::openai::{OpenAiClient, OpenAiConfig},
     ChatMessage, ChatModel, ChatRequest, EmbeddingModel,
 };
-use miyagi_llm::{api, Models};
-use miyagi_models::{
-    cache::{ModelCache, MINILM, SMOLLM2},
-    chat::LocalChat,
-    embeddings::LocalEmbedder,
-};
-use miyagi_platform::{auth::Authenticator, config::Config, http};
+use miyagi_llm::{LlmService, Models};
+use miyagi_platform::config::AuthMode;
+use miyagi_testing::{models::local, TestApp, TestContext};
 use serde_json::{json, Value};
 
 fn models() -> Models {
-    static MODELS: OnceLock<Models> = OnceLock::new();
-    MODELS
-        .get_or_init(|| {
-            let cache = ModelCache::new(ModelCache::default_dir());
-            let chat = LocalChat::load(&cache.ensure(&SMOLLM2, false).unwrap().join("model.gguf"))
-                .unwrap();
-            let embeddings = LocalEmbedder::load(&cache.ensure(&MINILM, false).unwrap()).unwrap();
-            Models {
-                chat: Arc::new(chat),
-                embeddings: Arc::new(embeddings),
-            }
-        })
-        .clone()
+    Models {
+        chat: local().chat.clone(),
+        embeddings: local().embedder.clone(),
+    }
 }
 
-/// Serves the model API on a free loopback port; returns its base URL.
-async fn serve() -> String {
-    let config = Config::default();
-    let auth = Arc::new(Authenticator::from_config(&config.auth).unwrap());
-    let app = http::app(
-        api::routes(models()),
-        Default::default(),
-        auth,
-        &config.http,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
+/// Serves the model API on a free loopback port, open like `miyagi up` on loopback.
+async fn serve() -> TestApp {
+    let test = TestContext::new(&[], |config| config.auth.mode = AuthMode::None).await;
+    test.spawn(vec![Box::new(LlmService::new(models()))]).await
 }
 
 fn client(base: &str) -> OpenAiClient {
@@ -68,7 +43,8 @@ fn question() -> ChatRequest {
 
 #[tokio::test]
 async fn an_openai_client_chats_with_the_local_model_plain_and_streamed() {
-    let base = serve().await;
+    let app = serve().await;
+    let base = app.base.as_str();
     let client = client(&base);
     let plain = client.chat(&question()).await.unwrap();
     assert!(
@@ -93,7 +69,8 @@ async fn an_openai_client_chats_with_the_local_model_plain_and_streamed() {
 
 #[tokio::test]
 async fn the_stream_is_openai_server_sent_events_ending_in_done() {
-    let base = serve().await;
+    let app = serve().await;
+    let base = app.base.as_str();
     let body = json!({"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8, "temperature": 0, "stream": true});
     let text = reqwest::Client::new()
         .post(format!("{base}/v1/chat/completions"))
@@ -121,7 +98,8 @@ async fn the_stream_is_openai_server_sent_events_ending_in_done() {
 
 #[tokio::test]
 async fn an_openai_client_embeds_with_the_local_model() {
-    let base = serve().await;
+    let app = serve().await;
+    let base = app.base.as_str();
     let model = models().embeddings.model_id().to_string();
     let client =
         OpenAiClient::new(OpenAiConfig::openai(&format!("{base}/v1"), &model, None)).unwrap();
@@ -139,7 +117,8 @@ async fn an_openai_client_embeds_with_the_local_model() {
 
 #[tokio::test]
 async fn the_models_list_names_both_local_models() {
-    let base = serve().await;
+    let app = serve().await;
+    let base = app.base.as_str();
     let list: Value = reqwest::get(format!("{base}/v1/models"))
         .await
         .unwrap()
@@ -160,7 +139,8 @@ async fn the_models_list_names_both_local_models() {
 
 #[tokio::test]
 async fn bad_requests_are_problems_naming_the_field() {
-    let base = serve().await;
+    let app = serve().await;
+    let base = app.base.as_str();
     let http = reqwest::Client::new();
     let cases = [
         (json!({"messages": []}), "messages"),
@@ -207,7 +187,8 @@ async fn bad_requests_are_problems_naming_the_field() {
 
 #[tokio::test]
 async fn a_json_schema_response_format_yields_json_matching_the_schema() {
-    let base = serve().await;
+    let app = serve().await;
+    let base = app.base.as_str();
     let body = json!({
         "messages": [{"role": "user", "content": "Rate the idea of buying an index fund."}],
         "max_tokens": 60, "temperature": 0,

@@ -4,8 +4,14 @@
 use std::{ops::Deref, time::Duration};
 
 use miyagi_documents::{DocumentsService, Models};
-use miyagi_memory::testing;
-use miyagi_testing::{models, TestApp, TestContext};
+use miyagi_domain::document::LIBRARY_OWNER;
+use miyagi_memory::{
+    remote::HttpRetriever,
+    retrieve::{RetrievalSettings, Retriever},
+    testing,
+};
+use miyagi_platform::config::Config;
+use miyagi_testing::{api_key, models, TestApp, TestContext};
 use reqwest::{multipart, StatusCode};
 use serde_json::{json, Value};
 
@@ -22,11 +28,16 @@ impl Deref for Miyagi {
 
 impl Miyagi {
     async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Small upload limits and no library (it takes a while to ingest), then `configure`.
+    async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
         let test = TestContext::new(&["alice", "bob"], |config| {
             config.documents.max_upload_bytes = 100_000;
             config.documents.max_files_per_upload = 3;
-            // The advisor's library is tested with the advisor.
             config.documents.library = false;
+            configure(config);
         })
         .await;
         let models = models::local();
@@ -501,4 +512,58 @@ async fn the_bundled_dataset_ingests_once_and_grounds_answers_with_verified_cita
             .unwrap()
             .contains(citation["snippet"].as_str().unwrap()));
     }
+}
+
+#[tokio::test]
+async fn the_shared_library_is_served_over_http_to_any_signed_in_caller_and_nothing_else() {
+    let miyagi = Miyagi::start_with(|config| config.documents.library = true).await;
+    let library = HttpRetriever::new(&miyagi.base, Some(api_key("bob")), LIBRARY_OWNER).unwrap();
+    let settings = RetrievalSettings {
+        limit: 3,
+        ..Default::default()
+    };
+    let mut passages = Vec::new();
+    for _ in 0..3000 {
+        passages = library
+            .retrieve(LIBRARY_OWNER, "why diversify a portfolio?", None, &settings)
+            .await
+            .unwrap();
+        if passages
+            .iter()
+            .any(|p| p.text.to_lowercase().contains("diversif"))
+        {
+            break;
+        }
+        // The library is ingested in the background after start, one document at a time.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        passages
+            .iter()
+            .any(|p| p.text.to_lowercase().contains("diversif")),
+        "the library's passages on diversification were never served: {passages:?}"
+    );
+    assert!(passages.len() <= 3);
+
+    let err = library
+        .retrieve("bob", "why diversify?", None, &settings)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("only"), "{err}");
+
+    let anonymous = HttpRetriever::new(&miyagi.base, None, LIBRARY_OWNER).unwrap();
+    let err = anonymous
+        .retrieve(LIBRARY_OWNER, "why diversify?", None, &settings)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("401"), "{err}");
+
+    let (status, problem) = miyagi
+        .send(
+            miyagi
+                .request("bob", reqwest::Method::POST, "/api/v1/library/passages")
+                .json(&json!({"query": "", "limit": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
 }
