@@ -1,7 +1,9 @@
 //! `miyagi`: the one binary. `up` runs every service in one process on embedded defaults;
 //! `serve <service>...` runs the named services with the adapters their config names (Kafka,
 //! PostgreSQL, Redis, object storage in distributed mode); `config check` validates config and
-//! prints the effective values with secrets masked.
+//! prints the effective values with secrets masked; `events dlq` lists and redrives dead letters; `backup` / `restore` an embedded data dir.
+
+mod admin;
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
@@ -61,6 +63,58 @@ enum Command {
     Models {
         #[command(subcommand)]
         action: ModelsAction,
+    },
+    /// Inspect the event backbone of a running Miyagi.
+    Events {
+        #[command(flatten)]
+        remote: Remote,
+        #[command(subcommand)]
+        action: EventsAction,
+    },
+    /// Back up a running `miyagi up` (its databases and blobs, consistently) into
+    /// `<data_dir>/backups/<time>/`.
+    Backup {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Put a backup back into the data dir; Miyagi must be stopped.
+    Restore {
+        /// The backup folder (`miyagi backup` prints it).
+        from: PathBuf,
+        /// Overwrite a data dir that already holds data.
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+/// Where a running Miyagi answers, for the commands that ask it.
+#[derive(clap::Args)]
+struct Remote {
+    /// Its address; the configured `http.bind` when left out.
+    #[arg(long, global = true)]
+    url: Option<String>,
+    /// An operator's API key (one of `auth.admins`), for auth modes other than `none`.
+    #[arg(long, global = true)]
+    api_key: Option<String>,
+}
+
+impl Remote {
+    fn target(self, config: &Config) -> admin::Target {
+        admin::Target {
+            base: self
+                .url
+                .unwrap_or_else(|| format!("http://{}", config.http.bind)),
+            api_key: self.api_key,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum EventsAction {
+    /// Dead letters: events a consumer could not handle, parked with the reason.
+    Dlq {
+        #[command(subcommand)]
+        action: admin::DlqAction,
     },
 }
 
@@ -301,14 +355,31 @@ fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
-        Command::Models { action } => {
-            return match models_command(&config.models, action) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            };
+        Command::Models { action } => return exit_with(models_command(&config.models, action)),
+        Command::Events {
+            remote,
+            action: EventsAction::Dlq { action },
+        } => {
+            let target = remote.target(&config);
+            return exit_with(block_on(admin::dead_letters(&target, action)));
+        }
+        Command::Backup { remote } => {
+            let target = remote.target(&config);
+            return exit_with(block_on(admin::backup(&target)));
+        }
+        Command::Restore { from, replace } => {
+            return exit_with(
+                miyagi_platform::backup::restore(&from, &config.data_dir, replace).map(
+                    |restored| {
+                        println!(
+                            "restored the backup of {} into {} ({}); start Miyagi to use it",
+                            restored.taken_at,
+                            config.data_dir.display(),
+                            restored.databases.join(", ")
+                        )
+                    },
+                ),
+            );
         }
         Command::Up => ServiceName::value_variants().to_vec(),
         Command::Serve { mut services } => {
@@ -317,8 +388,17 @@ fn main() -> ExitCode {
             services
         }
     };
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime starts");
-    match runtime.block_on(run(config, services)) {
+    exit_with(block_on(run(config, services)))
+}
+
+fn block_on<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Runtime::new()
+        .expect("tokio runtime starts")
+        .block_on(work)
+}
+
+fn exit_with(result: anyhow::Result<()>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -207,3 +207,278 @@ fn a_missing_config_file_fails_with_the_fix() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr.contains("does not exist"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_second_miyagi_on_the_same_data_dir_refuses_to_start_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Miyagi::up(dir.path(), &[]).await;
+
+    let second = miyagi()
+        .arg("up")
+        .env("MIYAGI_HTTP__BIND", "127.0.0.1:0")
+        .env("MIYAGI_DATA_DIR", dir.path())
+        .env("MIYAGI_MODELS__LOCAL", "false")
+        .env("MIYAGI_DOCUMENTS__LIBRARY", "false")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success(),
+        "the second process must not run: {said}"
+    );
+    assert!(
+        said.contains("is in use by another Miyagi process"),
+        "the refusal names the cause: {said}"
+    );
+
+    // The first one is untouched and still serves.
+    let ready = json_of(reqwest::Client::new().get(first.url("/readyz"))).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert!(first.stop());
+}
+
+#[tokio::test]
+async fn events_dlq_lists_the_dead_letters_of_a_running_miyagi() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = Miyagi::up(dir.path(), &[]).await;
+    let listed = miyagi()
+        .args(["events", "dlq", "list", "--url", &running.url("")])
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        "no dead letters"
+    );
+
+    let missing = miyagi()
+        .args([
+            "events",
+            "dlq",
+            "show",
+            "no-such-id",
+            "--url",
+            &running.url(""),
+        ])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("404"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    assert!(running.stop());
+}
+
+/// A representative value for each key of the `miyagi-secrets` secret the manifests read.
+fn secret_placeholder(key: &str) -> &'static str {
+    match key {
+        "database-url" => "postgres://miyagi@db.example.internal:5432/miyagi",
+        "redis-url" => "rediss://:key@cache.example.internal:6380/",
+        "jwks-url" => "https://login.example.internal/keys",
+        "jwt-issuer" => "https://login.example.internal/",
+        "jwt-audience" => "miyagi-api",
+        "blob-account-key" => "a2V5",
+        other => panic!("the manifests read secret key {other:?}: give it a placeholder here"),
+    }
+}
+
+/// The environment a Kubernetes container entry sets: plain values, required secrets (optional
+/// ones may be absent in a real cluster, so they are left out), the pod's name.
+fn k8s_env(entries: &serde_yaml_ng::Value) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for entry in entries.as_sequence().into_iter().flatten() {
+        let name = entry["name"].as_str().unwrap().to_string();
+        if let Some(value) = entry["value"].as_str() {
+            env.push((name, value.to_string()));
+        } else if let Some(secret) = entry["valueFrom"].get("secretKeyRef") {
+            if secret["optional"].as_bool() != Some(true) {
+                env.push((
+                    name,
+                    secret_placeholder(secret["key"].as_str().unwrap()).into(),
+                ));
+            }
+        } else if entry["valueFrom"].get("fieldRef").is_some() {
+            env.push((name, "miyagi-0".into()));
+        }
+    }
+    env
+}
+
+fn yaml(path: &str) -> Vec<serde_yaml_ng::Value> {
+    let text =
+        std::fs::read_to_string(format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|doc| {
+            let mut value: serde_yaml_ng::Value = serde::Deserialize::deserialize(doc).unwrap();
+            value.apply_merge().unwrap();
+            value
+        })
+        .collect()
+}
+
+/// Every container of deploy/: (where, its MIYAGI_* environment).
+fn deployments() -> Vec<(String, Vec<(String, String)>)> {
+    let mut all = Vec::new();
+    let compose = &yaml("deploy/compose.yaml")[0];
+    for (name, service) in compose["services"].as_mapping().unwrap() {
+        let Some(environment) = service.get("environment").and_then(|e| e.as_mapping()) else {
+            continue;
+        };
+        let env: Vec<(String, String)> = environment
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?, v)))
+            .filter(|(k, _)| k.starts_with("MIYAGI_"))
+            .map(|(k, v)| (k.to_string(), v.as_str().unwrap().to_string()))
+            .collect();
+        if !env.is_empty() {
+            all.push((format!("compose {}", name.as_str().unwrap()), env));
+        }
+    }
+    let base_config: Vec<(String, String)> = yaml("deploy/k8s/base/configmap.yaml")[0]["data"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().unwrap().to_string(),
+                v.as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let azure = &yaml("deploy/k8s/overlays/azure/kustomization.yaml")[0];
+    let azure_literals: Vec<(String, String)> = azure["configMapGenerator"][0]["literals"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let (k, v) = l.as_str().unwrap().split_once('=').unwrap();
+            (k.to_string(), v.to_string())
+        })
+        .collect();
+    let azure_patch: Vec<serde_yaml_ng::Value> =
+        serde_yaml_ng::from_str(azure["patches"][0]["patch"].as_str().unwrap()).unwrap();
+    let azure_env = k8s_env(&serde_yaml_ng::Value::Sequence(
+        azure_patch.iter().map(|op| op["value"].clone()).collect(),
+    ));
+    for manifest in ["users", "advisor"] {
+        let deployment = &yaml(&format!("deploy/k8s/base/{manifest}.yaml"))[0];
+        let container_env =
+            k8s_env(&deployment["spec"]["template"]["spec"]["containers"][0]["env"]);
+        let base: Vec<_> = base_config.iter().cloned().chain(container_env).collect();
+        let on_azure = base
+            .iter()
+            .cloned()
+            .chain(azure_literals.iter().cloned())
+            .chain(azure_env.iter().cloned())
+            .collect();
+        all.push((format!("k8s base {manifest}"), base));
+        all.push((format!("k8s azure {manifest}"), on_azure));
+    }
+    all
+}
+
+#[test]
+fn every_deploy_configuration_passes_config_check() {
+    let deployments = deployments();
+    assert!(
+        deployments.len() >= 6,
+        "compose and both kustomizations are read"
+    );
+    for (name, env) in deployments {
+        let checked = miyagi()
+            .args(["config", "check"])
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        assert!(
+            checked.status.success(),
+            "{name} would refuse to start: {}",
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_running_restores_the_profiles_and_their_events_into_a_new_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = Miyagi::up(dir.path(), &[]).await;
+    let http = reqwest::Client::new();
+    let created = http
+        .post(running.url("/api/v1/userprofile"))
+        .json(&profile())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    let backup = miyagi()
+        .args(["backup", "--url", &running.url("")])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&backup.stdout).to_string();
+    assert!(
+        backup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    let path = said.trim().rsplit(" into ").next().unwrap().to_string();
+    assert!(
+        said.contains("users.db") && said.contains("events.db"),
+        "{said}"
+    );
+
+    let too_soon = miyagi()
+        .args(["restore", &path, "--replace"])
+        .env("MIYAGI_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        !too_soon.status.success(),
+        "a restore under a running Miyagi is refused"
+    );
+    assert!(
+        String::from_utf8_lossy(&too_soon.stderr).contains("in use by another Miyagi process"),
+        "{}",
+        String::from_utf8_lossy(&too_soon.stderr)
+    );
+    assert!(running.stop());
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let restored = miyagi()
+        .args(["restore", &path])
+        .env("MIYAGI_DATA_DIR", elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let again = Miyagi::up(elsewhere.path(), &[]).await;
+    let listed = json_of(http.get(again.url("/api/v1/userprofile"))).await;
+    assert_eq!(listed[0]["name"], "Grace", "{listed}");
+    assert!(again.stop());
+
+    let log = EmbeddedLog::open(&elsewhere.path().join("events.db"), 4)
+        .await
+        .unwrap();
+    let mut sub = log
+        .subscribe("inspector", &["miyagi.user.profile"])
+        .await
+        .unwrap();
+    let records = sub.poll(10, Duration::from_secs(1)).await.unwrap();
+    let types: Vec<String> = records
+        .iter()
+        .map(|r| CloudEvent::from_bytes(&r.payload).unwrap().event_type)
+        .collect();
+    assert!(
+        types.contains(&"miyagi.user.profile.created.v1".to_string()),
+        "{types:?}"
+    );
+}

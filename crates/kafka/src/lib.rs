@@ -201,11 +201,31 @@ impl EventBus for KafkaBus {
                         SEND_TIMEOUT,
                     )
                     .await
-                    .map_err(|(e, _)| unavailable(e))
+                    .map_err(|(e, _)| e)
             }
         });
-        for result in futures::future::join_all(sends).await {
-            result?;
+        for (index, result) in futures::future::join_all(sends)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            match result {
+                Ok(_) => {}
+                // The record itself is what the broker (or librdkafka before it) refuses.
+                Err(KafkaError::MessageProduction(
+                    code @ (RDKafkaErrorCode::MessageSizeTooLarge
+                    | RDKafkaErrorCode::InvalidMessageSize
+                    | RDKafkaErrorCode::MessageBatchTooLarge
+                    | RDKafkaErrorCode::InvalidRecord
+                    | RDKafkaErrorCode::InvalidTopic),
+                )) => {
+                    return Err(BusError::Rejected {
+                        index,
+                        reason: code.to_string(),
+                    })
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
         }
         Ok(())
     }

@@ -8,6 +8,7 @@
 
 use regex_automata::{
     dfa::{dense, Automaton},
+    nfa::thompson,
     util::{primitives::StateID, start},
     Anchored, MatchKind,
 };
@@ -32,13 +33,24 @@ const STRING: &str = concat!('"', string_char!(), "*", '"');
 const NUMBER: &str = r"-?(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,6})?(?:[eE][+-]?[0-9]{1,3})?";
 /// Most items an array may hold.
 const MAX_ITEMS: usize = 8;
+/// The most memory one constraint's automaton may take (and so, roughly, its compile time).
+const MAX_AUTOMATON_BYTES: usize = 256 << 20;
 /// Nesting allowed for schema-less JSON (`json_object`): a DFA cannot count brackets forever.
 const ANY_JSON_DEPTH: usize = 2;
 
 impl Constraint {
     pub fn regex(pattern: &str) -> anyhow::Result<Self> {
+        // Schemas and patterns come from callers of `/v1/chat/completions`: a `maxLength` of a
+        // million, or alternatives that blow up when determinized, must fail fast with an error,
+        // not take the process's memory and the model's queue for minutes.
         let dfa = dense::Builder::new()
-            .configure(dense::Config::new().match_kind(MatchKind::All))
+            .configure(
+                dense::Config::new()
+                    .match_kind(MatchKind::All)
+                    .dfa_size_limit(Some(MAX_AUTOMATON_BYTES))
+                    .determinize_size_limit(Some(MAX_AUTOMATON_BYTES)),
+            )
+            .thompson(thompson::Config::new().nfa_size_limit(Some(MAX_AUTOMATON_BYTES / 8)))
             .build(&format!(r"^(?:{pattern})$"))
             .map_err(|e| anyhow::anyhow!("constraint does not compile: {e}"))?;
         let state = dfa
@@ -217,7 +229,9 @@ fn schema_regex(schema: &Value, root: &Value, depth: usize) -> anyhow::Result<St
             }
         }
         Some("object") | None if schema.get("properties").is_some() => {
-            let properties = schema["properties"].as_object().expect("checked above");
+            let properties = schema["properties"].as_object().ok_or_else(|| {
+                anyhow::anyhow!("`properties` must be an object of named schemas")
+            })?;
             let fields = properties
                 .iter()
                 .map(|(name, sub)| {
@@ -243,6 +257,29 @@ fn schema_regex(schema: &Value, root: &Value, depth: usize) -> anyhow::Result<St
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn properties_that_are_not_an_object_are_an_error_not_a_panic() {
+        let error = Constraint::json_schema(&json!({"type": "object", "properties": 5}))
+            .err()
+            .expect("refused");
+        assert!(
+            error.to_string().contains("`properties` must be an object"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_schema_whose_automaton_would_be_huge_is_refused_quickly() {
+        let started = std::time::Instant::now();
+        let huge = json!({"type": "string", "maxLength": 5_000_000});
+        assert!(Constraint::json_schema(&huge).is_err());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 
     fn accepts(c: &Constraint, text: &str) -> bool {
         let mut c = Constraint {

@@ -2,7 +2,10 @@
 //! - `none`: one local user, for `miyagi up` on a laptop;
 //! - `api_key`: `X-API-Key: <key>` (or `Authorization: Bearer <key>`), keys stored as SHA-256 digests;
 //! - `jwt`: OIDC-style bearer tokens, HS256 with a shared secret or RS256 with keys from a JWKS
-//!   endpoint (Entra ID, Auth0, Keycloak …), checking issuer and audience when configured.
+//!   endpoint (Entra ID, Auth0, Keycloak …). A configured issuer or audience must be in the token;
+//!   `exp` always, `nbf` when present. The algorithm decides the key: HS256 only ever verifies with
+//!   the shared secret and never with a published key, so a token signed with the public key as an
+//!   HMAC secret (the HS/RS confusion) fails; `alg: none` is not an algorithm here at all.
 //!
 //! Handlers take a [`Principal`]; every resource is stored with its owner's id and looked up by it.
 //!
@@ -45,6 +48,7 @@ fn refused(detail: impl Into<String>) -> AuthError {
 pub struct Authenticator {
     mode: AuthMode,
     local_user: String,
+    admins: Vec<String>,
     /// (user, SHA-256 of the key)
     keys: Vec<(String, Vec<u8>)>,
     jwt: JwtVerifier,
@@ -72,6 +76,7 @@ impl Authenticator {
         Ok(Self {
             mode: config.mode,
             local_user: config.local_user.clone(),
+            admins: config.admins.clone(),
             keys,
             jwt: JwtVerifier {
                 config: config.jwt.clone(),
@@ -82,6 +87,16 @@ impl Authenticator {
                 refreshing: tokio::sync::Mutex::new(()),
             },
         })
+    }
+
+    /// Mode `none`: every caller is the local user, so the transport must keep other callers out.
+    pub fn needs_no_credentials(&self) -> bool {
+        self.mode == AuthMode::None
+    }
+
+    /// Whether `principal` may use the operator API.
+    pub fn is_admin(&self, principal: &Principal) -> bool {
+        self.mode == AuthMode::None || self.admins.contains(&principal.user_id)
     }
 
     pub async fn principal(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
@@ -173,13 +188,22 @@ impl JwtVerifier {
             }
         };
         let mut validation = Validation::new(header.alg);
+        validation.validate_nbf = true;
+        // A configured issuer or audience is a claim the token must carry, not one it may omit:
+        // jsonwebtoken checks them only when present unless they are required.
+        let mut required = vec!["exp"];
         match &self.config.audience {
-            Some(aud) => validation.set_audience(&[aud]),
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
         if let Some(iss) = &self.config.issuer {
             validation.set_issuer(&[iss]);
+            required.push("iss");
         }
+        validation.set_required_spec_claims(&required);
         let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
             token,
             &key,

@@ -61,6 +61,32 @@ fn platform_schema(backend: Backend) -> String {
             event TEXT NOT NULL,
             created_at TEXT NOT NULL
         );
+        CREATE TABLE IF NOT EXISTS miyagi_outbox_parked (
+            seq BIGINT PRIMARY KEY,
+            event_id TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            record_key TEXT NOT NULL,
+            event TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            parked_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS miyagi_dead_letters (
+            id TEXT PRIMARY KEY,
+            consumer_group TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            partition_no BIGINT NOT NULL,
+            log_offset BIGINT NOT NULL,
+            record_key TEXT NOT NULL,
+            event_id TEXT,
+            event_type TEXT,
+            record TEXT NOT NULL,
+            error TEXT NOT NULL,
+            attempts BIGINT NOT NULL,
+            dead_at TEXT NOT NULL,
+            redriven_at TEXT,
+            UNIQUE (consumer_group, topic, partition_no, log_offset)
+        );
         CREATE TABLE IF NOT EXISTS miyagi_inbox (
             consumer TEXT NOT NULL,
             event_id TEXT NOT NULL,

@@ -8,17 +8,24 @@
 //! - [`cache`]: TTL cache with tag invalidation, in process or in Redis.
 //! - [`events`]: CloudEvents, the [`events::EventBus`] seam, the embedded log, outbox, inbox and consumers
 //!   (the Kafka implementation is the `miyagi-kafka` crate, so only what needs it links librdkafka).
+//! - [`DataDirLock`]: one process per embedded data dir.
+//! - `admin`: the operator API (dead letters: list, show, redrive; backups).
+//! - [`backup`]: consistent backups of an embedded data dir while it runs, and restore.
 //! - [`runtime`]: starts services, their relays and consumers, and shuts them down gracefully.
 
+mod admin;
 pub mod auth;
+pub mod backup;
 pub mod blob;
 pub mod cache;
 pub mod config;
 pub mod db;
 pub mod events;
 pub mod http;
+mod lock;
 pub mod runtime;
 mod secret;
 pub mod telemetry;
 
+pub use lock::DataDirLock;
 pub use runtime::{Service, ServiceContext};

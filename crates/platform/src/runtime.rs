@@ -8,13 +8,15 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
+    admin,
     auth::Authenticator,
     blob::{self, BlobStore},
     cache::{self, Cache},
     config::{BusKind, Config},
     db::Db,
-    events::{embedded::EmbeddedLog, outbox::Relay, Consumer, EventBus},
+    events::{embedded::EmbeddedLog, outbox::Relay, Consumer, EventBus, PauseGate},
     http::{self, Health, ReadinessCheck},
+    DataDirLock,
 };
 
 /// The adapters a service is built from.
@@ -25,6 +27,8 @@ pub struct ServiceContext {
     pub blob: BlobStore,
     /// Shared by the services of this process; each prefixes its keys with its name.
     pub cache: Arc<dyn Cache>,
+    /// Embedded mode's hold on the data dir, released when the last clone goes.
+    _data_dir_lock: Option<Arc<DataDirLock>>,
 }
 
 impl ServiceContext {
@@ -32,6 +36,7 @@ impl ServiceContext {
     /// `miyagi-kafka` crate through [`ServiceContext::with_bus`].
     pub async fn from_config(config: Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)?;
+        let lock = DataDirLock::acquire(&config.data_dir)?;
         let bus: Arc<dyn EventBus> = match config.bus.kind {
             BusKind::Embedded => Arc::new(
                 EmbeddedLog::open(&config.data_dir.join("events.db"), config.bus.partitions)
@@ -41,7 +46,9 @@ impl ServiceContext {
                 "key `bus.kind`: \"kafka\" needs the Kafka adapter, which the `miyagi` binary links; this program only has the embedded log"
             ),
         };
-        Self::with_bus(config, bus).await
+        let mut context = Self::with_bus(config, bus).await?;
+        context._data_dir_lock = Some(Arc::new(lock));
+        Ok(context)
     }
 
     pub async fn with_bus(config: Config, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
@@ -53,6 +60,7 @@ impl ServiceContext {
             bus,
             blob,
             cache,
+            _data_dir_lock: None,
         })
     }
 }
@@ -94,11 +102,36 @@ impl Runtime {
     ) -> anyhow::Result<()> {
         let Runtime { context, services } = self;
         let config = &context.config;
-        let health = Health::new(readiness_checks(&context, &services));
+        let gate = PauseGate::default();
+        let consumers: Vec<Consumer> = services
+            .iter()
+            .flat_map(|service| {
+                let db = service.database().cloned();
+                let gate = gate.clone();
+                service.consumers().into_iter().map(move |consumer| {
+                    let consumer = consumer.paused_by(gate.clone());
+                    match &db {
+                        Some(db) => consumer.keeping_dead_letters_in(db.clone()),
+                        None => consumer,
+                    }
+                })
+            })
+            .collect();
+        let health = Health::new(readiness_checks(&context, &services, &consumers));
         let auth = Arc::new(Authenticator::from_config(&config.auth)?);
+        let stores = services
+            .iter()
+            .filter_map(|s| Some((s.name(), s.database()?.clone())))
+            .collect();
+        let embedded =
+            config.bus.kind == BusKind::Embedded && config.database.url.expose() == "sqlite";
+        let backups = embedded.then(|| admin::Backups {
+            data_dir: config.data_dir.clone(),
+            gate: gate.clone(),
+        });
         let routes = services
             .iter()
-            .fold(OpenApiRouter::new(), |r, s| r.merge(s.routes()));
+            .fold(admin::routes(stores, backups), |r, s| r.merge(s.routes()));
         let public = services
             .iter()
             .fold(axum::Router::new(), |r, s| r.merge(s.public_routes()));
@@ -108,15 +141,16 @@ impl Runtime {
         let tasks = TaskTracker::new();
         for service in &services {
             if let Some(db) = service.database() {
-                tasks.spawn(Relay::new(db.clone(), context.bus.clone()).run(background.clone()));
+                let relay = Relay::new(db.clone(), context.bus.clone()).paused_by(gate.clone());
+                tasks.spawn(relay.run(background.clone()));
             }
-            for consumer in service.consumers() {
-                tasks.spawn(consumer.run(
-                    context.bus.clone(),
-                    config.consumer.clone(),
-                    background.clone(),
-                ));
-            }
+        }
+        for consumer in consumers {
+            tasks.spawn(consumer.run(
+                context.bus.clone(),
+                config.consumer.clone(),
+                background.clone(),
+            ));
         }
         tasks.close();
 
@@ -171,8 +205,16 @@ impl Runtime {
 fn readiness_checks(
     context: &ServiceContext,
     services: &[Box<dyn Service>],
+    consumers: &[Consumer],
 ) -> Vec<ReadinessCheck> {
     let mut checks = Vec::new();
+    for consumer in consumers {
+        let probe = consumer.probe();
+        checks.push(ReadinessCheck::new(
+            format!("consumer.{}", consumer.group),
+            move || std::future::ready(probe.check()),
+        ));
+    }
     for service in services {
         let Some(db) = service.database().cloned() else {
             continue;

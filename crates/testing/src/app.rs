@@ -59,6 +59,10 @@ impl TestContext {
             http: reqwest::Client::builder()
                 // Model calls queue behind each other on one local model.
                 .timeout(Duration::from_secs(900))
+                // A pooled connection is driven by a task on the runtime that opened it. A
+                // [`TestApp::shared`] app is called from each test's own runtime, so a connection
+                // kept from a finished test is dead ("runtime dropped the dispatch task").
+                .pool_max_idle_per_host(0)
                 .build()
                 .expect("an HTTP client"),
             shutdown,

@@ -18,6 +18,10 @@ pub struct AuthConfig {
     /// Token verification of `mode = "jwt"`.
     #[serde(default)]
     pub jwt: JwtConfig,
+    /// Users who may call the operator API (`/api/v1/admin/...`: dead letters). In mode `none`
+    /// the local user is one: the machine is theirs.
+    #[serde(default)]
+    pub admins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -102,12 +102,9 @@ impl Default for Config {
                 local_user: "local".into(),
                 keys: vec![],
                 jwt: JwtConfig::default(),
+                admins: vec![],
             },
-            consumer: ConsumerConfig {
-                backoff_initial_ms: 100,
-                backoff_max_ms: 10_000,
-                batch_size: 100,
-            },
+            consumer: ConsumerConfig::default(),
             telemetry: TelemetryConfig {
                 log_filter: "info".into(),
                 log_format: LogFormat::Pretty,

@@ -10,6 +10,10 @@ use async_trait::async_trait;
 
 use super::CloudEvent;
 
+/// The largest payload a bus takes: Kafka's default `message.max.bytes` (about 1 MB), which the
+/// embedded log enforces too, so an event that flows on a laptop also flows on Kafka.
+pub const MAX_RECORD_BYTES: usize = 1_000_000;
+
 /// A record to append: `key` picks the partition (the aggregate id).
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -42,6 +46,10 @@ pub struct Delivery {
 pub enum BusError {
     #[error("event bus unavailable: {0}")]
     Unavailable(String),
+    /// The bus will never take `records[index]` as it is (over its size limit, a topic name it
+    /// refuses). Records before or after it may have been appended.
+    #[error("event bus refused record {index} for good: {reason}")]
+    Rejected { index: usize, reason: String },
     #[error("event bus closed")]
     Closed,
 }

@@ -336,6 +336,7 @@ fn start(
         backoff_initial_ms: 5,
         backoff_max_ms: 50,
         batch_size: 10,
+        ..ConsumerConfig::default()
     };
     tokio::spawn(Consumer::new(group, &["t"], handler).run(bus.clone(), settings, shutdown))
 }

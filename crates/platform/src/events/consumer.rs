@@ -1,21 +1,35 @@
 //! The consumer loop: poll a batch, hand each event to its handler, and commit offsets only after
 //! the effects are durable. Handlers make their effects idempotent with the [`super::inbox`].
 //!
-//! Failures are of two kinds. Transient ones (a database restarting, a network blip) are retried
-//! with capped exponential backoff for as long as they last: the partition waits rather than
-//! losing effects to the dead letters during an outage. Permanent ones (a payload that can never
-//! be processed) are parked on the dead-letter topic with the error, and the partition moves on.
+//! Failures are of three kinds, and each has its own fate:
+//! - transient ([`HandlerError::Transient`]: a database restarting, a network blip) are retried
+//!   with capped exponential backoff for as long as they last: the partition waits rather than
+//!   losing effects to the dead letters during an outage;
+//! - permanent ([`HandlerError::Permanent`]: a payload that can never be processed) are parked on
+//!   the dead-letter topic with the error at once (and recorded in the service's database, to be
+//!   read and redriven: [`super::dead_letters`]), and the partition moves on;
+//! - a handler that panics or runs past `consumer.handler_timeout_secs` may be a bug that every
+//!   retry meets again, or a passing overload: it is retried with backoff, and dead-lettered
+//!   after `consumer.max_attempts`. Either way the consumer task lives on.
+//!
+//! The partitions of one batch are worked on concurrently, each in order, so a slow key holds up
+//! its own partition rather than every event in the batch. [`ConsumerProbe`] reports to readiness
+//! what the loop is doing: a consumer that stopped, or one that has had an event in hand for too
+//! long, is not ready.
 
-use std::{sync::Arc, time::Duration};
+use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
-use async_trait::async_trait;
+use futures::FutureExt;
 use rand::Rng;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{bus::Record, envelope::EnvelopeError, CloudEvent, Delivery, EventBus};
-use crate::config::ConsumerConfig;
+use super::{
+    bus::Record, dead_letters, pause::PauseGate, probe::ConsumerProbe, CloudEvent, Delivery,
+    EventBus, EventHandler, HandlerError,
+};
+use crate::{config::ConsumerConfig, db::Db};
 
 /// Type of the envelope that carries a dead-lettered record.
 pub const DEAD_LETTER_TYPE: &str = "miyagi.deadletter.v1";
@@ -25,47 +39,16 @@ pub fn dead_letter_topic(topic: &str) -> String {
     format!("{topic}.dlq")
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    /// Worth retrying until it clears: a database or network outage.
-    #[error("{0:#}")]
-    Transient(anyhow::Error),
-    /// Retrying cannot help (the payload or the data is wrong): dead-letter at once.
-    #[error("{0:#}")]
-    Permanent(anyhow::Error),
-}
-
-impl From<sqlx::Error> for HandlerError {
-    /// The database rejecting the statement (a constraint, a bad value) will reject it again;
-    /// failing to reach the database will not last.
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::Database(_)
-            | sqlx::Error::ColumnDecode { .. }
-            | sqlx::Error::Decode(_)
-            | sqlx::Error::TypeNotFound { .. } => Self::Permanent(e.into()),
-            _ => Self::Transient(e.into()),
-        }
-    }
-}
-
-impl From<EnvelopeError> for HandlerError {
-    fn from(e: EnvelopeError) -> Self {
-        Self::Permanent(e.into())
-    }
-}
-
-#[async_trait]
-pub trait EventHandler: Send + Sync + 'static {
-    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError>;
-}
-
 /// A consumer group: which topics it reads and what it does with each event.
 #[derive(Clone)]
 pub struct Consumer {
     pub group: String,
     pub topics: Vec<String>,
     pub handler: Arc<dyn EventHandler>,
+    probe: ConsumerProbe,
+    /// The service's database, where dead letters are recorded for [`super::dead_letters`].
+    dead_letters: Option<Db>,
+    gate: PauseGate,
 }
 
 enum Outcome {
@@ -75,22 +58,53 @@ enum Outcome {
     Interrupted,
 }
 
+/// Why one attempt at an event failed, sorted by what happens next.
+enum Failure {
+    Transient(String),
+    Permanent(String),
+    /// A panic or a time-out: retried up to `max_attempts`.
+    Faulted(String),
+}
+
 impl Consumer {
     pub fn new(group: &str, topics: &[&str], handler: Arc<dyn EventHandler>) -> Self {
         Self {
             group: group.into(),
             topics: topics.iter().map(|t| t.to_string()).collect(),
             handler,
+            probe: ConsumerProbe::new(group),
+            dead_letters: None,
+            gate: PauseGate::default(),
         }
     }
 
-    /// Consumes until `shutdown`; the event in hand is finished and committed before returning.
+    /// Lets `gate` hold this consumer still between batches (the runtime shares one per process).
+    pub fn paused_by(self, gate: PauseGate) -> Self {
+        Self { gate, ..self }
+    }
+
+    /// Records this consumer's dead letters in `db` too (the runtime passes the service's own).
+    pub fn keeping_dead_letters_in(self, db: Db) -> Self {
+        Self {
+            dead_letters: Some(db),
+            ..self
+        }
+    }
+
+    /// What this consumer is doing, for readiness; clones see the same loop.
+    pub fn probe(&self) -> ConsumerProbe {
+        self.probe.clone()
+    }
+
+    /// Consumes until `shutdown`; the events in hand are finished and committed before returning.
     pub async fn run(
         self,
         bus: Arc<dyn EventBus>,
         settings: ConsumerConfig,
         shutdown: CancellationToken,
     ) {
+        // Marks the consumer stopped however this function ends, unwinding included.
+        let _running = self.probe.start(&settings);
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         let mut subscription = loop {
             match bus.subscribe(&self.group, &topics).await {
@@ -105,6 +119,10 @@ impl Consumer {
             }
         };
         while !shutdown.is_cancelled() {
+            let _working = tokio::select! {
+                working = self.gate.working() => working,
+                _ = shutdown.cancelled() => break,
+            };
             let batch = tokio::select! {
                 polled = subscription.poll(settings.batch_size, Duration::from_secs(1)) => polled,
                 _ = shutdown.cancelled() => break,
@@ -117,13 +135,18 @@ impl Consumer {
                     continue;
                 }
             };
-            let mut done = Vec::with_capacity(batch.len());
-            for delivery in batch {
-                match self.process(&delivery, &*bus, &settings, &shutdown).await {
-                    Outcome::Handled | Outcome::DeadLettered => done.push(delivery),
-                    Outcome::Interrupted => break,
-                }
-            }
+            let partitions = by_partition(batch);
+            let finished = futures::future::join_all(
+                partitions
+                    .iter()
+                    .map(|deliveries| self.work_through(deliveries, &*bus, &settings, &shutdown)),
+            )
+            .await;
+            let done: Vec<Delivery> = partitions
+                .into_iter()
+                .zip(finished)
+                .flat_map(|(deliveries, n)| deliveries.into_iter().take(n))
+                .collect();
             if done.is_empty() {
                 continue;
             }
@@ -133,6 +156,23 @@ impl Consumer {
                 tracing::warn!(group = %self.group, error = %e, "offset commit failed; events will be redelivered");
             }
         }
+    }
+
+    /// Processes one partition's deliveries in order; how many are done (a prefix, so the
+    /// committed offset never skips an unfinished event).
+    async fn work_through(
+        &self,
+        deliveries: &[Delivery],
+        bus: &dyn EventBus,
+        settings: &ConsumerConfig,
+        shutdown: &CancellationToken,
+    ) -> usize {
+        for (n, delivery) in deliveries.iter().enumerate() {
+            if let Outcome::Interrupted = self.process(delivery, bus, settings, shutdown).await {
+                return n;
+            }
+        }
+        deliveries.len()
     }
 
     async fn process(
@@ -158,29 +198,67 @@ impl Consumer {
             otel.kind = "consumer",
         );
         crate::telemetry::continue_trace(&span, event.traceparent.as_deref());
+        let _in_hand = self.probe.took(&event.id);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let error = match self.handler.handle(&event).instrument(span.clone()).await {
+            let failure = match self
+                .attempt(&event, settings)
+                .instrument(span.clone())
+                .await
+            {
                 Ok(()) => {
                     metrics::counter!("events_consumed_total", "group" => self.group.clone(), "outcome" => "handled").increment(1);
                     return Outcome::Handled;
                 }
-                Err(e) => e,
+                Err(failure) => failure,
             };
-            if matches!(error, HandlerError::Permanent(_)) {
-                let reason = format!("{error}");
-                span.in_scope(|| tracing::error!(attempt, %reason, "event dead-lettered"));
-                return self
-                    .dead_letter(delivery, &reason, attempt, bus, shutdown)
-                    .await;
-            }
+            let reason = match failure {
+                Failure::Permanent(reason) => {
+                    span.in_scope(|| tracing::error!(attempt, %reason, "event dead-lettered"));
+                    return self
+                        .dead_letter(delivery, &reason, attempt, bus, shutdown)
+                        .await;
+                }
+                Failure::Faulted(reason) if attempt >= settings.max_attempts => {
+                    span.in_scope(|| tracing::error!(attempt, %reason, "event dead-lettered after its last attempt"));
+                    return self
+                        .dead_letter(delivery, &reason, attempt, bus, shutdown)
+                        .await;
+                }
+                Failure::Transient(reason) | Failure::Faulted(reason) => reason,
+            };
+            self.probe.failed(&event.id, attempt, &reason);
             let delay = backoff(settings, attempt);
-            span.in_scope(|| tracing::warn!(attempt, error = %error, ?delay, "event handler failed transiently; retrying"));
+            span.in_scope(|| tracing::warn!(attempt, error = %reason, ?delay, "event handler failed; retrying"));
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.cancelled() => return Outcome::Interrupted,
             }
+        }
+    }
+
+    /// One call of the handler, under its time limit and with its panics caught. A handler cut
+    /// off by the limit has its future dropped: effects written in a transaction roll back.
+    async fn attempt(&self, event: &CloudEvent, settings: &ConsumerConfig) -> Result<(), Failure> {
+        let limit = Duration::from_secs(settings.handler_timeout_secs);
+        let call = AssertUnwindSafe(self.handler.handle(event)).catch_unwind();
+        match tokio::time::timeout(limit, call).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(HandlerError::Transient(e)))) => Err(Failure::Transient(format!("{e:#}"))),
+            Ok(Ok(Err(HandlerError::Permanent(e)))) => Err(Failure::Permanent(format!("{e:#}"))),
+            Ok(Err(panic)) => {
+                metrics::counter!("event_handler_panics_total", "group" => self.group.clone())
+                    .increment(1);
+                Err(Failure::Faulted(format!(
+                    "the handler panicked: {}",
+                    panic_message(&*panic)
+                )))
+            }
+            Err(_) => Err(Failure::Faulted(format!(
+                "the handler took longer than its limit of {}s",
+                settings.handler_timeout_secs
+            ))),
         }
     }
 
@@ -211,6 +289,17 @@ impl Consumer {
             }),
         );
         let record = Record::event(&dead_letter_topic(&delivery.topic), &letter);
+        if let Some(db) = &self.dead_letters {
+            while let Err(e) =
+                dead_letters::record(db, &self.group, delivery, reason, attempts).await
+            {
+                tracing::warn!(error = %e, "cannot record the dead letter; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.cancelled() => return Outcome::Interrupted,
+                }
+            }
+        }
         loop {
             match bus.publish(vec![record.clone()]).await {
                 Ok(()) => {
@@ -229,6 +318,30 @@ impl Consumer {
     }
 }
 
+/// The batch split by (topic, partition), each part in log order.
+fn by_partition(batch: Vec<Delivery>) -> Vec<Vec<Delivery>> {
+    let mut parts: Vec<Vec<Delivery>> = Vec::new();
+    for delivery in batch {
+        match parts
+            .iter_mut()
+            .find(|part| part[0].partition == delivery.partition && part[0].topic == delivery.topic)
+        {
+            Some(part) => part.push(delivery),
+            None => parts.push(vec![delivery]),
+        }
+    }
+    parts
+}
+
+/// What a panic said, when it said it with a string (as `panic!` and `expect` do).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-text panic payload")
+}
+
 /// Exponential backoff with full jitter, capped.
 fn backoff(settings: &ConsumerConfig, attempt: u32) -> Duration {
     let exp = settings
@@ -242,15 +355,51 @@ fn backoff(settings: &ConsumerConfig, attempt: u32) -> Duration {
 mod tests {
     use super::*;
 
+    fn delivery(topic: &str, partition: u32, offset: i64) -> Delivery {
+        Delivery {
+            topic: topic.into(),
+            partition,
+            offset,
+            key: String::new(),
+            payload: Vec::new(),
+        }
+    }
+
     #[test]
     fn backoff_grows_and_is_capped() {
         let settings = ConsumerConfig {
             backoff_initial_ms: 100,
             backoff_max_ms: 1000,
-            batch_size: 1,
+            ..ConsumerConfig::default()
         };
         assert!(backoff(&settings, 1) <= Duration::from_millis(100));
         assert!(backoff(&settings, 3) >= Duration::from_millis(200));
         assert!(backoff(&settings, 15) <= Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn a_batch_splits_by_topic_and_partition_keeping_log_order() {
+        let batch = vec![
+            delivery("a", 0, 1),
+            delivery("a", 1, 7),
+            delivery("b", 0, 3),
+            delivery("a", 0, 2),
+        ];
+        let parts: Vec<Vec<(String, u32, i64)>> = by_partition(batch)
+            .into_iter()
+            .map(|p| {
+                p.into_iter()
+                    .map(|d| (d.topic, d.partition, d.offset))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            vec![
+                vec![("a".into(), 0, 1), ("a".into(), 0, 2)],
+                vec![("a".into(), 1, 7)],
+                vec![("b".into(), 0, 3)],
+            ]
+        );
     }
 }

@@ -13,7 +13,7 @@ use sqlx::{
 };
 use tokio::sync::{watch, Mutex};
 
-use super::bus::{BusError, Delivery, EventBus, Record, Subscription};
+use super::bus::{BusError, Delivery, EventBus, Record, Subscription, MAX_RECORD_BYTES};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS log_records (
@@ -228,6 +228,18 @@ impl EventBus for EmbeddedLog {
     async fn publish(&self, records: Vec<Record>) -> Result<(), BusError> {
         if records.is_empty() {
             return Ok(());
+        }
+        if let Some(index) = records
+            .iter()
+            .position(|r| r.payload.len() > MAX_RECORD_BYTES)
+        {
+            return Err(BusError::Rejected {
+                index,
+                reason: format!(
+                    "a record of {} bytes is over the limit of {MAX_RECORD_BYTES}",
+                    records[index].payload.len()
+                ),
+            });
         }
         if let Err(e) = self.append(&records).await {
             // Another writer may have appended to the same file; re-read offsets next time.

@@ -6,18 +6,27 @@
 //!   process; Kafka in distributed mode).
 //! - [`outbox`]: producers write events in the same transaction as their state; a relay publishes.
 //! - [`inbox`]: consumers record each event id in the same transaction as its effect.
-//! - [`consumer`]: the loop that polls, retries with backoff, dead-letters and commits offsets.
+//! - [`consumer`]: the loop that polls, retries with backoff, dead-letters and commits offsets;
+//!   [`EventHandler`] and [`HandlerError`] are what it calls and what it is told.
+//! - [`dead_letters`]: the dead letters a service's consumers parked, to read and redrive.
 //! - `conformance` (feature `testing`): the promises every [`EventBus`] keeps, as a test suite.
 
 mod bus;
 #[cfg(feature = "testing")]
 pub mod conformance;
 pub mod consumer;
+pub mod dead_letters;
 pub mod embedded;
 mod envelope;
+mod handler;
 pub mod inbox;
 pub mod outbox;
+mod pause;
+mod probe;
 
-pub use bus::{BusError, Delivery, EventBus, Record, Subscription};
-pub use consumer::{Consumer, EventHandler, HandlerError};
+pub use bus::{BusError, Delivery, EventBus, Record, Subscription, MAX_RECORD_BYTES};
+pub use consumer::Consumer;
 pub use envelope::{CloudEvent, EnvelopeError};
+pub use handler::{is_transient, EventHandler, HandlerError};
+pub use pause::{PauseGate, Paused};
+pub use probe::ConsumerProbe;

@@ -2,13 +2,18 @@
 //! transaction as the state change it describes, so either both happen or neither does. The
 //! [`Relay`] then publishes rows to the bus and deletes them; a crash between publishing and
 //! deleting republishes, which consumers absorb through their inbox.
+//!
+//! An event the bus refuses for good (over its size limit, say) would hold every later event of
+//! its database back for ever if it stayed at the head of the outbox. The relay parks it instead
+//! in `miyagi_outbox_parked` with the bus's reason, logs an error, counts it in
+//! `outbox_parked_total`, and goes on with the rest.
 
 use std::{sync::Arc, time::Duration};
 
 use sqlx::{any::AnyRow, Any, AnyConnection, Row, Transaction};
 use tokio_util::sync::CancellationToken;
 
-use super::{bus::Record, CloudEvent, EventBus};
+use super::{bus::Record, pause::PauseGate, BusError, CloudEvent, EventBus};
 use crate::db::{timestamp, Backend, Db};
 
 /// Adds `event` for `topic` to the outbox inside the caller's transaction.
@@ -43,6 +48,7 @@ pub struct Relay {
     db: Db,
     bus: Arc<dyn EventBus>,
     batch_size: usize,
+    gate: PauseGate,
 }
 
 impl Relay {
@@ -51,16 +57,28 @@ impl Relay {
             db,
             bus,
             batch_size: 256,
+            gate: PauseGate::default(),
         }
+    }
+
+    /// Lets `gate` hold this relay still between batches (the runtime shares one per process).
+    pub fn paused_by(self, gate: PauseGate) -> Self {
+        Self { gate, ..self }
     }
 
     /// Relays until `shutdown`, then drains what is left once more before returning.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut failures = 0u32;
         loop {
-            match self.publish_batch().await {
-                Ok(n) if n == self.batch_size => continue,
-                Ok(_) => failures = 0,
+            let working = self.gate.working().await;
+            let published = self.publish_batch().await;
+            drop(working);
+            match published {
+                Ok(0) => failures = 0,
+                Ok(_) => {
+                    failures = 0;
+                    continue;
+                }
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(error = %format!("{e:#}"), failures, "outbox relay failed; retrying");
@@ -128,7 +146,14 @@ impl Relay {
                 payload: row.try_get::<String, _>(3)?.into_bytes(),
             });
         }
-        self.bus.publish(records).await?;
+        match self.bus.publish(records).await {
+            Ok(()) => {}
+            Err(BusError::Rejected { index, reason }) => {
+                park(conn, seqs[index], &reason).await?;
+                return Ok(1);
+            }
+            Err(e) => return Err(e.into()),
+        }
         fail::fail_point!("relay.after_publish");
         let placeholders = (1..=seqs.len())
             .map(|i| format!("${i}"))
@@ -142,6 +167,28 @@ impl Relay {
         delete.execute(conn).await?;
         Ok(seqs.len())
     }
+}
+
+/// Moves the outbox row `seq` aside with the bus's reason. Written to be repeatable: a crash
+/// between the two statements leaves a row that the next attempt parks again harmlessly.
+async fn park(conn: &mut AnyConnection, seq: i64, reason: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO miyagi_outbox_parked (seq, event_id, topic, record_key, event, created_at, reason, parked_at) \
+         SELECT seq, event_id, topic, record_key, event, created_at, $1, $2 FROM miyagi_outbox WHERE seq = $3 \
+         ON CONFLICT (seq) DO NOTHING",
+    )
+    .bind(reason)
+    .bind(timestamp(chrono::Utc::now()))
+    .bind(seq)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM miyagi_outbox WHERE seq = $1")
+        .bind(seq)
+        .execute(&mut *conn)
+        .await?;
+    metrics::counter!("outbox_parked_total").increment(1);
+    tracing::error!(seq, %reason, "the event bus refused an outbox event for good; parked it in miyagi_outbox_parked");
+    Ok(())
 }
 
 /// Events still waiting in the outbox (for readiness detail and tests).

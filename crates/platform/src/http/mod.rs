@@ -5,6 +5,7 @@
 mod authenticate;
 mod extract;
 mod health;
+mod local_only;
 mod metrics;
 mod problem;
 
@@ -31,6 +32,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use authenticate::Admin;
 pub use extract::ValidJson;
 pub use health::{Health, ReadinessCheck};
 pub use problem::{FieldError, Problem};
@@ -96,8 +98,12 @@ pub(crate) fn app_with_public(
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api)
         .split_for_parts();
-    let api = api.layer(middleware::from_fn_with_state(
+    let gate = Arc::new(authenticate::Gate {
         auth,
+        cors_origins: config.cors_origins.clone(),
+    });
+    let api = api.layer(middleware::from_fn_with_state(
+        gate,
         authenticate::authenticate,
     ));
 

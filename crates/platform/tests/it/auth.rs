@@ -23,6 +23,7 @@ fn config(mode: AuthMode) -> AuthConfig {
         local_user: "local".into(),
         keys: vec![],
         jwt: JwtConfig::default(),
+        admins: vec![],
     }
 }
 
@@ -231,4 +232,62 @@ async fn no_token_can_act_as_a_reserved_system_principal() {
     let auth = jwt_auth(None, None, None);
     let token = hs256(json!({"sub": "miyagi:library", "exp": now() + 60}));
     assert_eq!(user(&auth, &bearer(&token)).await, Err(401));
+}
+
+#[tokio::test]
+async fn a_token_missing_the_configured_issuer_or_audience_is_refused() {
+    let auth = jwt_auth(Some("https://issuer.test"), Some("miyagi"), None);
+    let without_audience = json!({"sub": "bob", "iss": "https://issuer.test", "exp": now() + 60});
+    let without_issuer = json!({"sub": "bob", "aud": "miyagi", "exp": now() + 60});
+    for claims in [without_audience, without_issuer] {
+        assert_eq!(
+            user(&auth, &bearer(&hs256(claims.clone()))).await,
+            Err(401),
+            "{claims}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_token_not_valid_yet_is_refused() {
+    let auth = jwt_auth(None, None, None);
+    let early = json!({"sub": "bob", "nbf": now() + 3600, "exp": now() + 7200});
+    assert_eq!(user(&auth, &bearer(&hs256(early))).await, Err(401));
+}
+
+#[tokio::test]
+async fn an_unsigned_alg_none_token_is_refused() {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let auth = jwt_auth(None, None, None);
+    let part = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let unsigned = format!(
+        "{}.{}.",
+        part(json!({"alg": "none", "typ": "JWT"})),
+        part(json!({"sub": "bob", "exp": now() + 60}))
+    );
+    assert_eq!(user(&auth, &bearer(&unsigned)).await, Err(401));
+}
+
+#[tokio::test]
+async fn a_token_signed_with_the_published_key_as_an_hmac_secret_is_refused() {
+    // The HS/RS confusion: an attacker who knows the identity provider's public key signs an
+    // HS256 token with it. Neither a key-set-only nor a mixed configuration may accept it.
+    let published = include_str!("fixtures/test-jwks.json");
+    let forged = jsonwebtoken::encode(
+        &Header {
+            kid: Some("test-key-1".into()),
+            ..Header::new(Algorithm::HS256)
+        },
+        &json!({"sub": "mallory", "exp": now() + 60}),
+        &EncodingKey::from_secret(published.as_bytes()),
+    )
+    .unwrap();
+    let mut jwks_only = config(AuthMode::Jwt);
+    jwks_only.jwt.jwks_url = Some(jwks_server().await);
+    let mut mixed = jwks_only.clone();
+    mixed.jwt.hs256_secret = Some(Secret::new(HS_SECRET));
+    for c in [jwks_only, mixed] {
+        let auth = Authenticator::from_config(&c).unwrap();
+        assert_eq!(user(&auth, &bearer(&forged)).await, Err(401));
+    }
 }

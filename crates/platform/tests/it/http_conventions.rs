@@ -249,3 +249,61 @@ async fn handlers_see_the_authenticated_principal() {
     let (status, _, user) = call(app(), Request::get("/whoami").body(Body::empty()).unwrap()).await;
     assert_eq!((status, user.as_str()), (StatusCode::OK, Some("local")));
 }
+
+#[tokio::test]
+async fn odd_methods_and_paths_share_one_metrics_series_each() {
+    let app = app();
+    for method in ["BREW", "WHEN", "SPAM"] {
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("/{method}/{}", uuid::Uuid::new_v4()))
+            .body(Body::empty())
+            .unwrap();
+        call(app.clone(), request).await;
+    }
+    let (_, _, text) = call(app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let text = text.as_str().unwrap();
+    assert!(!text.contains("BREW") && !text.contains("SPAM"), "{text}");
+    assert!(
+        text.contains("http_requests_total{method=\"other\",route=\"unmatched\",status=\"404\"}"),
+        "{text}"
+    );
+}
+
+/// A request to the unauthenticated local server (auth mode `none`) as a browser would send it.
+fn from_page(method: &str, host: &str, origin: Option<&str>) -> Request<Body> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri("/echo")
+        .header(header::HOST, host)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(origin) = origin {
+        request = request.header(header::ORIGIN, origin);
+    }
+    request.body(Body::from(r#"{"n": 2}"#)).unwrap()
+}
+
+#[tokio::test]
+async fn without_credentials_a_request_under_a_rebound_host_name_is_refused() {
+    let (status, headers, body) = call(app(), from_page("POST", "evil.example:8080", None)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_problem(&headers);
+    let (status, _, _) = call(app(), from_page("POST", "127.0.0.1:8080", None)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_credentials_a_change_asked_by_another_sites_page_is_refused() {
+    let evil = from_page("POST", "127.0.0.1:8080", Some("https://evil.example"));
+    let (status, _, body) = call(app(), evil).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("http.cors_origins"),
+        "{body}"
+    );
+    let own = from_page("POST", "127.0.0.1:8080", Some("http://127.0.0.1:8080"));
+    assert_eq!(call(app(), own).await.0, StatusCode::OK);
+}

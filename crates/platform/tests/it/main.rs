@@ -3,6 +3,8 @@
 
 mod auth;
 mod cache;
+mod consumer_failures;
+mod dead_letters;
 mod event_log;
 mod http_conventions;
 mod outbox_inbox;

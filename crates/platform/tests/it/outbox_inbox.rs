@@ -17,7 +17,7 @@ use miyagi_platform::{
         embedded::EmbeddedLog,
         inbox,
         outbox::{self, Relay},
-        CloudEvent, Consumer, EventBus, EventHandler, HandlerError, Record,
+        CloudEvent, Consumer, EventBus, EventHandler, HandlerError, Record, MAX_RECORD_BYTES,
     },
 };
 use serde_json::json;
@@ -31,6 +31,7 @@ miyagi_platform::on_both_backends!(
     a_redelivered_event_has_no_second_effect,
     transient_failures_are_retried_until_the_effect_is_applied_once,
     a_poison_event_is_parked_on_the_dead_letter_topic_with_its_error,
+    an_event_the_bus_refuses_is_parked_and_the_events_after_it_still_flow,
 );
 
 async fn log() -> (EmbeddedLog, tempfile::TempDir) {
@@ -249,6 +250,7 @@ where
         backoff_initial_ms: 10,
         backoff_max_ms: 50,
         batch_size: 10,
+        ..ConsumerConfig::default()
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(Consumer::new("g", &["t"], handler).run(
@@ -329,4 +331,38 @@ async fn insert_effect(db: &Db, consumer: &str, event: &CloudEvent) -> Result<bo
         })
     })
     .await
+}
+
+async fn an_event_the_bus_refuses_is_parked_and_the_events_after_it_still_flow(backend: Backend) {
+    let (db, _guard) = fresh(backend, &MIGRATOR).await;
+    let (bus, _dir) = log().await;
+    let oversized = CloudEvent::new(
+        "/test",
+        "miyagi.test.happened.v1",
+        "a",
+        &json!({ "blob": "x".repeat(MAX_RECORD_BYTES) }),
+    );
+    let after = event("a", 2);
+    write_with_event(&db, &oversized, true).await;
+    write_with_event(&db, &after, true).await;
+
+    let relay = Relay::new(db.clone(), Arc::new(bus.clone()));
+    let shutdown = CancellationToken::new();
+    shutdown.cancel();
+    relay.run(shutdown).await;
+
+    let published: Vec<String> = consume_all(&bus, "g", "t")
+        .await
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(published, vec![after.id]);
+    let (parked, reason): (String, String) =
+        sqlx::query_as("SELECT event_id, reason FROM miyagi_outbox_parked")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(parked, oversized.id);
+    assert!(reason.contains("over the limit"), "{reason}");
+    assert_eq!(outbox::pending(&db).await.unwrap(), 0);
 }

@@ -112,6 +112,7 @@ async fn main() -> anyhow::Result<()> {
         backoff_initial_ms: 5,
         backoff_max_ms: 50,
         batch_size: 7,
+        ..ConsumerConfig::default()
     };
     let consumer = tokio::spawn(
         Consumer::new(
