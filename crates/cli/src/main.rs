@@ -168,7 +168,12 @@ impl ServiceName {
         started: &mut Started,
     ) -> anyhow::Result<Option<Box<dyn Service>>> {
         let loaded = models;
-        let models = || models.ok_or_else(|| anyhow::anyhow!("{self:?} needs the local models"));
+        let models = || {
+            let name = self.to_possible_value().map(|v| v.get_name().to_string());
+            models.ok_or_else(|| {
+                anyhow::anyhow!("`{}` needs the local models", name.unwrap_or_default())
+            })
+        };
         Ok(match self {
             ServiceName::Users => Some(Box::new(miyagi_users::UsersService::start(context).await?)),
             ServiceName::Llm => {
@@ -254,11 +259,13 @@ fn local_models(config: &ModelsConfig) -> anyhow::Result<LocalModels> {
             Some(path) => path.clone(),
             None => cache.ensure(&cache::SMOLLM2, true)?.join("model.gguf"),
         };
-        let chat = LocalChat::load(&gguf).map_err(|e| {
-            anyhow::anyhow!(
-                "{e:#} (key `models.chat_gguf`; `miyagi models pull --force` repairs the default)"
-            )
-        })?;
+        let chat = LocalChat::load(&gguf)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{e:#} (key `models.chat_gguf`; `miyagi models pull --force` repairs the default)"
+                )
+            })?
+            .with_queue_limit(config.queue_limit);
         Some(Arc::new(chat))
     } else {
         None

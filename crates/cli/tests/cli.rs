@@ -1,6 +1,10 @@
 //! The `miyagi` binary as a person runs it: real process, real port, real files.
 
 mod common;
+#[path = "cli/deploy.rs"]
+mod deploy;
+#[path = "cli/openapi_fuzz.rs"]
+mod openapi_fuzz;
 
 use std::time::Duration;
 
@@ -20,6 +24,22 @@ async fn json_of(request: reqwest::RequestBuilder) -> Value {
 fn profile() -> Value {
     json!({"name": "Grace", "age": 45, "annualHouseholdIncome": 210000, "assets": 350000,
            "riskTolerance": "Aggressive", "retirementAge": 62, "favoriteAdvisor": "Peter Lynch"})
+}
+
+/// The profile events on the durable log in `data_dir`, oldest first (Miyagi stopped).
+async fn profile_events(data_dir: &std::path::Path) -> Vec<CloudEvent> {
+    let log = EmbeddedLog::open(&data_dir.join("events.db"), 4)
+        .await
+        .unwrap();
+    let mut sub = log
+        .subscribe("inspector", &["miyagi.user.profile"])
+        .await
+        .unwrap();
+    let records = sub.poll(10, Duration::from_secs(1)).await.unwrap();
+    records
+        .iter()
+        .map(|r| CloudEvent::from_bytes(&r.payload).unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -48,15 +68,7 @@ async fn up_serves_health_readiness_and_the_profile_api_and_stops_cleanly_on_sig
     assert!(miyagi.stop(), "exit status after SIGTERM is success");
 
     // The profile's event is on the durable log, and the data survives a restart.
-    let log = EmbeddedLog::open(&dir.path().join("events.db"), 4)
-        .await
-        .unwrap();
-    let mut sub = log
-        .subscribe("inspector", &["miyagi.user.profile"])
-        .await
-        .unwrap();
-    let records = sub.poll(10, Duration::from_secs(1)).await.unwrap();
-    let event = CloudEvent::from_bytes(&records[0].payload).unwrap();
+    let event = &profile_events(dir.path()).await[0];
     assert_eq!(
         (event.event_type.as_str(), &event.data["id"]),
         ("miyagi.user.profile.created.v1", &created["id"])
@@ -275,135 +287,6 @@ async fn events_dlq_lists_the_dead_letters_of_a_running_miyagi() {
     assert!(running.stop());
 }
 
-/// A representative value for each key of the `miyagi-secrets` secret the manifests read.
-fn secret_placeholder(key: &str) -> &'static str {
-    match key {
-        "database-url" => "postgres://miyagi@db.example.internal:5432/miyagi",
-        "redis-url" => "rediss://:key@cache.example.internal:6380/",
-        "jwks-url" => "https://login.example.internal/keys",
-        "jwt-issuer" => "https://login.example.internal/",
-        "jwt-audience" => "miyagi-api",
-        "blob-account-key" => "a2V5",
-        other => panic!("the manifests read secret key {other:?}: give it a placeholder here"),
-    }
-}
-
-/// The environment a Kubernetes container entry sets: plain values, required secrets (optional
-/// ones may be absent in a real cluster, so they are left out), the pod's name.
-fn k8s_env(entries: &serde_yaml_ng::Value) -> Vec<(String, String)> {
-    let mut env = Vec::new();
-    for entry in entries.as_sequence().into_iter().flatten() {
-        let name = entry["name"].as_str().unwrap().to_string();
-        if let Some(value) = entry["value"].as_str() {
-            env.push((name, value.to_string()));
-        } else if let Some(secret) = entry["valueFrom"].get("secretKeyRef") {
-            if secret["optional"].as_bool() != Some(true) {
-                env.push((
-                    name,
-                    secret_placeholder(secret["key"].as_str().unwrap()).into(),
-                ));
-            }
-        } else if entry["valueFrom"].get("fieldRef").is_some() {
-            env.push((name, "miyagi-0".into()));
-        }
-    }
-    env
-}
-
-fn yaml(path: &str) -> Vec<serde_yaml_ng::Value> {
-    let text =
-        std::fs::read_to_string(format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    serde_yaml_ng::Deserializer::from_str(&text)
-        .map(|doc| {
-            let mut value: serde_yaml_ng::Value = serde::Deserialize::deserialize(doc).unwrap();
-            value.apply_merge().unwrap();
-            value
-        })
-        .collect()
-}
-
-/// Every container of deploy/: (where, its MIYAGI_* environment).
-fn deployments() -> Vec<(String, Vec<(String, String)>)> {
-    let mut all = Vec::new();
-    let compose = &yaml("deploy/compose.yaml")[0];
-    for (name, service) in compose["services"].as_mapping().unwrap() {
-        let Some(environment) = service.get("environment").and_then(|e| e.as_mapping()) else {
-            continue;
-        };
-        let env: Vec<(String, String)> = environment
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str()?, v)))
-            .filter(|(k, _)| k.starts_with("MIYAGI_"))
-            .map(|(k, v)| (k.to_string(), v.as_str().unwrap().to_string()))
-            .collect();
-        if !env.is_empty() {
-            all.push((format!("compose {}", name.as_str().unwrap()), env));
-        }
-    }
-    let base_config: Vec<(String, String)> = yaml("deploy/k8s/base/configmap.yaml")[0]["data"]
-        .as_mapping()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().unwrap().to_string(),
-                v.as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    let azure = &yaml("deploy/k8s/overlays/azure/kustomization.yaml")[0];
-    let azure_literals: Vec<(String, String)> = azure["configMapGenerator"][0]["literals"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            let (k, v) = l.as_str().unwrap().split_once('=').unwrap();
-            (k.to_string(), v.to_string())
-        })
-        .collect();
-    let azure_patch: Vec<serde_yaml_ng::Value> =
-        serde_yaml_ng::from_str(azure["patches"][0]["patch"].as_str().unwrap()).unwrap();
-    let azure_env = k8s_env(&serde_yaml_ng::Value::Sequence(
-        azure_patch.iter().map(|op| op["value"].clone()).collect(),
-    ));
-    for manifest in ["users", "advisor"] {
-        let deployment = &yaml(&format!("deploy/k8s/base/{manifest}.yaml"))[0];
-        let container_env =
-            k8s_env(&deployment["spec"]["template"]["spec"]["containers"][0]["env"]);
-        let base: Vec<_> = base_config.iter().cloned().chain(container_env).collect();
-        let on_azure = base
-            .iter()
-            .cloned()
-            .chain(azure_literals.iter().cloned())
-            .chain(azure_env.iter().cloned())
-            .collect();
-        all.push((format!("k8s base {manifest}"), base));
-        all.push((format!("k8s azure {manifest}"), on_azure));
-    }
-    all
-}
-
-#[test]
-fn every_deploy_configuration_passes_config_check() {
-    let deployments = deployments();
-    assert!(
-        deployments.len() >= 6,
-        "compose and both kustomizations are read"
-    );
-    for (name, env) in deployments {
-        let checked = miyagi()
-            .args(["config", "check"])
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .output()
-            .unwrap();
-        assert!(
-            checked.status.success(),
-            "{name} would refuse to start: {}",
-            String::from_utf8_lossy(&checked.stderr)
-        );
-    }
-}
-
 #[tokio::test]
 async fn a_backup_taken_while_running_restores_the_profiles_and_their_events_into_a_new_data_dir() {
     let dir = tempfile::tempdir().unwrap();
@@ -465,17 +348,10 @@ async fn a_backup_taken_while_running_restores_the_profiles_and_their_events_int
     assert_eq!(listed[0]["name"], "Grace", "{listed}");
     assert!(again.stop());
 
-    let log = EmbeddedLog::open(&elsewhere.path().join("events.db"), 4)
+    let types: Vec<String> = profile_events(elsewhere.path())
         .await
-        .unwrap();
-    let mut sub = log
-        .subscribe("inspector", &["miyagi.user.profile"])
-        .await
-        .unwrap();
-    let records = sub.poll(10, Duration::from_secs(1)).await.unwrap();
-    let types: Vec<String> = records
-        .iter()
-        .map(|r| CloudEvent::from_bytes(&r.payload).unwrap().event_type)
+        .into_iter()
+        .map(|e| e.event_type)
         .collect();
     assert!(
         types.contains(&"miyagi.user.profile.created.v1".to_string()),

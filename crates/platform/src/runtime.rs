@@ -14,7 +14,7 @@ use crate::{
     cache::{self, Cache},
     config::{BusKind, Config},
     db::Db,
-    events::{embedded::EmbeddedLog, outbox::Relay, Consumer, EventBus, PauseGate},
+    events::{embedded::EmbeddedLog, outbox::Relay, retention, Consumer, EventBus, PauseGate},
     http::{self, Health, ReadinessCheck},
     DataDirLock,
 };
@@ -144,6 +144,17 @@ impl Runtime {
                 let relay = Relay::new(db.clone(), context.bus.clone()).paused_by(gate.clone());
                 tasks.spawn(relay.run(background.clone()));
             }
+        }
+        if config.bus.retention_hours > 0 {
+            tasks.spawn(retention::run(
+                context.bus.clone(),
+                services
+                    .iter()
+                    .filter_map(|s| s.database().cloned())
+                    .collect(),
+                Duration::from_secs(config.bus.retention_hours * 3600),
+                background.clone(),
+            ));
         }
         for consumer in consumers {
             tasks.spawn(consumer.run(

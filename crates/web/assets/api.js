@@ -1,6 +1,8 @@
-// The API client: relative URLs, same-origin credentials, RFC 7807 problems turned into
-// `ApiError`s, and a parser for server-sent events read from a fetch body (EventSource cannot
-// POST).
+// The API client: relative URLs, the signed-in credential on every call, RFC 7807 problems
+// turned into `ApiError`s, and server-sent events read from a fetch body (EventSource can neither
+// POST nor send a credential header).
+
+import { authHeaders, unauthorized } from './credentials.js';
 
 /** An error answer. `problem` is the RFC 7807 body when the server sent one. */
 export class ApiError extends Error {
@@ -46,7 +48,12 @@ async function readProblem(response, what = '') {
  * `null` for 204 / empty bodies); throws `ApiError` for non-2xx answers.
  */
 export async function request(method, url, { body, headers = {}, signal, raw = false } = {}) {
-  const init = { method, credentials: 'same-origin', headers: { accept: 'application/json', ...headers }, signal };
+  const init = {
+    method,
+    credentials: 'same-origin',
+    headers: { accept: 'application/json', ...authHeaders(), ...headers },
+    signal,
+  };
   if (body instanceof FormData) {
     init.body = body;
   } else if (body !== undefined) {
@@ -62,7 +69,9 @@ export async function request(method, url, { body, headers = {}, signal, raw = f
   }
   if (raw) return response;
   if (!response.ok) {
-    throw new ApiError(response.status, await readProblem(response, `${method} ${url.split('?')[0]}`), response.statusText);
+    const problem = await readProblem(response, `${method} ${url.split('?')[0]}`);
+    if (response.status === 401) unauthorized(problem);
+    throw new ApiError(response.status, problem, response.statusText);
   }
   if (response.status === 204) return null;
   const text = await response.text();
@@ -178,18 +187,24 @@ export class SseParser {
 }
 
 /**
- * POSTs `body` as JSON to an SSE endpoint and calls `onEvent` for each event until the stream
- * ends. Answers the Response (already consumed) so callers can tell a 404 from a stream.
- * A non-2xx answer or a body that is not `text/event-stream` throws `ApiError`.
+ * Reads the SSE endpoint `url` (POSTing `body` as JSON when given) and calls `onEvent` for each
+ * event until the stream ends; `onOpen` once the server has accepted it. Answers the Response
+ * (already consumed) so callers can tell a 404 from a stream. A non-2xx answer or a body that
+ * is not `text/event-stream` throws `ApiError`.
  */
-export async function postEventStream(url, body, onEvent, { signal } = {}) {
+export async function readEventStream(url, onEvent, { body, signal, onOpen } = {}) {
+  const post = body !== undefined;
   let response;
   try {
     response = await fetch(url, {
-      method: 'POST',
+      method: post ? 'POST' : 'GET',
       credentials: 'same-origin',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify(body),
+      headers: {
+        accept: 'text/event-stream',
+        ...authHeaders(),
+        ...(post ? { 'content-type': 'application/json' } : {}),
+      },
+      body: post ? JSON.stringify(body) : undefined,
       signal,
     });
   } catch (err) {
@@ -197,12 +212,15 @@ export async function postEventStream(url, body, onEvent, { signal } = {}) {
     throw networkError(err);
   }
   if (!response.ok) {
-    throw new ApiError(response.status, await readProblem(response, `POST ${url}`), response.statusText);
+    const problem = await readProblem(response, `${post ? 'POST' : 'GET'} ${url}`);
+    if (response.status === 401) unauthorized(problem);
+    throw new ApiError(response.status, problem, response.statusText);
   }
   const type = response.headers.get('content-type') || '';
   if (!type.includes('text/event-stream') || !response.body) {
     throw new ApiError(response.status, { title: 'Unexpected answer', detail: `expected an event stream, got ${type || 'no content type'}` });
   }
+  onOpen?.();
   const parser = new SseParser((ev) => {
     let data = ev.data;
     try {
@@ -227,4 +245,9 @@ export async function postEventStream(url, body, onEvent, { signal } = {}) {
     reader.releaseLock();
   }
   return response;
+}
+
+/** POSTs `body` as JSON to an SSE endpoint: readEventStream for a request with a body. */
+export function postEventStream(url, body, onEvent, { signal } = {}) {
+  return readEventStream(url, onEvent, { body, signal });
 }

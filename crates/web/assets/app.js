@@ -3,7 +3,9 @@
 // served from /assets/.
 
 import { api, ApiError, request, postEventStream, SseParser } from './api.js';
+import { credential, signOut } from './credentials.js';
 import { hub } from './events.js';
+import * as signin from './signin.js';
 import { h, replace, notice } from './dom.js';
 import * as dashboard from './dashboard.js';
 import * as profile from './profile.js';
@@ -107,7 +109,6 @@ const STATUS_LABELS = {
   live: 'Live',
   reconnecting: 'Reconnecting…',
   offline: 'Offline (retrying)',
-  unsupported: 'No live updates',
 };
 
 function startShell() {
@@ -124,6 +125,23 @@ function startShell() {
     document.getElementById('main')?.focus();
   });
   window.addEventListener('hashchange', render);
+  // Any refused call means the credential is missing or no longer good: ask for one, once.
+  window.addEventListener('miyagi:unauthorized', (e) => {
+    const main = document.getElementById('main');
+    if (main.dataset.page === 'signin') return;
+    if (current) current.controller.abort();
+    current = null;
+    main.dataset.page = 'signin';
+    document.title = 'Sign in · Miyagi';
+    signin.render(main, { problem: e.detail, onSignedIn: () => { updateSignOut(); render(); toast('Signed in'); } });
+  });
+  const signOutButton = document.querySelector('[data-testid="sign-out"]');
+  const updateSignOut = () => { if (signOutButton) signOutButton.hidden = !credential(); };
+  signOutButton?.addEventListener('click', () => {
+    signOut();
+    location.reload();
+  });
+  updateSignOut();
   if (!parseHash(location.hash)) history.replaceState(null, '', `#/${DEFAULT_ROUTE}`);
   render();
   hub.start();

@@ -1,7 +1,11 @@
-// The live event stream: one EventSource for the whole app on /api/v1/events/stream. The server
-// sends `event: cloudevent` messages whose data is a CloudEvents JSON object; on connect it first
+// The live event stream: one stream for the whole app on /api/v1/events/stream, read with fetch
+// so it carries the signed-in credential (EventSource cannot send one). The server sends
+// `event: cloudevent` messages whose data is a CloudEvents JSON object; on connect it first
 // replays the caller's recent events, then live ones. Events are kept (deduplicated by id, since
-// a reconnect replays them again) and handed to every subscriber.
+// a reconnect replays them again) and handed to every subscriber. A refused credential pauses
+// the stream until the person signs in.
+
+import { readEventStream } from './api.js';
 
 const STREAM_URL = '/api/v1/events/stream';
 const KEEP = 300;
@@ -52,62 +56,45 @@ class EventHub {
     this.listeners = new Set();
     this.statusListeners = new Set();
     this.status = 'connecting';
-    this.source = null;
-    this.retryTimer = null;
+    this.running = false;
     this.retryDelay = 2000;
+    this.wake = null; // resolves a wait early (a sign-in)
+    window.addEventListener('miyagi:signed-in', () => this.wake?.());
   }
 
-  start() {
-    if (this.source || typeof EventSource === 'undefined') {
-      if (typeof EventSource === 'undefined') this.setStatus('unsupported');
-      return;
-    }
-    this.setStatus('connecting');
-    let source;
-    try {
-      source = new EventSource(STREAM_URL, { withCredentials: true });
-    } catch {
-      this.setStatus('offline');
-      this.scheduleRetry();
-      return;
-    }
-    this.source = source;
-    source.addEventListener('open', () => {
-      this.retryDelay = 2000;
-      this.setStatus('live');
-    });
-    const handle = (message) => this.receive(message);
-    source.addEventListener('cloudevent', handle);
-    // A server that sends unnamed events is understood too.
-    source.addEventListener('message', handle);
-    source.addEventListener('error', () => {
-      if (source.readyState === EventSource.CLOSED) {
-        // A 404, a wrong content type or a refused request: EventSource gives up; we retry.
-        source.close();
-        this.source = null;
+  /** Follows the stream for the life of the page, reconnecting with backoff. */
+  async start() {
+    if (this.running) return;
+    this.running = true;
+    for (;;) {
+      let refused = false;
+      this.setStatus(this.status === 'live' ? 'reconnecting' : 'connecting');
+      try {
+        await readEventStream(STREAM_URL, (message) => this.receive(message), {
+          onOpen: () => {
+            this.retryDelay = 2000;
+            this.setStatus('live');
+          },
+        });
+      } catch (err) {
+        refused = err?.status === 401;
         this.setStatus('offline');
-        this.scheduleRetry();
-      } else {
-        this.setStatus('reconnecting');
       }
-    });
-  }
-
-  scheduleRetry() {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => this.start(), this.retryDelay);
-    this.retryDelay = Math.min(this.retryDelay * 2, 30000);
+      // Refused: nothing changes until the person signs in, so wait for that (or a long while).
+      await new Promise((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, refused ? 60000 : this.retryDelay);
+      });
+      this.wake = null;
+      if (!refused) this.retryDelay = Math.min(this.retryDelay * 2, 30000);
+    }
   }
 
   receive(message) {
-    let ev;
-    try {
-      ev = JSON.parse(message.data);
-    } catch {
-      return;
-    }
+    if (message.event && message.event !== 'cloudevent' && message.event !== 'message') return;
+    const ev = message.data;
     if (!ev || typeof ev !== 'object') return;
-    const id = ev.id || message.lastEventId || `${ev.type}-${ev.time}-${ev.subject}`;
+    const id = ev.id || message.id || `${ev.type}-${ev.time}-${ev.subject}`;
     if (this.ids.has(id)) return;
     this.ids.add(id);
     const entry = { ...ev, id, receivedAt: new Date().toISOString() };

@@ -69,7 +69,6 @@ export async function render(root, ctx) {
     connecting: 'Connecting to the event stream…',
     reconnecting: 'Connection lost; reconnecting…',
     offline: 'The event stream is unavailable; retrying.',
-    unsupported: 'This browser cannot receive live events.',
   };
   signal.addEventListener('abort', hub.onStatus((st) => {
     connection.textContent = STATUS_TEXT[st] || st;

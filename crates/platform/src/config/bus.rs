@@ -10,6 +10,9 @@ pub struct BusConfig {
     pub kind: BusKind,
     /// Partitions per topic; records with one key always land on one partition.
     pub partitions: u32,
+    /// How long the embedded log keeps records every group has consumed (inbox ids are kept
+    /// twice as long); 0 keeps everything. Kafka topics keep their own `retention.ms`.
+    pub retention_hours: u64,
     /// Settings of `kind = "kafka"`.
     #[serde(default)]
     pub kafka: KafkaConfig,

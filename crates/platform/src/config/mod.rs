@@ -86,6 +86,7 @@ impl Default for Config {
             bus: BusConfig {
                 kind: BusKind::Embedded,
                 partitions: 4,
+                retention_hours: 7 * 24,
                 kafka: KafkaConfig::default(),
             },
             cache: CacheConfig {
@@ -115,6 +116,7 @@ impl Default for Config {
                 chat_gguf: None,
                 embeddings_dir: None,
                 chat_endpoint: None,
+                queue_limit: 16,
             },
             documents: DocumentsConfig {
                 index: VectorIndexKind::Hnsw,
@@ -183,6 +185,7 @@ impl Config {
         self.bus.validate()?;
         self.cache.validate()?;
         self.consumer.validate()?;
+        self.models.validate()?;
         self.auth.validate(self.http.bind)?;
         self.documents.validate()?;
         self.advisor.validate()

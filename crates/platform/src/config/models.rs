@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::Secret;
+use super::{ConfigError, Secret};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,6 +18,21 @@ pub struct ModelsConfig {
     /// An OpenAI-compatible endpoint that writes advice and answers instead of the local chat
     /// model (which `/v1` keeps serving while `local` is on).
     pub chat_endpoint: Option<ChatEndpointConfig>,
+    /// Requests the local chat model admits at once, waiting or generating; more get 429 with
+    /// `Retry-After` rather than a wait of minutes.
+    pub queue_limit: usize,
+}
+
+impl ModelsConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.queue_limit == 0 {
+            return Err(ConfigError::expected(
+                "models.queue_limit",
+                "a number of at least 1",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -69,6 +69,14 @@ pub trait EventBus: Send + Sync + 'static {
 
     /// Readiness probe.
     async fn ping(&self) -> Result<(), BusError>;
+
+    /// Drops records older than `before` that every group has consumed; how many went. A bus
+    /// whose broker applies its own retention (Kafka's `retention.ms`, Event Hubs' retention
+    /// period) keeps this default and leaves it to the broker.
+    async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, BusError> {
+        let _ = before;
+        Ok(0)
+    }
 }
 
 #[async_trait]

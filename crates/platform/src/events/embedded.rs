@@ -283,6 +283,25 @@ impl EventBus for EmbeddedLog {
             .map_err(unavailable)?;
         Ok(())
     }
+
+    /// Deletes records appended before `before` that every consumer group of their partition
+    /// has committed past, keeping each partition's newest record: offsets continue from it, so
+    /// a pruned log never hands out an offset twice.
+    async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, BusError> {
+        let deleted = sqlx::query(
+            "DELETE FROM log_records WHERE appended_at < $1
+             AND log_offset < (SELECT MAX(n.log_offset) FROM log_records n
+                               WHERE n.topic = log_records.topic AND n.partition_no = log_records.partition_no)
+             AND NOT EXISTS (SELECT 1 FROM log_group_offsets g
+                             WHERE g.topic = log_records.topic AND g.partition_no = log_records.partition_no
+                               AND g.next_offset <= log_records.log_offset)",
+        )
+        .bind(before.timestamp_millis())
+        .execute(&self.inner.writer)
+        .await
+        .map_err(unavailable)?;
+        Ok(deleted.rows_affected())
+    }
 }
 
 struct Position {

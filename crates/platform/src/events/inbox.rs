@@ -57,3 +57,13 @@ pub async fn seen(db: &Db, consumer: &str, event_id: &str) -> Result<bool, sqlx:
     .await?;
     Ok(found > 0)
 }
+
+/// Forgets ids processed before `before`. Safe once the log can no longer deliver events that
+/// old again (the runtime keeps ids twice as long as the log keeps records); returns how many.
+pub async fn prune(db: &Db, before: chrono::DateTime<chrono::Utc>) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query("DELETE FROM miyagi_inbox WHERE processed_at < $1")
+        .bind(timestamp(before))
+        .execute(db.pool())
+        .await?;
+    Ok(deleted.rows_affected())
+}

@@ -9,6 +9,7 @@
 //! - [`consumer`]: the loop that polls, retries with backoff, dead-letters and commits offsets;
 //!   [`EventHandler`] and [`HandlerError`] are what it calls and what it is told.
 //! - [`dead_letters`]: the dead letters a service's consumers parked, to read and redrive.
+//! - [`retention`]: the log and the inboxes pruned by age (`bus.retention_hours`).
 //! - `conformance` (feature `testing`): the promises every [`EventBus`] keeps, as a test suite.
 
 mod bus;
@@ -23,6 +24,7 @@ pub mod inbox;
 pub mod outbox;
 mod pause;
 mod probe;
+pub mod retention;
 
 pub use bus::{BusError, Delivery, EventBus, Record, Subscription, MAX_RECORD_BYTES};
 pub use consumer::Consumer;

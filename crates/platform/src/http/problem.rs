@@ -26,6 +26,9 @@ pub struct Problem {
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Sent as `Retry-After` (seconds) with a 429 or 503: when the same request may succeed.
+    #[serde(skip)]
+    retry_after_secs: Option<u64>,
 }
 
 impl Problem {
@@ -36,6 +39,15 @@ impl Problem {
             status: status.as_u16(),
             detail: Some(detail.into()),
             errors: vec![],
+            retry_after_secs: None,
+        }
+    }
+
+    /// Tells the client when to try again (a full queue, a quota that refills).
+    pub fn retry_after(self, wait: std::time::Duration) -> Self {
+        Self {
+            retry_after_secs: Some(wait.as_secs().max(1)),
+            ..self
         }
     }
 
@@ -84,9 +96,13 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status();
         let www_authenticate = status == StatusCode::UNAUTHORIZED;
+        let retry_after = self.retry_after_secs;
         let mut response = (status, Json(self)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if www_authenticate {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -78,6 +78,10 @@ impl Service for Ledger {
     }
 }
 
+async fn json(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 async fn effects(db: &Db) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM effects")
         .fetch_one(db.pool())
@@ -126,13 +130,7 @@ async fn an_operator_lists_shows_and_redrives_a_dead_letter_which_is_then_handle
     let get = |path: &str, key: &str| http.get(format!("{base}{path}")).header("x-api-key", key);
     let mut letters = Value::Null;
     for _ in 0..200 {
-        letters = get("/api/v1/admin/dead-letters", "ops-key")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        letters = json(get("/api/v1/admin/dead-letters", "ops-key")).await;
         if letters["deadLetters"]
             .as_array()
             .is_some_and(|l| !l.is_empty())
@@ -153,13 +151,7 @@ async fn an_operator_lists_shows_and_redrives_a_dead_letter_which_is_then_handle
     );
     let id = letter["id"].as_str().unwrap().to_string();
 
-    let shown: Value = get(&format!("/api/v1/admin/dead-letters/{id}"), "ops-key")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = json(get(&format!("/api/v1/admin/dead-letters/{id}"), "ops-key")).await;
     assert_eq!(shown["record"]["data"]["amount"], "ten", "{shown}");
     let refused = get("/api/v1/admin/dead-letters", "bob-key")
         .send()
@@ -187,13 +179,7 @@ async fn an_operator_lists_shows_and_redrives_a_dead_letter_which_is_then_handle
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(effects(&db).await, 1, "the redriven event is handled");
-    let shown: Value = get(&format!("/api/v1/admin/dead-letters/{id}"), "ops-key")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = json(get(&format!("/api/v1/admin/dead-letters/{id}"), "ops-key")).await;
     assert!(shown["redrivenAt"].is_string(), "{shown}");
     shutdown.cancel();
 }

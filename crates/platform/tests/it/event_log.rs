@@ -74,3 +74,61 @@ async fn a_key_always_maps_to_the_same_partition() {
         "keys should spread over partitions: {spread:?}"
     );
 }
+
+/// Bodies a new group reads from the start of partition 0 of `t`.
+async fn bodies_from_the_start(log: &EmbeddedLog, n: usize) -> Vec<String> {
+    let mut sub = log
+        .subscribe(&uuid::Uuid::new_v4().to_string(), &["t"])
+        .await
+        .unwrap();
+    drain(&mut sub, n)
+        .await
+        .into_iter()
+        .map(|d| String::from_utf8(d.payload).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn retention_drops_old_records_every_group_has_read_and_offsets_never_repeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(&dir.path().join("events.db"), 1)
+        .await
+        .unwrap();
+    log.publish((0..5).map(|i| record("t", "k", &i.to_string())).collect())
+        .await
+        .unwrap();
+    // Group `fast` read everything; group `slow` only the first two.
+    let mut fast = log.subscribe("fast", &["t"]).await.unwrap();
+    let read = drain(&mut fast, 5).await;
+    fast.commit(&read).await.unwrap();
+    let mut slow = log.subscribe("slow", &["t"]).await.unwrap();
+    let read = drain(&mut slow, 2).await;
+    slow.commit(&read[..2]).await.unwrap();
+
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    assert_eq!(log.prune(later).await.unwrap(), 2, "what both groups read");
+    assert_eq!(bodies_from_the_start(&log, 3).await, ["2", "3", "4"]);
+
+    let mut slow = log.subscribe("slow", &["t"]).await.unwrap();
+    let rest = drain(&mut slow, 3).await;
+    slow.commit(&rest).await.unwrap();
+    assert_eq!(
+        log.prune(later).await.unwrap(),
+        2,
+        "all but the newest record"
+    );
+    log.publish(vec![record("t", "k", "5")]).await.unwrap();
+    let next = drain(&mut fast, 1).await;
+    assert_eq!(
+        (next[0].offset, next[0].payload.as_slice()),
+        (5, b"5".as_slice()),
+        "offsets go on after a pruned stretch"
+    );
+    assert_eq!(
+        log.prune(chrono::Utc::now() - chrono::Duration::hours(1))
+            .await
+            .unwrap(),
+        0,
+        "nothing younger than the cut-off goes"
+    );
+}

@@ -366,3 +366,27 @@ async fn an_event_the_bus_refuses_is_parked_and_the_events_after_it_still_flow(b
     assert!(reason.contains("over the limit"), "{reason}");
     assert_eq!(outbox::pending(&db).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn inbox_ids_are_kept_until_the_cut_off_passes_them_then_forgotten() {
+    let (db, _guard) = fresh(Backend::Sqlite, &MIGRATOR).await;
+    for id in ["a", "b"] {
+        let mut tx = db.begin().await.unwrap();
+        assert!(inbox::claim(&mut tx, "g", id).await.unwrap());
+        tx.commit().await.unwrap();
+    }
+    let now = chrono::Utc::now();
+    assert_eq!(
+        inbox::prune(&db, now - chrono::Duration::hours(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        inbox::prune(&db, now + chrono::Duration::hours(1))
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(!inbox::seen(&db, "g", "a").await.unwrap());
+}

@@ -9,6 +9,7 @@ use axum::{
     Json,
 };
 use miyagi_domain::document::{Document, LIBRARY_OWNER};
+use miyagi_kernel::KernelError;
 use miyagi_memory::{
     cite::{Citation, GroundedAnswer},
     remote::{PassagesRequest, PassagesResponse},
@@ -70,6 +71,11 @@ impl From<DocumentsError> for Problem {
             DocumentsError::UnsupportedType(detail) => {
                 Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, detail)
             }
+            DocumentsError::Answer(KernelError::RateLimited { retry_after }) => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "the model is busy with other questions; retry shortly",
+            )
+            .retry_after(retry_after.unwrap_or(std::time::Duration::from_secs(10))),
             e => Problem::internal(e),
         }
     }

@@ -15,7 +15,7 @@ mod datasets;
 mod domain;
 mod events;
 mod handlers;
-pub mod store;
+mod store;
 
 use std::sync::Arc;
 

@@ -1,10 +1,11 @@
 //! OpenAI-compatible endpoints. Requests are validated like every Miyagi API (problem+json with
 //! the field at fault); responses follow OpenAI's shapes, streamed as server-sent events.
 
-use std::convert::Infallible;
+use std::{convert::Infallible, time::Duration};
 
 use axum::{
     extract::State,
+    http::StatusCode,
     response::{sse::Event, IntoResponse, Response, Sse},
     Json,
 };
@@ -173,6 +174,11 @@ fn kernel_problem(e: KernelError) -> Problem {
         KernelError::ContextTooLong(m) => field("messages", &m),
         KernelError::Template(m) => field("messages", &m),
         KernelError::Config(m) if m.starts_with("response_format") => field("response_format", &m),
+        KernelError::RateLimited { retry_after } => Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "the model is busy with other requests; retry shortly",
+        )
+        .retry_after(retry_after.unwrap_or(Duration::from_secs(10))),
         other => Problem::internal(other),
     }
 }

@@ -1,9 +1,9 @@
 //! The model API: OpenAI's wire protocol over the kernel's model traits, so any OpenAI client
 //! library can use Miyagi's local models (or whatever models the kernel was given).
 //!
-//! - [`api`]: `/v1/models`, `/v1/chat/completions` (plain and streamed), `/v1/embeddings`.
+//! - `api`: `/v1/models`, `/v1/chat/completions` (plain and streamed), `/v1/embeddings`.
 
-pub mod api;
+mod api;
 
 use std::sync::Arc;
 

@@ -1,19 +1,19 @@
 //! The users service: people's financial profiles.
 //!
-//! - [`api`]: HTTP routes under `/api/v1/userprofile`.
-//! - [`domain`]: what the service decides (synthetic profile generation).
-//! - [`store`]: the `user_profiles` table, written together with outbox events.
-//! - [`events`]: the events the service publishes.
+//! - `api`: HTTP routes under `/api/v1/userprofile`.
+//! - `domain`: what the service decides (synthetic profile generation).
+//! - `store`: the `user_profiles` table, written together with outbox events.
+//! - [`events`]: the events the service publishes (other services and tests name its topic).
 
-pub mod api;
-pub mod domain;
+mod api;
+mod domain;
 pub mod events;
-pub mod store;
+mod store;
 
 use miyagi_platform::{db::Db, Service, ServiceContext};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use store::UserStore;
+pub use store::{StoreError, UserStore};
 
 pub const NAME: &str = "users";
 

@@ -17,6 +17,9 @@ use object_store::path::Path as BlobPath;
 use uuid::Uuid;
 
 use super::{Documents, EMBED_BATCH, INGESTION};
+
+/// How long extracting and chunking one file may take.
+const EXTRACT_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 use crate::store::{entry, Applied, EmbeddedChunk, StoreError};
 
 impl Documents {
@@ -62,12 +65,20 @@ impl Documents {
                 ))
             })?;
         let chunker = self.chunker.clone();
-        let chunks = tokio::task::spawn_blocking(move || {
+        let reading = tokio::task::spawn_blocking(move || {
             extract(format, &content).map(|text| chunker.chunk(&text, format.is_markdown()))
-        })
-        .await
-        .map_err(|e| transient(&e))?;
-        let chunks = match chunks {
+        });
+        // A file crafted to make the PDF reader loop would otherwise hold up every document of
+        // its partition. The thread cannot be stopped and finishes on its own; the document
+        // fails now.
+        let Ok(chunks) = tokio::time::timeout(EXTRACT_TIME_LIMIT, reading).await else {
+            let reason = format!(
+                "reading the file took longer than {}s",
+                EXTRACT_TIME_LIMIT.as_secs()
+            );
+            return self.fail(event_id, document, &reason).await;
+        };
+        let chunks = match chunks.map_err(|e| transient(&e))? {
             Ok(chunks) => chunks,
             Err(e) => return self.fail(event_id, document, &e.to_string()).await,
         };

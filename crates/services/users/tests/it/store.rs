@@ -5,7 +5,7 @@ use miyagi_platform::{
     db::{testing::fresh, Backend},
     events::CloudEvent,
 };
-use miyagi_users::{store::StoreError, UserStore, MIGRATOR};
+use miyagi_users::{StoreError, UserStore, MIGRATOR};
 
 use miyagi_testing::fixtures::ada;
 
