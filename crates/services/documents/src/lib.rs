@@ -29,7 +29,7 @@ use miyagi_platform::{config::VectorIndexKind, db::Db, events::Consumer, Service
 use utoipa_axum::router::OpenApiRouter;
 
 pub use domain::Documents;
-pub use store::DocumentStore;
+pub use store::{Applied, DocumentStore, EmbeddedChunk, Upload};
 
 use crate::{domain::UploadLimits, handlers::Ingestion};
 

@@ -1,10 +1,7 @@
 //! The store on SQLite and PostgreSQL: keyword search per backend, chunk replacement once per
 //! event, and each change with its event.
 
-use miyagi_documents::{
-    store::{Applied, EmbeddedChunk, Upload},
-    DocumentStore, MIGRATOR,
-};
+use miyagi_documents::{Applied, DocumentStore, EmbeddedChunk, Upload, MIGRATOR};
 use miyagi_domain::{
     document::{Document, DocumentStatus},
     events::types,
