@@ -140,14 +140,7 @@ async fn with_jwt_auth_one_users_token_cannot_touch_another_users_profile() {
 #[tokio::test]
 async fn up_gives_personalized_advice_written_by_the_local_model() {
     let dir = tempfile::tempdir().unwrap();
-    let miyagi = Miyagi::up(
-        dir.path(),
-        &[
-            ("MIYAGI_MODELS__LOCAL", "true"),
-            ("MIYAGI_DOCUMENTS__LIBRARY", "true"),
-        ],
-    )
-    .await;
+    let miyagi = Miyagi::up_with_models(dir.path()).await;
     let http = reqwest::Client::new();
     let created = json_of(
         http.post(miyagi.url("/api/v1/userprofile"))

@@ -45,14 +45,7 @@ async fn run_browser(script: &str, miyagi: &Miyagi, env: Vec<(&'static str, Stri
 #[tokio::test]
 async fn a_person_uses_every_page_of_the_web_ui_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let miyagi = Miyagi::up(
-        dir.path(),
-        &[
-            ("MIYAGI_MODELS__LOCAL", "true"),
-            ("MIYAGI_DOCUMENTS__LIBRARY", "true"),
-        ],
-    )
-    .await;
+    let miyagi = Miyagi::up_with_models(dir.path()).await;
     run_browser("e2e.mjs", &miyagi, vec![]).await;
     assert!(miyagi.stop());
 }

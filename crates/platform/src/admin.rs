@@ -141,7 +141,7 @@ async fn list_dead_letters(
                 .map(|letter| ServiceDeadLetter { service, letter }),
         );
     }
-    all.sort_by(|a, b| b.letter.dead_at.cmp(&a.letter.dead_at));
+    all.sort_by_key(|entry| std::cmp::Reverse(entry.letter.dead_at));
     all.truncate(limit as usize);
     Ok(Json(DeadLetterList { dead_letters: all }))
 }

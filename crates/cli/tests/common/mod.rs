@@ -31,6 +31,18 @@ impl Miyagi {
         Self::start(&["up"], data_dir, env).await
     }
 
+    /// `miyagi up` as a person runs it: local models loaded, the investing library ingested.
+    pub async fn up_with_models(data_dir: &Path) -> Self {
+        Self::up(
+            data_dir,
+            &[
+                ("MIYAGI_MODELS__LOCAL", "true"),
+                ("MIYAGI_DOCUMENTS__LIBRARY", "true"),
+            ],
+        )
+        .await
+    }
+
     /// `miyagi <args>` (`up`, `serve users`, …) on a free port, once it answers `/healthz`.
     pub async fn start(args: &[&str], data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -17,8 +17,8 @@ fn record(topic: &str, key: &str, body: &str) -> Record {
     }
 }
 
-#[tokio::test]
-async fn seeking_a_group_back_replays_from_that_offset() {
+/// A one-partition log holding records `0`..`4` of topic `t`.
+async fn five_records_on_one_partition() -> (EmbeddedLog, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(&dir.path().join("events.db"), 1)
         .await
@@ -26,6 +26,12 @@ async fn seeking_a_group_back_replays_from_that_offset() {
     log.publish((0..5).map(|i| record("t", "k", &i.to_string())).collect())
         .await
         .unwrap();
+    (log, dir)
+}
+
+#[tokio::test]
+async fn seeking_a_group_back_replays_from_that_offset() {
+    let (log, _dir) = five_records_on_one_partition().await;
     let mut sub = log.subscribe("g", &["t"]).await.unwrap();
     let all = drain(&mut sub, 5).await;
     sub.commit(&all).await.unwrap();
@@ -90,13 +96,7 @@ async fn bodies_from_the_start(log: &EmbeddedLog, n: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn retention_drops_old_records_every_group_has_read_and_offsets_never_repeat() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open(&dir.path().join("events.db"), 1)
-        .await
-        .unwrap();
-    log.publish((0..5).map(|i| record("t", "k", &i.to_string())).collect())
-        .await
-        .unwrap();
+    let (log, _dir) = five_records_on_one_partition().await;
     // Group `fast` read everything; group `slow` only the first two.
     let mut fast = log.subscribe("fast", &["t"]).await.unwrap();
     let read = drain(&mut fast, 5).await;

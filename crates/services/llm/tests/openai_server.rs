@@ -45,7 +45,7 @@ fn question() -> ChatRequest {
 async fn an_openai_client_chats_with_the_local_model_plain_and_streamed() {
     let app = serve().await;
     let base = app.base.as_str();
-    let client = client(&base);
+    let client = client(base);
     let plain = client.chat(&question()).await.unwrap();
     assert!(
         plain.message.content.to_lowercase().contains("paris"),
