@@ -111,6 +111,7 @@ export const api = {
   documents: () => request('GET', '/api/v1/documents?limit=200'),
   upload: (form) => request('POST', '/api/v1/documents', { body: form }),
   deleteDocument: (id) => request('DELETE', `/api/v1/documents/${encodeURIComponent(id)}`),
+  retryDocument: (id) => request('POST', `/api/v1/documents/${encodeURIComponent(id)}/retry`),
   search: (query, limit) => request('POST', '/api/v1/documents/search', { body: { query, limit } }),
 
   // system

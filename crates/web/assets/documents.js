@@ -89,6 +89,25 @@ export async function render(root, ctx) {
           }
         });
         const status = String(d.status || 'unknown');
+        let retry = null;
+        if (status === 'failed') {
+          retry = h('button', { type: 'button', class: 'button button-small', 'aria-label': `Retry ingesting ${d.name}`, 'data-testid': 'retry-document' }, 'Retry');
+          retry.addEventListener('click', async () => {
+            retry.disabled = true;
+            try {
+              await api.retryDocument(d.id);
+              watching.add(d.id);
+              lastStatus.set(d.id, 'pending');
+              const msg = `${d.name} is queued for ingestion again.`;
+              uploadStatus.textContent = msg;
+              toast(msg, 'info');
+              await load();
+            } catch (err) {
+              retry.disabled = false;
+              toast(`Could not retry ${d.name}: ${err.message}`, 'error');
+            }
+          });
+        }
         return h('tr', { 'data-testid': 'doc-row', 'data-id': d.id, 'data-name': d.name, 'data-status': status },
           h('th', { scope: 'row', class: 'doc-name' }, d.name || '(unnamed)', d.version > 1 ? h('span', { class: 'muted small' }, ` v${d.version}`) : null),
           h('td', {}, d.collection || '—'),
@@ -97,7 +116,7 @@ export async function render(root, ctx) {
           h('td', { class: 'num' }, bytes(d.sizeBytes)),
           h('td', { class: 'num' }, status === 'indexed' ? num(d.chunkCount, 0) : '—'),
           h('td', {}, dateTime(d.updatedAt)),
-          h('td', { class: 'actions' }, del));
+          h('td', { class: 'actions' }, retry, del));
       })));
     replace(listBody, h('div', { class: 'table-scroll' }, table));
   }

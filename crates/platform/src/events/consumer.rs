@@ -213,21 +213,23 @@ impl Consumer {
                 }
                 Err(failure) => failure,
             };
-            let reason = match failure {
-                Failure::Permanent(reason) => {
-                    span.in_scope(|| tracing::error!(attempt, %reason, "event dead-lettered"));
-                    return self
-                        .dead_letter(delivery, &reason, attempt, bus, shutdown)
-                        .await;
-                }
-                Failure::Faulted(reason) if attempt >= settings.max_attempts => {
-                    span.in_scope(|| tracing::error!(attempt, %reason, "event dead-lettered after its last attempt"));
-                    return self
-                        .dead_letter(delivery, &reason, attempt, bus, shutdown)
-                        .await;
-                }
-                Failure::Transient(reason) | Failure::Faulted(reason) => reason,
+            let (reason, last) = match failure {
+                Failure::Permanent(reason) => (reason, true),
+                Failure::Faulted(reason) => (reason, attempt >= settings.max_attempts),
+                Failure::Transient(reason) => (reason, false),
             };
+            if last {
+                span.in_scope(|| tracing::error!(attempt, %reason, "event dead-lettered"));
+                let outcome = self
+                    .dead_letter(delivery, &reason, attempt, bus, shutdown)
+                    .await;
+                if let Outcome::DeadLettered = outcome {
+                    self.tell_gave_up(&event, &reason, settings)
+                        .instrument(span.clone())
+                        .await;
+                }
+                return outcome;
+            }
             self.probe.failed(&event.id, attempt, &reason);
             let delay = backoff(settings, attempt);
             span.in_scope(|| tracing::warn!(attempt, error = %reason, ?delay, "event handler failed; retrying"));
@@ -259,6 +261,21 @@ impl Consumer {
                 "the handler took longer than its limit of {}s",
                 settings.handler_timeout_secs
             ))),
+        }
+    }
+
+    /// Tells the handler its event was dead-lettered, under the same time limit as a handling.
+    async fn tell_gave_up(&self, event: &CloudEvent, reason: &str, settings: &ConsumerConfig) {
+        let limit = Duration::from_secs(settings.handler_timeout_secs);
+        let told = AssertUnwindSafe(self.handler.gave_up(event, reason)).catch_unwind();
+        match tokio::time::timeout(limit, told).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => {
+                tracing::warn!(error = %e, "the handler could not record that its event was dead-lettered")
+            }
+            Ok(Err(_)) | Err(_) => {
+                tracing::warn!("the handler panicked or hung recording that its event was dead-lettered")
+            }
         }
     }
 

@@ -14,6 +14,14 @@ use super::{CloudEvent, EnvelopeError};
 #[async_trait]
 pub trait EventHandler: Send + Sync + 'static {
     async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError>;
+
+    /// Told once the consumer has given up on `event` and dead-lettered it with `reason`, so the
+    /// service can show its owner what that means for them (a document marked failed with the
+    /// reason instead of left `pending` forever). The dead letter is kept whatever this returns;
+    /// an error is only logged.
+    async fn gave_up(&self, _event: &CloudEvent, _reason: &str) -> Result<(), HandlerError> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

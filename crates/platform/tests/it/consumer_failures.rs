@@ -183,11 +183,13 @@ async fn a_postgres_deadlock_is_a_transient_failure() {
     );
 }
 
-/// Panics on events about `poison`, hangs on events about `hang`, records the rest.
+/// Panics on events about `poison`, hangs on events about `hang`, records the rest, and notes
+/// each event it was told the consumer gave up on.
 #[derive(Default)]
 struct Fragile {
     handled: AtomicU32,
     calls: AtomicU32,
+    given_up: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 #[async_trait]
@@ -202,6 +204,14 @@ impl EventHandler for Fragile {
                 Ok(())
             }
         }
+    }
+
+    async fn gave_up(&self, event: &CloudEvent, reason: &str) -> Result<(), HandlerError> {
+        self.given_up
+            .lock()
+            .unwrap()
+            .push((event.id.clone(), reason.to_string()));
+        Ok(())
     }
 }
 
@@ -272,5 +282,24 @@ async fn a_handler_that_hangs_is_cut_off_at_its_time_limit_and_dead_lettered() {
         "{}",
         letters[0]
     );
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn the_handler_is_told_which_event_was_dead_lettered_and_why() {
+    let handler = Arc::new(Fragile::default());
+    let (log, shutdown, _dir) = consuming(handler.clone()).await;
+    let poison = event("poison");
+    log.publish(vec![Record::event("t", &poison)]).await.unwrap();
+
+    eventually("the handler hears of the dead letter", async || {
+        !handler.given_up.lock().unwrap().is_empty()
+    })
+    .await;
+    let given_up = handler.given_up.lock().unwrap().clone();
+    assert_eq!(given_up.len(), 1, "{given_up:?}");
+    assert_eq!(given_up[0].0, poison.id);
+    assert!(given_up[0].1.contains("boom on poison"), "{given_up:?}");
+    assert_eq!(dead_letters(&log).await.len(), 1);
     shutdown.cancel();
 }

@@ -30,7 +30,7 @@ use validator::{Validate, ValidationError};
 
 use crate::{
     datasets::{self, DatasetInfo},
-    domain::{validate_collection, DatasetStatus, Documents, DocumentsError, Found},
+    domain::{validate_collection, DatasetStatus, Documents, DocumentsError, Found, Staged},
 };
 
 const TAG: &str = "documents";
@@ -47,6 +47,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(upload_documents).layer(DefaultBodyLimit::max(upload_limit)))
         .routes(routes!(list_documents))
         .routes(routes!(get_document, delete_document))
+        .routes(routes!(retry_document))
         .routes(routes!(search_documents))
         .routes(routes!(ask_documents))
         .routes(routes!(library_passages))
@@ -68,6 +69,7 @@ impl From<DocumentsError> for Problem {
                 Problem::invalid_fields(vec![FieldError { field, message }])
             }
             DocumentsError::TooLarge(detail) => Problem::new(StatusCode::PAYLOAD_TOO_LARGE, detail),
+            DocumentsError::Conflict(detail) => Problem::new(StatusCode::CONFLICT, detail),
             DocumentsError::UnsupportedType(detail) => {
                 Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, detail)
             }
@@ -94,13 +96,47 @@ async fn upload_documents(
     principal: Principal,
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<Vec<Document>>), Problem> {
-    let limits = state.limits();
     let mut collection = DEFAULT_COLLECTION.to_string();
     let mut files = Vec::new();
-    while let Some(field) = form.next_field().await.map_err(multipart_problem)? {
+    // Every file arrives before any becomes a document, so a refused upload records nothing.
+    let received = receive(&state, &mut form, &mut collection, &mut files).await;
+    let checked = received.and_then(|()| {
+        validate_collection(&collection)?;
+        if files.is_empty() {
+            return Err(DocumentsError::Invalid {
+                field: "file".into(),
+                message: "attach at least one file".into(),
+            }
+            .into());
+        }
+        Ok(())
+    });
+    if let Err(problem) = checked {
+        state.discard(files).await;
+        return Err(problem);
+    }
+    let mut stored = Vec::with_capacity(files.len());
+    for file in files {
+        let (document, _) = state
+            .record(&principal.user_id, &collection, file)
+            .await?;
+        stored.push(document);
+    }
+    Ok((StatusCode::ACCEPTED, Json(stored)))
+}
+
+/// Reads the form, streaming each `file` part into blob storage as it arrives.
+async fn receive(
+    state: &Documents,
+    form: &mut Multipart,
+    collection: &mut String,
+    files: &mut Vec<Staged>,
+) -> Result<(), Problem> {
+    let limits = state.limits();
+    while let Some(mut field) = form.next_field().await.map_err(multipart_problem)? {
         match field.name() {
             Some("collection") => {
-                collection = field
+                *collection = field
                     .text()
                     .await
                     .map_err(multipart_problem)?
@@ -117,8 +153,25 @@ async fn upload_documents(
                 }
                 let name = field.file_name().unwrap_or("").to_string();
                 let media_type = field.content_type().map(str::to_string);
-                let content = field.bytes().await.map_err(multipart_problem)?;
-                files.push((name, media_type, content));
+                let mut staging = state.stage(&name, media_type.as_deref()).await?;
+                let arrived = loop {
+                    match field.chunk().await {
+                        Ok(Some(piece)) => {
+                            if let Err(e) = staging.write(&piece).await {
+                                break Err(Problem::from(e));
+                            }
+                        }
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(multipart_problem(e)),
+                    }
+                };
+                match arrived {
+                    Ok(()) => files.push(staging.finish().await?),
+                    Err(problem) => {
+                        staging.abort().await;
+                        return Err(problem);
+                    }
+                }
             }
             other => {
                 return Err(DocumentsError::Invalid {
@@ -130,29 +183,7 @@ async fn upload_documents(
             }
         }
     }
-    if files.is_empty() {
-        return Err(DocumentsError::Invalid {
-            field: "file".into(),
-            message: "attach at least one file".into(),
-        }
-        .into());
-    }
-    // Check every file before storing any, so a bad one does not leave the others half-done.
-    validate_collection(&collection)?;
-    let mut stored = Vec::with_capacity(files.len());
-    for (name, media_type, content) in files {
-        let (document, _) = state
-            .upload(
-                &principal.user_id,
-                &collection,
-                &name,
-                media_type.as_deref(),
-                content,
-            )
-            .await?;
-        stored.push(document);
-    }
-    Ok((StatusCode::ACCEPTED, Json(stored)))
+    Ok(())
 }
 
 fn multipart_problem(e: axum::extract::multipart::MultipartError) -> Problem {
@@ -228,6 +259,20 @@ async fn delete_document(
 ) -> Result<StatusCode, Problem> {
     state.delete(&principal.user_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Queue a failed document for ingestion again (once whatever made it fail is fixed); it is
+/// `pending` until a new `miyagi.document.indexed.v1` or `failed.v1`. Only a failed document can
+/// be retried: another answers 409.
+#[utoipa::path(post, path = "/api/v1/documents/{id}/retry", tag = TAG,
+    responses((status = 202, body = Document), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn retry_document(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<(StatusCode, Json<Document>), Problem> {
+    let document = state.retry(&principal.user_id, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(document)))
 }
 
 fn collection_name(collection: &str) -> Result<(), ValidationError> {

@@ -21,4 +21,11 @@ impl EventHandler for Ingestion {
         let document: Document = event.data_as()?;
         self.0.ingest(&event.id, &document).await.map(|_| ())
     }
+
+    async fn gave_up(&self, event: &CloudEvent, reason: &str) -> Result<(), HandlerError> {
+        if event.event_type != types::DOCUMENT_UPLOADED {
+            return Ok(());
+        }
+        self.0.gave_up(&event.data_as()?, reason).await
+    }
 }

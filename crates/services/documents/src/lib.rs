@@ -29,7 +29,7 @@ use miyagi_platform::{config::VectorIndexKind, db::Db, events::Consumer, Service
 use utoipa_axum::router::OpenApiRouter;
 
 pub use domain::Documents;
-pub use store::{Applied, DocumentStore, EmbeddedChunk, Upload};
+pub use store::{Applied, DocumentStore, EmbeddedChunk, StoreError, Upload};
 
 use crate::{domain::UploadLimits, handlers::Ingestion};
 
@@ -96,6 +96,10 @@ impl DocumentsService {
             models.kernel,
         );
         documents.reconcile().await?;
+        let swept = documents.sweep_staged().await?;
+        if swept > 0 {
+            tracing::info!(files = swept, "removed files of uploads that never finished");
+        }
         if config.library {
             // The shared library the advisor grounds on; ingestion follows through the usual
             // events, in the background.

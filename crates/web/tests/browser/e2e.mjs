@@ -441,6 +441,29 @@ async function main() {
       await shot(page, 'documents');
     });
 
+    await step('documents: an unreadable file shows why it failed and can be retried', async () => {
+      const bad = `e2e-scan-${RUN}.pdf`;
+      const file = join(tmp, bad);
+      await writeFile(file, '%PDF-1.7 this is not a PDF');
+      await page.setInputFiles('[data-testid="file-input"]', file);
+      await page.click('[data-testid="upload-button"]');
+      const row = `[data-testid="documents-table"] tr[data-name="${bad}"]`;
+      const failedRow = `${row}[data-status="failed"]`;
+      await page.waitForSelector(failedRow, { timeout: INDEX_TIMEOUT }).catch(async () =>
+        fail(`${bad} did not end failed: ${await page.innerText(row).catch(() => 'no row')}`));
+      const reason = await page.innerText(`${row} .error-text`);
+      check(/PDF/i.test(reason), `the failed row does not say why: ${reason}`);
+      const before = await api(`/api/v1/documents/${await page.getAttribute(row, 'data-id')}`);
+      await page.click(`${row} [data-testid="retry-document"]`);
+      await page.waitForSelector('[data-testid="upload-status"]:has-text("queued for ingestion again")');
+      const after = await waitFor(async () => {
+        const d = await api(`/api/v1/documents/${before.id}`);
+        return d.status === 'failed' && d.updatedAt !== before.updatedAt ? d : null;
+      }, { timeout: INDEX_TIMEOUT, what: `${bad} to be ingested again` });
+      check(after.version === before.version, 'a retry must not make a new version');
+      note(`${bad} failed with "${reason.slice(0, 60)}", retried, failed again`);
+    });
+
     await step('documents: delete the uploaded file', async () => {
       const button = `[data-testid="documents-table"] tr[data-name="${docName}"] [data-testid="delete-document"]`;
       await page.click(button);

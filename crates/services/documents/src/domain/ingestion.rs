@@ -135,6 +135,20 @@ impl Documents {
         Ok(applied)
     }
 
+    /// Shows the owner that ingestion gave up on a version (its `uploaded` event was
+    /// dead-lettered with `reason`): the document becomes `failed` with the reason, and can be
+    /// retried ([`Documents::retry`]) or its event redriven once the cause is fixed.
+    pub async fn gave_up(&self, document: &Document, reason: &str) -> Result<(), HandlerError> {
+        let reason = format!("ingestion gave up: {reason}");
+        tracing::warn!(document = %document.id, %reason, "ingestion gave up");
+        let applied = self
+            .store
+            .mark_given_up(document, &reason)
+            .await
+            .map_err(store_error)?;
+        self.forget_vectors(&applied).await
+    }
+
     async fn fail(
         &self,
         event_id: &str,
@@ -147,19 +161,27 @@ impl Documents {
             .mark_failed(INGESTION, event_id, document, reason)
             .await
             .map_err(store_error)?;
-        if let Applied::Replaced { old } = &applied {
+        self.forget_vectors(&applied).await?;
+        Ok(applied)
+    }
+
+    /// Removes the vectors of the chunks a failed version dropped.
+    async fn forget_vectors(&self, applied: &Applied) -> Result<(), HandlerError> {
+        if let Applied::Replaced { old } = applied {
             let transient = |e: IndexError| HandlerError::Transient(e.into());
             self.index.remove(old).await.map_err(transient)?;
             self.index.persist().await.map_err(transient)?;
         }
-        Ok(applied)
+        Ok(())
     }
 }
 
 fn store_error(e: StoreError) -> HandlerError {
     match e {
         StoreError::Database(e) => HandlerError::from(e),
-        StoreError::NotFound => HandlerError::Permanent(anyhow::anyhow!("document not found")),
+        e @ (StoreError::NotFound | StoreError::NotRetryable(_)) => {
+            HandlerError::Permanent(e.into())
+        }
     }
 }
 

@@ -4,28 +4,27 @@
 
 mod datasets;
 mod ingestion;
+mod upload;
 
 pub use datasets::DatasetStatus;
+pub use upload::Staged;
 
 use std::{collections::HashMap, sync::Arc};
 
-use bytes::Bytes;
 use futures::TryStreamExt;
 use miyagi_domain::document::Document;
 use miyagi_kernel::{EmbeddingModel, Kernel, KernelError};
 use miyagi_memory::{
     chunk::Chunker,
     cite::{self, quotable_sentences, Citation, GroundedAnswer, Passage},
-    extract::Format,
     index::{reconcile, Filter, IndexError, VectorIndex},
     retrieve::{cosine, reciprocal_rank_fusion, select, Mode, RetrievalSettings, Retriever},
 };
 use miyagi_platform::blob::BlobStore;
-use object_store::{path::Path as BlobPath, PutPayload};
-use sha2::{Digest, Sha256};
+use object_store::path::Path as BlobPath;
 use uuid::Uuid;
 
-use crate::store::{DocumentStore, StoreError, Upload};
+use crate::store::{DocumentStore, StoreError};
 
 /// The consumer group that ingests uploads; also the inbox name for ingestion effects.
 pub const INGESTION: &str = "documents-ingestion";
@@ -52,6 +51,9 @@ pub enum DocumentsError {
     Invalid { field: String, message: String },
     #[error("{0}")]
     TooLarge(String),
+    /// The request does not fit the document's state (retrying one that is not failed).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     UnsupportedType(String),
     #[error(transparent)]
@@ -70,6 +72,9 @@ impl From<StoreError> for DocumentsError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::NotFound,
+            e @ StoreError::NotRetryable(_) => Self::Conflict(format!(
+                "{e}: only a failed document can be retried"
+            )),
             e => Self::Store(e),
         }
     }
@@ -137,63 +142,9 @@ impl Documents {
         self.limits
     }
 
-    /// Stores a file and records it; ingestion follows from the `uploaded` event. Uploading a
-    /// name that exists in the collection makes a new version of that document. Returns the
-    /// document and the id of its `uploaded` event.
-    pub async fn upload(
-        &self,
-        owner: &str,
-        collection: &str,
-        name: &str,
-        media_type: Option<&str>,
-        content: Bytes,
-    ) -> Result<(Document, String), DocumentsError> {
-        validate_collection(collection)?;
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(invalid(
-                "file",
-                "needs a file name of 1 to 200 printable characters",
-            ));
-        }
-        let format = Format::detect(media_type, name).ok_or_else(|| {
-            DocumentsError::UnsupportedType(format!(
-                "{name}: only text, Markdown, HTML and PDF files can be ingested (.txt, .md, .html, .pdf)"
-            ))
-        })?;
-        if content.len() > self.limits.max_bytes {
-            return Err(DocumentsError::TooLarge(format!(
-                "{name} is {} bytes; the limit is {} bytes",
-                content.len(),
-                self.limits.max_bytes
-            )));
-        }
-        if content.is_empty() {
-            return Err(invalid("file", format!("{name} is empty")));
-        }
-        let sha256 = hex::encode(Sha256::digest(&content));
-        let id = self
-            .store
-            .existing_id(owner, collection, name)
-            .await?
-            .unwrap_or_else(Uuid::now_v7);
-        // Content-addressed, so a failed upload can never overwrite a version in use.
-        let blob_path = format!("documents/{id}/{sha256}");
-        self.blob
-            .put(
-                &BlobPath::from(blob_path.as_str()),
-                PutPayload::from_bytes(content.clone()),
-            )
-            .await?;
-        let upload = Upload {
-            owner: owner.to_string(),
-            collection: collection.to_string(),
-            name: name.to_string(),
-            media_type: format.media_type().to_string(),
-            size_bytes: content.len() as i64,
-            sha256,
-        };
-        Ok(self.store.record_upload(id, &upload, &blob_path).await?)
+    /// Queues a failed document for ingestion again, for when its cause has been fixed.
+    pub async fn retry(&self, owner: &str, id: Uuid) -> Result<Document, DocumentsError> {
+        Ok(self.store.retry(owner, id).await?)
     }
 
     /// Deletes a document, its chunks, its vectors and its files.

@@ -1,7 +1,7 @@
 //! The store on SQLite and PostgreSQL: keyword search per backend, chunk replacement once per
 //! event, and each change with its event.
 
-use miyagi_documents::{Applied, DocumentStore, EmbeddedChunk, Upload, MIGRATOR};
+use miyagi_documents::{Applied, DocumentStore, EmbeddedChunk, StoreError, Upload, MIGRATOR};
 use miyagi_domain::{
     document::{Document, DocumentStatus},
     events::types,
@@ -17,6 +17,7 @@ miyagi_platform::on_both_backends!(
     keyword_search_ranks_the_owners_matching_chunks_first,
     chunks_are_replaced_once_per_event_and_only_for_the_current_version,
     every_change_enqueues_its_event,
+    a_version_given_up_on_shows_the_reason_and_can_be_retried_once_failed,
 );
 
 async fn store(backend: Backend) -> (DocumentStore, tempfile::TempDir) {
@@ -179,4 +180,49 @@ async fn every_change_enqueues_its_event(backend: Backend) {
             types::DOCUMENT_DELETED
         ]
     );
+}
+
+async fn a_version_given_up_on_shows_the_reason_and_can_be_retried_once_failed(backend: Backend) {
+    let (store, _guard) = store(backend).await;
+    let (doc, uploaded) = upload(&store, "alice", "a.md").await;
+    store
+        .mark_given_up(&doc, "ingestion gave up: the handler panicked")
+        .await
+        .unwrap();
+    let failed = store.get("alice", doc.id).await.unwrap();
+    assert_eq!(failed.status, DocumentStatus::Failed);
+    assert_eq!(
+        failed.error.as_deref(),
+        Some("ingestion gave up: the handler panicked")
+    );
+
+    assert!(
+        matches!(store.retry("bob", doc.id).await, Err(StoreError::NotFound)),
+        "nobody else can retry alice's document"
+    );
+    let retried = store.retry("alice", doc.id).await.unwrap();
+    assert_eq!(
+        (retried.status, retried.error, retried.version),
+        (DocumentStatus::Pending, None, doc.version)
+    );
+    assert!(
+        matches!(
+            store.retry("alice", doc.id).await,
+            Err(StoreError::NotRetryable(DocumentStatus::Pending))
+        ),
+        "a pending document is already queued"
+    );
+    let events: Vec<CloudEvent> = sqlx::query_scalar::<_, String>("SELECT event FROM miyagi_outbox ORDER BY seq")
+        .fetch_all(store.db().pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [types::DOCUMENT_UPLOADED, types::DOCUMENT_FAILED, types::DOCUMENT_UPLOADED]
+    );
+    assert_ne!(events[2].id, uploaded, "the retry is a new event, not a replay the inbox would skip");
 }

@@ -1,14 +1,12 @@
-//! The `documents` and `chunks` tables and the keyword index. Every state change enqueues its
+//! The `documents` and `chunks` tables and the keyword index (its reads in `search`). Every state change enqueues its
 //! event in the same transaction (transactional outbox); every read is scoped to the owner.
 //!
 //! Chunks keep their embeddings: the store is the source of truth the vector index is rebuilt
 //! from, and the embeddings give every search candidate an absolute relevance score.
 
-use std::collections::HashSet;
-
 use chrono::Utc;
 use miyagi_domain::document::{Document, DocumentStatus};
-use miyagi_memory::{chunk::Chunk, cite::Passage, index::Entry};
+use miyagi_memory::{chunk::Chunk, cite::Passage};
 use miyagi_platform::{
     db::{parse_timestamp, timestamp, Backend, Db},
     events::{inbox, outbox, CloudEvent},
@@ -17,6 +15,10 @@ use sqlx::{any::AnyRow, AnyConnection, Row};
 use uuid::Uuid;
 
 use crate::events;
+
+mod search;
+
+pub use search::{entry, search_words};
 
 const COLUMNS: &str =
     "id, owner, collection, name, media_type, size_bytes, sha256, blob_path, status, error, \
@@ -27,6 +29,9 @@ pub enum StoreError {
     /// Absent, or owned by someone else: the two are indistinguishable on purpose.
     #[error("document not found")]
     NotFound,
+    /// Only a failed document can be queued again.
+    #[error("the document is {}, not failed", .0.as_str())]
+    NotRetryable(DocumentStatus),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -350,9 +355,32 @@ impl DocumentStore {
         if !inbox::claim(&mut tx, consumer, event_id).await? {
             return Ok(Applied::AlreadyDone);
         }
+        self.fail_in(tx, document, reason, "").await
+    }
+
+    /// Marks `version` of a document failed because ingestion gave up on its event (it was
+    /// dead-lettered), so it shows why instead of staying `pending`. The inbox is left alone:
+    /// the same event, redriven, is still ingested. Emits `document.failed`.
+    pub async fn mark_given_up(
+        &self,
+        document: &Document,
+        reason: &str,
+    ) -> Result<Applied, StoreError> {
+        let tx = self.db.begin().await?;
+        self.fail_in(tx, document, reason, " AND status = 'pending'")
+            .await
+    }
+
+    async fn fail_in(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        document: &Document,
+        reason: &str,
+        condition: &str,
+    ) -> Result<Applied, StoreError> {
         let row = sqlx::query(&format!(
             "UPDATE documents SET status = 'failed', error = $1, updated_at = $2
-             WHERE id = $3 AND owner = $4 AND version = $5 RETURNING {COLUMNS}"
+             WHERE id = $3 AND owner = $4 AND version = $5{condition} RETURNING {COLUMNS}"
         ))
         .bind(reason)
         .bind(timestamp(Utc::now()))
@@ -377,163 +405,30 @@ impl DocumentStore {
         Ok(Applied::Replaced { old })
     }
 
-    /// Best keyword matches (BM25 on SQLite, `ts_rank_cd` on PostgreSQL) among the owner's
-    /// chunks, best first. Any word of the query may match.
-    pub async fn keyword_search(
-        &self,
-        owner: &str,
-        collection: Option<&str>,
-        document: Option<Uuid>,
-        query: &str,
-        limit: usize,
-    ) -> Result<Vec<Uuid>, StoreError> {
-        let words = search_words(query);
-        if words.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (sql, terms) = match self.db.backend() {
-            Backend::Sqlite => (
-                "SELECT chunk_id FROM chunks_fts
-                 WHERE chunks_fts MATCH $1 AND owner = $2 AND ($3 IS NULL OR collection = $3)
-                       AND ($4 IS NULL OR document_id = $4)
-                 ORDER BY bm25(chunks_fts) LIMIT $5",
-                words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" OR "),
-            ),
-            Backend::Postgres => (
-                "SELECT id FROM chunks
-                 WHERE to_tsvector('english', body) @@ to_tsquery('english', $1) AND owner = $2
-                       AND ($3::text IS NULL OR collection = $3) AND ($4::text IS NULL OR document_id = $4)
-                 ORDER BY ts_rank_cd(to_tsvector('english', body), to_tsquery('english', $1)) DESC LIMIT $5",
-                words.join(" | "),
-            ),
+    /// Queues a failed document for ingestion again: `pending`, and a new `uploaded` event for
+    /// the version it has. Only a failed document can be retried; another status is returned
+    /// as [`StoreError::NotRetryable`].
+    pub async fn retry(&self, owner: &str, id: Uuid) -> Result<Document, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE documents SET status = 'pending', error = NULL, updated_at = $1
+             WHERE id = $2 AND owner = $3 AND status = 'failed' RETURNING {COLUMNS}"
+        ))
+        .bind(timestamp(Utc::now()))
+        .bind(id.to_string())
+        .bind(owner)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            let status = self.get(owner, id).await?.status;
+            return Err(StoreError::NotRetryable(status));
         };
-        let ids: Vec<String> = sqlx::query_scalar(sql)
-            .bind(terms)
-            .bind(owner)
-            .bind(collection)
-            .bind(document.map(|d| d.to_string()))
-            .bind(limit as i64)
-            .fetch_all(self.db.pool())
-            .await?;
-        ids.iter()
-            .map(|id| parse_uuid(id))
-            .collect::<Result<_, _>>()
-            .map_err(Into::into)
+        let document = from_row(&row)?;
+        enqueue(&mut tx, &events::uploaded(&document)).await?;
+        outbox::commit(&self.db, tx).await?;
+        Ok(document)
     }
-
-    /// The owner's chunks with these ids, with their documents' names and their embeddings.
-    /// Ids that are not the owner's (or no longer exist) are left out.
-    pub async fn candidates(
-        &self,
-        owner: &str,
-        ids: &[Uuid],
-    ) -> Result<Vec<Candidate>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!(
-            "SELECT c.id, c.document_id, d.name, c.position, c.section, c.body, c.tokens, c.embedding
-             FROM chunks c JOIN documents d ON d.id = c.document_id
-             WHERE c.owner = $1 AND c.id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(owner);
-        for id in ids {
-            query = query.bind(id.to_string());
-        }
-        let rows = query.fetch_all(self.db.pool()).await?;
-        let decode = |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::Decode(e);
-        rows.iter()
-            .map(|r| {
-                Ok(Candidate {
-                    passage: Passage {
-                        chunk_id: parse_uuid(&r.try_get::<String, _>("id")?)?,
-                        document_id: parse_uuid(&r.try_get::<String, _>("document_id")?)?,
-                        document_name: r.try_get("name")?,
-                        position: u32::try_from(r.try_get::<i64, _>("position")?)
-                            .map_err(|e| decode(e.into()))?,
-                        section: r.try_get("section")?,
-                        text: r.try_get("body")?,
-                        tokens: u32::try_from(r.try_get::<i64, _>("tokens")?)
-                            .map_err(|e| decode(e.into()))?,
-                        relevance: 0.0,
-                    },
-                    embedding: from_bytes(&r.try_get::<Vec<u8>, _>("embedding")?),
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
-    }
-
-    /// Every chunk id, to reconcile the vector index with.
-    pub async fn chunk_ids(&self) -> Result<HashSet<Uuid>, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM chunks")
-            .fetch_all(self.db.pool())
-            .await?;
-        ids.iter()
-            .map(|id| parse_uuid(id))
-            .collect::<Result<_, _>>()
-            .map_err(Into::into)
-    }
-
-    /// Index entries for these chunks (any owner: this feeds the index, not a user).
-    pub async fn index_entries(&self, ids: &[Uuid]) -> Result<Vec<Entry>, StoreError> {
-        let mut entries = Vec::with_capacity(ids.len());
-        // Bounded IN lists keep each statement well under both backends' parameter limits.
-        for batch in ids.chunks(500) {
-            let placeholders: Vec<String> =
-                (0..batch.len()).map(|i| format!("${}", i + 1)).collect();
-            let sql = format!(
-                "SELECT id, owner, collection, document_id, embedding FROM chunks WHERE id IN ({})",
-                placeholders.join(", ")
-            );
-            let mut query = sqlx::query(&sql);
-            for id in batch {
-                query = query.bind(id.to_string());
-            }
-            for r in query.fetch_all(self.db.pool()).await? {
-                entries.push(entry(
-                    parse_uuid(&r.try_get::<String, _>("id")?)?,
-                    r.try_get("owner")?,
-                    r.try_get("collection")?,
-                    parse_uuid(&r.try_get::<String, _>("document_id")?)?,
-                    from_bytes(&r.try_get::<Vec<u8>, _>("embedding")?),
-                ));
-            }
-        }
-        Ok(entries)
-    }
-}
-
-/// The index entry of a chunk. The document id is filterable metadata.
-pub fn entry(
-    id: Uuid,
-    owner: String,
-    collection: String,
-    document: Uuid,
-    vector: Vec<f32>,
-) -> Entry {
-    Entry {
-        id,
-        owner,
-        collection,
-        metadata: [("document".to_string(), document.to_string())].into(),
-        vector,
-    }
-}
-
-/// The words of a free-text query, safe to splice into an FTS5 or tsquery expression: letters
-/// and digits only, lower-cased, de-duplicated, at most 32.
-pub fn search_words(query: &str) -> Vec<String> {
-    let mut seen = HashSet::new();
-    query
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 2)
-        .map(str::to_lowercase)
-        .filter(|w| seen.insert(w.clone()))
-        .take(32)
-        .collect()
 }
 
 async fn enqueue(conn: &mut AnyConnection, event: &CloudEvent) -> Result<(), sqlx::Error> {
@@ -544,13 +439,13 @@ fn to_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-fn from_bytes(b: &[u8]) -> Vec<f32> {
+pub(super) fn from_bytes(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect()
 }
 
-fn parse_uuid(s: &str) -> Result<Uuid, sqlx::Error> {
+pub(super) fn parse_uuid(s: &str) -> Result<Uuid, sqlx::Error> {
     s.parse()
         .map_err(|e: uuid::Error| sqlx::Error::Decode(e.into()))
 }
@@ -579,14 +474,6 @@ fn from_row(row: &AnyRow) -> Result<Document, sqlx::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn query_words_cannot_inject_search_syntax() {
-        assert_eq!(
-            search_words("fees\" OR owner:* & (bonds) | NEAR fees"),
-            vec!["fees", "or", "owner", "bonds", "near"]
-        );
-    }
 
     #[test]
     fn embeddings_round_trip_through_bytes() {
