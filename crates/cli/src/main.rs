@@ -13,6 +13,8 @@ use miyagi_kafka::KafkaBus;
 use miyagi_kernel::{
     cache::ResponseCache,
     connectors::openai::{OpenAiClient, OpenAiConfig},
+    limits::UsageLimits,
+    usage::UsageLedger,
     ChatModel, EmbeddingModel, Kernel,
 };
 use miyagi_memory::{chunk::TokenCounter, remote::HttpRetriever, retrieve::Retriever};
@@ -190,7 +192,7 @@ impl ServiceName {
                 let documents = miyagi_documents::Models {
                     embedder: models.embeddings.clone(),
                     tokens: TokenCounter::from_file(&models.embeddings_dir.join("tokenizer.json"))?,
-                    kernel: models.kernel(),
+                    kernel: models.writer.clone(),
                 };
                 let service = miyagi_documents::DocumentsService::start(context, documents).await?;
                 started.library = Some(service.documents().clone() as Arc<dyn Retriever>);
@@ -215,7 +217,7 @@ impl ServiceName {
                     ),
                 };
                 Some(Box::new(
-                    miyagi_advisor::AdvisorService::start(context, models.kernel(), library)
+                    miyagi_advisor::AdvisorService::start(context, models.writer.clone(), library)
                         .await?,
                 ))
             }
@@ -229,6 +231,7 @@ impl ServiceName {
                 bus: context.config.bus.kind.as_str().to_string(),
                 chat_model: loaded
                     .and_then(|m| m.writer.as_ref())
+                    .and_then(|k| k.chat_model().ok())
                     .map(|c| c.model_id().to_string()),
                 embedding_model: loaded.map(|m| m.embeddings.model_id().to_string()),
                 version: env!("CARGO_PKG_VERSION").to_string(),
@@ -243,10 +246,12 @@ fn model_cache(config: &ModelsConfig) -> ModelCache {
 
 /// The models loaded once and shared by every service that uses them.
 struct LocalModels {
-    /// `None` when `models.local` is off: no local chat is served.
-    chat: Option<Arc<dyn ChatModel>>,
-    /// What writes answers and advice: `models.chat_endpoint` when set, else the local chat.
-    writer: Option<Arc<dyn ChatModel>>,
+    /// The local chat model served on `/v1`; `None` when `models.local` is off. No response
+    /// cache: a client asking again with the same sampling settings expects a new sample.
+    chat: Option<Kernel>,
+    /// What writes answers and advice: `models.chat_endpoint` when set, else the local chat,
+    /// with an in-process response cache so an identical model call is answered once.
+    writer: Option<Kernel>,
     embeddings: Arc<dyn EmbeddingModel>,
     embeddings_dir: PathBuf,
 }
@@ -290,25 +295,25 @@ fn local_models(config: &ModelsConfig) -> anyhow::Result<LocalModels> {
         )),
         None => chat.clone(),
     };
+    // One ledger and one set of limits for both kernels: a user's budget covers every model
+    // call made for them in this process.
+    let ledger = Arc::new(UsageLedger::default());
+    let limits = Arc::new(UsageLimits::new(
+        config.calls_per_minute,
+        config.tokens_per_day,
+    ));
+    let kernel = |chat: Arc<dyn ChatModel>| {
+        Kernel::builder()
+            .chat_model(chat)
+            .ledger(ledger.clone())
+            .limits(limits.clone())
+    };
     Ok(LocalModels {
-        chat,
-        writer,
+        chat: chat.map(|c| kernel(c).build()),
+        writer: writer.map(|c| kernel(c).cache(Arc::new(ResponseCache::new(256))).build()),
         embeddings: Arc::new(embeddings),
         embeddings_dir,
     })
-}
-
-impl LocalModels {
-    /// A kernel over the chat model that writes answers, with an in-process response cache so
-    /// an identical model call is answered once.
-    fn kernel(&self) -> Option<Kernel> {
-        self.writer.clone().map(|chat| {
-            Kernel::builder()
-                .chat_model(chat)
-                .cache(Arc::new(ResponseCache::new(256)))
-                .build()
-        })
-    }
 }
 
 fn models_command(config: &ModelsConfig, action: ModelsAction) -> anyhow::Result<()> {

@@ -11,6 +11,13 @@ pub enum KernelError {
     /// when to try again.
     #[error("rate limited{}", retry_after.map(|d| format!(" (retry after {d:?})")).unwrap_or_default())]
     RateLimited { retry_after: Option<Duration> },
+    /// A per-user limit of this deployment ([`crate::limits`]): not retried; `retry_after` is
+    /// when the user may call again.
+    #[error("{detail}")]
+    UsageLimit {
+        detail: String,
+        retry_after: Duration,
+    },
     /// The provider's content filter blocked the prompt or the answer.
     #[error("blocked by the content filter: {0}")]
     ContentFilter(String),

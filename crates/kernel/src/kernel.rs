@@ -15,6 +15,7 @@ use crate::{
     },
     filter::Filter,
     function::{Arguments, KernelFunction, Plugin},
+    limits::UsageLimits,
     template::PromptTemplate,
     usage::{UsageLedger, UsageRecord},
     KernelError,
@@ -25,10 +26,12 @@ struct Inner {
     functions: BTreeMap<(String, String), Arc<dyn KernelFunction>>,
     filters: Vec<Arc<dyn Filter>>,
     ledger: Arc<UsageLedger>,
+    limits: Arc<UsageLimits>,
     cache: Option<Arc<ResponseCache>>,
 }
 
-/// Cheap to clone; [`Kernel::for_run`] gives a clone whose calls are recorded under a run and user.
+/// Cheap to clone; [`Kernel::for_user`] and [`Kernel::for_run`] give a clone whose calls are
+/// recorded under a user (and a run) and held to that user's [`UsageLimits`].
 #[derive(Clone)]
 pub struct Kernel {
     inner: Arc<Inner>,
@@ -42,6 +45,7 @@ pub struct KernelBuilder {
     plugins: Vec<Plugin>,
     filters: Vec<Arc<dyn Filter>>,
     ledger: Option<Arc<UsageLedger>>,
+    limits: Option<Arc<UsageLimits>>,
     cache: Option<Arc<ResponseCache>>,
 }
 
@@ -62,6 +66,11 @@ impl KernelBuilder {
         self.ledger = Some(ledger);
         self
     }
+    /// Per-user limits; kernels sharing them (and their ledger) share each user's budget.
+    pub fn limits(mut self, limits: Arc<UsageLimits>) -> Self {
+        self.limits = Some(limits);
+        self
+    }
     pub fn cache(mut self, cache: Arc<ResponseCache>) -> Self {
         self.cache = Some(cache);
         self
@@ -79,6 +88,7 @@ impl KernelBuilder {
                 functions,
                 filters: self.filters,
                 ledger: self.ledger.unwrap_or_default(),
+                limits: self.limits.unwrap_or_default(),
                 cache: self.cache,
             }),
             run_id: None,
@@ -94,6 +104,14 @@ fn tool_name(f: &dyn KernelFunction) -> String {
 impl Kernel {
     pub fn builder() -> KernelBuilder {
         KernelBuilder::default()
+    }
+
+    /// Calls made for `user_id`: recorded under them and held to their limits.
+    pub fn for_user(&self, user_id: &str) -> Self {
+        Self {
+            user_id: Some(user_id.into()),
+            ..self.clone()
+        }
     }
 
     pub fn for_run(&self, run_id: &str, user_id: &str) -> Self {
@@ -201,6 +219,14 @@ impl Kernel {
         Ok(prompt)
     }
 
+    /// Holds a call made for a user to their limits; other calls are the system's own.
+    fn admit(&self) -> Result<(), KernelError> {
+        match &self.user_id {
+            Some(user) => self.inner.limits.admit(user, &self.inner.ledger),
+            None => Ok(()),
+        }
+    }
+
     fn record(&self, model: &str, response: &ChatResponse, streamed: bool, cached: bool) {
         self.inner.ledger.record(UsageRecord {
             model: model.into(),
@@ -221,6 +247,7 @@ impl Kernel {
     /// recorded in the ledger either way.
     pub async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, KernelError> {
         let model = self.chat_model()?;
+        self.admit()?;
         let key = self
             .inner
             .cache
@@ -247,6 +274,7 @@ impl Kernel {
     /// A streamed chat call; usage is recorded when the stream finishes.
     pub async fn chat_stream(&self, request: ChatRequest) -> Result<ChatStream, KernelError> {
         let model = self.chat_model()?.clone();
+        self.admit()?;
         let stream = model.chat_stream(&request).await?;
         let kernel = self.clone();
         Ok(stream

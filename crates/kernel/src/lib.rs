@@ -8,6 +8,7 @@
 //! - [`kernel`]: the [`Kernel`] that renders, invokes, auto-calls tools, and returns structured output.
 //! - [`filter`]: hooks around rendering and function calls (telemetry, redaction, approval gates).
 //! - [`usage`], [`cache`]: a token/cost ledger and an exact-match response cache.
+//! - [`limits`]: per-user calls per minute and tokens per day.
 
 pub mod cache;
 pub mod chat;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod filter;
 pub mod function;
 pub mod kernel;
+pub mod limits;
 pub mod structured;
 pub mod template;
 pub mod usage;

@@ -124,9 +124,13 @@ pub struct RedisCache {
 impl RedisCache {
     pub async fn connect(url: &str, namespace: &str, ttl: Duration) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
+        // Reconnecting gives up soon: while Redis is away every command fails fast (see
+        // `answered`), and the next one tries again.
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_response_timeout(Some(Duration::from_secs(5)));
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
         let connection = redis::aio::ConnectionManager::new_with_config(client, config).await?;
         Ok(Self {
             connection,
@@ -144,22 +148,38 @@ impl RedisCache {
     }
 }
 
+/// How long a cache command may take. A cache that does not answer at once is worth less than
+/// the store behind it: every request reading through it would wait this long while Redis is
+/// unreachable.
+const COMMAND_LIMIT: Duration = Duration::from_millis(500);
+
+async fn answered<T>(
+    command: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> anyhow::Result<T> {
+    match tokio::time::timeout(COMMAND_LIMIT, command).await {
+        Ok(result) => Ok(result?),
+        Err(_) => anyhow::bail!("Redis did not answer within {COMMAND_LIMIT:?}"),
+    }
+}
+
 #[async_trait]
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let mut connection = self.connection.clone();
-        Ok(redis::cmd("GET")
-            .arg(self.value_key(key))
-            .query_async(&mut connection)
-            .await?)
+        answered(
+            redis::cmd("GET")
+                .arg(self.value_key(key))
+                .query_async(&mut connection),
+        )
+        .await
     }
 
     async fn put(&self, key: &str, value: &[u8], tag: &str) -> anyhow::Result<()> {
         let mut connection = self.connection.clone();
         let (value_key, tag_key) = (self.value_key(key), self.tag_key(tag));
         let ttl = self.ttl.as_secs().max(1);
-        let () = redis::pipe()
-            .atomic()
+        let mut pipe = redis::pipe();
+        pipe.atomic()
             .cmd("SET")
             .arg(&value_key)
             .arg(value)
@@ -173,19 +193,19 @@ impl Cache for RedisCache {
             .cmd("EXPIRE")
             .arg(&tag_key)
             .arg(ttl)
-            .ignore()
-            .query_async(&mut connection)
-            .await?;
-        Ok(())
+            .ignore();
+        answered(pipe.query_async::<()>(&mut connection)).await
     }
 
     async fn invalidate(&self, tag: &str) -> anyhow::Result<()> {
         let mut connection = self.connection.clone();
         let tag_key = self.tag_key(tag);
-        let keys: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(&tag_key)
-            .query_async(&mut connection)
-            .await?;
+        let keys: Vec<String> = answered(
+            redis::cmd("SMEMBERS")
+                .arg(&tag_key)
+                .query_async(&mut connection),
+        )
+        .await?;
         // A key added between SMEMBERS and DEL stays in the set and goes with the next
         // invalidation; it was written after the event, so it is not stale.
         let mut pipe = redis::pipe();
@@ -194,13 +214,12 @@ impl Cache for RedisCache {
             pipe.cmd("DEL").arg(key).ignore();
             pipe.cmd("SREM").arg(&tag_key).arg(key).ignore();
         }
-        let () = pipe.query_async(&mut connection).await?;
-        Ok(())
+        answered(pipe.query_async::<()>(&mut connection)).await
     }
 
     async fn ping(&self) -> anyhow::Result<()> {
         let mut connection = self.connection.clone();
-        let _: String = redis::cmd("PING").query_async(&mut connection).await?;
+        let _: String = answered(redis::cmd("PING").query_async(&mut connection)).await?;
         Ok(())
     }
 }

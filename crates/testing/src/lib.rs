@@ -6,11 +6,13 @@
 //! - [`TestContext`] → start the services under test on its `context` → [`TestContext::spawn`]
 //!   gives a [`TestApp`]; [`TestApp::shared`] keeps one app for every test of a binary.
 //! - [`fixtures`]: the people and requests tests keep needing.
+//! - [`outage`]: a relay in front of a real server that a test can cut and restore.
 //! - `models` (feature `models`): the local chat and embedding models, loaded once per binary.
 
 mod app;
 pub mod fixtures;
 #[cfg(feature = "models")]
 pub mod models;
+pub mod outage;
 
 pub use app::{api_key, Reply, TestApp, TestContext};

@@ -117,6 +117,8 @@ impl Default for Config {
                 embeddings_dir: None,
                 chat_endpoint: None,
                 queue_limit: 16,
+                calls_per_minute: 30,
+                tokens_per_day: 0,
             },
             documents: DocumentsConfig {
                 index: VectorIndexKind::Hnsw,

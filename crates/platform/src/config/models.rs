@@ -21,6 +21,10 @@ pub struct ModelsConfig {
     /// Requests the local chat model admits at once, waiting or generating; more get 429 with
     /// `Retry-After` rather than a wait of minutes.
     pub queue_limit: usize,
+    /// Model calls one user may make per minute (chat, questions, advice); `0` is no limit.
+    pub calls_per_minute: u32,
+    /// Tokens (prompt and completion) one user may use per UTC day; `0` is no limit.
+    pub tokens_per_day: u64,
 }
 
 impl ModelsConfig {

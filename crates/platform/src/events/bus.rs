@@ -77,6 +77,16 @@ pub trait EventBus: Send + Sync + 'static {
         let _ = before;
         Ok(0)
     }
+
+    /// Turns the events of `topic` under `key` into tombstones ([`super::CloudEvent::tombstone`]),
+    /// all but the one with id `sparing` (the deletion that asked for it, which consumers still
+    /// need to see); how many changed. A personal-data erasure calls it. A broker whose log
+    /// cannot be rewritten (Kafka, Event Hubs) keeps this default: there the payloads go when
+    /// the topic's retention drops them, which is why its retention must stay short.
+    async fn erase(&self, topic: &str, key: &str, sparing: &str) -> Result<u64, BusError> {
+        let _ = (topic, key, sparing);
+        Ok(0)
+    }
 }
 
 #[async_trait]

@@ -190,6 +190,11 @@ impl Consumer {
                     .await
             }
         };
+        if event.erased {
+            // The person it was about is gone; there is nothing left in it to act on.
+            metrics::counter!("events_consumed_total", "group" => self.group.clone(), "outcome" => "erased").increment(1);
+            return Outcome::Handled;
+        }
         let span = tracing::info_span!(
             "event.consume",
             consumer.group = %self.group,
@@ -274,7 +279,9 @@ impl Consumer {
                 tracing::warn!(error = %e, "the handler could not record that its event was dead-lettered")
             }
             Ok(Err(_)) | Err(_) => {
-                tracing::warn!("the handler panicked or hung recording that its event was dead-lettered")
+                tracing::warn!(
+                    "the handler panicked or hung recording that its event was dead-lettered"
+                )
             }
         }
     }

@@ -13,7 +13,10 @@ use sqlx::{
 };
 use tokio::sync::{watch, Mutex};
 
-use super::bus::{BusError, Delivery, EventBus, Record, Subscription, MAX_RECORD_BYTES};
+use super::{
+    bus::{BusError, Delivery, EventBus, Record, Subscription, MAX_RECORD_BYTES},
+    CloudEvent,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS log_records (
@@ -301,6 +304,47 @@ impl EventBus for EmbeddedLog {
         .await
         .map_err(unavailable)?;
         Ok(deleted.rows_affected())
+    }
+
+    async fn erase(&self, topic: &str, key: &str, sparing: &str) -> Result<u64, BusError> {
+        self.tombstone(topic, key, sparing)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+impl EmbeddedLog {
+    async fn tombstone(&self, topic: &str, key: &str, sparing: &str) -> Result<u64, sqlx::Error> {
+        let mut tx = self.inner.writer.begin().await?;
+        let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT partition_no, log_offset, payload FROM log_records WHERE topic = $1 AND record_key = $2",
+        )
+        .bind(topic)
+        .bind(key)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut erased = 0;
+        for (partition, offset, payload) in rows {
+            // A record that is not an envelope carries nothing it could be told apart by; it
+            // is dropped to a null payload all the same.
+            let tombstone = match CloudEvent::from_bytes(&payload) {
+                Ok(event) if event.erased || event.id == sparing => continue,
+                Ok(event) => event.tombstone().to_bytes(),
+                Err(_) => b"null".to_vec(),
+            };
+            sqlx::query(
+                "UPDATE log_records SET payload = $1 WHERE topic = $2 AND partition_no = $3 AND log_offset = $4",
+            )
+            .bind(tombstone)
+            .bind(topic)
+            .bind(partition)
+            .bind(offset)
+            .execute(&mut *tx)
+            .await?;
+            erased += 1;
+        }
+        tx.commit().await?;
+        Ok(erased)
     }
 }
 

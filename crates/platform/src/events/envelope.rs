@@ -25,6 +25,10 @@ pub struct CloudEvent {
     /// W3C trace context of the operation that caused the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// Set on a tombstone: the person the event was about had their data erased, so `data` is
+    /// null. Consumers pass tombstones by ([`CloudEvent::tombstone`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +61,18 @@ impl CloudEvent {
             datacontenttype: "application/json".into(),
             data: serde_json::to_value(data).expect("event payloads serialize to JSON"),
             traceparent: crate::telemetry::current_traceparent(),
+            erased: false,
+        }
+    }
+
+    /// The event with its payload gone: what stays (id, type, subject, time) keeps the log's
+    /// order and the inboxes' memory intact but says nothing about the person.
+    pub fn tombstone(&self) -> Self {
+        Self {
+            data: serde_json::Value::Null,
+            traceparent: None,
+            erased: true,
+            ..self.clone()
         }
     }
 

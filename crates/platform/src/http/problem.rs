@@ -51,6 +51,11 @@ impl Problem {
         }
     }
 
+    /// 429 with when to come back: a full model queue, a per-user limit.
+    pub fn too_many_requests(detail: impl Into<String>, wait: std::time::Duration) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, detail).retry_after(wait)
+    }
+
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, detail)
     }
@@ -85,6 +90,21 @@ impl Problem {
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error; see the server log",
         )
+    }
+
+    /// A database error: 503 with a retry hint when it passes by itself (the database is
+    /// restarting, out of connections, locked), else an internal error.
+    pub fn database(cause: &sqlx::Error) -> Self {
+        if crate::events::is_transient(cause) {
+            tracing::warn!(error = %cause, "database unavailable");
+            Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable; retry shortly",
+            )
+            .retry_after(std::time::Duration::from_secs(5))
+        } else {
+            Self::internal(cause)
+        }
     }
 
     pub fn status(&self) -> StatusCode {

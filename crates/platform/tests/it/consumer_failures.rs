@@ -290,7 +290,9 @@ async fn the_handler_is_told_which_event_was_dead_lettered_and_why() {
     let handler = Arc::new(Fragile::default());
     let (log, shutdown, _dir) = consuming(handler.clone()).await;
     let poison = event("poison");
-    log.publish(vec![Record::event("t", &poison)]).await.unwrap();
+    log.publish(vec![Record::event("t", &poison)])
+        .await
+        .unwrap();
 
     eventually("the handler hears of the dead letter", async || {
         !handler.given_up.lock().unwrap().is_empty()
@@ -301,5 +303,28 @@ async fn the_handler_is_told_which_event_was_dead_lettered_and_why() {
     assert_eq!(given_up[0].0, poison.id);
     assert!(given_up[0].1.contains("boom on poison"), "{given_up:?}");
     assert_eq!(dead_letters(&log).await.len(), 1);
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_tombstone_is_passed_by_without_calling_the_handler() {
+    let handler = Arc::new(Fragile::default());
+    let (log, shutdown, _dir) = consuming(handler.clone()).await;
+    // A tombstone of an event the handler would panic on: it must never reach it.
+    let records = [event("poison").tombstone(), event("fine")]
+        .iter()
+        .map(|e| Record {
+            key: "k".into(),
+            ..Record::event("t", e)
+        })
+        .collect();
+    log.publish(records).await.unwrap();
+
+    eventually("the event after the tombstone is handled", async || {
+        handler.handled.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
+    assert!(dead_letters(&log).await.is_empty());
     shutdown.cancel();
 }

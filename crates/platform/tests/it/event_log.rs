@@ -132,3 +132,69 @@ async fn retention_drops_old_records_every_group_has_read_and_offsets_never_repe
         "nothing younger than the cut-off goes"
     );
 }
+
+#[tokio::test]
+async fn erasing_a_key_leaves_tombstones_in_order_but_spares_the_deletion_and_other_keys() {
+    use miyagi_platform::events::CloudEvent;
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(&dir.path().join("events.db"), 2)
+        .await
+        .unwrap();
+    let about = |subject: &str, kind: &str| {
+        CloudEvent::new(
+            "/test",
+            kind,
+            subject,
+            &serde_json::json!({"name": "Grace", "income": 98000}),
+        )
+    };
+    let (created, updated, deleted) = (
+        about("p1", "created"),
+        about("p1", "updated"),
+        about("p1", "deleted"),
+    );
+    let other = about("p2", "created");
+    log.publish(
+        [&created, &updated, &other, &deleted]
+            .iter()
+            .map(|e| Record::event("profiles", e))
+            .collect(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(log.erase("profiles", "p1", &deleted.id).await.unwrap(), 2);
+    assert_eq!(
+        log.erase("profiles", "p1", &deleted.id).await.unwrap(),
+        0,
+        "erasing again changes nothing"
+    );
+    let mut sub = log.subscribe("g", &["profiles"]).await.unwrap();
+    let read: Vec<CloudEvent> = drain(&mut sub, 4)
+        .await
+        .iter()
+        .map(|d| CloudEvent::from_bytes(&d.payload).unwrap())
+        .collect();
+    let events: Vec<&CloudEvent> = [&created, &updated, &other, &deleted]
+        .iter()
+        .map(|e| {
+            read.iter()
+                .find(|r| r.id == e.id)
+                .expect("every event is still there")
+        })
+        .collect();
+    let seen: Vec<(&str, bool, bool)> = events
+        .iter()
+        .map(|e| (e.event_type.as_str(), e.erased, e.data.is_null()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("created", true, true),
+            ("updated", true, true),
+            ("created", false, false),
+            ("deleted", false, false)
+        ]
+    );
+    assert_eq!(events[0].id, created.id, "a tombstone keeps its event's id");
+}

@@ -55,11 +55,16 @@ impl From<AdvisorError> for Problem {
                 StatusCode::BAD_GATEWAY,
                 format!("the chat model's answer was unusable: {detail}"),
             ),
-            AdvisorError::Kernel(KernelError::RateLimited { retry_after }) => Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "the model is busy writing other advice; retry shortly",
-            )
-            .retry_after(retry_after.unwrap_or(std::time::Duration::from_secs(10))),
+            AdvisorError::Kernel(KernelError::RateLimited { retry_after }) => {
+                Problem::too_many_requests(
+                    "the model is busy writing other advice; retry shortly",
+                    retry_after.unwrap_or(std::time::Duration::from_secs(10)),
+                )
+            }
+            AdvisorError::Kernel(KernelError::UsageLimit {
+                detail,
+                retry_after,
+            }) => Problem::too_many_requests(detail, retry_after),
             AdvisorError::Kernel(e @ KernelError::Schema { .. }) => Problem::new(
                 StatusCode::BAD_GATEWAY,
                 format!("the chat model's answer was unusable: {e}"),

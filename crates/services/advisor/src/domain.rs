@@ -166,7 +166,7 @@ impl Advisor {
         let passages = self.ground(&household, &engine).await;
         stage(Stage::Writing);
         let written = writing::write(
-            kernel,
+            &kernel.for_user(owner),
             &prompt,
             request,
             profile.as_ref(),

@@ -82,6 +82,12 @@ impl EventHandler for ProfileFollower {
                     Ok(_) => Ok(()),
                     // Without a model there is nothing to refresh; the profile copy is current.
                     Err(AdvisorError::NoModel) => Ok(()),
+                    // Waiting for the person's quota would hold up every profile behind this
+                    // one; the refresh is skipped and their next request writes fresh advice.
+                    Err(AdvisorError::Kernel(KernelError::UsageLimit { detail, .. })) => {
+                        tracing::info!(owner = %profile.owner, %detail, "advice not refreshed: the owner is over a model limit");
+                        Ok(())
+                    }
                     // Neither a profile missing what advice needs nor a model that keeps
                     // answering off-schema will change on a retry: dead-letter with the reason.
                     Err(AdvisorError::Invalid { field, message }) => Err(HandlerError::Permanent(

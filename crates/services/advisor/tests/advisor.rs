@@ -6,7 +6,7 @@
 //! ingested once and the model loaded once.
 
 use std::{
-    sync::OnceLock,
+    sync::{Arc, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -14,16 +14,32 @@ use miyagi_advisor::AdvisorService;
 use miyagi_documents::{DocumentsService, Models};
 use miyagi_domain::document::LIBRARY_OWNER;
 use miyagi_memory::retrieve::{RetrievalSettings, Retriever};
-use miyagi_testing::{fixtures::grace, models, TestApp, TestContext};
+use miyagi_platform::config::Secret;
+use miyagi_testing::{fixtures::grace, models, outage::Relay, TestApp, TestContext};
 use miyagi_users::UsersService;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+
+/// The advice cache's Redis, through a relay a test can cut.
+static REDIS: OnceLock<Arc<Relay>> = OnceLock::new();
 
 fn server() -> &'static TestApp {
     static SERVER: OnceLock<TestApp> = OnceLock::new();
     SERVER.get_or_init(|| {
         TestApp::shared(|| async {
+            let redis =
+                std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+            let redis = url::Url::parse(&redis).unwrap();
+            let relay = Relay::to(&format!(
+                "{}:{}",
+                redis.host_str().unwrap(),
+                redis.port().unwrap_or(6379)
+            ))
+            .await;
+            let cache_url = format!("redis://{}", relay.addr());
+            let _ = REDIS.set(relay);
             let test = TestContext::new(&["alice", "bob", "carol"], |config| {
+                config.cache.url = Secret::new(cache_url);
                 // The tests' model calls queue behind each other on one local model.
                 config.http.request_timeout_secs = 900;
                 config.advisor.prompts_dir =
@@ -184,6 +200,51 @@ async fn personalize_returns_engine_numbers_and_advice_written_by_the_local_mode
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+}
+
+#[tokio::test]
+async fn with_the_cache_down_stored_advice_is_still_answered_at_once() {
+    let user_id = create_profile("carol", 38).await;
+    let ask = || {
+        call(
+            "carol",
+            Method::POST,
+            "/api/v1/personalize",
+            Some(personalize_body(&user_id)),
+        )
+    };
+    // The advisor learns of the new profile through its event; until then it says so.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (status, advice) = loop {
+        let (status, body) = ask().await;
+        let waiting = status == StatusCode::UNPROCESSABLE_ENTITY
+            && body["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("no stored profile");
+        if !waiting || Instant::now() > deadline {
+            break (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status, StatusCode::OK, "{advice}");
+
+    let redis = REDIS.get().expect("the server is up");
+    redis.cut();
+    let started = Instant::now();
+    let (status, again) = ask().await;
+    let took = started.elapsed();
+    redis.restore();
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(
+        again["id"], advice["id"],
+        "the stored advice, not a new one"
+    );
+    assert_eq!(again["cached"], true);
+    assert!(
+        took < Duration::from_secs(3),
+        "a cache outage costs speed, not minutes: took {took:?}"
+    );
 }
 
 #[tokio::test]

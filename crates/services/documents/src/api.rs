@@ -31,6 +31,7 @@ use validator::{Validate, ValidationError};
 use crate::{
     datasets::{self, DatasetInfo},
     domain::{validate_collection, DatasetStatus, Documents, DocumentsError, Found, Staged},
+    store::StoreError,
 };
 
 const TAG: &str = "documents";
@@ -73,11 +74,17 @@ impl From<DocumentsError> for Problem {
             DocumentsError::UnsupportedType(detail) => {
                 Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, detail)
             }
-            DocumentsError::Answer(KernelError::RateLimited { retry_after }) => Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "the model is busy with other questions; retry shortly",
-            )
-            .retry_after(retry_after.unwrap_or(std::time::Duration::from_secs(10))),
+            DocumentsError::Answer(KernelError::RateLimited { retry_after }) => {
+                Problem::too_many_requests(
+                    "the model is busy with other questions; retry shortly",
+                    retry_after.unwrap_or(std::time::Duration::from_secs(10)),
+                )
+            }
+            DocumentsError::Answer(KernelError::UsageLimit {
+                detail,
+                retry_after,
+            }) => Problem::too_many_requests(detail, retry_after),
+            DocumentsError::Store(StoreError::Database(e)) => Problem::database(&e),
             e => Problem::internal(e),
         }
     }
@@ -116,11 +123,17 @@ async fn upload_documents(
         return Err(problem);
     }
     let mut stored = Vec::with_capacity(files.len());
-    for file in files {
-        let (document, _) = state
-            .record(&principal.user_id, &collection, file)
-            .await?;
-        stored.push(document);
+    let mut files = files.into_iter();
+    while let Some(file) = files.next() {
+        match state.record(&principal.user_id, &collection, &file).await {
+            Ok((document, _)) => stored.push(document),
+            Err(e) => {
+                state
+                    .discard(std::iter::once(file).chain(files).collect())
+                    .await;
+                return Err(e.into());
+            }
+        }
     }
     Ok((StatusCode::ACCEPTED, Json(stored)))
 }

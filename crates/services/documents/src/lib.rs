@@ -98,7 +98,10 @@ impl DocumentsService {
         documents.reconcile().await?;
         let swept = documents.sweep_staged().await?;
         if swept > 0 {
-            tracing::info!(files = swept, "removed files of uploads that never finished");
+            tracing::info!(
+                files = swept,
+                "removed files of uploads that never finished"
+            );
         }
         if config.library {
             // The shared library the advisor grounds on; ingestion follows through the usual

@@ -5,7 +5,6 @@ use std::{convert::Infallible, time::Duration};
 
 use axum::{
     extract::State,
-    http::StatusCode,
     response::{sse::Event, IntoResponse, Response, Sse},
     Json,
 };
@@ -15,7 +14,10 @@ use miyagi_kernel::{
     connectors::openai::wire::{self, ChatCompletion, Choice, Embedding, ErrorBody, Message},
     ChatMessage, ChatRequest, KernelError, Role,
 };
-use miyagi_platform::http::{FieldError, Problem, ValidJson};
+use miyagi_platform::{
+    auth::Principal,
+    http::{FieldError, Problem, ValidJson},
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -39,8 +41,16 @@ pub fn routes(models: Models) -> OpenApiRouter {
 async fn list_models(State(models): State<Models>) -> Json<Value> {
     let model = |id: &str| json!({"id": id, "object": "model", "created": 0, "owned_by": "miyagi"});
     Json(
-        json!({"object": "list", "data": [model(models.chat.model_id()), model(models.embeddings.model_id())]}),
+        json!({"object": "list", "data": [model(&chat_model_id(&models)), model(models.embeddings.model_id())]}),
     )
+}
+
+fn chat_model_id(models: &Models) -> String {
+    models
+        .chat
+        .chat_model()
+        .map(|c| c.model_id().to_string())
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -174,11 +184,14 @@ fn kernel_problem(e: KernelError) -> Problem {
         KernelError::ContextTooLong(m) => field("messages", &m),
         KernelError::Template(m) => field("messages", &m),
         KernelError::Config(m) if m.starts_with("response_format") => field("response_format", &m),
-        KernelError::RateLimited { retry_after } => Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
+        KernelError::RateLimited { retry_after } => Problem::too_many_requests(
             "the model is busy with other requests; retry shortly",
-        )
-        .retry_after(retry_after.unwrap_or(Duration::from_secs(10))),
+            retry_after.unwrap_or(Duration::from_secs(10)),
+        ),
+        KernelError::UsageLimit {
+            detail,
+            retry_after,
+        } => Problem::too_many_requests(detail, retry_after),
         other => Problem::internal(other),
     }
 }
@@ -189,11 +202,13 @@ fn kernel_problem(e: KernelError) -> Problem {
               (status = 422, body = Problem)))]
 async fn chat_completions(
     State(models): State<Models>,
+    principal: Principal,
     ValidJson(body): ValidJson<ChatCompletionRequest>,
 ) -> Result<Response, Problem> {
-    let model = models.chat.model_id().to_string();
+    let chat = models.chat.chat_model().map_err(kernel_problem)?;
+    let model = chat.model_id().to_string();
     let (request, stream, include_usage) = body.into_kernel(&model)?;
-    if request.settings.response_format.is_some() && !models.chat.constrains_output() {
+    if request.settings.response_format.is_some() && !chat.constrains_output() {
         // Returning free text where JSON was promised would be worse than saying no.
         return Err(field(
             "response_format",
@@ -210,8 +225,9 @@ async fn chat_completions(
         choices,
         usage,
     };
+    let kernel = models.chat.for_user(&principal.user_id);
     if !stream {
-        let response = models.chat.chat(&request).await.map_err(kernel_problem)?;
+        let response = kernel.chat(request).await.map_err(kernel_problem)?;
         let choice = Choice {
             message: Some(assistant(response.message.content)),
             finish_reason: Some(response.finish_reason.as_str().into()),
@@ -220,11 +236,7 @@ async fn chat_completions(
         let completion = envelope("chat.completion", vec![choice], Some(response.usage.into()));
         return Ok(Json(completion).into_response());
     }
-    let deltas = models
-        .chat
-        .chat_stream(&request)
-        .await
-        .map_err(kernel_problem)?;
+    let deltas = kernel.chat_stream(request).await.map_err(kernel_problem)?;
     let chunk = move |delta: Message, finish_reason: Option<FinishReason>| {
         let choice = Choice {
             delta: Some(delta),

@@ -7,7 +7,7 @@ mod api;
 
 use std::sync::Arc;
 
-use miyagi_kernel::{ChatModel, EmbeddingModel};
+use miyagi_kernel::{EmbeddingModel, Kernel};
 use miyagi_platform::{db::Db, Service};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -16,7 +16,8 @@ pub const NAME: &str = "llm";
 /// The models this service serves.
 #[derive(Clone)]
 pub struct Models {
-    pub chat: Arc<dyn ChatModel>,
+    /// The chat model, through a kernel so calls are counted against each caller's limits.
+    pub chat: Kernel,
     pub embeddings: Arc<dyn EmbeddingModel>,
 }
 

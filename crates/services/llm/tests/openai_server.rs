@@ -4,28 +4,42 @@
 use miyagi_kernel::{
     chat::{collect_stream, ExecutionSettings},
     connectors::openai::{OpenAiClient, OpenAiConfig},
-    ChatMessage, ChatModel, ChatRequest, EmbeddingModel,
+    limits::UsageLimits,
+    ChatMessage, ChatModel, ChatRequest, EmbeddingModel, Kernel,
 };
+use std::sync::Arc;
+
 use miyagi_llm::{LlmService, Models};
 use miyagi_platform::config::AuthMode;
 use miyagi_testing::{models::local, TestApp, TestContext};
 use serde_json::{json, Value};
 
 fn models() -> Models {
+    limited(UsageLimits::default())
+}
+
+fn limited(limits: UsageLimits) -> Models {
     Models {
-        chat: local().chat.clone(),
+        chat: Kernel::builder()
+            .chat_model(local().chat.clone())
+            .limits(Arc::new(limits))
+            .build(),
         embeddings: local().embedder.clone(),
     }
 }
 
 /// Serves the model API on a free loopback port, open like `miyagi up` on loopback.
 async fn serve() -> TestApp {
+    serve_with(models()).await
+}
+
+async fn serve_with(models: Models) -> TestApp {
     let test = TestContext::new(&[], |config| config.auth.mode = AuthMode::None).await;
-    test.spawn(vec![Box::new(LlmService::new(models()))]).await
+    test.spawn(vec![Box::new(LlmService::new(models))]).await
 }
 
 fn client(base: &str) -> OpenAiClient {
-    let model = models().chat.model_id().to_string();
+    let model = local().chat.model_id().to_string();
     OpenAiClient::new(OpenAiConfig::openai(&format!("{base}/v1"), &model, None)).unwrap()
 }
 
@@ -133,7 +147,7 @@ async fn the_models_list_names_both_local_models() {
         .collect();
     assert_eq!(
         ids,
-        [models().chat.model_id(), models().embeddings.model_id()]
+        [local().chat.model_id(), models().embeddings.model_id()]
     );
 }
 
@@ -215,5 +229,38 @@ async fn a_json_schema_response_format_yields_json_matching_the_schema() {
     assert!(
         ["good", "bad"].contains(&parsed["verdict"].as_str().unwrap()),
         "{parsed}"
+    );
+}
+
+#[tokio::test]
+async fn a_caller_past_the_daily_token_quota_gets_429_with_when_to_come_back() {
+    let app = serve_with(limited(UsageLimits::new(0, 1))).await;
+    let body = json!({"messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 3});
+    let call = || {
+        reqwest::Client::new()
+            .post(app.url("/v1/chat/completions"))
+            .json(&body)
+            .send()
+    };
+    let first = call().await.unwrap();
+    assert_eq!(first.status(), 200, "the first call is within the quota");
+    let refused = call().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=86_400).contains(&wait),
+        "retry after {wait}s: by midnight UTC"
+    );
+    let problem: Value = refused.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("quota of 1 tokens"),
+        "{problem}"
     );
 }

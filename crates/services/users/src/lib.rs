@@ -4,13 +4,21 @@
 //! - `domain`: what the service decides (synthetic profile generation).
 //! - `store`: the `user_profiles` table, written together with outbox events.
 //! - [`events`]: the events the service publishes (other services and tests name its topic).
+//! - `handlers`: the one it consumes, its own profile deletions, to erase their events.
 
 mod api;
 mod domain;
 pub mod events;
+mod handlers;
 mod store;
 
-use miyagi_platform::{db::Db, Service, ServiceContext};
+use std::sync::Arc;
+
+use miyagi_platform::{
+    db::Db,
+    events::{Consumer, EventBus},
+    Service, ServiceContext,
+};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use store::{StoreError, UserStore};
@@ -21,6 +29,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub struct UsersService {
     store: UserStore,
+    bus: Arc<dyn EventBus>,
 }
 
 impl UsersService {
@@ -28,6 +37,7 @@ impl UsersService {
         let db = Db::open(&context.config, NAME, &MIGRATOR).await?;
         Ok(Self {
             store: UserStore::new(db),
+            bus: context.bus.clone(),
         })
     }
 
@@ -47,5 +57,13 @@ impl Service for UsersService {
 
     fn database(&self) -> Option<&Db> {
         Some(self.store.db())
+    }
+
+    fn consumers(&self) -> Vec<Consumer> {
+        vec![Consumer::new(
+            handlers::ERASURE,
+            &[events::TOPIC],
+            Arc::new(handlers::Erasure(self.bus.clone())),
+        )]
     }
 }

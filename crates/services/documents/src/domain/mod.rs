@@ -72,9 +72,9 @@ impl From<StoreError> for DocumentsError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::NotFound,
-            e @ StoreError::NotRetryable(_) => Self::Conflict(format!(
-                "{e}: only a failed document can be retried"
-            )),
+            e @ StoreError::NotRetryable(_) => {
+                Self::Conflict(format!("{e}: only a failed document can be retried"))
+            }
             e => Self::Store(e),
         }
     }
@@ -266,7 +266,7 @@ impl Documents {
             .search(owner, question, collection, None, &settings)
             .await?;
         let passages: Vec<_> = found.into_iter().map(|f| f.passage).collect();
-        cite::answer(kernel, question, &passages, 200)
+        cite::answer(&kernel.for_user(owner), question, &passages, 200)
             .await
             .map_err(DocumentsError::Answer)
     }

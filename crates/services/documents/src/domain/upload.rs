@@ -129,7 +129,7 @@ impl Documents {
         &self,
         owner: &str,
         collection: &str,
-        file: Staged,
+        file: &Staged,
     ) -> Result<(Document, String), DocumentsError> {
         let id = self
             .store
@@ -144,10 +144,10 @@ impl Documents {
         let upload = Upload {
             owner: owner.to_string(),
             collection: collection.to_string(),
-            name: file.name,
+            name: file.name.clone(),
             media_type: file.format.media_type().to_string(),
             size_bytes: file.size as i64,
-            sha256: file.sha256,
+            sha256: file.sha256.clone(),
         };
         Ok(self.store.record_upload(id, &upload, &blob_path).await?)
     }
@@ -177,7 +177,7 @@ impl Documents {
             return Err(e);
         }
         let file = staging.finish().await?;
-        self.record(owner, collection, file).await
+        self.record(owner, collection, &file).await
     }
 
     /// Removes staged files left by uploads a crash or a dropped connection cut short; returns

@@ -16,7 +16,7 @@ use reqwest::{multipart, StatusCode};
 use serde_json::{json, Value};
 
 /// The documents service for alice and bob, with the document-specific calls its tests make.
-struct Miyagi(TestApp);
+pub(crate) struct Miyagi(TestApp);
 
 impl Deref for Miyagi {
     type Target = TestApp;
@@ -27,12 +27,12 @@ impl Deref for Miyagi {
 }
 
 impl Miyagi {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(|_| {}).await
     }
 
     /// Small upload limits and no library (it takes a while to ingest), then `configure`.
-    async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
+    pub(crate) async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
         let test = TestContext::new(&["alice", "bob"], |config| {
             config.documents.max_upload_bytes = 100_000;
             config.documents.max_files_per_upload = 3;
@@ -54,7 +54,7 @@ impl Miyagi {
         Self(test.spawn(vec![Box::new(service)]).await)
     }
 
-    async fn upload(
+    pub(crate) async fn upload(
         &self,
         user: &str,
         files: Vec<(&str, &str, Vec<u8>)>,
@@ -81,7 +81,7 @@ impl Miyagi {
     }
 
     /// Polls a document until ingestion has settled (indexed or failed).
-    async fn settled(&self, user: &str, id: &str) -> Value {
+    pub(crate) async fn settled(&self, user: &str, id: &str) -> Value {
         for _ in 0..600 {
             let (status, doc) = self
                 .send(self.request(
@@ -99,7 +99,13 @@ impl Miyagi {
         panic!("document {id} was never ingested");
     }
 
-    async fn upload_and_settle(&self, user: &str, name: &str, mime: &str, bytes: Vec<u8>) -> Value {
+    pub(crate) async fn upload_and_settle(
+        &self,
+        user: &str,
+        name: &str,
+        mime: &str,
+        bytes: Vec<u8>,
+    ) -> Value {
         let (status, body) = self.upload(user, vec![(name, mime, bytes)], None).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         assert_eq!(body[0]["status"], "pending");
@@ -118,7 +124,7 @@ impl Miyagi {
     }
 }
 
-const FEES_MD: &str =
+pub(crate) const FEES_MD: &str =
     "# Fund fees\n\n## Expense ratios\n\nAn expense ratio is the yearly fee a fund charges, \
 as a share of what you hold. A fee of one percent compounds against you for decades.\n\n\
 ## Trading costs\n\nBid-ask spreads and commissions are paid each time you trade.";
@@ -414,126 +420,6 @@ async fn a_file_that_cannot_be_read_is_marked_failed_with_the_reason() {
     assert_eq!(doc["status"], "failed");
     assert!(doc["error"].as_str().unwrap().contains("PDF"), "{doc}");
     assert_eq!(doc["chunkCount"], 0);
-}
-
-/// Bytes under the blob store's staging folder: files of uploads still arriving.
-fn staged_bytes(miyagi: &Miyagi) -> u64 {
-    walk(&miyagi.data_dir().join("blobs/uploads"))
-}
-
-fn walk(dir: &std::path::Path) -> u64 {
-    std::fs::read_dir(dir).map_or(0, |entries| {
-        entries
-            .flatten()
-            .map(|e| match e.metadata() {
-                Ok(m) if m.is_dir() => walk(&e.path()),
-                Ok(m) => m.len(),
-                Err(_) => 0,
-            })
-            .sum()
-    })
-}
-
-#[tokio::test]
-async fn an_upload_is_written_to_storage_as_it_arrives_and_an_abandoned_one_leaves_nothing() {
-    const MIB: usize = 1024 * 1024;
-    let miyagi = Miyagi::start_with(|c| c.documents.max_upload_bytes = 64 * MIB).await;
-    let (tx, rx) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
-    let body = reqwest::Body::wrap_stream(rx);
-    let form = multipart::Form::new().part(
-        "file",
-        multipart::Part::stream(body)
-            .file_name("big.md")
-            .mime_str("text/markdown")
-            .unwrap(),
-    );
-    let request = miyagi
-        .request("alice", reqwest::Method::POST, "/api/v1/documents")
-        .multipart(form)
-        .send();
-    let upload = tokio::spawn(request);
-    let mut tx = tx;
-    let line = b"Index funds keep costs low for decades.\n".repeat(MIB / 40);
-    for _ in 0..12 {
-        futures::SinkExt::send(&mut tx, Ok(line.clone())).await.unwrap();
-    }
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while staged_bytes(&miyagi) < 5 * MIB as u64 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "12 MiB sent, but only {} bytes reached storage while the upload is open",
-            staged_bytes(&miyagi)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(!upload.is_finished(), "the upload is still arriving");
-
-    futures::SinkExt::send(&mut tx, Err(std::io::Error::other("connection lost")))
-        .await
-        .unwrap();
-    let _ = upload.await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while staged_bytes(&miyagi) > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the abandoned upload left {} bytes behind",
-            staged_bytes(&miyagi)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let (_, listed) = miyagi
-        .send(miyagi.request("alice", reqwest::Method::GET, "/api/v1/documents"))
-        .await;
-    assert_eq!(listed, json!([]), "an abandoned upload is no document");
-}
-
-#[tokio::test]
-async fn a_failed_document_can_be_retried_by_its_owner_and_only_once_failed() {
-    let miyagi = Miyagi::start().await;
-    let failed = miyagi
-        .upload_and_settle(
-            "alice",
-            "scan.pdf",
-            "application/pdf",
-            b"%PDF-1.7 this is not a PDF".to_vec(),
-        )
-        .await;
-    assert_eq!(failed["status"], "failed");
-    let id = failed["id"].as_str().unwrap();
-    let retry = |user| {
-        miyagi.send(miyagi.request(
-            user,
-            reqwest::Method::POST,
-            &format!("/api/v1/documents/{id}/retry"),
-        ))
-    };
-
-    let (status, body) = retry("bob").await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    let (status, queued) = retry("alice").await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
-    assert_eq!(queued["status"], "pending");
-    assert_eq!(queued["error"], Value::Null);
-    assert_eq!(queued["version"], failed["version"]);
-    let again = miyagi.settled("alice", id).await;
-    assert_eq!(again["status"], "failed", "the file is still unreadable");
-    assert_ne!(again["updatedAt"], failed["updatedAt"], "it was ingested again");
-
-    let indexed = miyagi
-        .upload_and_settle("alice", "fees.md", "text/markdown", FEES_MD.as_bytes().to_vec())
-        .await;
-    let (status, problem) = miyagi
-        .send(miyagi.request(
-            "alice",
-            reqwest::Method::POST,
-            &format!("/api/v1/documents/{}/retry", indexed["id"].as_str().unwrap()),
-        ))
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
-    assert!(
-        problem["detail"].as_str().unwrap().contains("indexed"),
-        "{problem}"
-    );
 }
 
 #[tokio::test]

@@ -2,4 +2,6 @@
 //! HTTP with the real embedding model, event log, consumers and vector index.
 
 mod api;
+mod faults;
 mod store;
+mod uploads;

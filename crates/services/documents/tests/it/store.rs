@@ -212,17 +212,25 @@ async fn a_version_given_up_on_shows_the_reason_and_can_be_retried_once_failed(b
         ),
         "a pending document is already queued"
     );
-    let events: Vec<CloudEvent> = sqlx::query_scalar::<_, String>("SELECT event FROM miyagi_outbox ORDER BY seq")
-        .fetch_all(store.db().pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| serde_json::from_str(r).unwrap())
-        .collect();
+    let events: Vec<CloudEvent> =
+        sqlx::query_scalar::<_, String>("SELECT event FROM miyagi_outbox ORDER BY seq")
+            .fetch_all(store.db().pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect();
     let kinds: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         kinds,
-        [types::DOCUMENT_UPLOADED, types::DOCUMENT_FAILED, types::DOCUMENT_UPLOADED]
+        [
+            types::DOCUMENT_UPLOADED,
+            types::DOCUMENT_FAILED,
+            types::DOCUMENT_UPLOADED
+        ]
     );
-    assert_ne!(events[2].id, uploaded, "the retry is a new event, not a replay the inbox would skip");
+    assert_ne!(
+        events[2].id, uploaded,
+        "the retry is a new event, not a replay the inbox would skip"
+    );
 }

@@ -1,11 +1,14 @@
 //! The HTTP API as a client sees it: status codes, problem+json, ETags and ownership.
 
 use miyagi_testing::{fixtures::ada, Reply, TestApp, TestContext};
-use miyagi_users::UsersService;
+use std::{sync::Arc, time::Duration};
+
+use miyagi_platform::events::{CloudEvent, EventBus};
+use miyagi_users::{events::TOPIC, UsersService};
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 
-struct Api(TestApp);
+struct Api(TestApp, Arc<dyn EventBus>);
 
 impl Api {
     /// The users service behind API-key auth with two users, alice and bob.
@@ -15,7 +18,28 @@ impl Api {
         })
         .await;
         let users = UsersService::start(&test.context).await.unwrap();
-        Self(test.spawn(vec![Box::new(users)]).await)
+        let bus = test.context.bus.clone();
+        Self(test.spawn(vec![Box::new(users)]).await, bus)
+    }
+
+    /// Every event on the profile topic about `id`, as the log holds it now.
+    async fn events_about(&self, id: &str) -> Vec<CloudEvent> {
+        let group = format!("reader-{}", uuid::Uuid::new_v4());
+        let mut sub = self.1.subscribe(&group, &[TOPIC]).await.unwrap();
+        let mut events = Vec::new();
+        loop {
+            let batch = sub.poll(100, Duration::from_millis(100)).await.unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            events.extend(
+                batch
+                    .iter()
+                    .map(|d| CloudEvent::from_bytes(&d.payload).unwrap())
+                    .filter(|e| e.subject == id),
+            );
+        }
+        events
     }
 
     async fn send(
@@ -344,4 +368,50 @@ async fn generate_creates_valid_synthetic_profiles_for_the_caller() {
         )
         .await;
     assert_eq!(too_many.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_deleted_profile_leaves_only_tombstones_of_its_data_in_the_event_log() {
+    let api = Api::new().await;
+    let id = api.create("alice").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let uri = format!("/api/v1/userprofile/{id}");
+    let updated = api
+        .send(
+            "alice",
+            "PUT",
+            &uri,
+            Some(ada_with("age", json!(40))),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    let deleted = api.send("alice", "DELETE", &uri, None, &[]).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let events = loop {
+        let events = api.events_about(&id).await;
+        if events.len() == 3 && events.iter().filter(|e| e.erased).count() == 2 {
+            break events;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the created and updated events were never erased: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for event in &events {
+        let text = serde_json::to_string(event).unwrap();
+        for personal in ["Ada Lovelace", "Buy a home", "150000", "Chess"] {
+            assert!(!text.contains(personal), "{personal} left in {text}");
+        }
+    }
+    let last = events.last().unwrap();
+    assert!(
+        !last.erased && last.event_type.ends_with("deleted.v1"),
+        "the deletion itself stays for other services to act on: {last:?}"
+    );
 }
