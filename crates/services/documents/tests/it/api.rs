@@ -99,6 +99,17 @@ impl Miyagi {
         panic!("document {id} was never ingested");
     }
 
+    /// A PDF that is not one, uploaded and settled (`failed`).
+    pub(crate) async fn unreadable_pdf(&self, user: &str) -> Value {
+        self.upload_and_settle(
+            user,
+            "scan.pdf",
+            "application/pdf",
+            b"%PDF-1.7 this is not a PDF".to_vec(),
+        )
+        .await
+    }
+
     pub(crate) async fn upload_and_settle(
         &self,
         user: &str,
@@ -409,14 +420,7 @@ async fn bad_uploads_and_searches_get_clear_problems() {
 #[tokio::test]
 async fn a_file_that_cannot_be_read_is_marked_failed_with_the_reason() {
     let miyagi = Miyagi::start().await;
-    let doc = miyagi
-        .upload_and_settle(
-            "alice",
-            "scan.pdf",
-            "application/pdf",
-            b"%PDF-1.7 this is not a PDF".to_vec(),
-        )
-        .await;
+    let doc = miyagi.unreadable_pdf("alice").await;
     assert_eq!(doc["status"], "failed");
     assert!(doc["error"].as_str().unwrap().contains("PDF"), "{doc}");
     assert_eq!(doc["chunkCount"], 0);

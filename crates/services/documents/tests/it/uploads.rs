@@ -84,14 +84,7 @@ async fn an_upload_is_written_to_storage_as_it_arrives_and_an_abandoned_one_leav
 #[tokio::test]
 async fn a_failed_document_can_be_retried_by_its_owner_and_only_once_failed() {
     let miyagi = Miyagi::start().await;
-    let failed = miyagi
-        .upload_and_settle(
-            "alice",
-            "scan.pdf",
-            "application/pdf",
-            b"%PDF-1.7 this is not a PDF".to_vec(),
-        )
-        .await;
+    let failed = miyagi.unreadable_pdf("alice").await;
     assert_eq!(failed["status"], "failed");
     let id = failed["id"].as_str().unwrap();
     let retry = |user| {
