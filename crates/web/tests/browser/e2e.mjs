@@ -455,7 +455,9 @@ async function main() {
       check(/PDF/i.test(reason), `the failed row does not say why: ${reason}`);
       const before = await api(`/api/v1/documents/${await page.getAttribute(row, 'data-id')}`);
       await page.click(`${row} [data-testid="retry-document"]`);
-      await page.waitForSelector('[data-testid="upload-status"]:has-text("queued for ingestion again")');
+      // The status line says it was queued, then (the file being no better) that it failed again.
+      await page.waitForFunction(() => /queued for ingestion again|could not be indexed/
+        .test(document.querySelector('[data-testid="upload-status"]')?.textContent || ''), null, { timeout: INDEX_TIMEOUT });
       const after = await waitFor(async () => {
         const d = await api(`/api/v1/documents/${before.id}`);
         return d.status === 'failed' && d.updatedAt !== before.updatedAt ? d : null;
