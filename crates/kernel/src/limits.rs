@@ -75,21 +75,10 @@ fn until_midnight_utc() -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{chat::Usage, usage::UsageRecord};
+    use crate::usage::tests::call;
 
     fn spend(ledger: &UsageLedger, user: &str, tokens: u32) {
-        ledger.record(UsageRecord {
-            model: "m".into(),
-            run_id: None,
-            user_id: Some(user.into()),
-            usage: Usage {
-                prompt_tokens: tokens,
-                completion_tokens: 0,
-            },
-            cost: 0.0,
-            streamed: false,
-            cached: false,
-        });
+        ledger.record(call(user, "run", tokens));
     }
 
     #[test]

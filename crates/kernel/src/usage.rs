@@ -204,10 +204,11 @@ fn metrics_for(record: &UsageRecord) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn call(user: &str, run: &str, tokens: u32) -> UsageRecord {
+    /// A call of `tokens` prompt tokens for `user` in `run`.
+    pub(crate) fn call(user: &str, run: &str, tokens: u32) -> UsageRecord {
         UsageRecord {
             model: "m".into(),
             run_id: Some(run.into()),
