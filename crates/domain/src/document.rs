@@ -65,6 +65,14 @@ pub struct Document {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Payload of `miyagi.document.deleted.v2`: which document went, and nothing of what it held.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentDeleted {
+    pub id: Uuid,
+    pub owner: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,8 @@
 /// event of one aggregate lands on one partition, in order.
 pub mod topics {
     pub const USER_PROFILE: &str = "miyagi.user.profile";
+    /// A person's account as a whole: keyed by their user id.
+    pub const USER_ACCOUNT: &str = "miyagi.user.account";
     pub const DOCUMENT: &str = "miyagi.document";
     pub const ADVICE: &str = "miyagi.advice";
 }
@@ -15,9 +17,13 @@ pub mod types {
     pub const USER_PROFILE_CREATED: &str = "miyagi.user.profile.created.v1";
     pub const USER_PROFILE_UPDATED: &str = "miyagi.user.profile.updated.v1";
     pub const USER_PROFILE_DELETED: &str = "miyagi.user.profile.deleted.v1";
+    /// A person asked for all their data to go: every service deletes what it holds of them.
+    pub const USER_ACCOUNT_DELETED: &str = "miyagi.user.account.deleted.v1";
     pub const DOCUMENT_UPLOADED: &str = "miyagi.document.uploaded.v1";
     pub const DOCUMENT_INDEXED: &str = "miyagi.document.indexed.v1";
     pub const DOCUMENT_FAILED: &str = "miyagi.document.failed.v1";
-    pub const DOCUMENT_DELETED: &str = "miyagi.document.deleted.v1";
+    /// v2: carries only the ids (`document::DocumentDeleted`), so that once a document's
+    /// earlier events are erased, nothing of what it was (its name, its title) stays in the log.
+    pub const DOCUMENT_DELETED: &str = "miyagi.document.deleted.v2";
     pub const ADVICE_GENERATED: &str = "miyagi.advice.generated.v1";
 }

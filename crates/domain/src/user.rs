@@ -157,6 +157,14 @@ pub struct UserProfileDeleted {
     pub owner: String,
 }
 
+/// Payload of `miyagi.user.account.deleted.v1`: whose data is to go. Their profiles' own
+/// deletions are published beside it, one per profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountDeleted {
+    pub user: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

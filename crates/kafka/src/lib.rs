@@ -318,6 +318,12 @@ struct KafkaSubscription {
 }
 
 impl KafkaSubscription {
+    fn one_partition(&self, topic: &str, partition: u32) -> TopicPartitionList {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&format!("{}{topic}", self.prefix), partition as i32);
+        tpl
+    }
+
     fn delivery(&self, message: &rdkafka::message::BorrowedMessage<'_>) -> Delivery {
         let topic = message.topic();
         Delivery {
@@ -376,6 +382,18 @@ impl Subscription for KafkaSubscription {
         tokio::task::spawn_blocking(move || consumer.commit(&tpl, CommitMode::Sync))
             .await
             .map_err(|e| BusError::Unavailable(e.to_string()))?
+            .map_err(unavailable)
+    }
+
+    async fn pause(&mut self, topic: &str, partition: u32) -> Result<(), BusError> {
+        self.consumer
+            .pause(&self.one_partition(topic, partition))
+            .map_err(unavailable)
+    }
+
+    async fn resume(&mut self, topic: &str, partition: u32) -> Result<(), BusError> {
+        self.consumer
+            .resume(&self.one_partition(topic, partition))
             .map_err(unavailable)
     }
 }

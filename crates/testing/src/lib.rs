@@ -7,10 +7,14 @@
 //!   gives a [`TestApp`]; [`TestApp::shared`] keeps one app for every test of a binary.
 //! - [`fixtures`]: the people and requests tests keep needing.
 //! - [`outage`]: a relay in front of a real server that a test can cut and restore.
+//! - [`disk`]: a small filesystem of a test's own that it can fill and free.
+//! - [`log`]: the event log as a test reads it.
 //! - `models` (feature `models`): the local chat and embedding models, loaded once per binary.
 
 mod app;
+pub mod disk;
 pub mod fixtures;
+pub mod log;
 #[cfg(feature = "models")]
 pub mod models;
 pub mod outage;

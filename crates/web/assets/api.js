@@ -99,6 +99,7 @@ export const api = {
       headers: version !== undefined && version !== null ? { 'if-match': `"${version}"` } : {},
     }),
   deleteProfile: (id) => request('DELETE', `/api/v1/userprofile/${encodeURIComponent(id)}`),
+  deleteAccount: () => request('DELETE', '/api/v1/account'),
 
   // advisor
   latestAdvice: async (userId) => {

@@ -4,7 +4,7 @@
 import { api } from './api.js';
 import { EVENT_TYPES } from './events.js';
 import { h, replace, card, notice, spinner, bytes, dateTime, num } from './dom.js';
-import { showProblem, clearProblem } from './forms.js';
+import { showProblem, clearProblem, confirmButton } from './forms.js';
 import { field } from './profile.js';
 
 const POLL_MS = 2000;
@@ -69,24 +69,15 @@ export async function render(root, ctx) {
         h('th', { scope: 'col', class: 'num' }, 'Size'), h('th', { scope: 'col', class: 'num' }, 'Chunks'),
         h('th', { scope: 'col' }, 'Updated'), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
       h('tbody', {}, docs.map((d) => {
-        const del = h('button', { type: 'button', class: 'button button-small button-danger-outline', 'aria-label': `Delete ${d.name}`, 'data-testid': 'delete-document' }, 'Delete');
-        del.addEventListener('click', async () => {
-          if (del.dataset.confirm !== 'yes') {
-            del.dataset.confirm = 'yes';
-            del.textContent = 'Confirm delete';
-            del.classList.add('button-danger');
-            del.setAttribute('aria-label', `Confirm: delete ${d.name}`);
-            return;
-          }
-          del.disabled = true;
-          try {
+        const del = confirmButton({
+          label: 'Delete', confirmLabel: 'Confirm delete', testid: 'delete-document',
+          aria: `Delete ${d.name}`, confirmAria: `Confirm: delete ${d.name}`,
+          action: async () => {
             await api.deleteDocument(d.id);
             toast(`Deleted ${d.name}.`, 'success');
             await load();
-          } catch (err) {
-            del.disabled = false;
-            toast(`Could not delete ${d.name}: ${err.message}`, 'error');
-          }
+          },
+          onError: (err) => toast(`Could not delete ${d.name}: ${err.message}`, 'error'),
         });
         const status = String(d.status || 'unknown');
         let retry = null;

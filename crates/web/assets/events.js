@@ -15,7 +15,7 @@ export const EVENT_TYPES = {
   documentUploaded: 'miyagi.document.uploaded.v1',
   documentIndexed: 'miyagi.document.indexed.v1',
   documentFailed: 'miyagi.document.failed.v1',
-  documentDeleted: 'miyagi.document.deleted.v1',
+  documentDeleted: 'miyagi.document.deleted.v2',
   profileCreated: 'miyagi.user.profile.created.v1',
   profileUpdated: 'miyagi.user.profile.updated.v1',
   profileDeleted: 'miyagi.user.profile.deleted.v1',

@@ -1,7 +1,7 @@
 // Showing RFC 7807 problems on forms: the title and detail at the top, each field's message next
 // to the input it names. Inputs carry `data-field` with the API's field path (e.g. `age`,
 // `userInfo.favoriteAdvisor`, `stocks[1].symbol`) and their error paragraph has the id
-// `<input id>-err`.
+// `<input id>-err`. Also the two-step button every irreversible action uses.
 
 import { h, replace } from './dom.js';
 
@@ -97,4 +97,39 @@ export function showProblem(form, summary, err, extras = {}) {
     first.focus();
   }
   return marked;
+}
+
+/**
+ * A button for what cannot be undone: the first click asks (its label turns to `confirmLabel`
+ * for 5 s), the second runs `action`. While it runs the button is disabled; if it fails, the
+ * button comes back and `onError` is told.
+ */
+export function confirmButton({ label, confirmLabel, aria, confirmAria, testid, action, onError }) {
+  const button = h('button', { type: 'button', class: 'button button-small button-danger-outline', 'aria-label': aria, 'data-testid': testid }, label);
+  let confirming = false;
+  const reset = () => {
+    confirming = false;
+    button.textContent = label;
+    button.setAttribute('aria-label', aria);
+    button.classList.remove('button-danger');
+  };
+  button.addEventListener('click', async () => {
+    if (!confirming) {
+      confirming = true;
+      button.textContent = confirmLabel;
+      button.setAttribute('aria-label', confirmAria);
+      button.classList.add('button-danger');
+      setTimeout(() => { if (button.isConnected && confirming && !button.disabled) reset(); }, 5000);
+      return;
+    }
+    button.disabled = true;
+    try {
+      await action();
+    } catch (err) {
+      button.disabled = false;
+      reset();
+      onError(err);
+    }
+  });
+  return button;
 }

@@ -1,10 +1,10 @@
-// Profile: list, create, edit and delete profiles. The server validates; its problem+json
+// Profile: list, create, edit and delete profiles, or delete all of one's data. The server validates; its problem+json
 // answer's field errors are shown next to the inputs they name.
 
 import { api } from './api.js';
 import { h, replace, card, notice, spinner, uid, money, dateTime } from './dom.js';
 import { getProfileId, setProfileId } from './state.js';
-import { showProblem, clearProblem } from './forms.js';
+import { showProblem, clearProblem, confirmButton } from './forms.js';
 
 export const ADVISORS = ['Warren Buffett', 'Jack Bogle', 'Peter Lynch', 'Ray Dalio', 'Benjamin Graham', 'Burton Malkiel'];
 export const RISKS = ['Conservative', 'Moderate', 'Aggressive'];
@@ -35,6 +35,26 @@ function numberOrNull(value) {
   if (t === '') return null;
   const n = Number(t);
   return Number.isFinite(n) ? n : t;
+}
+
+/** Deleting everything Miyagi holds of the signed-in person; `deleted` runs once it is accepted. */
+function accountCard({ toast }, deleted) {
+  const status = h('p', { class: 'muted small', role: 'status', 'data-testid': 'account-status' });
+  const button = confirmButton({
+    label: 'Delete all my data', confirmLabel: 'Confirm: delete everything', testid: 'delete-account',
+    aria: 'Delete all my data', confirmAria: 'Confirm: delete every profile, document and piece of advice for good',
+    action: async () => {
+      const done = await api.deleteAccount();
+      const n = done?.profilesDeleted?.length ?? 0;
+      status.textContent = `Deleted ${n} profile${n === 1 ? '' : 's'}; your documents and past events are being erased.`;
+      toast('Your data is being deleted.', 'success');
+      await deleted();
+    },
+    onError: (err) => toast(`Could not delete your data: ${err.message}`, 'error'),
+  });
+  return card('Your data', { testid: 'account-card' },
+    h('p', {}, 'Delete every profile, the advice written for them, every document you uploaded, and the details in your past events. This cannot be undone.'),
+    button, status);
 }
 
 export async function render(root, ctx) {
@@ -83,7 +103,11 @@ export async function render(root, ctx) {
   );
   const formCard = h('section', { class: 'card card-form', 'aria-labelledby': formTitle.id }, h('header', { class: 'card-head' }, formTitle), form);
 
-  root.append(h('div', { class: 'two-col' }, formCard, listCard));
+  root.append(h('div', { class: 'two-col' }, formCard, listCard), accountCard(ctx, () => {
+    setProfileId(null);
+    fill(null);
+    return loadList();
+  }));
 
   let editing = null; // the profile being edited, or null when creating
   let profiles = [];
@@ -177,34 +201,17 @@ export async function render(root, ctx) {
     }
     const chosen = getProfileId();
     replace(listBody, h('ul', { class: 'profile-list' }, profiles.map((p) => {
-      const del = h('button', { type: 'button', class: 'button button-small button-danger-outline', 'aria-label': `Delete ${p.name}`, 'data-testid': 'delete-profile' }, 'Delete');
-      let confirming = false;
-      del.addEventListener('click', async () => {
-        if (!confirming) {
-          confirming = true;
-          del.textContent = 'Confirm delete';
-          del.setAttribute('aria-label', `Confirm: delete ${p.name} for good`);
-          del.classList.add('button-danger');
-          setTimeout(() => {
-            if (!del.isConnected || !confirming) return;
-            confirming = false;
-            del.textContent = 'Delete';
-            del.setAttribute('aria-label', `Delete ${p.name}`);
-            del.classList.remove('button-danger');
-          }, 5000);
-          return;
-        }
-        del.disabled = true;
-        try {
+      const del = confirmButton({
+        label: 'Delete', confirmLabel: 'Confirm delete', testid: 'delete-profile',
+        aria: `Delete ${p.name}`, confirmAria: `Confirm: delete ${p.name} for good`,
+        action: async () => {
           await api.deleteProfile(p.id);
           toast(`Deleted ${p.name}.`, 'success');
           if (getProfileId() === p.id) setProfileId(null);
           if (editing?.id === p.id) fill(null);
           await loadList();
-        } catch (err) {
-          del.disabled = false;
-          toast(`Could not delete ${p.name}: ${err.message}`, 'error');
-        }
+        },
+        onError: (err) => toast(`Could not delete ${p.name}: ${err.message}`, 'error'),
       });
       const edit = h('button', { type: 'button', class: 'button button-small button-secondary', 'aria-label': `Edit ${p.name}`, 'data-testid': 'edit-profile' }, 'Edit');
       edit.addEventListener('click', () => {

@@ -97,4 +97,12 @@ pub trait Subscription: Send {
     /// Commits everything up to and including `deliveries` for the group: after a restart the
     /// group resumes after them.
     async fn commit(&mut self, deliveries: &[Delivery]) -> Result<(), BusError>;
+
+    /// Stops fetching `partition` of `topic` until [`Subscription::resume`]: the consumer holds
+    /// back a partition whose events queue behind a slow one, so memory stays bounded while the
+    /// other partitions flow. Records fetched before the pause may still be returned; after the
+    /// resume, the partition continues after the last record returned, skipping nothing.
+    async fn pause(&mut self, topic: &str, partition: u32) -> Result<(), BusError>;
+
+    async fn resume(&mut self, topic: &str, partition: u32) -> Result<(), BusError>;
 }

@@ -267,6 +267,7 @@ impl EventBus for EmbeddedLog {
                     topic: topic.to_string(),
                     partition,
                     next: self.committed(group, topic, partition).await?,
+                    paused: false,
                 });
             }
         }
@@ -353,6 +354,7 @@ struct Position {
     partition: u32,
     /// Next offset to hand out (not yet committed).
     next: i64,
+    paused: bool,
 }
 
 struct EmbeddedSubscription {
@@ -365,6 +367,18 @@ struct EmbeddedSubscription {
 }
 
 impl EmbeddedSubscription {
+    fn set_paused(&mut self, topic: &str, partition: u32, paused: bool) -> Result<(), BusError> {
+        let position = self
+            .positions
+            .iter_mut()
+            .find(|p| p.topic == topic && p.partition == partition)
+            .ok_or_else(|| {
+                BusError::Unavailable(format!("{topic}/{partition} is not subscribed"))
+            })?;
+        position.paused = paused;
+        Ok(())
+    }
+
     async fn fetch(&mut self, max: usize) -> Result<Vec<Delivery>, BusError> {
         let mut out = Vec::new();
         let count = self.positions.len();
@@ -373,6 +387,9 @@ impl EmbeddedSubscription {
                 break;
             }
             let position = &mut self.positions[(self.start + i) % count];
+            if position.paused {
+                continue;
+            }
             let batch = match self
                 .log
                 .read(
@@ -435,5 +452,13 @@ impl Subscription for EmbeddedSubscription {
             .map_err(unavailable)?;
         }
         tx.commit().await.map_err(unavailable)
+    }
+
+    async fn pause(&mut self, topic: &str, partition: u32) -> Result<(), BusError> {
+        self.set_paused(topic, partition, true)
+    }
+
+    async fn resume(&mut self, topic: &str, partition: u32) -> Result<(), BusError> {
+        self.set_paused(topic, partition, false)
     }
 }

@@ -77,6 +77,22 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether the database refused a write for want of space (SQLite's `SQLITE_FULL`, which it
+/// also reports when a write meets `ENOSPC`; PostgreSQL's `disk_full`). It is transient too:
+/// freeing space lets the same statement through.
+pub fn is_storage_full(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        db.code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == SQLITE_FULL)
+    } else {
+        db.code().as_deref() == Some("53100")
+    }
+}
+
 /// PostgreSQL's SQLSTATE classes and codes that mean "not now".
 fn transient_sqlstate(code: &str) -> bool {
     matches!(

@@ -9,6 +9,7 @@
 //! - [`consumer`]: the loop that polls, retries with backoff, dead-letters and commits offsets;
 //!   [`EventHandler`] and [`HandlerError`] are what it calls and what it is told.
 //! - [`dead_letters`]: the dead letters a service's consumers parked, to read and redrive.
+//! - [`erasure`]: a person's events erased from the dead letters and parked outbox records too.
 //! - [`retention`]: the log and the inboxes pruned by age (`bus.retention_hours`).
 //! - `conformance` (feature `testing`): the promises every [`EventBus`] keeps, as a test suite.
 
@@ -19,6 +20,7 @@ pub mod consumer;
 pub mod dead_letters;
 pub mod embedded;
 mod envelope;
+pub mod erasure;
 mod handler;
 pub mod inbox;
 pub mod outbox;
@@ -29,6 +31,6 @@ pub mod retention;
 pub use bus::{BusError, Delivery, EventBus, Record, Subscription, MAX_RECORD_BYTES};
 pub use consumer::Consumer;
 pub use envelope::{CloudEvent, EnvelopeError};
-pub use handler::{is_transient, EventHandler, HandlerError};
+pub use handler::{is_storage_full, is_transient, EventHandler, HandlerError};
 pub use pause::{PauseGate, Paused};
 pub use probe::ConsumerProbe;

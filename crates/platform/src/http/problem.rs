@@ -92,10 +92,18 @@ impl Problem {
         )
     }
 
-    /// A database error: 503 with a retry hint when it passes by itself (the database is
-    /// restarting, out of connections, locked), else an internal error.
+    /// A database error: 507 when its storage is full, 503 with a retry hint when it passes by
+    /// itself (the database is restarting, out of connections, locked), else an internal error.
+    /// Either of the first two means the write was not saved, and says so.
     pub fn database(cause: &sqlx::Error) -> Self {
-        if crate::events::is_transient(cause) {
+        if crate::events::is_storage_full(cause) {
+            tracing::error!(error = %cause, "the database's storage is full");
+            Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "the server's storage is full, so nothing was saved; retry once space is freed",
+            )
+            .retry_after(std::time::Duration::from_secs(30))
+        } else if crate::events::is_transient(cause) {
             tracing::warn!(error = %cause, "database unavailable");
             Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -139,7 +147,7 @@ impl From<anyhow::Error> for Problem {
 
 impl From<sqlx::Error> for Problem {
     fn from(e: sqlx::Error) -> Self {
-        Problem::internal(e)
+        Problem::database(&e)
     }
 }
 

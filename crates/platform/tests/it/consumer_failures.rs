@@ -328,3 +328,71 @@ async fn a_tombstone_is_passed_by_without_calling_the_handler() {
     assert!(dead_letters(&log).await.is_empty());
     shutdown.cancel();
 }
+
+/// Fails every event about `stuck` as an outage would, for ever; records the others it handles.
+#[derive(Default)]
+struct OutageOnOneKey {
+    stuck_attempts: AtomicU32,
+    handled: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl EventHandler for OutageOnOneKey {
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        if event.subject == "stuck" {
+            self.stuck_attempts.fetch_add(1, Ordering::SeqCst);
+            return Err(HandlerError::Transient(anyhow::anyhow!(
+                "the database is restarting"
+            )));
+        }
+        self.handled.lock().unwrap().push(event.subject.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_partition_stuck_on_an_outage_does_not_hold_up_events_published_later_on_other_partitions(
+) {
+    let handler = Arc::new(OutageOnOneKey::default());
+    let (log, shutdown, _dir) = consuming(handler.clone()).await;
+    log.publish(vec![Record::event("t", &event("stuck"))])
+        .await
+        .unwrap();
+    eventually("the stuck event is being retried", async || {
+        handler.stuck_attempts.load(Ordering::SeqCst) >= 2
+    })
+    .await;
+
+    // Published after the stuck event was polled: a loop that waits for its whole batch before
+    // polling again would never see them.
+    let stuck_partition = log.partition_for("stuck");
+    let elsewhere: Vec<String> = (0..8)
+        .map(|n| format!("k{n}"))
+        .filter(|key| log.partition_for(key) != stuck_partition)
+        .collect();
+    assert!(!elsewhere.is_empty());
+    let behind = (0..8)
+        .map(|n| format!("k{n}"))
+        .find(|key| log.partition_for(key) == stuck_partition);
+    let records = elsewhere
+        .iter()
+        .chain(&behind)
+        .map(|key| Record::event("t", &event(key)))
+        .collect();
+    log.publish(records).await.unwrap();
+
+    eventually(
+        "every event on the other partition is handled",
+        async || {
+            let handled = handler.handled.lock().unwrap();
+            elsewhere.iter().all(|key| handled.contains(key))
+        },
+    )
+    .await;
+    // Order per key is kept: what queued behind the stuck event still waits for it.
+    if let Some(behind) = behind {
+        assert!(!handler.handled.lock().unwrap().contains(&behind));
+    }
+    assert!(dead_letters(&log).await.is_empty());
+    shutdown.cancel();
+}

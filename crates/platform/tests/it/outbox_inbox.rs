@@ -14,8 +14,9 @@ use miyagi_platform::{
     db::{testing::fresh, Backend, Db},
     events::{
         consumer::{dead_letter_topic, DEAD_LETTER_TYPE},
+        dead_letters,
         embedded::EmbeddedLog,
-        inbox,
+        erasure, inbox,
         outbox::{self, Relay},
         CloudEvent, Consumer, EventBus, EventHandler, HandlerError, Record, MAX_RECORD_BYTES,
     },
@@ -32,6 +33,7 @@ miyagi_platform::on_both_backends!(
     transient_failures_are_retried_until_the_effect_is_applied_once,
     a_poison_event_is_parked_on_the_dead_letter_topic_with_its_error,
     an_event_the_bus_refuses_is_parked_and_the_events_after_it_still_flow,
+    an_erasure_tombstones_the_dead_letters_and_parked_records_of_its_key_but_spares_the_deletion,
 );
 
 async fn log() -> (EmbeddedLog, tempfile::TempDir) {
@@ -253,11 +255,9 @@ where
         ..ConsumerConfig::default()
     };
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(Consumer::new("g", &["t"], handler).run(
-        Arc::new(bus.clone()),
-        settings,
-        shutdown.clone(),
-    ));
+    let keep_in = handler.db.clone();
+    let consumer = Consumer::new("g", &["t"], handler).keeping_dead_letters_in(keep_in);
+    let task = tokio::spawn(consumer.run(Arc::new(bus.clone()), settings, shutdown.clone()));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !done().await {
         assert!(
@@ -365,6 +365,75 @@ async fn an_event_the_bus_refuses_is_parked_and_the_events_after_it_still_flow(b
     assert_eq!(parked, oversized.id);
     assert!(reason.contains("over the limit"), "{reason}");
     assert_eq!(outbox::pending(&db).await.unwrap(), 0);
+}
+
+async fn an_erasure_tombstones_the_dead_letters_and_parked_records_of_its_key_but_spares_the_deletion(
+    backend: Backend,
+) {
+    let (db, _guard) = fresh(backend, &MIGRATOR).await;
+    let (bus, _dir) = log().await;
+    // Parked: two oversized events about `a` (the second is the deletion) and one about `b`.
+    let oversized = |key: &str| {
+        CloudEvent::new(
+            "/test",
+            "miyagi.test.happened.v1",
+            key,
+            &json!({ "secret": "Ada's salary", "blob": "x".repeat(MAX_RECORD_BYTES) }),
+        )
+    };
+    let (about_a, deletion, about_b) = (oversized("a"), oversized("a"), oversized("b"));
+    for e in [&about_a, &deletion, &about_b] {
+        write_with_event(&db, e, true).await;
+    }
+    let shutdown = CancellationToken::new();
+    shutdown.cancel();
+    Relay::new(db.clone(), Arc::new(bus.clone()))
+        .run(shutdown)
+        .await;
+    // Dead-lettered: a poison event about `a`.
+    let poison = CloudEvent::new(
+        "/test",
+        "miyagi.test.happened.v1",
+        "a",
+        &json!({ "n": "Ada's salary" }),
+    );
+    bus.publish(vec![Record::event("t", &poison)])
+        .await
+        .unwrap();
+    run_consumer_until(&bus, Recorder::new(db.clone(), 0), || async {
+        dead_letters::list(&db, 10).await.unwrap().len() == 1
+    })
+    .await;
+
+    let erased = erasure::erase_kept_copies(&db, "t", "a", &deletion.id)
+        .await
+        .unwrap();
+    assert_eq!(erased, 2, "the parked event and the dead letter about `a`");
+    let kept: Vec<(String, String)> =
+        sqlx::query_as("SELECT event_id, event FROM miyagi_outbox_parked ORDER BY seq")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    let still_secret: Vec<&str> = kept
+        .iter()
+        .filter(|(_, event)| event.contains("Ada's salary"))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(
+        still_secret,
+        vec![deletion.id.as_str(), about_b.id.as_str()]
+    );
+    let letter = &dead_letters::list(&db, 10).await.unwrap()[0];
+    assert_eq!(letter.record["id"], json!(poison.id));
+    assert_eq!(letter.record["data"], json!(null));
+    assert!(!letter.record.to_string().contains("Ada's salary"));
+    assert_eq!(
+        erasure::erase_kept_copies(&db, "t", "a", &deletion.id)
+            .await
+            .unwrap(),
+        0,
+        "erasing twice changes nothing"
+    );
 }
 
 #[tokio::test]

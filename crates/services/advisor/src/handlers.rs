@@ -7,11 +7,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use miyagi_domain::{
     advice::AdviceTrigger,
-    events::types,
+    events::{topics, types},
     user::{UserProfile, UserProfileDeleted},
 };
 use miyagi_kernel::KernelError;
-use miyagi_platform::events::{inbox, CloudEvent, EventHandler, HandlerError};
+use miyagi_platform::events::{erasure, inbox, CloudEvent, EventHandler, HandlerError};
 
 use crate::{
     domain::Advisor,
@@ -108,6 +108,14 @@ impl EventHandler for ProfileFollower {
                     .await
                     .map_err(transient)?;
                 self.0.forget(&deleted.owner, deleted.id).await;
+                // The profile's events this service dead-lettered hold the whole profile.
+                erasure::erase_kept_copies(
+                    store.db(),
+                    topics::USER_PROFILE,
+                    &event.subject,
+                    &event.id,
+                )
+                .await?;
                 Ok(())
             }
             _ => Ok(()),

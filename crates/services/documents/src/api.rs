@@ -84,7 +84,7 @@ impl From<DocumentsError> for Problem {
                 detail,
                 retry_after,
             }) => Problem::too_many_requests(detail, retry_after),
-            DocumentsError::Store(StoreError::Database(e)) => Problem::database(&e),
+            DocumentsError::Store(StoreError::Database(e)) => Problem::from(e),
             e => Problem::internal(e),
         }
     }

@@ -1,8 +1,9 @@
 //! The events this service publishes, all on topic `miyagi.document`, keyed by document id, each
-//! carrying the [`Document`] as it stands after the change.
+//! carrying the [`Document`] as it stands after the change, except the deletion, which carries
+//! only the ids.
 
 use miyagi_domain::{
-    document::Document,
+    document::{Document, DocumentDeleted},
     events::{topics, types},
 };
 use miyagi_platform::events::CloudEvent;
@@ -27,5 +28,14 @@ pub fn failed(document: &Document) -> CloudEvent {
 }
 
 pub fn deleted(document: &Document) -> CloudEvent {
-    event(types::DOCUMENT_DELETED, document)
+    let payload = DocumentDeleted {
+        id: document.id,
+        owner: document.owner.clone(),
+    };
+    CloudEvent::new(
+        SOURCE,
+        types::DOCUMENT_DELETED,
+        document.id.to_string(),
+        &payload,
+    )
 }

@@ -9,6 +9,7 @@
 //!
 //! An upload is stored and answered at once; the `miyagi.document.uploaded.v1` event it emits
 //! is consumed by this same service, which ingests the file and emits `indexed` or `failed`.
+//! A deleted account (`miyagi.user.account.deleted.v1`) takes every document of its owner.
 
 mod api;
 mod datasets;
@@ -19,19 +20,27 @@ mod store;
 
 use std::sync::Arc;
 
-use miyagi_domain::document::LIBRARY_OWNER;
+use miyagi_domain::{document::LIBRARY_OWNER, events::topics};
 use miyagi_kernel::{EmbeddingModel, Kernel};
 use miyagi_memory::{
     chunk::{ChunkSettings, Chunker, TokenCounter},
     index::{ExactIndex, HnswIndex, HnswSettings, PgVectorIndex, VectorIndex},
 };
-use miyagi_platform::{config::VectorIndexKind, db::Db, events::Consumer, Service, ServiceContext};
+use miyagi_platform::{
+    config::VectorIndexKind,
+    db::Db,
+    events::{Consumer, EventBus},
+    Service, ServiceContext,
+};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use domain::Documents;
 pub use store::{Applied, DocumentStore, EmbeddedChunk, StoreError, Upload};
 
-use crate::{domain::UploadLimits, handlers::Ingestion};
+use crate::{
+    domain::UploadLimits,
+    handlers::{AccountErasure, Ingestion},
+};
 
 pub const NAME: &str = "documents";
 
@@ -48,6 +57,7 @@ pub struct Models {
 
 pub struct DocumentsService {
     documents: Arc<Documents>,
+    bus: Arc<dyn EventBus>,
 }
 
 impl DocumentsService {
@@ -115,6 +125,7 @@ impl DocumentsService {
         }
         Ok(Self {
             documents: Arc::new(documents),
+            bus: context.bus.clone(),
         })
     }
 
@@ -137,10 +148,20 @@ impl Service for DocumentsService {
     }
 
     fn consumers(&self) -> Vec<Consumer> {
-        vec![Consumer::new(
-            domain::INGESTION,
-            &[events::TOPIC],
-            Arc::new(Ingestion(self.documents.clone())),
-        )]
+        vec![
+            Consumer::new(
+                domain::INGESTION,
+                &[events::TOPIC],
+                Arc::new(Ingestion {
+                    documents: self.documents.clone(),
+                    bus: self.bus.clone(),
+                }),
+            ),
+            Consumer::new(
+                handlers::ACCOUNT_ERASURE,
+                &[topics::USER_ACCOUNT],
+                Arc::new(AccountErasure(self.documents.clone())),
+            ),
+        ]
     }
 }

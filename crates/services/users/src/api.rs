@@ -1,5 +1,6 @@
-//! HTTP API: `/api/v1/userprofile`. Every route acts on the caller's own profiles only; another
-//! user's profile answers 404 exactly like a missing one, so ids cannot be probed.
+//! HTTP API: `/api/v1/userprofile` and `/api/v1/account`. Every route acts on the caller's own
+//! profiles only; another user's profile answers 404 exactly like a missing one, so ids cannot
+//! be probed.
 
 use axum::{
     extract::{Path, Query, State},
@@ -12,8 +13,8 @@ use miyagi_platform::{
     auth::Principal,
     http::{FieldError, Problem, ValidJson},
 };
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -29,6 +30,7 @@ pub fn routes(store: UserStore) -> OpenApiRouter {
         .routes(routes!(list_profiles, create_profile))
         .routes(routes!(get_profile, update_profile, delete_profile))
         .routes(routes!(generate_profiles))
+        .routes(routes!(delete_account))
         .with_state(store)
 }
 
@@ -139,6 +141,32 @@ async fn delete_profile(
         .delete(&principal.user_id, id, if_match(&headers)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What deleting an account did at once; the rest follows through events.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct AccountDeletion {
+    /// The profiles deleted, with their advice.
+    profiles_deleted: Vec<Uuid>,
+}
+
+/// Delete everything Miyagi holds about you: every profile (and the advice written for it), every
+/// document with its passages and files, and the data in your past events, which become
+/// tombstones. Profiles go at once; the other services follow
+/// `miyagi.user.account.deleted.v1`, so the answer is 202. Your credentials are not Miyagi's
+/// to delete: they stay valid, with nothing left behind them.
+#[utoipa::path(delete, path = "/api/v1/account", tag = TAG,
+    responses((status = 202, body = AccountDeletion), (status = 401, body = Problem)))]
+async fn delete_account(
+    State(store): State<UserStore>,
+    principal: Principal,
+) -> Result<(StatusCode, Json<AccountDeletion>), Problem> {
+    let profiles_deleted = store.delete_account(&principal.user_id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(AccountDeletion { profiles_deleted }),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -8,14 +8,21 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use miyagi_domain::events::types;
-use miyagi_platform::events::{CloudEvent, EventBus, EventHandler, HandlerError};
+use miyagi_platform::{
+    db::Db,
+    events::{erasure, CloudEvent, EventBus, EventHandler, HandlerError},
+};
 
 use crate::events::TOPIC;
 
 /// The consumer group that erases deleted profiles' events.
 pub const ERASURE: &str = "users-erasure";
 
-pub struct Erasure(pub Arc<dyn EventBus>);
+pub struct Erasure {
+    pub bus: Arc<dyn EventBus>,
+    /// The service's database, whose dead letters and parked outbox records are erased too.
+    pub db: Db,
+}
 
 #[async_trait]
 impl EventHandler for Erasure {
@@ -24,11 +31,12 @@ impl EventHandler for Erasure {
             return Ok(());
         }
         let erased = self
-            .0
+            .bus
             .erase(TOPIC, &event.subject, &event.id)
             .await
             .map_err(|e| HandlerError::Transient(e.into()))?;
-        tracing::info!(profile = %event.subject, erased, "a deleted profile's events are tombstones now");
+        let kept = erasure::erase_kept_copies(&self.db, TOPIC, &event.subject, &event.id).await?;
+        tracing::info!(profile = %event.subject, erased, kept, "a deleted profile's events are tombstones now");
         Ok(())
     }
 }

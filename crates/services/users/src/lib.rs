@@ -1,6 +1,6 @@
 //! The users service: people's financial profiles.
 //!
-//! - `api`: HTTP routes under `/api/v1/userprofile`.
+//! - `api`: HTTP routes under `/api/v1/userprofile` and `/api/v1/account`.
 //! - `domain`: what the service decides (synthetic profile generation).
 //! - `store`: the `user_profiles` table, written together with outbox events.
 //! - [`events`]: the events the service publishes (other services and tests name its topic).
@@ -63,7 +63,10 @@ impl Service for UsersService {
         vec![Consumer::new(
             handlers::ERASURE,
             &[events::TOPIC],
-            Arc::new(handlers::Erasure(self.bus.clone())),
+            Arc::new(handlers::Erasure {
+                bus: self.bus.clone(),
+                db: self.store.db().clone(),
+            }),
         )]
     }
 }

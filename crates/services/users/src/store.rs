@@ -174,6 +174,33 @@ impl UserStore {
         Ok(())
     }
 
+    /// Deletes every profile of `owner` and announces that the account is gone, so every other
+    /// service deletes what it holds of them; the ids of the profiles deleted. Each profile's
+    /// own deletion is published too, so what follows profiles needs nothing new.
+    pub async fn delete_account(&self, owner: &str) -> Result<Vec<Uuid>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        let rows = sqlx::query(&format!(
+            "DELETE FROM user_profiles WHERE owner = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(owner)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut deleted = Vec::with_capacity(rows.len());
+        for row in rows {
+            let profile = from_row(&row)?;
+            enqueue(&mut tx, &events::deleted(&profile)).await?;
+            deleted.push(profile.id);
+        }
+        outbox::enqueue(
+            &mut tx,
+            events::ACCOUNT_TOPIC,
+            &events::account_deleted(owner),
+        )
+        .await?;
+        outbox::commit(&self.db, tx).await?;
+        Ok(deleted)
+    }
+
     /// A conditional write touched nothing: either the profile is not the caller's, or its version moved on.
     async fn why_unchanged(&self, conn: &mut AnyConnection, owner: &str, id: Uuid) -> StoreError {
         let current = sqlx::query_scalar::<_, i64>(

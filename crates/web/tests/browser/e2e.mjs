@@ -488,6 +488,21 @@ async function main() {
       await shot(page, 'system');
     });
 
+    await step('account: delete all my data, and every profile and document goes', async () => {
+      await nav(page, 'profile');
+      const before = await api('/api/v1/documents?limit=200');
+      check(before.length > 0, 'the run left no document to see deleted');
+      await page.click('[data-testid="delete-account"]');
+      await page.click('[data-testid="delete-account"]'); // confirm
+      await page.waitForFunction(() => /^Deleted \d+ profile/
+        .test(document.querySelector('[data-testid="account-status"]')?.textContent || ''), null, { timeout: UI_TIMEOUT });
+      await page.waitForFunction(() => !document.querySelector('[data-testid="profile-list"] li[data-profile-id]'), null, { timeout: UI_TIMEOUT });
+      check((await api('/api/v1/userprofile')).length === 0, 'profiles are left after deleting all data');
+      await waitFor(async () => ((await api('/api/v1/documents?limit=200')).length === 0 ? true : null),
+        { timeout: INDEX_TIMEOUT, what: 'every document to be deleted' });
+      note(`${before.length} documents and every profile deleted`);
+    });
+
     await step('no JavaScript errors on any page', async () => {
       check(pageErrors.length === 0, `uncaught errors in the page:\n${pageErrors.join('\n')}`);
       if (consoleErrors.length) note(`console errors (not failing the test): ${consoleErrors.slice(0, 5).join(' | ')}`);

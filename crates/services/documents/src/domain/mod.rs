@@ -156,6 +156,25 @@ impl Documents {
         Ok(document)
     }
 
+    /// Deletes every document of `owner` as [`Documents::delete`] does, for an account's
+    /// deletion; how many went. Safe to repeat: a document already gone is skipped.
+    pub async fn delete_all(&self, owner: &str) -> Result<usize, DocumentsError> {
+        let mut deleted = 0;
+        loop {
+            let page = self.store.list(owner, None, 200, 0).await?;
+            if page.is_empty() {
+                return Ok(deleted);
+            }
+            for document in page {
+                match self.delete(owner, document.id).await {
+                    Ok(_) => deleted += 1,
+                    Err(DocumentsError::NotFound) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
     /// Removes a document's stored files except `keep`. Best effort: a leftover file is
     /// unreachable garbage, never visible data.
     async fn delete_blobs(&self, id: Uuid, keep: Option<&str>) {

@@ -1,7 +1,7 @@
 //! The service as a client sees it, running for real: HTTP, the embedded event log carrying
 //! `uploaded` events to the ingestion consumer, MiniLM embeddings, the HNSW index, SQLite.
 
-use std::{ops::Deref, time::Duration};
+use std::{ops::Deref, sync::Arc, time::Duration};
 
 use miyagi_documents::{DocumentsService, Models};
 use miyagi_domain::document::LIBRARY_OWNER;
@@ -10,13 +10,14 @@ use miyagi_memory::{
     retrieve::{RetrievalSettings, Retriever},
     testing,
 };
-use miyagi_platform::config::Config;
+use miyagi_platform::{config::Config, events::EventBus};
 use miyagi_testing::{api_key, models, TestApp, TestContext};
 use reqwest::{multipart, StatusCode};
 use serde_json::{json, Value};
 
-/// The documents service for alice and bob, with the document-specific calls its tests make.
-pub(crate) struct Miyagi(TestApp);
+/// The documents service for alice and bob, with the document-specific calls its tests make,
+/// and the event log it runs on.
+pub(crate) struct Miyagi(TestApp, pub(crate) Arc<dyn EventBus>);
 
 impl Deref for Miyagi {
     type Target = TestApp;
@@ -51,7 +52,8 @@ impl Miyagi {
         )
         .await
         .unwrap();
-        Self(test.spawn(vec![Box::new(service)]).await)
+        let bus = test.context.bus.clone();
+        Self(test.spawn(vec![Box::new(service)]).await, bus)
     }
 
     pub(crate) async fn upload(
@@ -123,7 +125,7 @@ impl Miyagi {
         self.settled(user, body[0]["id"].as_str().unwrap()).await
     }
 
-    async fn search(&self, user: &str, body: Value) -> Vec<Value> {
+    pub(crate) async fn search(&self, user: &str, body: Value) -> Vec<Value> {
         let (status, found) = self
             .send(
                 self.request(user, reqwest::Method::POST, "/api/v1/documents/search")

@@ -2,6 +2,7 @@
 //! HTTP with the real embedding model, event log, consumers and vector index.
 
 mod api;
+mod erasure;
 mod faults;
 mod store;
 mod uploads;

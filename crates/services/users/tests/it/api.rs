@@ -1,10 +1,14 @@
 //! The HTTP API as a client sees it: status codes, problem+json, ETags and ownership.
 
-use miyagi_testing::{fixtures::ada, Reply, TestApp, TestContext};
-use std::{sync::Arc, time::Duration};
+use miyagi_testing::{fixtures::ada, log, Reply, TestApp, TestContext};
+use std::sync::Arc;
 
+use miyagi_domain::events::types;
 use miyagi_platform::events::{CloudEvent, EventBus};
-use miyagi_users::{events::TOPIC, UsersService};
+use miyagi_users::{
+    events::{ACCOUNT_TOPIC, TOPIC},
+    UsersService,
+};
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -22,24 +26,14 @@ impl Api {
         Self(test.spawn(vec![Box::new(users)]).await, bus)
     }
 
-    /// Every event on the profile topic about `id`, as the log holds it now.
-    async fn events_about(&self, id: &str) -> Vec<CloudEvent> {
-        let group = format!("reader-{}", uuid::Uuid::new_v4());
-        let mut sub = self.1.subscribe(&group, &[TOPIC]).await.unwrap();
-        let mut events = Vec::new();
-        loop {
-            let batch = sub.poll(100, Duration::from_millis(100)).await.unwrap();
-            if batch.is_empty() {
-                break;
-            }
-            events.extend(
-                batch
-                    .iter()
-                    .map(|d| CloudEvent::from_bytes(&d.payload).unwrap())
-                    .filter(|e| e.subject == id),
-            );
-        }
-        events
+    /// Every event on `topic` about `id`, once `done` holds of them.
+    async fn events_once(
+        &self,
+        topic: &str,
+        id: &str,
+        done: impl Fn(&[CloudEvent]) -> bool,
+    ) -> Vec<CloudEvent> {
+        log::events_once(&*self.1, topic, id, done).await
     }
 
     async fn send(
@@ -391,18 +385,11 @@ async fn a_deleted_profile_leaves_only_tombstones_of_its_data_in_the_event_log()
     let deleted = api.send("alice", "DELETE", &uri, None, &[]).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
 
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let events = loop {
-        let events = api.events_about(&id).await;
-        if events.len() == 3 && events.iter().filter(|e| e.erased).count() == 2 {
-            break events;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the created and updated events were never erased: {events:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let events = api
+        .events_once(TOPIC, &id, |events| {
+            events.len() == 3 && events.iter().filter(|e| e.erased).count() == 2
+        })
+        .await;
     for event in &events {
         let text = serde_json::to_string(event).unwrap();
         for personal in ["Ada Lovelace", "Buy a home", "150000", "Chess"] {
@@ -414,4 +401,59 @@ async fn a_deleted_profile_leaves_only_tombstones_of_its_data_in_the_event_log()
         !last.erased && last.event_type.ends_with("deleted.v1"),
         "the deletion itself stays for other services to act on: {last:?}"
     );
+}
+
+#[tokio::test]
+async fn deleting_the_account_deletes_every_profile_of_the_caller_and_announces_it() {
+    let api = Api::new().await;
+    let id_of = |reply: Reply| reply.body["id"].as_str().unwrap().to_string();
+    let mut mine = vec![
+        id_of(api.create("alice").await),
+        id_of(api.create("alice").await),
+    ];
+    let bobs = id_of(api.create("bob").await);
+
+    let reply = api
+        .send("alice", "DELETE", "/api/v1/account", None, &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let mut deleted: Vec<String> =
+        serde_json::from_value(reply.body["profilesDeleted"].clone()).unwrap();
+    deleted.sort();
+    mine.sort();
+    assert_eq!(deleted, mine);
+    let listed = api
+        .send("alice", "GET", "/api/v1/userprofile", None, &[])
+        .await;
+    assert_eq!(listed.body, json!([]));
+    let kept = api
+        .send(
+            "bob",
+            "GET",
+            &format!("/api/v1/userprofile/{bobs}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        kept.status,
+        StatusCode::OK,
+        "another user's profile is untouched"
+    );
+
+    // Announced, for the services that hold more of alice: the account's deletion, and each
+    // profile's own (which the advisor already follows).
+    let account = api
+        .events_once(ACCOUNT_TOPIC, "alice", |events| !events.is_empty())
+        .await;
+    assert_eq!(account[0].event_type, types::USER_ACCOUNT_DELETED);
+    assert_eq!(account[0].data, json!({ "user": "alice" }));
+    for id in &mine {
+        api.events_once(TOPIC, id, |events| {
+            events
+                .last()
+                .is_some_and(|e| e.event_type == types::USER_PROFILE_DELETED)
+        })
+        .await;
+    }
 }

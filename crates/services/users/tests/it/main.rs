@@ -2,4 +2,5 @@
 //! its real HTTP stack.
 
 mod api;
+mod disk_full;
 mod store;

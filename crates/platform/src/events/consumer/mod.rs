@@ -12,8 +12,8 @@
 //!   retry meets again, or a passing overload: it is retried with backoff, and dead-lettered
 //!   after `consumer.max_attempts`. Either way the consumer task lives on.
 //!
-//! The partitions of one batch are worked on concurrently, each in order, so a slow key holds up
-//! its own partition rather than every event in the batch. [`ConsumerProbe`] reports to readiness
+//! Each partition has a lane of its own ([`lanes`]), handled in order while the loop keeps
+//! polling, so a slow key holds up only its own partition. [`ConsumerProbe`] reports to readiness
 //! what the loop is doing: a consumer that stopped, or one that has had an event in hand for too
 //! long, is not ready.
 
@@ -25,11 +25,18 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+mod lanes;
+
+use lanes::Lanes;
+
 use super::{
     bus::Record, dead_letters, pause::PauseGate, probe::ConsumerProbe, CloudEvent, Delivery,
-    EventBus, EventHandler, HandlerError,
+    EventBus, EventHandler, HandlerError, Subscription,
 };
 use crate::{config::ConsumerConfig, db::Db};
+
+/// How soon what the lanes finish is committed while they work.
+const COMMIT_EVERY: Duration = Duration::from_millis(100);
 
 /// Type of the envelope that carries a dead-lettered record.
 pub const DEAD_LETTER_TYPE: &str = "miyagi.deadletter.v1";
@@ -118,61 +125,62 @@ impl Consumer {
                 }
             }
         };
+        // The lanes stop with the loop, whether it was shut down or broke.
+        let lanes_stop = shutdown.child_token();
+        let lane = Arc::new(LaneWork {
+            consumer: self.clone(),
+            bus: bus.clone(),
+            settings: settings.clone(),
+            shutdown: lanes_stop.clone(),
+        });
+        let work: lanes::Work = Arc::new(move |delivery| Box::pin(lane.clone().finish(delivery)));
+        let mut lanes = Lanes::new(work, settings.batch_size);
         while !shutdown.is_cancelled() {
-            let _working = tokio::select! {
+            let working = tokio::select! {
                 working = self.gate.working() => working,
                 _ = shutdown.cancelled() => break,
             };
+            // While lanes work, poll briefly so what they finish is committed promptly.
+            let wait = if lanes.busy() {
+                COMMIT_EVERY
+            } else {
+                Duration::from_secs(1)
+            };
             let batch = tokio::select! {
-                polled = subscription.poll(settings.batch_size, Duration::from_secs(1)) => polled,
+                polled = subscription.poll(settings.batch_size, wait) => polled,
                 _ = shutdown.cancelled() => break,
             };
-            let batch = match batch {
-                Ok(batch) => batch,
+            match batch {
+                Ok(batch) => batch.into_iter().for_each(|d| lanes.dispatch(d)),
                 Err(e) => {
                     tracing::warn!(group = %self.group, error = %e, "poll failed; retrying");
+                    drop(working);
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
-            };
-            let partitions = by_partition(batch);
-            let finished = futures::future::join_all(
-                partitions
-                    .iter()
-                    .map(|deliveries| self.work_through(deliveries, &*bus, &settings, &shutdown)),
-            )
-            .await;
-            let done: Vec<Delivery> = partitions
-                .into_iter()
-                .zip(finished)
-                .flat_map(|(deliveries, n)| deliveries.into_iter().take(n))
-                .collect();
-            if done.is_empty() {
-                continue;
             }
-            fail::fail_point!("consumer.before_commit");
-            // A failed commit only means redelivery, which the inbox absorbs.
-            if let Err(e) = subscription.commit(&done).await {
-                tracing::warn!(group = %self.group, error = %e, "offset commit failed; events will be redelivered");
+            lanes.steer(&mut *subscription).await;
+            self.commit(&mut *subscription, lanes.finished()).await;
+            if let Some(why) = lanes.broken() {
+                // Stopping turns readiness red; a restart redelivers what was not committed.
+                tracing::error!(group = %self.group, %why, "a partition's lane failed; the consumer stops");
+                lanes_stop.cancel();
+                break;
             }
         }
+        let finished = lanes.close().await;
+        self.commit(&mut *subscription, finished).await;
     }
 
-    /// Processes one partition's deliveries in order; how many are done (a prefix, so the
-    /// committed offset never skips an unfinished event).
-    async fn work_through(
-        &self,
-        deliveries: &[Delivery],
-        bus: &dyn EventBus,
-        settings: &ConsumerConfig,
-        shutdown: &CancellationToken,
-    ) -> usize {
-        for (n, delivery) in deliveries.iter().enumerate() {
-            if let Outcome::Interrupted = self.process(delivery, bus, settings, shutdown).await {
-                return n;
-            }
+    async fn commit(&self, subscription: &mut dyn Subscription, done: Vec<Delivery>) {
+        if done.is_empty() {
+            return;
         }
-        deliveries.len()
+        fail::fail_point!("consumer.before_commit");
+        // A failed commit only means redelivery, which the inbox absorbs.
+        if let Err(e) = subscription.commit(&done).await {
+            tracing::warn!(group = %self.group, error = %e, "offset commit failed; events will be redelivered");
+        }
     }
 
     async fn process(
@@ -342,21 +350,6 @@ impl Consumer {
     }
 }
 
-/// The batch split by (topic, partition), each part in log order.
-fn by_partition(batch: Vec<Delivery>) -> Vec<Vec<Delivery>> {
-    let mut parts: Vec<Vec<Delivery>> = Vec::new();
-    for delivery in batch {
-        match parts
-            .iter_mut()
-            .find(|part| part[0].partition == delivery.partition && part[0].topic == delivery.topic)
-        {
-            Some(part) => part.push(delivery),
-            None => parts.push(vec![delivery]),
-        }
-    }
-    parts
-}
-
 /// What a panic said, when it said it with a string (as `panic!` and `expect` do).
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
     panic
@@ -364,6 +357,30 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("a non-text panic payload")
+}
+
+/// What a lane does with each of its deliveries.
+struct LaneWork {
+    consumer: Consumer,
+    bus: Arc<dyn EventBus>,
+    settings: ConsumerConfig,
+    shutdown: CancellationToken,
+}
+
+impl LaneWork {
+    /// What was polled is finished even after shutdown has fired, as the loop promises; only
+    /// an event still being retried then is left for the next run.
+    async fn finish(self: Arc<Self>, delivery: Delivery) -> Option<Delivery> {
+        let _working = self.consumer.gate.working().await;
+        let outcome = self
+            .consumer
+            .process(&delivery, &*self.bus, &self.settings, &self.shutdown)
+            .await;
+        match outcome {
+            Outcome::Interrupted => None,
+            Outcome::Handled | Outcome::DeadLettered => Some(delivery),
+        }
+    }
 }
 
 /// Exponential backoff with full jitter, capped.
@@ -379,16 +396,6 @@ fn backoff(settings: &ConsumerConfig, attempt: u32) -> Duration {
 mod tests {
     use super::*;
 
-    fn delivery(topic: &str, partition: u32, offset: i64) -> Delivery {
-        Delivery {
-            topic: topic.into(),
-            partition,
-            offset,
-            key: String::new(),
-            payload: Vec::new(),
-        }
-    }
-
     #[test]
     fn backoff_grows_and_is_capped() {
         let settings = ConsumerConfig {
@@ -399,31 +406,5 @@ mod tests {
         assert!(backoff(&settings, 1) <= Duration::from_millis(100));
         assert!(backoff(&settings, 3) >= Duration::from_millis(200));
         assert!(backoff(&settings, 15) <= Duration::from_millis(1000));
-    }
-
-    #[test]
-    fn a_batch_splits_by_topic_and_partition_keeping_log_order() {
-        let batch = vec![
-            delivery("a", 0, 1),
-            delivery("a", 1, 7),
-            delivery("b", 0, 3),
-            delivery("a", 0, 2),
-        ];
-        let parts: Vec<Vec<(String, u32, i64)>> = by_partition(batch)
-            .into_iter()
-            .map(|p| {
-                p.into_iter()
-                    .map(|d| (d.topic, d.partition, d.offset))
-                    .collect()
-            })
-            .collect();
-        assert_eq!(
-            parts,
-            vec![
-                vec![("a".into(), 0, 1), ("a".into(), 0, 2)],
-                vec![("a".into(), 1, 7)],
-                vec![("b".into(), 0, 3)],
-            ]
-        );
     }
 }
