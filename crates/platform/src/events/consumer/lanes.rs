@@ -2,8 +2,8 @@
 //! so a partition stuck on one event (an outage being retried, a slow model call) holds up only
 //! the events behind it, while the loop goes on polling and the other partitions keep flowing.
 //!
-//! A lane with `depth` events waiting is held back at the bus ([`Subscription::pause`]) and let
-//! go once half of them are done, so a stuck partition costs a bounded amount of memory. Lanes
+//! A lane with `depth` events waiting (two polls' worth) is held back at the bus
+//! ([`Subscription::pause`]) and let go once half of them are done, so a stuck partition costs a bounded amount of memory. Lanes
 //! report each event they finish, in log order; committing a finished event commits its
 //! partition up to it, which is why a lane stops at the first event it could not finish.
 

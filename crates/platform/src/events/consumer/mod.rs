@@ -134,12 +134,15 @@ impl Consumer {
             shutdown: lanes_stop.clone(),
         });
         let work: lanes::Work = Arc::new(move |delivery| Box::pin(lane.clone().finish(delivery)));
-        let mut lanes = Lanes::new(work, settings.batch_size);
+        let mut lanes = Lanes::new(work, 2 * settings.batch_size);
         while !shutdown.is_cancelled() {
             let working = tokio::select! {
                 working = self.gate.working() => working,
                 _ = shutdown.cancelled() => break,
             };
+            // Resumes the lanes that drained since the last poll and pauses the full ones
+            // before asking for more.
+            lanes.steer(&mut *subscription).await;
             // While lanes work, poll briefly so what they finish is committed promptly.
             let wait = if lanes.busy() {
                 COMMIT_EVERY
@@ -159,7 +162,6 @@ impl Consumer {
                     continue;
                 }
             }
-            lanes.steer(&mut *subscription).await;
             self.commit(&mut *subscription, lanes.finished()).await;
             if let Some(why) = lanes.broken() {
                 // Stopping turns readiness red; a restart redelivers what was not committed.
