@@ -5,27 +5,12 @@
 //! `cargo bench -p miyagi --bench personalize` (`MIYAGI_BENCH_COLD` sets the number of cold
 //! requests, default 8; cached requests are 50).
 
-use std::{
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+mod common;
 
+use std::time::{Duration, Instant};
+
+use common::{report, Miyagi};
 use serde_json::{json, Value};
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((p * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
-}
-
-fn report(label: &str, mut ms: Vec<f64>) {
-    ms.sort_by(f64::total_cmp);
-    println!(
-        "{label}: n={} p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
-        ms.len(),
-        percentile(&ms, 0.5),
-        percentile(&ms, 0.95),
-        ms.last().unwrap()
-    );
-}
 
 fn body(user_id: &str, stocks: u32) -> Value {
     json!({
@@ -42,40 +27,8 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
-    let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_miyagi"))
-        .arg("up")
-        .env("MIYAGI_HTTP__BIND", format!("127.0.0.1:{port}"))
-        .env("MIYAGI_DATA_DIR", data.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(600))
-        .build()
-        .unwrap();
-    let started = Instant::now();
-    while http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status().is_success())
-        .ok()
-        != Some(true)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "miyagi up never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let miyagi = Miyagi::up().await;
+    let (base, http) = (miyagi.base.clone(), miyagi.http.clone());
     let profile: Value = http
         .post(format!("{base}/api/v1/userprofile"))
         .json(
@@ -135,6 +88,4 @@ async fn main() {
     }
     report("personalize cold (local SmolLM2 writes the advice)", cold);
     report("personalize cached (same request again)", cached);
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -144,6 +144,7 @@ enum ServiceName {
     Llm,
     Documents,
     Advisor,
+    Copilot,
     /// The web UI and the live event stream it follows; starts last, to list the others.
     Web,
 }
@@ -151,7 +152,7 @@ enum ServiceName {
 /// What services started earlier in the process hand to later ones.
 #[derive(Default)]
 struct Started {
-    /// The documents service's passages, which the advisor cites.
+    /// The documents service's passages, which the advisor and the copilot cite.
     library: Option<Arc<dyn Retriever>>,
     /// Names of the services started so far.
     names: Vec<String>,
@@ -191,7 +192,7 @@ impl ServiceName {
                 let models = models()?;
                 let documents = miyagi_documents::Models {
                     embedder: models.embeddings.clone(),
-                    tokens: TokenCounter::from_file(&models.embeddings_dir.join("tokenizer.json"))?,
+                    tokens: models.tokens.clone(),
                     kernel: models.writer.clone(),
                 };
                 let service = miyagi_documents::DocumentsService::start(context, documents).await?;
@@ -219,6 +220,29 @@ impl ServiceName {
                 Some(Box::new(
                     miyagi_advisor::AdvisorService::start(context, models.writer.clone(), library)
                         .await?,
+                ))
+            }
+            ServiceName::Copilot => {
+                let models = models()?;
+                // A person's own documents are searched in their request, so the copilot needs
+                // the documents service beside it; the library alone over HTTP would answer
+                // without the person's documents and pretend it had looked.
+                let Some(passages) = started.library.clone() else {
+                    anyhow::bail!(
+                        "the copilot searches the person's documents and the library in process: run it with `documents` (`miyagi serve documents copilot`)"
+                    );
+                };
+                Some(Box::new(
+                    miyagi_copilot::CopilotService::start(
+                        context,
+                        miyagi_copilot::Models {
+                            kernel: models.writer.clone(),
+                            embedder: models.embeddings.clone(),
+                            tokens: models.tokens.clone(),
+                        },
+                        passages,
+                    )
+                    .await?,
                 ))
             }
             ServiceName::Web => Some(Box::new(miyagi_web::WebService::new(SystemInfo {
@@ -253,7 +277,8 @@ struct LocalModels {
     /// with an in-process response cache so an identical model call is answered once.
     writer: Option<Kernel>,
     embeddings: Arc<dyn EmbeddingModel>,
-    embeddings_dir: PathBuf,
+    /// Counts tokens as the embedding model does: chunk sizes, prompt budgets.
+    tokens: TokenCounter,
 }
 
 /// Loads the configured local models, pulling the defaults on first use (with progress).
@@ -312,7 +337,7 @@ fn local_models(config: &ModelsConfig) -> anyhow::Result<LocalModels> {
         chat: chat.map(|c| kernel(c).build()),
         writer: writer.map(|c| kernel(c).cache(Arc::new(ResponseCache::new(256))).build()),
         embeddings: Arc::new(embeddings),
-        embeddings_dir,
+        tokens: TokenCounter::from_file(&embeddings_dir.join("tokenizer.json"))?,
     })
 }
 

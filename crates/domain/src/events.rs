@@ -11,6 +11,10 @@ pub mod topics {
     pub const USER_ACCOUNT: &str = "miyagi.user.account";
     pub const DOCUMENT: &str = "miyagi.document";
     pub const ADVICE: &str = "miyagi.advice";
+    /// Chats with the copilot and their messages: keyed by chat id.
+    pub const CHAT: &str = "miyagi.chat";
+    /// What the copilot remembers of a person: keyed by memory id.
+    pub const MEMORY: &str = "miyagi.memory";
 }
 
 pub mod types {
@@ -26,4 +30,12 @@ pub mod types {
     /// earlier events are erased, nothing of what it was (its name, its title) stays in the log.
     pub const DOCUMENT_DELETED: &str = "miyagi.document.deleted.v2";
     pub const ADVICE_GENERATED: &str = "miyagi.advice.generated.v1";
+    pub const CHAT_CREATED: &str = "miyagi.chat.created.v1";
+    pub const CHAT_UPDATED: &str = "miyagi.chat.updated.v1";
+    pub const CHAT_DELETED: &str = "miyagi.chat.deleted.v1";
+    /// A question or an answer was added to a chat; the copilot extracts memories from questions.
+    pub const CHAT_MESSAGE_CREATED: &str = "miyagi.chat.message.created.v1";
+    pub const MEMORY_EXTRACTED: &str = "miyagi.memory.extracted.v1";
+    pub const MEMORY_UPDATED: &str = "miyagi.memory.updated.v1";
+    pub const MEMORY_DELETED: &str = "miyagi.memory.deleted.v1";
 }

@@ -13,8 +13,10 @@ macro_rules! reserved_prefix {
 }
 
 pub mod advice;
+pub mod chat;
 pub mod document;
 pub mod events;
+pub mod text;
 pub mod user;
 
 /// Prefix of the system's own owners (the shared document library). No caller can authenticate

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
+use crate::text::printable;
+
 /// How much market risk a person says they can stomach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -99,18 +101,6 @@ fn short_items(items: &[String]) -> Result<(), ValidationError> {
             .with_message("each item must be 1 to 200 characters".into()));
     }
     items.iter().try_for_each(|i| printable(i))
-}
-
-/// Control characters (NUL above all: PostgreSQL cannot store it) have no place in a profile.
-fn printable(text: &str) -> Result<(), ValidationError> {
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(ValidationError::new("control_character")
-            .with_message("must not contain control characters".into()));
-    }
-    Ok(())
 }
 
 fn retirement_after_adulthood(p: &UserProfileInput) -> Result<(), ValidationError> {

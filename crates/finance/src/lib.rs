@@ -11,11 +11,14 @@
 //! 3. [`stocks`]: each holding's weight, the portfolio's concentration, volatility from price
 //!    history when given, and a per-stock action.
 //! 4. [`projection`]: a Monte Carlo projection of wealth at retirement, as percentiles per year.
+//!
+//! [`words`] puts the numbers into prose the same way wherever they are written.
 
 pub mod allocation;
 pub mod projection;
 pub mod risk;
 pub mod stocks;
+pub mod words;
 
 pub use allocation::{Action, Allocation, AssetClass, Drift};
 pub use risk::{Household, RiskProfile, Tolerance};

@@ -17,9 +17,29 @@ use crate::{
     Kernel, KernelError,
 };
 
+mod field_tap;
+
+pub use field_tap::FieldTap;
+
 /// Sees the answer's text as the model writes it, for showing progress; the validated value
 /// still comes back whole.
 pub type TextWatcher = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A watcher that hands `sink` the decoded characters of the answer's top-level string `field`
+/// as the model writes them (see [`FieldTap`]).
+pub fn watch_field(field: &str, sink: impl Fn(String) + Send + Sync + 'static) -> TextWatcher {
+    let tap = std::sync::Mutex::new(FieldTap::new(field));
+    Arc::new(move |piece: &str| {
+        let text = match tap.lock() {
+            Ok(mut tap) => tap.feed(piece),
+            // A panic in another feed left the tap mid-string; what it would add is lost.
+            Err(_) => String::new(),
+        };
+        if !text.is_empty() {
+            sink(text);
+        }
+    })
+}
 
 /// The schema for `T`, as sent to the model.
 pub fn schema_for<T: JsonSchema>() -> Value {

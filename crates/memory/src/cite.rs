@@ -6,14 +6,17 @@
 //! sentences. Other models may still invent or misattribute a quote, so [`verify`] checks every
 //! citation against the passage it names, and the ones that fail are reported, not shown.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, ops::RangeInclusive};
 
 use miyagi_kernel::{
-    chat::ExecutionSettings, structured::TextWatcher, ChatMessage, ChatRequest, Kernel, KernelError,
+    chat::ExecutionSettings, structured::TextWatcher, ChatMessage, ChatRequest, EmbeddingModel,
+    Kernel, KernelError,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
+
+use crate::retrieve::cosine;
 
 /// A retrieved passage, as shown to a model and as a citation points into.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,9 +176,9 @@ pub fn sources_block(passages: &[Passage]) -> String {
         .collect()
 }
 
-/// JSON schema of a list of at most `max` citations of `passages` (numbered as in
-/// [`sources_block`]) whose quotes can only be the passages' own sentences.
-pub fn citations_schema(passages: &[Passage], max: usize) -> Value {
+/// JSON schema of a list of `count` citations of `passages` (numbered as in [`sources_block`])
+/// whose quotes can only be the passages' own sentences.
+pub fn citations_schema(passages: &[Passage], count: RangeInclusive<usize>) -> Value {
     let quotable: BTreeSet<String> = passages
         .iter()
         .flat_map(|p| quotable_sentences(&p.text))
@@ -188,7 +191,8 @@ pub fn citations_schema(passages: &[Passage], max: usize) -> Value {
     };
     json!({
         "type": "array",
-        "maxItems": max,
+        "minItems": if passages.is_empty() { 0 } else { *count.start() },
+        "maxItems": *count.end(),
         "items": {
             "type": "object",
             "properties": {
@@ -230,6 +234,63 @@ pub fn resolve(raw: Vec<RawCitation>, passages: &[Passage]) -> (Vec<Citation>, V
     (citations, rejected)
 }
 
+/// Citations for an answer already written: the passages' sentences closest in meaning to one of
+/// the answer's sentences (cosine ≥ `min_cosine`, best first, at most `max`, one per passage).
+/// For prose written freely (streamed as plain text) rather than under a schema: each quote is
+/// a sentence of the passage it names by construction, and [`verify`] still checks it.
+pub async fn attribute(
+    embedder: &dyn EmbeddingModel,
+    answer: &str,
+    passages: &[Passage],
+    max: usize,
+    min_cosine: f32,
+) -> Result<Vec<Citation>, KernelError> {
+    let claims = quotable_sentences(answer);
+    let quotable: Vec<(usize, String)> = passages
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| quotable_sentences(&p.text).into_iter().map(move |q| (i, q)))
+        // A heading names a topic; it states nothing an answer could rest on.
+        .filter(|(_, q)| q.ends_with(['.', '!', '?']))
+        .take(MAX_QUOTABLE)
+        .collect();
+    if claims.is_empty() || quotable.is_empty() || max == 0 {
+        return Ok(vec![]);
+    }
+    let texts: Vec<String> = claims
+        .iter()
+        .cloned()
+        .chain(quotable.iter().map(|(_, q)| q.clone()))
+        .collect();
+    let vectors = embedder.embed(&texts).await?;
+    let (claim_vectors, quote_vectors) = vectors.split_at(claims.len());
+    let mut scored: Vec<(f32, usize)> = quote_vectors
+        .iter()
+        .enumerate()
+        .map(|(q, v)| {
+            let best = claim_vectors
+                .iter()
+                .map(|c| cosine(c, v))
+                .fold(f32::MIN, f32::max);
+            (best, q)
+        })
+        .filter(|(score, _)| *score >= min_cosine)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut cited_passages = BTreeSet::new();
+    let citations: Vec<Citation> = scored
+        .into_iter()
+        .filter(|(_, q)| cited_passages.insert(quotable[*q].0))
+        .take(max)
+        .map(|(_, q)| Citation::of(&passages[quotable[q].0], quotable[q].1.clone()))
+        .collect();
+    Ok(verify(&citations, passages)
+        .into_iter()
+        .zip(citations)
+        .filter_map(|(ok, c)| ok.is_ok().then_some(c))
+        .collect())
+}
+
 /// A model's structured answer together with its citations, checked against the sources.
 #[derive(Debug)]
 pub struct Cited<T> {
@@ -239,8 +300,8 @@ pub struct Cited<T> {
     pub rejected: Vec<String>,
 }
 
-/// Asks the kernel's chat model for an answer of `schema` (a JSON object schema) plus at most
-/// `max_citations` citations of `passages`, which the request's messages must show as
+/// Asks the kernel's chat model for an answer of `schema` (a JSON object schema) plus
+/// `citations` (how many, at least and at most) citations of `passages`, which the request's messages must show as
 /// [`sources_block`] numbers them. The citations field is added to the schema here, so every
 /// grounded writer constrains and verifies quotes the same way; `watch` sees the raw text as it
 /// is written.
@@ -250,7 +311,7 @@ pub async fn ask_cited<T: DeserializeOwned>(
     name: &str,
     mut schema: Value,
     passages: &[Passage],
-    max_citations: usize,
+    citations: RangeInclusive<usize>,
     watch: Option<TextWatcher>,
 ) -> Result<Cited<T>, KernelError> {
     let object = schema
@@ -263,12 +324,7 @@ pub async fn ask_cited<T: DeserializeOwned>(
         .entry("properties")
         .or_insert_with(|| json!({}))
         .as_object_mut()
-        .map(|p| {
-            p.insert(
-                "citations".into(),
-                citations_schema(passages, max_citations),
-            )
-        });
+        .map(|p| p.insert("citations".into(), citations_schema(passages, citations)));
     if let Some(required) = object
         .entry("required")
         .or_insert_with(|| json!([]))
@@ -337,7 +393,7 @@ pub async fn answer(
         "grounded_answer",
         schema,
         passages,
-        3,
+        0..=3,
         None,
     )
     .await?;
@@ -407,7 +463,7 @@ mod tests {
             passage("Cash is safe from market swings."),
             passage("Bonds pay interest."),
         ];
-        let schema = citations_schema(&passages, 3);
+        let schema = citations_schema(&passages, 0..=3);
         let validator = jsonschema::validator_for(&schema).unwrap();
         assert!(validator
             .is_valid(&json!([{"source": 1, "quote": "Cash is safe from market swings."}])));
@@ -436,5 +492,61 @@ mod tests {
         );
         assert_eq!(kept.len(), 1);
         assert_eq!(refused, vec!["source [2] does not exist".to_string()]);
+    }
+
+    /// Bag-of-words vectors: sentences sharing words are close, which is all attribution needs
+    /// to be tested as logic (the real embedder is the copilot's tests' business).
+    struct Words;
+
+    #[async_trait::async_trait]
+    impl EmbeddingModel for Words {
+        fn model_id(&self) -> &str {
+            "words"
+        }
+        fn dimensions(&self) -> usize {
+            64
+        }
+        async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, KernelError> {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let mut v = vec![0.0f32; 64];
+                    for w in t
+                        .to_lowercase()
+                        .split(|c: char| !c.is_alphanumeric())
+                        .filter(|w| w.len() > 3)
+                    {
+                        v[w.bytes().fold(7usize, |h, b| h * 31 + b as usize) % 64] += 1.0;
+                    }
+                    v
+                })
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_attributed_to_the_passage_sentence_it_restates() {
+        let fees = passage("Index funds charge low fees every single year. The weather was fine in June last year.");
+        let mut other = passage("Bonds pay interest until their maturity date arrives.");
+        other.chunk_id = Uuid::from_u128(8);
+        let passages = [other, fees];
+        let answer = "Index funds charge low fees, and those fees compound every year.";
+        let cited = attribute(&Words, answer, &passages, 2, 0.5).await.unwrap();
+        assert_eq!(cited.len(), 1, "{cited:?}");
+        assert_eq!(
+            cited[0].snippet,
+            "Index funds charge low fees every single year."
+        );
+        assert_eq!(cited[0].chunk_id, Uuid::from_u128(7));
+        let unrelated = attribute(
+            &Words,
+            "Pay off your credit card debt first of all.",
+            &passages,
+            2,
+            0.5,
+        )
+        .await
+        .unwrap();
+        assert!(unrelated.is_empty(), "{unrelated:?}");
     }
 }

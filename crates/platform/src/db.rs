@@ -279,6 +279,25 @@ pub fn parse_timestamp(s: &str) -> Result<chrono::DateTime<chrono::Utc>, sqlx::E
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
+/// An embedding as stored (`BYTEA`, a BLOB on SQLite): little-endian `f32`s, 4 bytes each,
+/// which both backends keep byte for byte.
+pub fn vector_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The embedding [`vector_bytes`] stored.
+pub fn vector_from_bytes(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// A UUID stored as text; a malformed one is a decode error, like any bad column.
+pub fn parse_uuid(s: &str) -> Result<uuid::Uuid, sqlx::Error> {
+    s.parse()
+        .map_err(|e: uuid::Error| sqlx::Error::Decode(e.into()))
+}
+
 /// Runs each named `async fn scenario(backend: Backend)` in scope once per backend, as tests
 /// named `sqlite::scenario` and `postgres::scenario`.
 #[macro_export]
@@ -313,5 +332,16 @@ pub mod testing {
         .unwrap_or_else(|e| panic!("opening a {backend:?} test database: {e:#}"));
         db.migrate(migrator).await.expect("migrations apply");
         (db, dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embeddings_round_trip_through_bytes() {
+        let v = vec![0.25, -1.5, 3.0e-7];
+        assert_eq!(vector_from_bytes(&vector_bytes(&v)), v);
     }
 }

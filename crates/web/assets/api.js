@@ -115,6 +115,21 @@ export const api = {
   retryDocument: (id) => request('POST', `/api/v1/documents/${encodeURIComponent(id)}/retry`),
   search: (query, limit) => request('POST', '/api/v1/documents/search', { body: { query, limit } }),
 
+  // copilot
+  chats: () => request('GET', '/api/v1/chats?limit=200'),
+  chat: (id) => request('GET', `/api/v1/chats/${encodeURIComponent(id)}`),
+  createChat: (body) => request('POST', '/api/v1/chats', { body }),
+  updateChat: (id, body) => request('PATCH', `/api/v1/chats/${encodeURIComponent(id)}`, { body }),
+  deleteChat: (id) => request('DELETE', `/api/v1/chats/${encodeURIComponent(id)}`),
+  chatMessages: (id, before) =>
+    request('GET', `/api/v1/chats/${encodeURIComponent(id)}/messages?limit=50${before ? `&before=${before}` : ''}`),
+  chatPrompt: (id, question) =>
+    request('GET', `/api/v1/chats/${encodeURIComponent(id)}/prompt?question=${encodeURIComponent(question)}`),
+  exportChat: (id) => request('GET', `/api/v1/chats/${encodeURIComponent(id)}/export`),
+  memories: () => request('GET', '/api/v1/memories'),
+  updateMemory: (id, body) => request('PATCH', `/api/v1/memories/${encodeURIComponent(id)}`, { body }),
+  deleteMemory: (id) => request('DELETE', `/api/v1/memories/${encodeURIComponent(id)}`),
+
   // system
   system: () => request('GET', '/api/v1/system'),
   models: () => request('GET', '/v1/models'),

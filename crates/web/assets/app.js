@@ -11,6 +11,7 @@ import * as dashboard from './dashboard.js';
 import * as profile from './profile.js';
 import * as personalize from './personalize.js';
 import * as documents from './documents.js';
+import * as chat from './chat.js';
 import * as system from './system.js';
 
 // The API client, for anyone importing the app.
@@ -20,6 +21,7 @@ const ROUTES = {
   dashboard: { title: 'Dashboard', page: dashboard },
   profile: { title: 'Profile', page: profile },
   personalize: { title: 'Personalize', page: personalize },
+  chat: { title: 'Chat', page: chat },
   documents: { title: 'Documents', page: documents },
   system: { title: 'System', page: system },
 };

@@ -19,6 +19,11 @@ export const EVENT_TYPES = {
   profileCreated: 'miyagi.user.profile.created.v1',
   profileUpdated: 'miyagi.user.profile.updated.v1',
   profileDeleted: 'miyagi.user.profile.deleted.v1',
+  chatCreated: 'miyagi.chat.created.v1',
+  chatDeleted: 'miyagi.chat.deleted.v1',
+  memoryExtracted: 'miyagi.memory.extracted.v1',
+  memoryUpdated: 'miyagi.memory.updated.v1',
+  memoryDeleted: 'miyagi.memory.deleted.v1',
 };
 
 /** Short human label for an event type. */
@@ -32,6 +37,11 @@ export function describeType(type) {
     [EVENT_TYPES.profileCreated]: 'Profile created',
     [EVENT_TYPES.profileUpdated]: 'Profile updated',
     [EVENT_TYPES.profileDeleted]: 'Profile deleted',
+    [EVENT_TYPES.chatCreated]: 'Chat started',
+    [EVENT_TYPES.chatDeleted]: 'Chat deleted',
+    [EVENT_TYPES.memoryExtracted]: 'Memory kept',
+    [EVENT_TYPES.memoryUpdated]: 'Memory corrected',
+    [EVENT_TYPES.memoryDeleted]: 'Memory forgotten',
   };
   return labels[type] || type || 'Event';
 }

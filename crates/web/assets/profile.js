@@ -42,18 +42,18 @@ function accountCard({ toast }, deleted) {
   const status = h('p', { class: 'muted small', role: 'status', 'data-testid': 'account-status' });
   const button = confirmButton({
     label: 'Delete all my data', confirmLabel: 'Confirm: delete everything', testid: 'delete-account',
-    aria: 'Delete all my data', confirmAria: 'Confirm: delete every profile, document and piece of advice for good',
+    aria: 'Delete all my data', confirmAria: 'Confirm: delete every profile, document, chat and piece of advice for good',
     action: async () => {
       const done = await api.deleteAccount();
       const n = done?.profilesDeleted?.length ?? 0;
-      status.textContent = `Deleted ${n} profile${n === 1 ? '' : 's'}; your documents and past events are being erased.`;
+      status.textContent = `Deleted ${n} profile${n === 1 ? '' : 's'}; your documents, chats and past events are being erased.`;
       toast('Your data is being deleted.', 'success');
       await deleted();
     },
     onError: (err) => toast(`Could not delete your data: ${err.message}`, 'error'),
   });
   return card('Your data', { testid: 'account-card' },
-    h('p', {}, 'Delete every profile, the advice written for them, every document you uploaded, and the details in your past events. This cannot be undone.'),
+    h('p', {}, 'Delete every profile, the advice written for them, every document you uploaded, every chat with what your coach remembers of you, and the details in your past events. This cannot be undone.'),
     button, status);
 }
 

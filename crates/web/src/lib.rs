@@ -188,7 +188,13 @@ impl Service for WebService {
     fn consumers(&self) -> Vec<Consumer> {
         vec![Consumer::new(
             &self.group,
-            &[topics::USER_PROFILE, topics::DOCUMENT, topics::ADVICE],
+            &[
+                topics::USER_PROFILE,
+                topics::DOCUMENT,
+                topics::ADVICE,
+                topics::CHAT,
+                topics::MEMORY,
+            ],
             Arc::new(FeedWriter(self.feed.clone())),
         )]
     }

@@ -3,14 +3,14 @@
 //! recommendations that put the engine's action and numbers before the model's note. The
 //! model explains; it never decides.
 
-use std::{
-    collections::BTreeMap,
-    sync::{Arc, Mutex},
-};
+use std::collections::BTreeMap;
 
 use miyagi_domain::user::UserProfile;
-use miyagi_finance::allocation::{Action, AssetClass};
-use miyagi_kernel::{structured::TextWatcher, Kernel};
+use miyagi_finance::{
+    allocation::{Action, AssetClass},
+    words::{money, percent},
+};
+use miyagi_kernel::{structured, Kernel};
 use miyagi_memory::cite::{self, Cited, Passage};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -21,7 +21,7 @@ use crate::{
         AssetRecommendation, EngineResult, HouseholdSummary, PersonalizeRequest,
         StockRecommendation,
     },
-    progress::{NarrativeTap, Progress},
+    progress::Progress,
     prompts::Prompt,
 };
 
@@ -83,10 +83,8 @@ pub async fn write(
     .collect();
     let chat = prompt.function.request(kernel, args).await?;
     let watch = progress.map(|progress| {
-        let (tap, progress) = (Mutex::new(NarrativeTap::default()), progress.clone());
-        Arc::new(move |piece: &str| {
-            progress.narrative(tap.lock().expect("tap lock").feed(piece));
-        }) as TextWatcher
+        let progress = progress.clone();
+        structured::watch_field("narrative", move |text| progress.narrative(text))
     });
     let schema = written_schema(engine);
     Ok(cite::ask_cited(
@@ -95,22 +93,10 @@ pub async fn write(
         "advice",
         schema,
         passages,
-        MAX_CITATIONS,
+        0..=MAX_CITATIONS,
         watch,
     )
     .await?)
-}
-
-fn percent(share: f64) -> String {
-    format!("{:.0}%", share * 100.0)
-}
-
-fn money(amount: f64) -> String {
-    match amount.abs() {
-        a if a >= 1e6 => format!("${:.1}M", amount / 1e6),
-        a if a >= 1e3 => format!("${:.0}k", amount / 1e3),
-        _ => format!("${amount:.0}"),
-    }
 }
 
 fn describe_household(h: &HouseholdSummary) -> String {

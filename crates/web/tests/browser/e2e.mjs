@@ -441,6 +441,41 @@ async function main() {
       await shot(page, 'documents');
     });
 
+    await step('chat: ask a question, watch the answer stream in, open its citation', async () => {
+      await nav(page, 'chat');
+      await page.waitForSelector('[data-testid="chat-new"]');
+      await page.click('[data-testid="chat-new"]');
+      await page.waitForSelector('[data-testid="chat-form"]');
+      await checkLabels(page, 'Chat page');
+      await page.fill('[data-testid="chat-input"]', `What is the turquoise emergency jar with code word ${codeWord} for?`);
+      // Words must show while the model writes, before the stored answer replaces them.
+      await page.evaluate(() => {
+        window.__chat = { streamed: false };
+        new MutationObserver(() => {
+          const s = document.querySelector('[data-testid="chat-streaming"]');
+          if (s && s.textContent.trim()) window.__chat.streamed = true;
+        }).observe(document.querySelector('[data-testid="messages"]'), { subtree: true, childList: true, characterData: true });
+      });
+      await page.click('[data-testid="chat-send"]');
+      await page.waitForSelector('[data-testid="chat-answer"]', { timeout: MODEL_TIMEOUT }).catch(async () =>
+        fail(`no answer: ${await page.innerText('[data-testid="conversation"]')}`));
+      check(await page.evaluate(() => window.__chat.streamed), 'no words appeared before the stored answer: it did not stream');
+      const answer = (await page.innerText('[data-testid="chat-answer"] .message-text')).trim();
+      check(answer.length > 0, 'the answer is empty');
+      check(await page.$('[data-testid="chat-citation"]'), `the answer cites nothing: "${answer}"`);
+      await page.click('[data-testid="chat-citation"] summary');
+      const quoted = (await page.innerText('[data-testid="chat-citation"] blockquote')).trim();
+      check(quoted.length > 0, 'the opened citation quotes nothing');
+      const source = await page.innerText('[data-testid="chat-citation"] summary');
+      note(`answer: "${answer.slice(0, 160)}" citing ${source}: "${quoted.slice(0, 80)}"`);
+      await page.click('[data-testid="prompt-view-button"]');
+      await page.waitForSelector('[data-testid="prompt-parts"]', { timeout: UI_TIMEOUT });
+      const parts = await page.$$eval('[data-testid="prompt-parts"] tbody th', (els) => els.map((e) => e.textContent));
+      check(['persona', 'figures', 'passages', 'history', 'question'].every((p) => parts.includes(p)),
+        `the prompt view lacks parts: ${parts.join(', ')}`);
+      await shot(page, 'chat');
+    });
+
     await step('documents: an unreadable file shows why it failed and can be retried', async () => {
       const bad = `e2e-scan-${RUN}.pdf`;
       const file = join(tmp, bad);
@@ -488,7 +523,7 @@ async function main() {
       await shot(page, 'system');
     });
 
-    await step('account: delete all my data, and every profile and document goes', async () => {
+    await step('account: delete all my data, and every profile, document and chat goes', async () => {
       await nav(page, 'profile');
       const before = await api('/api/v1/documents?limit=200');
       check(before.length > 0, 'the run left no document to see deleted');
@@ -500,7 +535,9 @@ async function main() {
       check((await api('/api/v1/userprofile')).length === 0, 'profiles are left after deleting all data');
       await waitFor(async () => ((await api('/api/v1/documents?limit=200')).length === 0 ? true : null),
         { timeout: INDEX_TIMEOUT, what: 'every document to be deleted' });
-      note(`${before.length} documents and every profile deleted`);
+      await waitFor(async () => ((await api('/api/v1/chats')).length === 0 ? true : null),
+        { timeout: INDEX_TIMEOUT, what: 'every chat to be deleted' });
+      note(`${before.length} documents, every profile and every chat deleted`);
     });
 
     await step('no JavaScript errors on any page', async () => {

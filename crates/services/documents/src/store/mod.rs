@@ -8,7 +8,7 @@ use chrono::Utc;
 use miyagi_domain::document::{Document, DocumentStatus};
 use miyagi_memory::{chunk::Chunk, cite::Passage};
 use miyagi_platform::{
-    db::{parse_timestamp, timestamp, Backend, Db},
+    db::{parse_timestamp, parse_uuid, timestamp, vector_bytes, Backend, Db},
     events::{inbox, outbox, CloudEvent},
 };
 use sqlx::{any::AnyRow, AnyConnection, Row};
@@ -311,7 +311,7 @@ impl DocumentStore {
             .bind(c.chunk.section.as_deref())
             .bind(&c.chunk.text)
             .bind(i64::from(c.chunk.tokens))
-            .bind(to_bytes(&c.embedding))
+            .bind(vector_bytes(&c.embedding))
             .execute(&mut *tx)
             .await?;
             if self.db.backend() == Backend::Sqlite {
@@ -435,21 +435,6 @@ async fn enqueue(conn: &mut AnyConnection, event: &CloudEvent) -> Result<(), sql
     outbox::enqueue(conn, events::TOPIC, event).await
 }
 
-fn to_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-pub(super) fn from_bytes(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
-
-pub(super) fn parse_uuid(s: &str) -> Result<Uuid, sqlx::Error> {
-    s.parse()
-        .map_err(|e: uuid::Error| sqlx::Error::Decode(e.into()))
-}
-
 fn from_row(row: &AnyRow) -> Result<Document, sqlx::Error> {
     Ok(Document {
         id: parse_uuid(&row.try_get::<String, _>("id")?)?,
@@ -469,15 +454,4 @@ fn from_row(row: &AnyRow) -> Result<Document, sqlx::Error> {
         created_at: parse_timestamp(&row.try_get::<String, _>("created_at")?)?,
         updated_at: parse_timestamp(&row.try_get::<String, _>("updated_at")?)?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn embeddings_round_trip_through_bytes() {
-        let v = vec![0.25, -1.5, 3.0e-7];
-        assert_eq!(from_bytes(&to_bytes(&v)), v);
-    }
 }

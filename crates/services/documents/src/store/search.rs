@@ -4,11 +4,11 @@
 use std::collections::HashSet;
 
 use miyagi_memory::{cite::Passage, index::Entry};
-use miyagi_platform::db::Backend;
+use miyagi_platform::db::{parse_uuid, vector_from_bytes, Backend};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{from_bytes, parse_uuid, Candidate, DocumentStore, StoreError};
+use super::{Candidate, DocumentStore, StoreError};
 
 impl DocumentStore {
     /// Best keyword matches (BM25 on SQLite, `ts_rank_cd` on PostgreSQL) among the owner's
@@ -93,7 +93,7 @@ impl DocumentStore {
                             .map_err(|e| decode(e.into()))?,
                         relevance: 0.0,
                     },
-                    embedding: from_bytes(&r.try_get::<Vec<u8>, _>("embedding")?),
+                    embedding: vector_from_bytes(&r.try_get::<Vec<u8>, _>("embedding")?),
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -132,7 +132,7 @@ impl DocumentStore {
                     r.try_get("owner")?,
                     r.try_get("collection")?,
                     parse_uuid(&r.try_get::<String, _>("document_id")?)?,
-                    from_bytes(&r.try_get::<Vec<u8>, _>("embedding")?),
+                    vector_from_bytes(&r.try_get::<Vec<u8>, _>("embedding")?),
                 ));
             }
         }

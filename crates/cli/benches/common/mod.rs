@@ -1,0 +1,84 @@
+//! What the binary's benchmarks share: the real `miyagi up` started on embedded defaults with
+//! the local models, and percentiles reported the same way.
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// `miyagi up` on a fresh data dir and a free port; killed when dropped.
+pub struct Miyagi {
+    pub base: String,
+    pub http: reqwest::Client,
+    child: Child,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Miyagi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Miyagi {
+    /// Starts it and waits until `/readyz` answers 200.
+    pub async fn up() -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_miyagi"))
+            .arg("up")
+            .env("MIYAGI_HTTP__BIND", format!("127.0.0.1:{port}"))
+            .env("MIYAGI_DATA_DIR", data.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(600))
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        while http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .map(|r| r.status().is_success())
+            .ok()
+            != Some(true)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "miyagi up never became ready"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Self {
+            base,
+            http,
+            child,
+            _data: data,
+        }
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((p * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
+}
+
+/// Prints n, p50, p95 and max of `ms`.
+pub fn report(label: &str, mut ms: Vec<f64>) {
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "{label}: n={} p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        ms.len(),
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.95),
+        ms.last().unwrap()
+    );
+}

@@ -1,0 +1,233 @@
+//! The copilot's store: the same code on SQLite and PostgreSQL, each change with its event, and
+//! events that carry ids, never what was said.
+
+use miyagi_copilot::{CopilotStore, NewMemory, NewMessage, MIGRATOR};
+use miyagi_domain::{
+    chat::{Author, MemoryKind},
+    events::types,
+};
+use miyagi_platform::{
+    db::{testing::fresh, Backend},
+    events::CloudEvent,
+};
+
+miyagi_platform::on_both_backends!(
+    messages_are_numbered_in_order_and_paged_back_from_the_newest,
+    a_redelivered_extraction_remembers_nothing_twice,
+    deleting_a_chat_takes_its_working_memory_and_keeps_the_long_term,
+    another_owner_sees_no_chat_message_or_memory,
+    events_carry_ids_and_never_what_was_said,
+);
+
+async fn store(backend: Backend) -> (CopilotStore, tempfile::TempDir) {
+    let (db, guard) = fresh(backend, &MIGRATOR).await;
+    (CopilotStore::new(db), guard)
+}
+
+fn question(content: &str) -> NewMessage<'_> {
+    NewMessage {
+        author: Author::User,
+        content,
+        citations: &[],
+        details: None,
+    }
+}
+
+fn memory(kind: MemoryKind, text: &str) -> NewMemory {
+    NewMemory {
+        kind,
+        text: text.into(),
+        embedding: vec![0.5, -0.25, 1.0],
+    }
+}
+
+async fn outbox(store: &CopilotStore) -> Vec<(String, CloudEvent)> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT topic, event FROM miyagi_outbox ORDER BY seq")
+            .fetch_all(store.db().pool())
+            .await
+            .unwrap();
+    rows.into_iter()
+        .map(|(topic, e)| (topic, CloudEvent::from_bytes(e.as_bytes()).unwrap()))
+        .collect()
+}
+
+async fn messages_are_numbered_in_order_and_paged_back_from_the_newest(backend: Backend) {
+    let (store, _g) = store(backend).await;
+    let chat = store.create_chat("ada", "t", "p", 0.5).await.unwrap();
+    for i in 1..=5 {
+        let m = store
+            .add_message("ada", chat.id, question(&format!("q{i}")))
+            .await
+            .unwrap();
+        assert_eq!(m.seq, i);
+    }
+    let newest = store.messages("ada", chat.id, None, 2).await.unwrap();
+    let seqs: Vec<i64> = newest.messages.iter().map(|m| m.seq).collect();
+    assert_eq!((seqs, newest.next_cursor), (vec![4, 5], Some(4)));
+    let older = store.messages("ada", chat.id, Some(4), 10).await.unwrap();
+    let seqs: Vec<i64> = older.messages.iter().map(|m| m.seq).collect();
+    assert_eq!((seqs, older.next_cursor), (vec![1, 2, 3], None));
+}
+
+async fn a_redelivered_extraction_remembers_nothing_twice(backend: Backend) {
+    let (store, _g) = store(backend).await;
+    let chat = store.create_chat("ada", "t", "p", 0.5).await.unwrap();
+    let m = store
+        .add_message("ada", chat.id, question("I like bonds."))
+        .await
+        .unwrap();
+    let first = store
+        .remember(
+            "g",
+            "event-1",
+            "ada",
+            chat.id,
+            m.id,
+            vec![memory(MemoryKind::Preference, "I like bonds.")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.unwrap().len(), 1);
+    let again = store
+        .remember(
+            "g",
+            "event-1",
+            "ada",
+            chat.id,
+            m.id,
+            vec![memory(MemoryKind::Preference, "I like bonds.")],
+        )
+        .await
+        .unwrap();
+    assert!(again.is_none());
+    assert_eq!(store.memories("ada", None).await.unwrap().len(), 1);
+}
+
+async fn deleting_a_chat_takes_its_working_memory_and_keeps_the_long_term(backend: Backend) {
+    let (store, _g) = store(backend).await;
+    let chat = store.create_chat("ada", "t", "p", 0.5).await.unwrap();
+    let m = store
+        .add_message("ada", chat.id, question("x"))
+        .await
+        .unwrap();
+    store
+        .remember(
+            "g",
+            "e",
+            "ada",
+            chat.id,
+            m.id,
+            vec![
+                memory(MemoryKind::Goal, "I plan to retire at 55."),
+                memory(MemoryKind::Context, "I am comparing two pensions."),
+            ],
+        )
+        .await
+        .unwrap();
+    let other = store.create_chat("ada", "t2", "p", 0.5).await.unwrap();
+    let recallable = store.recallable("ada", other.id).await.unwrap();
+    assert_eq!(
+        recallable.len(),
+        1,
+        "another chat recalls only the long-term memory"
+    );
+    assert_eq!(recallable[0].1, vec![0.5, -0.25, 1.0], "with its vector");
+
+    store.delete_chat("ada", chat.id).await.unwrap();
+    let left = store.memories("ada", None).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].text, "I plan to retire at 55.");
+    assert_eq!(left[0].chat_id, None);
+    assert!(store.message("ada", m.id).await.unwrap().is_none());
+}
+
+async fn another_owner_sees_no_chat_message_or_memory(backend: Backend) {
+    let (store, _g) = store(backend).await;
+    let chat = store.create_chat("ada", "t", "p", 0.5).await.unwrap();
+    let m = store
+        .add_message("ada", chat.id, question("mine"))
+        .await
+        .unwrap();
+    store
+        .remember(
+            "g",
+            "e",
+            "ada",
+            chat.id,
+            m.id,
+            vec![memory(MemoryKind::Fact, "I have a cat.")],
+        )
+        .await
+        .unwrap();
+    let memory_id = store.memories("ada", None).await.unwrap()[0].id;
+    assert!(store.chat("eve", chat.id).await.is_err());
+    assert!(store.chats("eve", 50).await.unwrap().is_empty());
+    assert!(store.messages("eve", chat.id, None, 50).await.is_err());
+    assert!(store.message("eve", m.id).await.unwrap().is_none());
+    assert!(store
+        .add_message("eve", chat.id, question("hijack"))
+        .await
+        .is_err());
+    assert!(store.memories("eve", None).await.unwrap().is_empty());
+    assert!(store.recallable("eve", chat.id).await.unwrap().is_empty());
+    assert!(store
+        .update_memory("eve", memory_id, None, Some(MemoryKind::Goal))
+        .await
+        .is_err());
+    assert!(store.delete_memory("eve", memory_id).await.is_err());
+    assert!(store.delete_chat("eve", chat.id).await.is_err());
+    assert_eq!(
+        store.memories("ada", None).await.unwrap()[0].kind,
+        MemoryKind::Fact
+    );
+}
+
+async fn events_carry_ids_and_never_what_was_said(backend: Backend) {
+    let (store, _g) = store(backend).await;
+    let chat = store
+        .create_chat("ada", "Secret plans", "p", 0.5)
+        .await
+        .unwrap();
+    let m = store
+        .add_message("ada", chat.id, question("My salary is 91234."))
+        .await
+        .unwrap();
+    store
+        .remember(
+            "g",
+            "e",
+            "ada",
+            chat.id,
+            m.id,
+            vec![memory(MemoryKind::Fact, "My salary is 91234.")],
+        )
+        .await
+        .unwrap();
+    let memory_id = store.memories("ada", None).await.unwrap()[0].id;
+    store.delete_memory("ada", memory_id).await.unwrap();
+    store.delete_chat("ada", chat.id).await.unwrap();
+    let events = outbox(&store).await;
+    let seen: Vec<(&str, &str)> = events
+        .iter()
+        .map(|(topic, e)| (topic.as_str(), e.event_type.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("miyagi.chat", types::CHAT_CREATED),
+            ("miyagi.chat", types::CHAT_MESSAGE_CREATED),
+            ("miyagi.memory", types::MEMORY_EXTRACTED),
+            ("miyagi.memory", types::MEMORY_DELETED),
+            ("miyagi.chat", types::CHAT_DELETED),
+        ]
+    );
+    for (_, event) in &events {
+        let payload = event.data.to_string();
+        assert!(
+            !payload.contains("91234") && !payload.contains("Secret"),
+            "{payload}"
+        );
+        assert_eq!(event.data["owner"], "ada");
+    }
+}
