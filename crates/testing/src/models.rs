@@ -42,3 +42,30 @@ pub fn local() -> &'static LocalModels {
         }
     })
 }
+
+/// Waits (up to 5 minutes) until the shared investing library answers `query` with at least
+/// three passages: the documents service ingests it in the background on a first start, and
+/// a test of grounded answers means nothing before it is searchable.
+pub async fn library_indexed(passages: &dyn miyagi_memory::retrieve::Retriever, query: &str) {
+    use miyagi_memory::retrieve::RetrievalSettings;
+    let started = std::time::Instant::now();
+    loop {
+        let found = passages
+            .retrieve(
+                miyagi_domain::document::LIBRARY_OWNER,
+                query,
+                None,
+                &RetrievalSettings::default(),
+            )
+            .await
+            .expect("the library can be searched");
+        if found.len() >= 3 {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "the library was never indexed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

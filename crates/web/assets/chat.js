@@ -69,8 +69,19 @@ export async function render(root, ctx) {
   }
   await loadChats();
   const memories = await memoriesCard(chat, ctx);
-  conversation.append(await conversationCard(chat, ctx, loadChats));
-  side.append(memories, settingsCard(chat, ctx, loadChats));
+  // A first question renames its chat: the list, the heading and the settings follow.
+  const refresh = async () => {
+    await loadChats();
+    const fresh = chats.find((c) => c.id === chat.id);
+    if (!fresh || fresh.title === chat.title) return;
+    const heading = root.querySelector('[data-testid="conversation"] h2');
+    if (heading) heading.textContent = fresh.title;
+    const title = root.querySelector('[data-testid="chat-settings"] [data-field="title"]');
+    if (title && title.value === chat.title) title.value = fresh.title;
+    chat.title = fresh.title;
+  };
+  conversation.append(await conversationCard(chat, ctx, refresh));
+  side.append(memories, settingsCard(chat, ctx, refresh));
 
   // New memories arrive as events once the coach has read a message.
   const unsubscribe = hub.subscribe((ev) => {

@@ -12,8 +12,7 @@ use std::{
 
 use miyagi_advisor::AdvisorService;
 use miyagi_documents::{DocumentsService, Models};
-use miyagi_domain::document::LIBRARY_OWNER;
-use miyagi_memory::retrieve::{RetrievalSettings, Retriever};
+use miyagi_memory::retrieve::Retriever;
 use miyagi_platform::config::Secret;
 use miyagi_testing::{fixtures::grace, models, outage::Relay, TestApp, TestContext};
 use miyagi_users::UsersService;
@@ -71,25 +70,7 @@ fn server() -> &'static TestApp {
                 ])
                 .await;
             // Advice should cite the library, so wait until it is searchable.
-            let started = Instant::now();
-            while library
-                .retrieve(
-                    LIBRARY_OWNER,
-                    "diversification",
-                    None,
-                    &RetrievalSettings::default(),
-                )
-                .await
-                .unwrap()
-                .len()
-                < 3
-            {
-                assert!(
-                    started.elapsed() < Duration::from_secs(300),
-                    "library never indexed"
-                );
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
+            models::library_indexed(library.as_ref(), "diversification").await;
             app
         })
     })

@@ -22,9 +22,7 @@ use crate::{
     error::CopilotError,
     figures,
     memory::{self, Picked},
-    model::{
-        AnswerDetails, Chat, ChatChange, Memory, MemoryRef, Message, NewChat, PromptView, WrittenBy,
-    },
+    model::{AnswerDetails, Chat, ChatSettings, Memory, MemoryRef, Message, PromptView, WrittenBy},
     prompt::{self, Assembled, Inputs, Remembered, PROMPT_TOKENS},
     store::{CopilotStore, NewMemory, NewMessage},
     writing,
@@ -40,16 +38,16 @@ const PASSAGES_PER_SOURCE: usize = 3;
 const MIN_RECALL_COSINE: f32 = 0.25;
 const MAX_CITATIONS: usize = 2;
 /// A source sentence this close in meaning to one of the answer's is what that sentence
-/// restates, and is cited for it (MiniLM cosine; unrelated finance sentences score about 0.3).
-const ATTRIBUTION_COSINE: f32 = 0.55;
-/// A source sentence this close to the question speaks to it: quoted beside an answer that
-/// restates no source.
-const QUOTE_COSINE: f32 = 0.4;
+/// restates, and is cited for it (MiniLM cosine; two finance sentences on different points
+/// score 0.4–0.5, which is why the bar is high).
+const ATTRIBUTION_COSINE: f32 = 0.6;
+/// A source sentence this close to the question speaks to it, and is quoted after the answer.
+const QUOTE_COSINE: f32 = 0.35;
 /// An answer's sentence less similar than this to the question has drifted off it.
 const ON_TOPIC_COSINE: f32 = 0.3;
 /// A source sentence this close to the question is worth quoting when the model's own words
 /// did not pass.
-const FALLBACK_COSINE: f32 = 0.35;
+const FALLBACK_COSINE: f32 = 0.3;
 /// Tokens the answer may take: two to four sentences, with room to finish the last.
 const ANSWER_TOKENS: u32 = 200;
 
@@ -97,7 +95,7 @@ impl Copilot {
 
     /// A new chat; its persona defaults to the voice of the favourite advisor on the person's
     /// profile.
-    pub async fn create_chat(&self, owner: &str, new: NewChat) -> Result<Chat, CopilotError> {
+    pub async fn create_chat(&self, owner: &str, new: ChatSettings) -> Result<Chat, CopilotError> {
         let persona = match new.persona {
             Some(persona) => persona,
             None => default_persona(self.store.profile(owner).await?.as_ref()),
@@ -117,7 +115,7 @@ impl Copilot {
         &self,
         owner: &str,
         id: Uuid,
-        change: ChatChange,
+        change: ChatSettings,
     ) -> Result<Chat, CopilotError> {
         Ok(self
             .store
@@ -170,7 +168,9 @@ impl Copilot {
             messages: prepared.assembled.messages.clone(),
             settings: ExecutionSettings {
                 max_tokens: Some(ANSWER_TOKENS),
-                temperature: Some(0.2),
+                // Greedy: the same question in the same chat gets the same answer, which a
+                // person can rely on and a test can check; sampling made a 135M model wander.
+                temperature: Some(0.0),
                 ..Default::default()
             },
             tools: vec![],
@@ -375,9 +375,10 @@ impl Copilot {
         Ok((!kept.is_empty()).then(|| kept.join(" ")))
     }
 
-    /// The answer with its citations: the source sentences its own sentences restate; when it
-    /// restates none but a source speaks to the question, that source's closest sentence is
-    /// quoted after it, so the person sees what the sources say as well as what the coach does.
+    /// The answer with its citations: the source sentences its own sentences restate, and the
+    /// source sentence closest to the question, quoted after the answer when no restatement
+    /// already cites it, so the person always sees what the sources say beside what the coach
+    /// says.
     async fn cited(
         &self,
         text: String,
@@ -385,19 +386,21 @@ impl Copilot {
         passages: &[Passage],
     ) -> Result<(String, Vec<Citation>), CopilotError> {
         let embedder = self.embedder.as_ref();
-        let restated =
+        let mut citations =
             cite::attribute(embedder, &text, passages, MAX_CITATIONS, ATTRIBUTION_COSINE).await?;
-        if !restated.is_empty() {
-            return Ok((text, restated));
+        let closest = cite::attribute(embedder, question, passages, 1, QUOTE_COSINE).await?;
+        let Some(quote) = closest.into_iter().next() else {
+            return Ok((text, citations));
+        };
+        if citations.iter().any(|c| c.snippet == quote.snippet) {
+            return Ok((text, citations));
         }
-        let quoted = cite::attribute(embedder, question, passages, 1, QUOTE_COSINE).await?;
-        Ok(match quoted.first() {
-            Some(c) => (
-                format!("{text}\n\nFrom {}: “{}”", c.document_name, c.snippet),
-                quoted,
-            ),
-            None => (text, vec![]),
-        })
+        let text = format!(
+            "{text}\n\nFrom {}: “{}”",
+            quote.document_name, quote.snippet
+        );
+        citations.push(quote);
+        Ok((text, citations))
     }
 
     /// The answer when the model's words did not pass: the source sentence closest to the

@@ -39,28 +39,18 @@ pub struct Chat {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A chat's settings: what a new chat starts with (defaults for those left out), or a change
+/// to one (the fields given are replaced, the others kept).
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct NewChat {
-    /// Defaults to "New chat".
+pub struct ChatSettings {
+    /// A new chat's defaults to "New chat", renamed after its first question.
     #[validate(length(min = 1, max = MAX_TITLE_CHARS, message = "must be 1 to 120 characters"), custom(function = "not_blank"))]
     pub title: Option<String>,
-    /// Defaults to a coach in the voice of the favourite advisor on your profile.
+    /// A new chat's defaults to a coach in the voice of the favourite advisor on your profile.
     #[validate(length(min = 1, max = MAX_PERSONA_CHARS, message = "must be 1 to 2000 characters"), custom(function = "not_blank"))]
     pub persona: Option<String>,
-    /// 0..1, default 0.5.
-    #[validate(range(min = 0.0, max = 1.0, message = "must be between 0 and 1"))]
-    pub memory_balance: Option<f64>,
-}
-
-/// A change to a chat: the fields given are replaced, the others kept.
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ChatChange {
-    #[validate(length(min = 1, max = MAX_TITLE_CHARS, message = "must be 1 to 120 characters"), custom(function = "not_blank"))]
-    pub title: Option<String>,
-    #[validate(length(min = 1, max = MAX_PERSONA_CHARS, message = "must be 1 to 2000 characters"), custom(function = "not_blank"))]
-    pub persona: Option<String>,
+    /// 0..1; a new chat's defaults to 0.5.
     #[validate(range(min = 0.0, max = 1.0, message = "must be between 0 and 1"))]
     pub memory_balance: Option<f64>,
 }

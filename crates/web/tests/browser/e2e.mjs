@@ -463,6 +463,8 @@ async function main() {
       const answer = (await page.innerText('[data-testid="chat-answer"] .message-text')).trim();
       check(answer.length > 0, 'the answer is empty');
       check(await page.$('[data-testid="chat-citation"]'), `the answer cites nothing: "${answer}"`);
+      await page.waitForFunction((q) => document.querySelector('[data-testid="conversation"] h2')?.textContent.startsWith(q.slice(0, 20)),
+        `What is the turquoise emergency jar`, { timeout: UI_TIMEOUT }).catch(() => fail('the chat was not renamed after its first question'));
       await page.click('[data-testid="chat-citation"] summary');
       const quoted = (await page.innerText('[data-testid="chat-citation"] blockquote')).trim();
       check(quoted.length > 0, 'the opened citation quotes nothing');
@@ -474,6 +476,8 @@ async function main() {
       check(['persona', 'figures', 'passages', 'history', 'question'].every((p) => parts.includes(p)),
         `the prompt view lacks parts: ${parts.join(', ')}`);
       await shot(page, 'chat');
+      await nav(page, 'documents');
+      await page.waitForSelector('[data-testid="upload-form"]');
     });
 
     await step('documents: an unreadable file shows why it failed and can be retried', async () => {

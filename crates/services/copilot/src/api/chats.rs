@@ -25,7 +25,7 @@ use super::{in_range, TAG};
 use crate::{
     domain::Copilot,
     model::{
-        Chat, ChatChange, ChatExport, ExportedMessage, Message, MessagePage, NewChat, NewMessage,
+        Chat, ChatExport, ChatSettings, ExportedMessage, Message, MessagePage, NewMessage,
         PromptView, MAX_QUESTION_CHARS,
     },
 };
@@ -53,12 +53,12 @@ pub(super) async fn list_chats(
 
 /// Start a chat; emits `miyagi.chat.created.v1`. Without a persona, the coach speaks in the
 /// voice of the favourite advisor on your profile.
-#[utoipa::path(post, path = "/api/v1/chats", tag = TAG, request_body = NewChat,
+#[utoipa::path(post, path = "/api/v1/chats", tag = TAG, request_body = ChatSettings,
     responses((status = 201, body = Chat, headers(("Location"))), (status = 422, body = Problem)))]
 pub(super) async fn create_chat(
     State(copilot): State<Arc<Copilot>>,
     principal: Principal,
-    ValidJson(new): ValidJson<NewChat>,
+    ValidJson(new): ValidJson<ChatSettings>,
 ) -> Result<Response, Problem> {
     let chat = copilot.create_chat(&principal.user_id, new).await?;
     Ok(created(chat))
@@ -84,14 +84,14 @@ pub(super) async fn get_chat(
 }
 
 /// Rename a chat, edit its persona or its memory balance; emits `miyagi.chat.updated.v1`.
-#[utoipa::path(patch, path = "/api/v1/chats/{id}", tag = TAG, request_body = ChatChange,
+#[utoipa::path(patch, path = "/api/v1/chats/{id}", tag = TAG, request_body = ChatSettings,
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Chat), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub(super) async fn update_chat(
     State(copilot): State<Arc<Copilot>>,
     principal: Principal,
     Path(id): Path<Uuid>,
-    ValidJson(change): ValidJson<ChatChange>,
+    ValidJson(change): ValidJson<ChatSettings>,
 ) -> Result<Json<Chat>, Problem> {
     Ok(Json(
         copilot.update_chat(&principal.user_id, id, change).await?,

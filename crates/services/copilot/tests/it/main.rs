@@ -14,8 +14,7 @@ use std::{
 
 use miyagi_copilot::{CopilotService, Models};
 use miyagi_documents::DocumentsService;
-use miyagi_domain::document::LIBRARY_OWNER;
-use miyagi_memory::retrieve::{RetrievalSettings, Retriever};
+use miyagi_memory::retrieve::Retriever;
 use miyagi_testing::{models, TestApp, TestContext};
 use miyagi_users::UsersService;
 use reqwest::{Method, StatusCode};
@@ -62,25 +61,7 @@ fn server() -> &'static TestApp {
                 ])
                 .await;
             // Answers should cite the library, so wait until it is searchable.
-            let started = Instant::now();
-            while passages
-                .retrieve(
-                    LIBRARY_OWNER,
-                    "index fund fees",
-                    None,
-                    &RetrievalSettings::default(),
-                )
-                .await
-                .unwrap()
-                .len()
-                < 3
-            {
-                assert!(
-                    started.elapsed() < Duration::from_secs(300),
-                    "library never indexed"
-                );
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
+            models::library_indexed(passages.as_ref(), "index fund fees").await;
             app
         })
     })
