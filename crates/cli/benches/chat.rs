@@ -34,7 +34,11 @@ async fn timed_stream(
     let mut first = None;
     while let Some(chunk) = response.chunk().await.unwrap() {
         seen.push_str(&String::from_utf8_lossy(&chunk));
-        if first.is_none() && seen.contains(first_marker) {
+        // The first marker followed by a word: an OpenAI stream opens with an empty content.
+        let worded = seen
+            .match_indices(first_marker)
+            .any(|(at, m)| seen[at + m.len()..].starts_with(|c: char| c.is_alphanumeric()));
+        if first.is_none() && worded {
             first = Some(started.elapsed().as_secs_f64() * 1000.0);
         }
     }
@@ -88,7 +92,7 @@ async fn main() {
     )
     .await
     .unwrap();
-    timed_stream(response, Instant::now(), "event:").await;
+    timed_stream(response, Instant::now(), "data: ").await;
 
     let (mut first, mut full, mut base_first, mut base_full) = (vec![], vec![], vec![], vec![]);
     for _ in 0..chats {
@@ -128,7 +132,7 @@ async fn main() {
             )
             .await
             .unwrap();
-            let (f, t) = timed_stream(response, started, "event: delta").await;
+            let (f, t) = timed_stream(response, started, "data: {\"text\":\"").await;
             first.push(f);
             full.push(t);
         }
