@@ -30,7 +30,13 @@ impl Miyagi {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_miyagi"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_miyagi"));
+        // The benches' own settings share the `MIYAGI_` prefix, which Miyagi reads as config and
+        // refuses as unknown keys.
+        for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("MIYAGI_BENCH_")) {
+            command.env_remove(name);
+        }
+        let child = command
             .arg("up")
             .env("MIYAGI_HTTP__BIND", format!("127.0.0.1:{port}"))
             .env("MIYAGI_DATA_DIR", data.path())
