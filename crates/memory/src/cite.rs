@@ -6,7 +6,7 @@
 //! sentences. Other models may still invent or misattribute a quote, so [`verify`] checks every
 //! citation against the passage it names, and the ones that fail are reported, not shown.
 
-use std::{collections::BTreeSet, ops::RangeInclusive};
+use std::collections::BTreeSet;
 
 use miyagi_kernel::{
     chat::ExecutionSettings, structured::TextWatcher, ChatMessage, ChatRequest, EmbeddingModel,
@@ -176,9 +176,9 @@ pub fn sources_block(passages: &[Passage]) -> String {
         .collect()
 }
 
-/// JSON schema of a list of `count` citations of `passages` (numbered as in [`sources_block`])
-/// whose quotes can only be the passages' own sentences.
-pub fn citations_schema(passages: &[Passage], count: RangeInclusive<usize>) -> Value {
+/// JSON schema of a list of at most `max` citations of `passages` (numbered as in
+/// [`sources_block`]) whose quotes can only be the passages' own sentences.
+pub fn citations_schema(passages: &[Passage], max: usize) -> Value {
     let quotable: BTreeSet<String> = passages
         .iter()
         .flat_map(|p| quotable_sentences(&p.text))
@@ -191,8 +191,7 @@ pub fn citations_schema(passages: &[Passage], count: RangeInclusive<usize>) -> V
     };
     json!({
         "type": "array",
-        "minItems": if passages.is_empty() { 0 } else { *count.start() },
-        "maxItems": *count.end(),
+        "maxItems": max,
         "items": {
             "type": "object",
             "properties": {
@@ -300,8 +299,8 @@ pub struct Cited<T> {
     pub rejected: Vec<String>,
 }
 
-/// Asks the kernel's chat model for an answer of `schema` (a JSON object schema) plus
-/// `citations` (how many, at least and at most) citations of `passages`, which the request's messages must show as
+/// Asks the kernel's chat model for an answer of `schema` (a JSON object schema) plus at most
+/// `max_citations` citations of `passages`, which the request's messages must show as
 /// [`sources_block`] numbers them. The citations field is added to the schema here, so every
 /// grounded writer constrains and verifies quotes the same way; `watch` sees the raw text as it
 /// is written.
@@ -311,7 +310,7 @@ pub async fn ask_cited<T: DeserializeOwned>(
     name: &str,
     mut schema: Value,
     passages: &[Passage],
-    citations: RangeInclusive<usize>,
+    max_citations: usize,
     watch: Option<TextWatcher>,
 ) -> Result<Cited<T>, KernelError> {
     let object = schema
@@ -324,7 +323,12 @@ pub async fn ask_cited<T: DeserializeOwned>(
         .entry("properties")
         .or_insert_with(|| json!({}))
         .as_object_mut()
-        .map(|p| p.insert("citations".into(), citations_schema(passages, citations)));
+        .map(|p| {
+            p.insert(
+                "citations".into(),
+                citations_schema(passages, max_citations),
+            )
+        });
     if let Some(required) = object
         .entry("required")
         .or_insert_with(|| json!([]))
@@ -393,7 +397,7 @@ pub async fn answer(
         "grounded_answer",
         schema,
         passages,
-        0..=3,
+        3,
         None,
     )
     .await?;
@@ -463,7 +467,7 @@ mod tests {
             passage("Cash is safe from market swings."),
             passage("Bonds pay interest."),
         ];
-        let schema = citations_schema(&passages, 0..=3);
+        let schema = citations_schema(&passages, 3);
         let validator = jsonschema::validator_for(&schema).unwrap();
         assert!(validator
             .is_valid(&json!([{"source": 1, "quote": "Cash is safe from market swings."}])));

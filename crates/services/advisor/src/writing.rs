@@ -93,7 +93,7 @@ pub async fn write(
         "advice",
         schema,
         passages,
-        0..=MAX_CITATIONS,
+        MAX_CITATIONS,
         watch,
     )
     .await?)
