@@ -1,5 +1,6 @@
 //! Advice: the payload of `miyagi.advice.generated.v1`, which tells other services (and the
-//! dashboard) that a user has new advice and where to read it.
+//! dashboard) that a user has new advice, where to read it, and what it says, so a service that
+//! speaks of it (the copilot's coach) keeps a copy instead of calling the advisor.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -35,4 +36,11 @@ pub struct AdviceGenerated {
     pub user_id: Uuid,
     pub trigger: AdviceTrigger,
     pub created_at: DateTime<Utc>,
+    /// The advisor's words. Empty in events published before it was carried.
+    #[serde(default)]
+    pub narrative: String,
+    /// One line per recommendation, the asset classes then the stocks: the engine's action and
+    /// numbers, then the model's note (`Stocks: buy: 55% now, 70% target. …`).
+    #[serde(default)]
+    pub recommendations: Vec<String>,
 }

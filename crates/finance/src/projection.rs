@@ -18,6 +18,10 @@ pub const ASSUMPTIONS: [(f64, f64); 4] = [
     (0.000, 0.01), // cash
     (0.020, 0.10), // real estate
 ];
+/// Share of income a household is taken to save each year when it has not said.
+pub const ASSUMED_SAVINGS_RATE: f64 = 0.15;
+/// Paths a projection runs when its caller has no reason to choose.
+pub const DEFAULT_PATHS: usize = 2_000;
 /// Correlation between stocks and real estate; the other pairs are taken as uncorrelated.
 const STOCKS_REAL_ESTATE_CORRELATION: f64 = 0.5;
 const PERCENTILES: [f64; 5] = [0.10, 0.25, 0.50, 0.75, 0.90];

@@ -211,6 +211,12 @@ pub trait ChatModel: Send + Sync {
     fn constrains_output(&self) -> bool {
         false
     }
+
+    /// True when the model calls the tools a request offers; one that does not ignores them,
+    /// and its caller has to decide what to look up itself.
+    fn calls_tools(&self) -> bool {
+        false
+    }
 }
 
 #[async_trait]

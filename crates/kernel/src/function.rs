@@ -75,7 +75,9 @@ pub trait KernelFunction: Send + Sync {
     }
 }
 
-type NativeFn = dyn Fn(Value) -> BoxFuture<'static, Result<Value, String>> + Send + Sync;
+/// The caller's user (the kernel's, from [`Kernel::for_user`]) and the arguments.
+type NativeFn =
+    dyn Fn(Option<String>, Value) -> BoxFuture<'static, Result<Value, String>> + Send + Sync;
 
 pub struct NativeFunction {
     signature: Signature,
@@ -97,6 +99,54 @@ impl NativeFunction {
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, String>> + Send + 'static,
     {
+        Self::typed(plugin, name, description, move |_user, args| f(args))
+    }
+
+    /// A function that acts for a person: it receives the user the kernel runs for, and refuses
+    /// to run for nobody. The person is never an argument, so a model cannot name someone else.
+    pub fn for_user<A, R, F, Fut>(
+        plugin: &str,
+        name: &str,
+        description: &str,
+        f: F,
+    ) -> Arc<dyn KernelFunction>
+    where
+        A: JsonSchema + DeserializeOwned + Send + 'static,
+        R: Serialize,
+        F: Fn(String, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, String>> + Send + 'static,
+    {
+        let tool = format!("{plugin}-{name}");
+        let f = Arc::new(f);
+        Self::typed(
+            plugin,
+            name,
+            description,
+            move |user: Option<String>, args| {
+                let f = f.clone();
+                let tool = tool.clone();
+                async move {
+                    let user = user.ok_or_else(|| {
+                        format!("{tool} acts for a person; call it through a kernel for that user")
+                    })?;
+                    f(user, args).await
+                }
+            },
+        )
+    }
+
+    fn typed<A, R, F, Fut>(
+        plugin: &str,
+        name: &str,
+        description: &str,
+        f: F,
+    ) -> Arc<dyn KernelFunction>
+    where
+        A: JsonSchema + DeserializeOwned + Send + 'static,
+        R: Serialize,
+        F: Fn(Option<String>, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, String>> + Send + 'static,
+    {
         let mut parameters =
             serde_json::to_value(schemars::schema_for!(A)).expect("schemas serialize");
         if let Some(obj) = parameters.as_object_mut() {
@@ -107,13 +157,13 @@ impl NativeFunction {
         let schema = parameters.clone();
         Arc::new(Self {
             signature: Signature::new(plugin, name, description, parameters),
-            f: Arc::new(move |mut args: Value| {
+            f: Arc::new(move |user, mut args: Value| {
                 let f = f.clone();
                 coerce_strings(&mut args, &schema);
                 Box::pin(async move {
                     let typed: A = serde_json::from_value(args)
                         .map_err(|e| format!("invalid arguments: {e}"))?;
-                    let out = f(typed).await?;
+                    let out = f(user, typed).await?;
                     serde_json::to_value(out).map_err(|e| e.to_string())
                 })
             }),
@@ -160,8 +210,9 @@ impl KernelFunction for NativeFunction {
     fn signature(&self) -> &Signature {
         &self.signature
     }
-    async fn run(&self, _: &Kernel, args: Arguments) -> Result<Value, KernelError> {
-        (self.f)(Value::Object(args.into_iter().collect()))
+    async fn run(&self, kernel: &Kernel, args: Arguments) -> Result<Value, KernelError> {
+        let user = kernel.user_id().map(str::to_string);
+        (self.f)(user, Value::Object(args.into_iter().collect()))
             .await
             .map_err(|message| KernelError::Function {
                 name: self.signature.tool_name(),

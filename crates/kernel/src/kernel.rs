@@ -126,6 +126,34 @@ impl Kernel {
         &self.inner.ledger
     }
 
+    /// The user this kernel's calls are made for, if any.
+    pub fn user_id(&self) -> Option<&str> {
+        self.user_id.as_deref()
+    }
+
+    /// This kernel with `plugins` added: the same model, filters, ledger, limits and cache, so
+    /// a service can offer its own functions as tools without building the model stack again.
+    pub fn with_plugins(&self, plugins: Vec<Plugin>) -> Self {
+        let mut functions = self.inner.functions.clone();
+        functions.extend(
+            plugins
+                .into_iter()
+                .flat_map(|p| p.functions)
+                .map(|f| ((f.plugin().to_string(), f.name().to_string()), f)),
+        );
+        Self {
+            inner: Arc::new(Inner {
+                chat: self.inner.chat.clone(),
+                functions,
+                filters: self.inner.filters.clone(),
+                ledger: self.inner.ledger.clone(),
+                limits: self.inner.limits.clone(),
+                cache: self.inner.cache.clone(),
+            }),
+            ..self.clone()
+        }
+    }
+
     pub fn chat_model(&self) -> Result<&Arc<dyn ChatModel>, KernelError> {
         self.inner
             .chat
@@ -317,37 +345,109 @@ impl Kernel {
             if response.message.tool_calls.is_empty() {
                 return Ok(response);
             }
-            let calls = response.message.tool_calls.clone();
-            request.messages.push(response.message);
-            let results =
-                futures::future::join_all(calls.iter().map(|call| self.run_tool(call))).await;
-            for (call, result) in calls.iter().zip(results) {
-                request
-                    .messages
-                    .push(ChatMessage::tool_result(&call.id, result));
-            }
+            self.answer_tool_calls(&mut request, response.message).await;
         }
         request.tools.clear();
         self.chat(request).await
     }
 
-    async fn run_tool(&self, call: &ToolCall) -> String {
+    /// [`Kernel::chat_with_tools`] over the streamed transport: `on_text` receives the words as
+    /// the model writes them, in every round. Returns the final answer's text and each tool
+    /// call made on the way, in order.
+    pub async fn chat_stream_with_tools(
+        &self,
+        mut request: ChatRequest,
+        max_iterations: u32,
+        mut on_text: impl FnMut(&str) + Send,
+    ) -> Result<(String, Vec<ToolOutcome>), KernelError> {
+        request.tools = self.tool_specs();
+        let mut outcomes = Vec::new();
+        let mut round = 0;
+        loop {
+            if round == max_iterations {
+                request.tools.clear();
+            }
+            round += 1;
+            let mut stream = self.chat_stream(request.clone()).await?;
+            let mut message = ChatMessage::assistant("");
+            while let Some(delta) = stream.next().await {
+                match delta? {
+                    ChatDelta::Text(text) => {
+                        on_text(&text);
+                        message.content.push_str(&text);
+                    }
+                    ChatDelta::ToolCall(call) => message.tool_calls.push(call),
+                    ChatDelta::Finished { .. } => {}
+                }
+            }
+            // Offered no tools, a model that still asks for one has given its final answer.
+            if message.tool_calls.is_empty() || request.tools.is_empty() {
+                return Ok((message.content, outcomes));
+            }
+            outcomes.extend(self.answer_tool_calls(&mut request, message).await);
+        }
+    }
+
+    /// Runs the tool calls of the model's `message` and appends it and their results to
+    /// `request`, for the model's next round.
+    async fn answer_tool_calls(
+        &self,
+        request: &mut ChatRequest,
+        message: ChatMessage,
+    ) -> Vec<ToolOutcome> {
+        let calls = message.tool_calls.clone();
+        request.messages.push(message);
+        let outcomes =
+            futures::future::join_all(calls.into_iter().map(|call| self.run_tool(call))).await;
+        for outcome in &outcomes {
+            request
+                .messages
+                .push(ChatMessage::tool_result(&outcome.call.id, outcome.shown()));
+        }
+        outcomes
+    }
+
+    /// Runs one tool call, through the filters: a tool the model named wrongly, gave bad
+    /// arguments, or a filter denied, is an outcome the model is told about.
+    pub async fn run_tool(&self, call: ToolCall) -> ToolOutcome {
+        let result = self.tool_result(&call).await;
+        ToolOutcome { call, result }
+    }
+
+    async fn tool_result(&self, call: &ToolCall) -> Result<String, String> {
         let (plugin, name) = call
             .name
             .split_once('-')
             .unwrap_or(("", call.name.as_str()));
-        let function = match self.find_function(plugin, name) {
-            Ok(f) => f,
-            Err(e) => return format!("error: {e}"),
-        };
+        let function = self
+            .find_function(plugin, name)
+            .map_err(|e| e.to_string())?;
         let args: Arguments = match serde_json::from_str::<Value>(&call.arguments) {
             Ok(Value::Object(map)) => map.into_iter().collect(),
-            Ok(_) => return "error: arguments must be a JSON object".into(),
-            Err(e) => return format!("error: arguments are not valid JSON: {e}"),
+            Ok(_) => return Err("arguments must be a JSON object".into()),
+            Err(e) => return Err(format!("arguments are not valid JSON: {e}")),
         };
         match self.invoke_function(&function, args).await {
-            Ok(Value::String(s)) => s,
-            Ok(v) => v.to_string(),
+            Ok(Value::String(s)) => Ok(s),
+            Ok(v) => Ok(v.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// A tool call and what came of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutcome {
+    pub call: ToolCall,
+    /// The function's result, or why there is none.
+    pub result: Result<String, String>,
+}
+
+impl ToolOutcome {
+    /// The outcome as the model reads it.
+    pub fn shown(&self) -> String {
+        match &self.result {
+            Ok(text) => text.clone(),
             Err(e) => format!("error: {e}"),
         }
     }

@@ -27,4 +27,4 @@ pub use chat::{
 };
 pub use error::KernelError;
 pub use function::{Arguments, KernelFunction, NativeFunction, Plugin};
-pub use kernel::Kernel;
+pub use kernel::{Kernel, ToolOutcome};

@@ -6,6 +6,7 @@
 //! - [`TestContext`] → start the services under test on its `context` → [`TestContext::spawn`]
 //!   gives a [`TestApp`]; [`TestApp::shared`] keeps one app for every test of a binary.
 //! - [`fixtures`]: the people and requests tests keep needing.
+//! - [`openai`]: a scripted OpenAI-protocol server, standing in for a remote LLM endpoint.
 //! - [`outage`]: a relay in front of a real server that a test can cut and restore.
 //! - [`disk`]: a small filesystem of a test's own that it can fill and free.
 //! - [`log`]: the event log as a test reads it.
@@ -17,6 +18,7 @@ pub mod fixtures;
 pub mod log;
 #[cfg(feature = "models")]
 pub mod models;
+pub mod openai;
 pub mod outage;
 
 pub use app::{api_key, Reply, TestApp, TestContext};

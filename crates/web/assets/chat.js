@@ -190,7 +190,27 @@ function messageItem(m) {
         h('blockquote', {}, c.snippet || ''),
         h('p', { class: 'muted small' }, `passage ${Number(c.position) + 1} · relevance ${Number(c.score).toFixed(2)}`))))) : null,
     memories.length ? h('p', { class: 'muted small', 'data-testid': 'answer-memories' },
-      `Remembered: ${memories.map((r) => r.text).join(' · ')}`) : null);
+      `Remembered: ${memories.map((r) => r.text).join(' · ')}`) : null,
+    toolCalls(m.details?.toolCalls || []));
+}
+
+// What the coach looked up for the answer: every figure it states comes from one of these.
+const TOOL_LABELS = {
+  'profile-read': 'your profile',
+  'advice-latest': 'your latest advice',
+  'finance-projection': 'a projection',
+  'finance-rebalance': 'a rebalancing check',
+  'documents-search': 'a search',
+};
+
+function toolCalls(calls) {
+  if (!calls.length) return null;
+  return h('details', { class: 'tool-calls muted small', 'data-testid': 'answer-tools' },
+    h('summary', {}, `Looked up: ${calls.map((c) => TOOL_LABELS[c.name] || c.name).join(', ')}`),
+    h('ol', {}, calls.map((c) => h('li', { 'data-testid': 'answer-tool' },
+      h('p', {}, h('code', {}, c.name), c.calledBy === 'model' ? ' · asked for by the model' : ' · looked up by the coach',
+        c.ok ? '' : ' · failed'),
+      h('pre', { class: 'tool-result' }, c.result)))));
 }
 
 function promptView(view) {

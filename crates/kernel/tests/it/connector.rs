@@ -13,7 +13,7 @@ use miyagi_kernel::{
 };
 use serde_json::json;
 
-use crate::mock::{completion, streamed, MockLlm, Reply};
+use crate::mock::{completion, streamed, Client, MockLlm, Reply};
 
 fn ask(text: &str) -> ChatRequest {
     ChatRequest {

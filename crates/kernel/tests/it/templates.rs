@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::mock::{completion, MockLlm, Reply};
+use crate::mock::{completion, Client, MockLlm, Reply};
 
 #[derive(Deserialize, JsonSchema)]
 struct Text {

@@ -18,7 +18,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::mock::{completion, streamed, tool_calls, MockLlm, Reply};
+use crate::mock::{completion, streamed, streamed_tool_calls, tool_calls, Client, MockLlm, Reply};
 
 #[derive(Deserialize, JsonSchema)]
 struct Symbol {
@@ -96,6 +96,60 @@ fn tool_messages(body: &Value) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
+async fn a_streamed_tool_loop_passes_on_the_words_and_reports_each_call() {
+    let llm = MockLlm::start(vec![
+        streamed_tool_calls(&[("c1", "market-quote", r#"{"symbol":"MSFT"}"#)]),
+        streamed(&["MSFT trades ", "at 420.50."]),
+    ])
+    .await;
+    let mut seen = Vec::new();
+    let (answer, calls) = kernel_with(&llm)
+        .chat_stream_with_tools(question("How is MSFT doing?"), 3, |t| {
+            seen.push(t.to_string())
+        })
+        .await
+        .unwrap();
+    assert_eq!(answer, "MSFT trades at 420.50.");
+    assert_eq!(seen, ["MSFT trades ", "at 420.50."]);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].call.name, "market-quote");
+    assert_eq!(calls[0].call.arguments, r#"{"symbol":"MSFT"}"#);
+    assert!(calls[0].shown().contains("420.5"), "{:?}", calls[0]);
+    let requests = llm.requests();
+    assert_eq!(
+        tool_messages(&requests[1].body),
+        [("c1".to_string(), calls[0].shown())]
+    );
+}
+
+#[tokio::test]
+async fn a_function_for_a_person_runs_for_the_kernels_user_and_refuses_nobody() {
+    let whoami = Plugin::new(
+        "me",
+        vec![NativeFunction::for_user(
+            "me",
+            "name",
+            "Who the caller is",
+            |user: String, _: Nothing| async move { Ok(user) },
+        )],
+    );
+    let kernel = Kernel::builder().plugin(whoami).build();
+    assert_eq!(
+        kernel
+            .for_user("ada")
+            .invoke("me", "name", Arguments::new())
+            .await
+            .unwrap(),
+        json!("ada")
+    );
+    let err = kernel
+        .invoke("me", "name", Arguments::new())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("acts for a person"), "{err}");
+}
+
+#[tokio::test]
 async fn the_model_calls_two_functions_then_answers_with_their_results() {
     let llm = MockLlm::start(vec![
         Reply::Json(tool_calls(&[
@@ -115,12 +169,7 @@ async fn the_model_calls_two_functions_then_answers_with_their_results() {
     );
 
     let requests = llm.requests();
-    let offered: Vec<&str> = requests[0].body["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["function"]["name"].as_str().unwrap())
-        .collect();
+    let offered = requests[0].offered_tools();
     assert!(
         offered.contains(&"market-quote") && offered.contains(&"orders-place"),
         "{offered:?}"

@@ -18,9 +18,6 @@ use crate::{
 
 /// Retirement age assumed when neither the request nor a stored profile gives one.
 const DEFAULT_RETIREMENT_AGE: u32 = 65;
-/// Share of income assumed saved each year, for the projection.
-const SAVINGS_RATE: f64 = 0.15;
-const PROJECTION_PATHS: usize = 2_000;
 
 /// The request's profile fields, completed from the stored profile. Age, income and risk
 /// tolerance must come from one or the other.
@@ -97,10 +94,10 @@ pub fn compute(
     );
     let projection = projection::project(&ProjectionInput {
         starting_wealth: investable,
-        annual_savings: household.annual_income * SAVINGS_RATE,
+        annual_savings: household.annual_income * projection::ASSUMED_SAVINGS_RATE,
         years: household.years_to_retirement(),
         allocation: target,
-        paths: PROJECTION_PATHS,
+        paths: projection::DEFAULT_PATHS,
         seed,
     });
     EngineResult {

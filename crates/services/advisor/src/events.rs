@@ -19,6 +19,20 @@ pub fn generated(owner: &str, advice: &Advice) -> CloudEvent {
         user_id: advice.user_id,
         trigger: advice.trigger,
         created_at: advice.created_at,
+        narrative: advice.narrative.clone(),
+        recommendations: advice
+            .assets
+            .portfolio
+            .iter()
+            .map(|a| format!("{}: {}", a.name, a.gpt_recommendation))
+            .chain(
+                advice
+                    .investments
+                    .portfolio
+                    .iter()
+                    .map(|s| format!("{}: {}", s.symbol, s.gpt_recommendation)),
+            )
+            .collect(),
     };
     CloudEvent::new(
         SOURCE,

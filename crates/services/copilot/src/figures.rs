@@ -1,16 +1,24 @@
 //! The person's figures as the coach is given them: their profile and what the finance engine
 //! computes from it (risk score, target mix). The prompt says these are the only numbers the
 //! coach may state, so an answer's figures come from the engine, not from the model's memory.
+//! The projection and the rebalancing check are what the coach's tools answer with.
 
 use miyagi_domain::user::{RiskTolerance, UserProfile};
 use miyagi_finance::{
-    allocation::{self, AssetClass},
-    risk::{self, Household, Tolerance},
+    allocation::{self, Action, Allocation, AssetClass},
+    projection::{self, ProjectionInput, ASSUMED_SAVINGS_RATE, DEFAULT_PATHS},
+    risk::{self, Household, RiskProfile, Tolerance},
     words::{money, percent},
 };
 
-/// The profile and the engine's reading of it, in plain sentences.
-pub fn describe(profile: &UserProfile) -> String {
+/// What the finance engine makes of a profile.
+pub struct Reading {
+    pub household: Household,
+    pub risk: RiskProfile,
+    pub target: Allocation,
+}
+
+pub fn read(profile: &UserProfile) -> Reading {
     let p = &profile.profile;
     let household = Household {
         age: p.age,
@@ -26,18 +34,38 @@ pub fn describe(profile: &UserProfile) -> String {
     };
     let risk = risk::assess(&household);
     let target = allocation::target(&risk, None, p.assets, p.annual_household_income);
-    let mix = AssetClass::ALL
+    Reading {
+        household,
+        risk,
+        target,
+    }
+}
+
+/// A mix as a person reads it: "Stocks 60%, Bonds 30%, Cash 10%", leaving out what is zero.
+pub fn mix(allocation: &Allocation) -> String {
+    AssetClass::ALL
         .into_iter()
-        .filter(|c| target.get(*c) > 0.0)
-        .map(|c| {
-            let name = match c {
-                AssetClass::RealEstate => "Real estate",
-                other => other.as_str(),
-            };
-            format!("{name} {}", percent(target.get(c)))
-        })
+        .filter(|c| allocation.get(*c) > 0.0)
+        .map(|c| format!("{} {}", class_name(c), percent(allocation.get(c))))
         .collect::<Vec<_>>()
-        .join(", ");
+        .join(", ")
+}
+
+pub fn class_name(class: AssetClass) -> &'static str {
+    match class {
+        AssetClass::RealEstate => "Real estate",
+        other => other.as_str(),
+    }
+}
+
+/// The profile and the engine's reading of it, in plain sentences.
+pub fn describe(profile: &UserProfile) -> String {
+    let p = &profile.profile;
+    let Reading {
+        household,
+        risk,
+        target,
+    } = read(profile);
     let mut lines = vec![
         format!(
             "{}, {} years old, plans to retire at {} ({} years from now).",
@@ -60,12 +88,98 @@ pub fn describe(profile: &UserProfile) -> String {
             risk.capacity,
             risk.willingness
         ),
-        format!("The engine's target mix for them: {mix}."),
+        format!("The engine's target mix for them: {}.", mix(&target)),
     ];
     if !p.goals.is_empty() {
         lines.push(format!("Goals on their profile: {}.", p.goals.join("; ")));
     }
     lines.join("\n")
+}
+
+/// The same simulated markets for every projection: two answers then differ only by what was
+/// asked (years, savings), never by the luck of the draw.
+const MARKETS_SEED: u64 = 0x6d69_7961_6769;
+
+/// Wealth projected from the person's assets, saving `annual_savings` a year (by default the
+/// engine's assumed share of their income) for `years` (by default until they retire), with the
+/// engine's target mix. The first line is written for the person to read (an answer opens with
+/// it); the second says how it was made.
+pub fn projection(
+    profile: &UserProfile,
+    years: Option<u32>,
+    annual_savings: Option<f64>,
+) -> String {
+    let p = &profile.profile;
+    let reading = read(profile);
+    let until_retirement = reading.household.years_to_retirement();
+    let years = years.unwrap_or(until_retirement).clamp(1, 80);
+    let savings = annual_savings.unwrap_or(p.annual_household_income * ASSUMED_SAVINGS_RATE);
+    let result = projection::project(&ProjectionInput {
+        starting_wealth: p.assets,
+        annual_savings: savings,
+        years,
+        allocation: reading.target,
+        paths: DEFAULT_PATHS,
+        seed: MARKETS_SEED,
+    });
+    let end = result.at_retirement();
+    let at = if years == until_retirement {
+        format!(" (at {})", p.retirement_age)
+    } else {
+        String::new()
+    };
+    format!(
+        "In {years} years{at}, the middle of {DEFAULT_PATHS} simulated markets ends at {} in \
+         today's money; 1 in 10 ends below {} and 1 in 10 above {}.\n\
+         Projected by Miyagi's finance engine from {} of assets, saving {} a year, with the \
+         target mix ({}): an expected real return of {} a year, with a volatility of {}.",
+        money(end.p50),
+        money(end.p10),
+        money(end.p90),
+        money(p.assets),
+        money(savings),
+        mix(&reading.target),
+        percent(result.expected_return),
+        percent(result.volatility),
+    )
+}
+
+/// How far `current` is from the engine's target for the person, class by class, and what to
+/// do about each: on one line for the person to read, then the rule it follows.
+pub fn rebalance(profile: &UserProfile, current: &Allocation) -> String {
+    let p = &profile.profile;
+    let reading = read(profile);
+    // As the advisor does: real estate is held as it is, and sizes what is investable.
+    let investable = p.assets * (1.0 - current.real_estate);
+    let target = allocation::target(
+        &reading.risk,
+        Some(current),
+        investable,
+        p.annual_household_income,
+    );
+    let classes: Vec<String> = allocation::drift(current, &target)
+        .into_iter()
+        .filter(|d| d.current > 0.0 || d.target > 0.0)
+        .map(|d| {
+            let points = (d.drift.abs() * 100.0).round();
+            let what = match d.action {
+                Action::Buy => format!("buy ({points:.0} points under)"),
+                Action::Sell => format!("sell ({points:.0} points over)"),
+                Action::Hold => "hold".into(),
+            };
+            format!(
+                "{} {} now, {} target: {what}",
+                class_name(d.class),
+                percent(d.current),
+                percent(d.target)
+            )
+        })
+        .collect();
+    format!(
+        "Against the finance engine's target mix: {}.\n\
+         Miyagi's finance engine moves a class more than 5 points from its target and holds the rest.",
+        classes.join("; ")
+    )
 }
 
 #[cfg(test)]
@@ -123,5 +237,39 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("pay for college"), "{text}");
+    }
+
+    #[test]
+    fn a_projection_states_the_engines_percentiles_over_the_years_asked() {
+        let text = projection(&profile(), Some(10), None);
+        assert!(
+            text.starts_with("In 10 years, the middle of 2000"),
+            "{text}"
+        );
+        assert!(text.contains("saving $18k a year"), "{text}");
+        let again = projection(&profile(), Some(10), None);
+        assert_eq!(text, again, "the same question gets the same projection");
+        let until_retirement = projection(&profile(), None, None);
+        assert!(
+            until_retirement.starts_with("In 20 years (at 60)"),
+            "{until_retirement}"
+        );
+    }
+
+    #[test]
+    fn a_mix_heavy_in_stocks_is_told_to_sell_stocks_and_buy_bonds() {
+        let current =
+            Allocation::from_holdings([(AssetClass::Stocks, 95.0), (AssetClass::Bonds, 5.0)])
+                .unwrap();
+        let text = rebalance(&profile(), &current);
+        let classes: Vec<&str> = text.lines().next().unwrap().split("; ").collect();
+        assert!(
+            classes[0].contains("Stocks 95% now") && classes[0].contains("sell"),
+            "{text}"
+        );
+        assert!(
+            classes[1].starts_with("Bonds") && classes[1].contains("buy"),
+            "{text}"
+        );
     }
 }

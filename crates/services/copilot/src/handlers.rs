@@ -2,6 +2,8 @@
 //! - its own `miyagi.chat.message.created.v1`: a person's message is read for memories here,
 //!   off the request path, so remembering never slows a reply;
 //! - `miyagi.user.profile.*`: its copy of each profile (the persona's voice, the figures);
+//! - `miyagi.advice.generated.v1`: its copy of each person's latest advice, for the coach's
+//!   advice tool;
 //! - `miyagi.user.account.deleted.v1`: every chat, message, memory and profile copy of that
 //!   person is deleted.
 
@@ -9,6 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use miyagi_domain::{
+    advice::AdviceGenerated,
     chat::{Author, ChatMessageCreated},
     events::{topics, types},
     user::{AccountDeleted, UserProfile, UserProfileDeleted},
@@ -21,7 +24,7 @@ use crate::{domain::Copilot, error::CopilotError, store::StoreError};
 
 /// The consumer group that reads messages for memories.
 pub const MEMORY: &str = "copilot-memory";
-/// The consumer group that follows profiles and accounts.
+/// The consumer group that follows profiles, advice and accounts.
 pub const PEOPLE: &str = "copilot-people";
 
 pub struct MemoryExtraction(pub Arc<Copilot>);
@@ -92,6 +95,10 @@ impl EventHandler for PeopleFollower {
                     .delete_profile(&deleted.owner, deleted.id)
                     .await
                     .map_err(from_store)?;
+                store
+                    .delete_advice_for(&deleted.owner, deleted.id)
+                    .await
+                    .map_err(from_store)?;
                 // The profile's events this service dead-lettered hold the whole profile.
                 erasure::erase_kept_copies(
                     store.db(),
@@ -102,6 +109,10 @@ impl EventHandler for PeopleFollower {
                 .await?;
                 Ok(())
             }
+            types::ADVICE_GENERATED => store
+                .upsert_advice(&event.data_as::<AdviceGenerated>()?)
+                .await
+                .map_err(from_store),
             types::USER_ACCOUNT_DELETED => {
                 let AccountDeleted { user } = event.data_as()?;
                 if user.starts_with(RESERVED_PREFIX) {

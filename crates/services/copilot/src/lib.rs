@@ -4,12 +4,15 @@
 //! - `model`: chats, messages, memories and the prompt view as the API speaks them.
 //! - `domain`: the decisions — the persona, what goes into a prompt, how an answer is written
 //!   and checked, what of a message is remembered.
+//! - `tools`: what the coach may look up (the profile, the latest advice, a projection, a
+//!   rebalancing check, a search), offered to a model that calls tools and planned by the
+//!   copilot for one that does not; `figures`: the person's numbers from the finance engine, as the tools state them.
 //! - `prompt`: the prompt assembled under its token budget; `writing`: the answer checked for
-//!   sense before it is kept; `figures`: the person's numbers
-//!   from the finance engine; `memory`: which sentences become memories.
-//! - `store`: chats, messages, memories and the copy of profiles, each change with its event.
+//!   sense before it is kept; `memory`: which sentences become memories.
+//! - `store`: chats, messages, memories and the copies of profiles and advice, each change with
+//!   its event.
 //! - `events`: what it publishes (`miyagi.chat.*`, `miyagi.memory.*`); `handlers`: what it
-//!   consumes (its own messages, to extract memories; profiles; account deletions).
+//!   consumes (its own messages, to extract memories; profiles; advice; account deletions).
 
 mod api;
 mod domain;
@@ -21,6 +24,7 @@ mod memory;
 mod model;
 mod prompt;
 mod store;
+mod tools;
 mod writing;
 
 use std::sync::Arc;
@@ -95,7 +99,7 @@ impl Service for CopilotService {
             ),
             Consumer::new(
                 handlers::PEOPLE,
-                &[topics::USER_PROFILE, topics::USER_ACCOUNT],
+                &[topics::USER_PROFILE, topics::ADVICE, topics::USER_ACCOUNT],
                 Arc::new(handlers::PeopleFollower(self.copilot.clone())),
             ),
         ]

@@ -5,6 +5,7 @@ use miyagi_domain::{
     chat::{Author, MemoryKind},
     text::{not_blank, printable},
 };
+use miyagi_kernel::ToolOutcome;
 use miyagi_memory::cite::Citation;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -91,11 +92,51 @@ pub struct AnswerDetails {
     pub memories: Vec<MemoryRef>,
     /// How many passages the prompt held.
     pub passages: usize,
+    /// What was looked up for the answer, in order: every figure it states comes from here.
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallRecord>,
     /// Tokens as the chat model counted them.
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     /// Time from the question to the stored answer.
     pub elapsed_ms: u64,
+}
+
+/// One of the coach's tools, called for an answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolCallRecord {
+    /// `plugin-function`, e.g. `finance-projection`.
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub arguments: serde_json::Value,
+    /// What the tool answered, or why it could not.
+    pub result: String,
+    pub ok: bool,
+    pub called_by: CalledBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CalledBy {
+    /// The chat model asked for it (a model that calls tools).
+    Model,
+    /// The copilot called it for the question before the model wrote (the profile always;
+    /// a projection or a rebalancing check when the question asks for one).
+    Copilot,
+}
+
+impl ToolCallRecord {
+    pub fn new(outcome: &ToolOutcome, called_by: CalledBy) -> Self {
+        Self {
+            name: outcome.call.name.clone(),
+            arguments: serde_json::from_str(&outcome.call.arguments)
+                .unwrap_or_else(|_| serde_json::Value::String(outcome.call.arguments.clone())),
+            result: outcome.shown(),
+            ok: outcome.result.is_ok(),
+            called_by,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -191,6 +232,8 @@ pub struct PromptMessage {
 #[serde(rename_all = "camelCase")]
 pub struct PromptView {
     pub query: String,
+    /// What the copilot looked up for the question (its figures part).
+    pub looked_up: Vec<ToolCallRecord>,
     pub parts: Vec<PromptPart>,
     pub messages: Vec<PromptMessage>,
     pub total_tokens: usize,

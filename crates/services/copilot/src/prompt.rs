@@ -41,7 +41,9 @@ pub struct Remembered {
 
 pub struct Inputs<'a> {
     pub persona: &'a str,
-    pub figures: Option<&'a str>,
+    /// What the copilot's tools found about them: the profile, and any projection or
+    /// rebalancing check the question called for.
+    pub figures: &'a str,
     /// Most relevant first.
     pub memories: &'a [Remembered],
     /// Best first.
@@ -99,10 +101,10 @@ fn fill(costs: impl Iterator<Item = usize>, budget: usize) -> (usize, usize) {
 }
 
 pub fn assemble(inputs: &Inputs<'_>, count: &dyn Fn(&str) -> usize, limit: usize) -> Assembled {
-    let figures = inputs
-        .figures
-        .map(|f| format!("About them (their profile and Miyagi's finance engine):\n{f}"))
-        .unwrap_or_else(|| "About them: no profile yet; do not guess their figures.".into());
+    let figures = format!(
+        "About them (from their profile and Miyagi's finance engine):\n{}",
+        inputs.figures
+    );
     let fixed = [
         whole("instructions", count(INSTRUCTIONS)),
         whole("persona", count(inputs.persona)),
@@ -284,7 +286,7 @@ mod tests {
     ) -> Inputs<'a> {
         Inputs {
             persona: "You are a calm coach.",
-            figures: Some("Ada, 40."),
+            figures: "Ada, 40.",
             memories,
             passages,
             history,

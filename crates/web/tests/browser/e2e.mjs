@@ -441,7 +441,7 @@ async function main() {
       await shot(page, 'documents');
     });
 
-    await step('chat: ask a question, watch the answer stream in, open its citation', async () => {
+    await step('chat: ask a question, watch the answer stream in, open its citation, see what it looked up', async () => {
       await nav(page, 'chat');
       await page.waitForSelector('[data-testid="chat-new"]');
       await page.click('[data-testid="chat-new"]');
@@ -470,6 +470,9 @@ async function main() {
       check(quoted.length > 0, 'the opened citation quotes nothing');
       const source = await page.innerText('[data-testid="chat-citation"] summary');
       note(`answer: "${answer.slice(0, 160)}" citing ${source}: "${quoted.slice(0, 80)}"`);
+      // Whatever figures the answer states come from what it looked up, and the answer says so.
+      const looked = await page.innerText('[data-testid="chat-answer"] [data-testid="answer-tools"] summary').catch(() => '');
+      check(looked.includes('your profile'), `the answer does not say what it looked up: "${looked}"`);
       await page.click('[data-testid="prompt-view-button"]');
       await page.waitForSelector('[data-testid="prompt-parts"]', { timeout: UI_TIMEOUT });
       const parts = await page.$$eval('[data-testid="prompt-parts"] tbody th', (els) => els.map((e) => e.textContent));

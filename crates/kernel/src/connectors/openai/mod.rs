@@ -119,6 +119,10 @@ impl ChatModel for OpenAiClient {
         &self.config.model
     }
 
+    fn calls_tools(&self) -> bool {
+        true
+    }
+
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, KernelError> {
         unsupported_format(request)?;
         let span = self.span("chat");

@@ -1,7 +1,8 @@
 //! The copilot's tables: chats and their messages (this file), memories (`memories.rs`) and its
-//! copy of profiles (`profiles.rs`). Every change is written with its event in one transaction
+//! copies of profiles (`profiles.rs`) and of the latest advice (`advice.rs`). Every change is written with its event in one transaction
 //! (transactional outbox), and every read and write is scoped to the owner.
 
+mod advice;
 mod memories;
 mod profiles;
 
@@ -246,10 +247,12 @@ impl CopilotStore {
             delete_chat_in(&mut tx, owner, parse_uuid(id)?).await?;
         }
         memories::delete_all(&mut tx, owner).await?;
-        sqlx::query("DELETE FROM profiles WHERE owner = $1")
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?;
+        for table in ["profiles", "advice"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE owner = $1"))
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+        }
         outbox::commit(&self.db, tx).await?;
         Ok(ids.len())
     }

@@ -1,20 +1,25 @@
 //! The copilot service: its store on both database backends, and the whole service over real
-//! HTTP with the users and documents services beside it, the embedded event log carrying
+//! HTTP with the users, documents and advisor services beside it, the embedded event log carrying
 //! profiles and messages to its consumers, the investing library ingested with MiniLM, and
-//! answers and memories written by the local SmolLM2 model (loaded once for the binary).
+//! answers and memories written by the local SmolLM2 model (loaded once for the binary). The
+//! remote-endpoint test stands a scripted OpenAI-protocol server in for the model.
 
 mod chats;
 mod conversation;
 mod store;
+mod tools;
 
 use std::{
-    sync::OnceLock,
+    sync::{Arc, OnceLock},
     time::{Duration, Instant},
 };
 
+use miyagi_advisor::AdvisorService;
 use miyagi_copilot::{CopilotService, Models};
 use miyagi_documents::DocumentsService;
+use miyagi_kernel::Kernel;
 use miyagi_memory::retrieve::Retriever;
+use miyagi_platform::Service;
 use miyagi_testing::{models, TestApp, TestContext};
 use miyagi_users::UsersService;
 use reqwest::{Method, StatusCode};
@@ -24,47 +29,68 @@ fn server() -> &'static TestApp {
     static SERVER: OnceLock<TestApp> = OnceLock::new();
     SERVER.get_or_init(|| {
         TestApp::shared(|| async {
-            let test = TestContext::new(&["alice", "bob", "carol", "dave", "erin"], |config| {
-                // The tests' model calls queue behind each other on one local model.
-                config.http.request_timeout_secs = 900;
-            })
+            let test = TestContext::new(
+                &["alice", "bob", "carol", "dave", "erin", "frank", "gina"],
+                |config| {
+                    // The tests' model calls queue behind each other on one local model.
+                    config.http.request_timeout_secs = 900;
+                },
+            )
             .await;
-            let models = models::local();
-            let documents = DocumentsService::start(
-                &test.context,
-                miyagi_documents::Models {
-                    embedder: models.embedder.clone(),
-                    tokens: models.tokens.clone(),
-                    kernel: Some(models.kernel.clone()),
-                },
-            )
-            .await
-            .unwrap();
-            let passages: std::sync::Arc<dyn Retriever> = documents.documents().clone();
-            let copilot = CopilotService::start(
-                &test.context,
-                Models {
-                    kernel: Some(models.kernel.clone()),
-                    embedder: models.embedder.clone(),
-                    tokens: models.tokens.clone(),
-                },
-                passages.clone(),
-            )
-            .await
-            .unwrap();
-            let users = UsersService::start(&test.context).await.unwrap();
-            let app = test
-                .spawn(vec![
-                    Box::new(users),
-                    Box::new(documents),
-                    Box::new(copilot),
-                ])
-                .await;
+            let kernel = &models::local().kernel;
+            let (app, passages) = spawn_coach(test, kernel, Some(kernel)).await;
             // Answers should cite the library, so wait until it is searchable.
             models::library_indexed(passages.as_ref(), "index fund fees").await;
             app
         })
     })
+}
+
+/// The users, documents and copilot services on the local embedder, the copilot writing with
+/// `copilot`; with `others` the documents service answers and the advisor advises with it too
+/// (without, documents only ingest and there is no advisor). The passages the copilot searches.
+async fn spawn_coach(
+    test: TestContext,
+    copilot: &Kernel,
+    others: Option<&Kernel>,
+) -> (TestApp, Arc<dyn Retriever>) {
+    let local = models::local();
+    let documents = DocumentsService::start(
+        &test.context,
+        miyagi_documents::Models {
+            embedder: local.embedder.clone(),
+            tokens: local.tokens.clone(),
+            kernel: others.cloned(),
+        },
+    )
+    .await
+    .unwrap();
+    let passages: Arc<dyn Retriever> = documents.documents().clone();
+    let mut services: Vec<Box<dyn Service>> = vec![
+        Box::new(UsersService::start(&test.context).await.unwrap()),
+        Box::new(documents),
+    ];
+    if let Some(kernel) = others {
+        services.push(Box::new(
+            AdvisorService::start(&test.context, Some(kernel.clone()), passages.clone())
+                .await
+                .unwrap(),
+        ));
+    }
+    services.push(Box::new(
+        CopilotService::start(
+            &test.context,
+            Models {
+                kernel: Some(copilot.clone()),
+                embedder: local.embedder.clone(),
+                tokens: local.tokens.clone(),
+            },
+            passages.clone(),
+        )
+        .await
+        .unwrap(),
+    ));
+    (test.spawn(services).await, passages)
 }
 
 async fn call(user: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
@@ -86,7 +112,11 @@ struct Streamed {
 
 /// Asks `question` in `chat` and reads the whole event stream.
 async fn ask(user: &str, chat: &str, question: &str) -> Streamed {
-    let response = server()
+    ask_on(server(), user, chat, question).await
+}
+
+async fn ask_on(app: &TestApp, user: &str, chat: &str, question: &str) -> Streamed {
+    let response = app
         .request(
             user,
             Method::POST,

@@ -3,6 +3,7 @@
 
 use miyagi_copilot::{CopilotStore, NewMemory, NewMessage, MIGRATOR};
 use miyagi_domain::{
+    advice::{AdviceGenerated, AdviceTrigger},
     chat::{Author, MemoryKind},
     events::types,
 };
@@ -17,6 +18,7 @@ miyagi_platform::on_both_backends!(
     deleting_a_chat_takes_its_working_memory_and_keeps_the_long_term,
     another_owner_sees_no_chat_message_or_memory,
     events_carry_ids_and_never_what_was_said,
+    the_advice_copy_keeps_the_newest_and_goes_with_its_profile_and_account,
 );
 
 async fn store(backend: Backend) -> (CopilotStore, tempfile::TempDir) {
@@ -230,4 +232,48 @@ async fn events_carry_ids_and_never_what_was_said(backend: Backend) {
         );
         assert_eq!(event.data["owner"], "ada");
     }
+}
+
+fn advice(profile: uuid::Uuid, day: u32, said: &str) -> AdviceGenerated {
+    AdviceGenerated {
+        advice_id: uuid::Uuid::now_v7(),
+        owner: "ada".into(),
+        user_id: profile,
+        trigger: AdviceTrigger::Request,
+        created_at: format!("2026-11-{day:02}T09:00:00Z").parse().unwrap(),
+        narrative: said.into(),
+        recommendations: vec![],
+    }
+}
+
+async fn the_advice_copy_keeps_the_newest_and_goes_with_its_profile_and_account(backend: Backend) {
+    let (store, _g) = store(backend).await;
+    let (first, second) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    store
+        .upsert_advice(&advice(first, 20, "newer"))
+        .await
+        .unwrap();
+    // Events from two profiles' partitions can arrive out of order.
+    store
+        .upsert_advice(&advice(second, 10, "older"))
+        .await
+        .unwrap();
+    let latest = store.latest_advice("ada").await.unwrap().unwrap();
+    assert_eq!(latest.narrative, "newer");
+    assert_eq!(store.latest_advice("bob").await.unwrap(), None);
+
+    store.delete_advice_for("ada", second).await.unwrap();
+    assert!(
+        store.latest_advice("ada").await.unwrap().is_some(),
+        "not that profile's advice"
+    );
+    store.delete_advice_for("ada", first).await.unwrap();
+    assert_eq!(store.latest_advice("ada").await.unwrap(), None);
+
+    store
+        .upsert_advice(&advice(first, 21, "again"))
+        .await
+        .unwrap();
+    store.delete_account("ada").await.unwrap();
+    assert_eq!(store.latest_advice("ada").await.unwrap(), None);
 }

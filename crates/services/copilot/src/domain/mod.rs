@@ -3,28 +3,25 @@
 //! the library, the chat's recent turns), how the answer is written and checked, and what of a
 //! person's message is worth remembering.
 
+mod answer;
+mod remember;
+
 use std::{sync::Arc, time::Instant};
 
-use futures::StreamExt;
-use miyagi_domain::{chat::Author, document::LIBRARY_OWNER, user::UserProfile};
-use miyagi_kernel::{
-    chat::{ChatDelta, ExecutionSettings},
-    ChatRequest, EmbeddingModel, Kernel, KernelError,
-};
-use miyagi_memory::{
-    chunk::TokenCounter,
-    cite::{self, Citation, Passage},
-    retrieve::{cosine, RetrievalSettings, Retriever},
-};
+use miyagi_domain::{chat::Author, user::UserProfile};
+use miyagi_kernel::{chat::ExecutionSettings, ChatRequest, EmbeddingModel, Kernel, ToolOutcome};
+use miyagi_memory::{chunk::TokenCounter, retrieve::Retriever};
 use uuid::Uuid;
 
 use crate::{
     error::CopilotError,
-    figures,
-    memory::{self, Picked},
-    model::{AnswerDetails, Chat, ChatSettings, Memory, MemoryRef, Message, PromptView, WrittenBy},
+    model::{
+        AnswerDetails, CalledBy, Chat, ChatSettings, Memory, MemoryRef, Message, PromptView,
+        ToolCallRecord, WrittenBy,
+    },
     prompt::{self, Assembled, Inputs, Remembered, PROMPT_TOKENS},
-    store::{CopilotStore, NewMemory, NewMessage},
+    store::{CopilotStore, NewMessage},
+    tools::{self, Planner},
     writing,
 };
 
@@ -50,6 +47,12 @@ const ON_TOPIC_COSINE: f32 = 0.3;
 const FALLBACK_COSINE: f32 = 0.3;
 /// Tokens the answer may take: two to four sentences, with room to finish the last.
 const ANSWER_TOKENS: u32 = 200;
+/// Rounds of tool calls a model that calls tools may make before it must answer.
+const TOOL_ROUNDS: u32 = 3;
+/// Told to a model that calls tools, after the instructions.
+const TOOL_INSTRUCTIONS: &str = "You can call tools to look up more of their figures \
+(their latest advice, a projection of their wealth, a rebalancing check of what they hold) and \
+to search their documents and the library. State a number only when it is given above or a tool returned it.";
 
 /// A question and the answer it got.
 pub struct Exchange {
@@ -61,15 +64,19 @@ pub struct Exchange {
 struct Prepared {
     query: String,
     memories: Vec<Memory>,
+    /// What the copilot looked up for the question itself.
+    looked_up: Vec<ToolOutcome>,
     assembled: Assembled,
 }
 
 pub struct Copilot {
     store: CopilotStore,
+    /// The chat model, with the coach's tools added to its kernel.
     kernel: Option<Kernel>,
     embedder: Arc<dyn EmbeddingModel>,
     tokens: TokenCounter,
     retriever: Arc<dyn Retriever>,
+    planner: Planner,
 }
 
 impl Copilot {
@@ -80,12 +87,15 @@ impl Copilot {
         tokens: TokenCounter,
         retriever: Arc<dyn Retriever>,
     ) -> Self {
+        let kernel =
+            kernel.map(|k| k.with_plugins(tools::plugins(store.clone(), retriever.clone())));
         Self {
             store,
             kernel,
             embedder,
             tokens,
             retriever,
+            planner: Planner::default(),
         }
     }
 
@@ -161,11 +171,34 @@ impl Copilot {
                 .update_chat(owner, chat_id, Some(&title), None, None)
                 .await?;
         }
-        let prepared = self.prepare(owner, &chat, &history, content).await?;
         let run = question.id.to_string();
         let kernel = kernel.for_run(&run, owner);
+        let prepared = self
+            .prepare(&kernel, owner, &chat, &history, content)
+            .await?;
+        // The engine's numbers for what the question asked open the answer, and stream first.
+        let lead = prepared
+            .looked_up
+            .iter()
+            .filter_map(tools::lead)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if let (Some(deltas), false) = (&deltas, lead.is_empty()) {
+            let _ = deltas.send(format!("{lead}\n\n"));
+        }
+        let mut messages = prepared.assembled.messages.clone();
+        // The local model does not call tools: the copilot looked up what it needs already.
+        let rounds = if kernel.chat_model()?.calls_tools() {
+            if let Some(system) = messages.first_mut() {
+                system.content.push_str("\n\n");
+                system.content.push_str(TOOL_INSTRUCTIONS);
+            }
+            TOOL_ROUNDS
+        } else {
+            0
+        };
         let request = ChatRequest {
-            messages: prepared.assembled.messages.clone(),
+            messages,
             settings: ExecutionSettings {
                 max_tokens: Some(ANSWER_TOKENS),
                 // Greedy: the same question in the same chat gets the same answer, which a
@@ -175,23 +208,21 @@ impl Copilot {
             },
             tools: vec![],
         };
-        let mut stream = kernel.chat_stream(request).await?;
-        let mut written = String::new();
-        while let Some(delta) = stream.next().await {
-            if let ChatDelta::Text(text) = delta? {
-                written.push_str(&text);
+        let (written, called) = kernel
+            .chat_stream_with_tools(request, rounds, |text| {
                 if let Some(deltas) = &deltas {
                     // A watcher who left does not stop the answer: it is still stored.
-                    let _ = deltas.send(text);
+                    let _ = deltas.send(text.to_string());
                 }
-            }
-        }
-        let passages = &prepared.assembled.passages;
+            })
+            .await?;
+        let passages = self.citable(owner, &prepared, &called).await?;
         let shown: String = prepared
             .assembled
             .messages
             .iter()
-            .map(|m| m.content.as_str())
+            .map(|m| m.content.clone())
+            .chain(called.iter().map(ToolOutcome::shown))
             .collect::<Vec<_>>()
             .join("\n");
         let checked = match writing::clean(&written, content, &shown) {
@@ -200,16 +231,31 @@ impl Copilot {
         };
         let (text, citations, written_by) = match checked {
             Some(text) => {
-                let (text, citations) = self.cited(text, content, passages).await?;
+                let (text, citations) = self.cited(text, content, &passages).await?;
                 (text, citations, WrittenBy::Model)
             }
             None => {
                 tracing::info!(chat = %chat_id, written = %written, "the model's answer did not pass its checks; quoting the best source");
-                let (text, citations) = self.fallback(content, passages).await?;
+                let (text, citations) = self.fallback(content, &passages).await?;
                 (text, citations, WrittenBy::Fallback)
             }
         };
+        let text = if lead.is_empty() {
+            text
+        } else {
+            format!("{lead}\n\n{text}")
+        };
         let usage = kernel.ledger().for_run(&run);
+        let tool_calls = prepared
+            .looked_up
+            .iter()
+            .map(|o| ToolCallRecord::new(o, CalledBy::Copilot))
+            .chain(
+                called
+                    .iter()
+                    .map(|o| ToolCallRecord::new(o, CalledBy::Model)),
+            )
+            .collect();
         let details = AnswerDetails {
             written_by,
             query: prepared.query,
@@ -223,6 +269,7 @@ impl Copilot {
                 })
                 .collect(),
             passages: prepared.assembled.passages.len(),
+            tool_calls,
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
             elapsed_ms: started.elapsed().as_millis() as u64,
@@ -243,18 +290,27 @@ impl Copilot {
         Ok(Exchange { question, answer })
     }
 
-    /// The prompt `question` would get in `chat` now, part by part.
+    /// The prompt `question` would get in `chat` now, part by part. The copilot's own lookups
+    /// run (they only read); nothing is sent to the model.
     pub async fn prompt_view(
         &self,
         owner: &str,
         chat_id: Uuid,
         question: &str,
     ) -> Result<PromptView, CopilotError> {
+        let kernel = self.kernel.as_ref().ok_or(CopilotError::NoModel)?;
         let chat = self.store.chat(owner, chat_id).await?;
         let history = self.history(owner, chat_id).await?;
-        let prepared = self.prepare(owner, &chat, &history, question).await?;
+        let prepared = self
+            .prepare(&kernel.for_user(owner), owner, &chat, &history, question)
+            .await?;
         Ok(PromptView {
             query: prepared.query,
+            looked_up: prepared
+                .looked_up
+                .iter()
+                .map(|o| ToolCallRecord::new(o, CalledBy::Copilot))
+                .collect(),
             messages: prepared.assembled.rendered(),
             parts: prepared.assembled.parts,
             total_tokens: prepared.assembled.total_tokens,
@@ -279,17 +335,34 @@ impl Copilot {
             .collect())
     }
 
+    /// Gathers a prompt for `question`: what the copilot looks up for it (through `kernel`, for
+    /// the kernel's user), the memories it recalls, the passages it finds.
     async fn prepare(
         &self,
+        kernel: &Kernel,
         owner: &str,
         chat: &Chat,
         history: &[(Author, String)],
         question: &str,
     ) -> Result<Prepared, CopilotError> {
         let query = prompt::standalone_query(question, history);
-        let profile = self.store.profile(owner).await?;
-        let memories = self.recall(owner, chat.id, &query).await?;
-        let passages = self.passages(owner, &query).await?;
+        let vector = self.embed_one(&query).await?;
+        let planned = self
+            .planner
+            .plan(
+                question,
+                &vector,
+                |texts| async move { self.embedder.embed(&texts).await },
+                kernel.chat_model()?.calls_tools(),
+            )
+            .await?;
+        let (looked_up, memories, passages) = tokio::join!(
+            futures::future::join_all(planned.into_iter().map(|call| kernel.run_tool(call))),
+            self.recall(owner, chat.id, &vector),
+            tools::search(self.retriever.as_ref(), owner, &query, PASSAGES_PER_SOURCE),
+        );
+        let memories = memories?;
+        let passages = passages.map_err(CopilotError::Retrieval)?;
         let remembered: Vec<Remembered> = memories
             .iter()
             .map(|m| Remembered {
@@ -297,12 +370,16 @@ impl Copilot {
                 text: m.text.clone(),
             })
             .collect();
-        let figures = profile.as_ref().map(figures::describe);
+        let figures = looked_up
+            .iter()
+            .map(ToolOutcome::shown)
+            .collect::<Vec<_>>()
+            .join("\n\n");
         let count = |text: &str| self.tokens.count(text);
         let assembled = prompt::assemble(
             &Inputs {
                 persona: &chat.persona,
-                figures: figures.as_deref(),
+                figures: &figures,
                 memories: &remembered,
                 passages: &passages,
                 history,
@@ -316,210 +393,41 @@ impl Copilot {
         Ok(Prepared {
             query,
             memories: memories.into_iter().take(kept).collect(),
+            looked_up,
             assembled,
         })
     }
 
-    /// The memories relevant to `query`, most similar first.
-    async fn recall(
+    /// What an answer may cite: the passages its prompt held, and those the model's own
+    /// searches found (searched again: retrieval is deterministic, and the tool gave the model
+    /// text, not passages).
+    async fn citable(
         &self,
         owner: &str,
-        chat_id: Uuid,
-        query: &str,
-    ) -> Result<Vec<Memory>, CopilotError> {
-        let candidates = self.store.recallable(owner, chat_id).await?;
-        if candidates.is_empty() {
-            return Ok(vec![]);
-        }
-        let query = self.embed_one(query).await?;
-        let mut scored: Vec<(f32, Memory)> = candidates
-            .into_iter()
-            .map(|(m, v)| (cosine(&query, &v), m))
-            .filter(|(score, _)| *score >= MIN_RECALL_COSINE)
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        Ok(scored.into_iter().map(|(_, m)| m).collect())
-    }
-
-    /// Passages from the person's own documents and from the investing library, most relevant
-    /// first.
-    async fn passages(&self, owner: &str, query: &str) -> Result<Vec<Passage>, CopilotError> {
-        let settings = RetrievalSettings {
-            limit: PASSAGES_PER_SOURCE,
-            ..Default::default()
-        };
-        let (own, library) = tokio::join!(
-            self.retriever.retrieve(owner, query, None, &settings),
-            self.retriever
-                .retrieve(LIBRARY_OWNER, query, None, &settings)
-        );
-        let mut passages = own.map_err(CopilotError::Retrieval)?;
-        passages.extend(library.map_err(CopilotError::Retrieval)?);
-        passages.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
-        Ok(passages)
-    }
-
-    /// `text` without its sentences that stray from the question (a small model drifts: from
-    /// fees to "everyone who uses the internet"); `None` when none stays on it.
-    async fn on_topic(&self, text: &str, question: &str) -> Result<Option<String>, CopilotError> {
-        let sentences = writing::sentences(text);
-        let mut texts = vec![question.to_string()];
-        texts.extend(sentences.iter().cloned());
-        let vectors = self.embedder.embed(&texts).await?;
-        let kept: Vec<&str> = sentences
+        prepared: &Prepared,
+        called: &[ToolOutcome],
+    ) -> Result<Vec<miyagi_memory::cite::Passage>, CopilotError> {
+        let mut passages = prepared.assembled.passages.clone();
+        for outcome in called
             .iter()
-            .zip(&vectors[1..])
-            .filter(|(_, v)| cosine(&vectors[0], v) >= ON_TOPIC_COSINE)
-            .map(|(s, _)| s.as_str())
-            .collect();
-        Ok((!kept.is_empty()).then(|| kept.join(" ")))
-    }
-
-    /// The answer with its citations: the source sentences its own sentences restate, and the
-    /// source sentence closest to the question, quoted after the answer when no restatement
-    /// already cites it, so the person always sees what the sources say beside what the coach
-    /// says.
-    async fn cited(
-        &self,
-        text: String,
-        question: &str,
-        passages: &[Passage],
-    ) -> Result<(String, Vec<Citation>), CopilotError> {
-        let embedder = self.embedder.as_ref();
-        let mut citations =
-            cite::attribute(embedder, &text, passages, MAX_CITATIONS, ATTRIBUTION_COSINE).await?;
-        let closest = cite::attribute(embedder, question, passages, 1, QUOTE_COSINE).await?;
-        let Some(quote) = closest.into_iter().next() else {
-            return Ok((text, citations));
-        };
-        if citations.iter().any(|c| c.snippet == quote.snippet) {
-            return Ok((text, citations));
-        }
-        let text = format!(
-            "{text}\n\nFrom {}: “{}”",
-            quote.document_name, quote.snippet
-        );
-        citations.push(quote);
-        Ok((text, citations))
-    }
-
-    /// The answer when the model's words did not pass: the source sentence closest to the
-    /// question, quoted and cited, or a plain admission when no source comes close.
-    async fn fallback(
-        &self,
-        question: &str,
-        passages: &[Passage],
-    ) -> Result<(String, Vec<Citation>), CopilotError> {
-        let best = cite::attribute(
-            self.embedder.as_ref(),
-            question,
-            passages,
-            1,
-            FALLBACK_COSINE,
-        )
-        .await?;
-        Ok(match best.first() {
-            Some(c) => (
-                format!(
-                    "I could not put a good answer into words, so here is what {} says: “{}”",
-                    c.document_name, c.snippet
-                ),
-                best,
-            ),
-            None => (
-                "I could not answer that well, and none of your documents or the library speaks to it. Could you ask it another way?".into(),
-                vec![],
-            ),
-        })
-    }
-
-    async fn embed_one(&self, text: &str) -> Result<Vec<f32>, KernelError> {
-        let mut vectors = self.embedder.embed(&[text.to_string()]).await?;
-        vectors
-            .pop()
-            .ok_or_else(|| KernelError::BadResponse("the embedder returned no vector".into()))
-    }
-
-    /// Corrects a memory; a new text is embedded again so recall follows the correction.
-    pub async fn update_memory(
-        &self,
-        owner: &str,
-        id: Uuid,
-        text: Option<String>,
-        kind: Option<miyagi_domain::chat::MemoryKind>,
-    ) -> Result<Memory, CopilotError> {
-        let embedded = match &text {
-            Some(text) => Some(self.embed_one(text).await?),
-            None => None,
-        };
-        let text = text.as_deref().zip(embedded.as_deref());
-        Ok(self.store.update_memory(owner, id, text, kind).await?)
-    }
-
-    /// Reads a person's message for memories and stores the new ones, claiming `event_id` for
-    /// `consumer` with them. Returns what was stored (`None`: handled before).
-    pub async fn extract_memories(
-        &self,
-        consumer: &str,
-        event_id: &str,
-        owner: &str,
-        message: &Message,
-    ) -> Result<Option<Vec<Memory>>, CopilotError> {
-        let candidates = memory::candidates(&message.content);
-        let picked = match (&self.kernel, candidates.is_empty()) {
-            (Some(kernel), false) => {
-                let (request, schema) = memory::request(&message.content, &candidates);
-                let value = kernel
-                    .for_user(owner)
-                    .structured_value(request, "memories", schema, 2)
-                    .await?;
-                serde_json::from_value::<Picked>(value)
-                    .map_err(|e| KernelError::BadResponse(format!("memories: {e}")))?
-                    .memories
+            .filter(|o| o.call.name == tools::SEARCH && o.result.is_ok())
+        {
+            let Some(query) = serde_json::from_str::<serde_json::Value>(&outcome.call.arguments)
+                .ok()
+                .and_then(|a| a["query"].as_str().map(str::to_string))
+            else {
+                continue;
+            };
+            let found = tools::search(self.retriever.as_ref(), owner, &query, PASSAGES_PER_SOURCE)
+                .await
+                .map_err(CopilotError::Retrieval)?;
+            for passage in found {
+                if !passages.iter().any(|p| p.chunk_id == passage.chunk_id) {
+                    passages.push(passage);
+                }
             }
-            _ => vec![],
-        };
-        // A remote model is not held to the schema's list; what it invents is not the person's.
-        let picked: Vec<_> = picked
-            .into_iter()
-            .filter(|p| candidates.contains(&p.sentence))
-            .collect();
-        let texts: Vec<String> = picked.iter().map(|p| p.sentence.clone()).collect();
-        let vectors = if texts.is_empty() {
-            vec![]
-        } else {
-            self.embedder.embed(&texts).await?
-        };
-        let known = self.store.recallable(owner, message.chat_id).await?;
-        let keep = memory::keep(
-            &picked,
-            |i, j| cosine(&vectors[i], &vectors[j]),
-            |i| {
-                known
-                    .iter()
-                    .map(|(_, v)| cosine(&vectors[i], v))
-                    .fold(f32::MIN, f32::max)
-            },
-        );
-        let memories = keep
-            .into_iter()
-            .map(|i| NewMemory {
-                kind: picked[i].kind,
-                text: picked[i].sentence.clone(),
-                embedding: vectors[i].clone(),
-            })
-            .collect();
-        Ok(self
-            .store
-            .remember(
-                consumer,
-                event_id,
-                owner,
-                message.chat_id,
-                message.id,
-                memories,
-            )
-            .await?)
+        }
+        Ok(passages)
     }
 }
 
