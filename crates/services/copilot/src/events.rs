@@ -1,6 +1,10 @@
 //! The events this service publishes, all through its outbox: a chat's on topic `miyagi.chat`
-//! keyed by chat id (so a chat's messages stay in order), a memory's on `miyagi.memory` keyed
-//! by memory id. Their payloads hold ids only (see `miyagi_domain::chat`).
+//! keyed by its owner, a memory's on `miyagi.memory` keyed by memory id. Their payloads hold ids
+//! only (see `miyagi_domain::chat`).
+//!
+//! Keyed by owner, all of a person's messages, in every chat, land in one partition and reach
+//! memory extraction one at a time, so two chats cannot both store the same new memory before
+//! either sees the other's (the duplicate check reads what is already stored).
 
 use miyagi_domain::{
     chat::{Author, ChatChanged, ChatMessageCreated, MemoryChanged, MemoryKind},
@@ -17,7 +21,7 @@ pub fn chat(event_type: &str, owner: &str, chat_id: Uuid) -> CloudEvent {
     CloudEvent::new(
         SOURCE,
         event_type,
-        chat_id.to_string(),
+        owner,
         &ChatChanged {
             chat_id,
             owner: owner.into(),
@@ -29,7 +33,7 @@ pub fn message_created(owner: &str, chat_id: Uuid, message_id: Uuid, author: Aut
     CloudEvent::new(
         SOURCE,
         types::CHAT_MESSAGE_CREATED,
-        chat_id.to_string(),
+        owner,
         &ChatMessageCreated {
             chat_id,
             message_id,

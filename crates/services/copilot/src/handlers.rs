@@ -99,14 +99,12 @@ impl EventHandler for PeopleFollower {
                     .delete_advice_for(&deleted.owner, deleted.id)
                     .await
                     .map_err(from_store)?;
-                // The profile's events this service dead-lettered hold the whole profile.
-                erasure::erase_kept_copies(
-                    store.db(),
-                    topics::USER_PROFILE,
-                    &event.subject,
-                    &event.id,
-                )
-                .await?;
+                // The profile's events this service dead-lettered hold the whole profile, and
+                // its advice events (keyed by the same profile id) the advice's words.
+                for topic in [topics::USER_PROFILE, topics::ADVICE] {
+                    erasure::erase_kept_copies(store.db(), topic, &event.subject, &event.id)
+                        .await?;
+                }
                 Ok(())
             }
             types::ADVICE_GENERATED => store

@@ -18,6 +18,7 @@ miyagi_platform::on_both_backends!(
     deleting_a_chat_takes_its_working_memory_and_keeps_the_long_term,
     another_owner_sees_no_chat_message_or_memory,
     events_carry_ids_and_never_what_was_said,
+    a_persons_chat_events_share_one_key_across_their_chats,
     the_advice_copy_keeps_the_newest_and_goes_with_its_profile_and_account,
 );
 
@@ -232,6 +233,27 @@ async fn events_carry_ids_and_never_what_was_said(backend: Backend) {
         );
         assert_eq!(event.data["owner"], "ada");
     }
+}
+
+async fn a_persons_chat_events_share_one_key_across_their_chats(backend: Backend) {
+    let (store, _g) = store(backend).await;
+    for title in ["one", "two"] {
+        let chat = store.create_chat("ada", title, "p", 0.5).await.unwrap();
+        store
+            .add_message("ada", chat.id, question("I plan to retire at 55."))
+            .await
+            .unwrap();
+    }
+    let keys: Vec<String> = outbox(&store)
+        .await
+        .into_iter()
+        .filter(|(topic, _)| topic == "miyagi.chat")
+        .map(|(_, e)| e.subject)
+        .collect();
+    assert_eq!(
+        keys, ["ada"; 4],
+        "one partition, so extraction sees them in order"
+    );
 }
 
 fn advice(profile: uuid::Uuid, day: u32, said: &str) -> AdviceGenerated {
