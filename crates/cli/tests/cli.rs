@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::{miyagi, Miyagi};
 
 use miyagi_platform::events::{embedded::EmbeddedLog, CloudEvent, EventBus};
+use miyagi_testing::openai::{streamed, ScriptedLlm};
 use serde_json::{json, Value};
 
 async fn status_of(request: reqwest::RequestBuilder) -> u16 {
@@ -167,6 +168,66 @@ async fn up_gives_personalized_advice_written_by_the_local_model() {
         advice["model"].as_str().unwrap().contains("smollm2"),
         "{}",
         advice["model"]
+    );
+    assert!(miyagi.stop());
+}
+
+#[tokio::test]
+async fn with_a_chat_endpoint_the_copilot_answers_with_the_remote_model() {
+    let llm = ScriptedLlm::start(vec![streamed(&[
+        "Index funds cost little: ",
+        "their fees are often under a tenth of a percent a year.",
+    ])])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = format!("{}/v1", llm.base);
+    let miyagi = Miyagi::up(
+        dir.path(),
+        &[
+            ("MIYAGI_MODELS__CHAT_ENDPOINT__BASE_URL", &base_url),
+            ("MIYAGI_MODELS__CHAT_ENDPOINT__MODEL", "gpt-test"),
+            ("MIYAGI_MODELS__CHAT_ENDPOINT__API_KEY", "sk-remote-secret"),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let chat = json_of(http.post(miyagi.url("/api/v1/chats")).json(&json!({}))).await;
+
+    let stream = http
+        .post(miyagi.url(&format!(
+            "/api/v1/chats/{}/messages",
+            chat["id"].as_str().unwrap()
+        )))
+        .json(&json!({"content": "What do index funds cost?"}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert!(
+        stream.contains("Index funds cost little") && stream.contains("event: message"),
+        "{stream}"
+    );
+    assert!(
+        stream.contains(r#""writtenBy":"model""#),
+        "the remote model's words are the answer: {stream}"
+    );
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 1, "one answer, no other model call");
+    assert_eq!(requests[0].body["model"], "gpt-test");
+    assert_eq!(
+        requests[0].headers["authorization"],
+        "Bearer sk-remote-secret"
+    );
+    assert!(
+        requests[0].offered_tools().contains(&"finance-projection"),
+        "a model that calls tools is offered the coach's"
+    );
+    assert!(
+        !miyagi.log().contains("sk-remote-secret"),
+        "the key is never logged"
     );
     assert!(miyagi.stop());
 }
