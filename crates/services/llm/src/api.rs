@@ -8,9 +8,10 @@ use axum::{
     response::{sse::Event, IntoResponse, Response, Sse},
     Json,
 };
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 use futures::StreamExt;
 use miyagi_kernel::{
-    chat::{ChatDelta, ExecutionSettings, FinishReason},
+    chat::{ChatDelta, ExecutionSettings, FinishReason, ToolCall, ToolSpec},
     connectors::openai::wire::{self, ChatCompletion, Choice, Embedding, ErrorBody, Message},
     ChatMessage, ChatRequest, KernelError, Role,
 };
@@ -58,6 +59,51 @@ struct WireMessage {
     role: String,
     #[serde(default)]
     content: Option<String>,
+    /// An assistant message's calls, sent back with the tools' results.
+    #[serde(default)]
+    tool_calls: Vec<WireToolCall>,
+    /// A tool message's call.
+    tool_call_id: Option<String>,
+    /// Accepted for compatibility and ignored.
+    #[allow(dead_code)]
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+struct WireToolCall {
+    id: String,
+    /// Always `function`.
+    #[serde(rename = "type")]
+    #[allow(dead_code)]
+    kind: Option<String>,
+    function: WireFunctionCall,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+struct WireFunctionCall {
+    name: String,
+    arguments: String,
+}
+
+/// A tool the caller offers the model.
+#[derive(Debug, Deserialize, ToSchema)]
+struct WireTool {
+    /// Only `function`.
+    #[serde(rename = "type")]
+    kind: String,
+    function: WireFunction,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct WireFunction {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[schema(value_type = Object)]
+    parameters: Option<Value>,
+    /// Accepted for compatibility; arguments are never checked against the schema here.
+    #[allow(dead_code)]
+    strict: Option<bool>,
 }
 
 /// `stop` and `input` may be one string or a list, as in OpenAI's API.
@@ -112,6 +158,15 @@ struct ChatCompletionRequest {
     stream: bool,
     stream_options: Option<StreamOptions>,
     response_format: Option<Value>,
+    /// Offered to the model; a model that does not call tools (the local ones) answers in words.
+    #[serde(default)]
+    tools: Vec<WireTool>,
+    /// `auto` or `none`; `required` or a named function only for a model that calls tools.
+    #[schema(value_type = Object)]
+    tool_choice: Option<Value>,
+    /// Accepted for compatibility.
+    #[allow(dead_code)]
+    parallel_tool_calls: Option<bool>,
     /// Accepted for compatibility; the number of choices is always 1.
     #[validate(range(min = 1, max = 1, message = "only 1 choice is supported"))]
     n: Option<u32>,
@@ -135,16 +190,86 @@ fn field(field: &str, message: &str) -> Problem {
     }])
 }
 
-impl ChatCompletionRequest {
-    fn into_kernel(self, served: &str) -> Result<(ChatRequest, bool, bool), Problem> {
-        if let Some(model) = &self.model {
-            if model != served {
-                return Err(field(
-                    "model",
-                    &format!("unknown model {model:?}; this server serves {served:?}"),
-                ));
-            }
+/// A model id without its quantisation suffix (`smollm2-135m-instruct-q4_1` →
+/// `smollm2-135m-instruct`). Clients name a model by what it is; the quantisation is how this
+/// server happens to run it, so either name is accepted.
+fn alias(id: &str) -> Option<&str> {
+    let (base, last) = id.rsplit_once('-')?;
+    let last = last.to_ascii_lowercase();
+    let quantised = last
+        .strip_prefix('q')
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        || matches!(last.as_str(), "f16" | "bf16" | "fp16" | "f32");
+    quantised.then_some(base)
+}
+
+/// Refuses a request naming a model this server does not serve (by id or by [`alias`]).
+fn check_model(requested: Option<&str>, served: &str) -> Result<(), Problem> {
+    match requested {
+        Some(model) if model != served && alias(served) != Some(model) => {
+            let also = alias(served)
+                .map(|a| format!(" (or {a:?})"))
+                .unwrap_or_default();
+            Err(field(
+                "model",
+                &format!("unknown model {model:?}; this server serves {served:?}{also}"),
+            ))
         }
+        _ => Ok(()),
+    }
+}
+
+/// The tools to offer, or why the request's `tool_choice` cannot be met by this model.
+fn offered_tools(
+    tools: Vec<WireTool>,
+    choice: Option<&Value>,
+    calls_tools: bool,
+) -> Result<Vec<ToolSpec>, Problem> {
+    if tools.iter().any(|t| t.kind != "function") {
+        return Err(field("tools", "each tool's type must be \"function\""));
+    }
+    match choice {
+        None => {}
+        Some(Value::String(c)) if c == "auto" => {}
+        Some(Value::String(c)) if c == "none" => return Ok(vec![]),
+        Some(_) if !calls_tools => {
+            return Err(field(
+                "tool_choice",
+                "this model does not call tools, so it cannot be made to; use \"auto\" or \"none\"",
+            ))
+        }
+        Some(Value::String(c)) if c == "required" => {}
+        Some(Value::Object(_)) => {}
+        Some(other) => {
+            return Err(field(
+                "tool_choice",
+                &format!(
+                "unknown tool_choice {other}; use \"auto\", \"none\", \"required\" or a function"
+            ),
+            ))
+        }
+    }
+    Ok(tools
+        .into_iter()
+        .map(|t| ToolSpec {
+            name: t.function.name,
+            description: t.function.description,
+            parameters: t
+                .function
+                .parameters
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+        })
+        .collect())
+}
+
+impl ChatCompletionRequest {
+    fn into_kernel(
+        self,
+        served: &str,
+        calls_tools: bool,
+    ) -> Result<(ChatRequest, bool, bool), Problem> {
+        check_model(self.model.as_deref(), served)?;
+        let tools = offered_tools(self.tools, self.tool_choice.as_ref(), calls_tools)?;
         let response_format = wire::read_response_format(self.response_format.as_ref())
             .map_err(|other| field("response_format.type", &format!("unknown type {other:?}")))?;
         let messages = self
@@ -152,7 +277,19 @@ impl ChatCompletionRequest {
             .into_iter()
             .map(|m| {
                 let role = wire::role(&m.role).unwrap_or(Role::User);
-                ChatMessage::new(role, m.content.unwrap_or_default())
+                ChatMessage {
+                    tool_calls: m
+                        .tool_calls
+                        .into_iter()
+                        .map(|c| ToolCall {
+                            id: c.id,
+                            name: c.function.name,
+                            arguments: c.function.arguments,
+                        })
+                        .collect(),
+                    tool_call_id: m.tool_call_id,
+                    ..ChatMessage::new(role, m.content.unwrap_or_default())
+                }
             })
             .collect();
         let settings = ExecutionSettings {
@@ -171,7 +308,7 @@ impl ChatCompletionRequest {
             ChatRequest {
                 messages,
                 settings,
-                tools: vec![],
+                tools,
             },
             self.stream,
             include_usage,
@@ -207,7 +344,7 @@ async fn chat_completions(
 ) -> Result<Response, Problem> {
     let chat = models.chat.chat_model().map_err(kernel_problem)?;
     let model = chat.model_id().to_string();
-    let (request, stream, include_usage) = body.into_kernel(&model)?;
+    let (request, stream, include_usage) = body.into_kernel(&model, chat.calls_tools())?;
     if request.settings.response_format.is_some() && !chat.constrains_output() {
         // Returning free text where JSON was promised would be worse than saying no.
         return Err(field(
@@ -303,8 +440,20 @@ fn event(data: &impl Serialize) -> Event {
 struct EmbeddingsRequest {
     input: OneOrMany,
     model: Option<String>,
-    /// Only `float` is supported.
+    /// `float` (the default) or `base64`: each vector's little-endian f32 bytes, base64-encoded,
+    /// which the official OpenAI clients ask for by default and decode themselves.
     encoding_format: Option<String>,
+}
+
+const ENCODING_FORMATS: [&str; 2] = ["float", "base64"];
+
+/// One embedding in the requested encoding.
+fn encoded(index: usize, vector: Vec<f32>, base64: bool) -> Value {
+    if !base64 {
+        return serde_json::to_value(Embedding::new(index, vector)).expect("vectors serialize");
+    }
+    let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+    json!({"object": "embedding", "index": index, "embedding": BASE64.encode(bytes)})
 }
 
 impl Validate for EmbeddingsRequest {
@@ -333,11 +482,12 @@ impl Validate for EmbeddingsRequest {
         if self
             .encoding_format
             .as_deref()
-            .is_some_and(|f| f != "float")
+            .is_some_and(|f| !ENCODING_FORMATS.contains(&f))
         {
             errors.add(
                 "encoding_format",
-                ValidationError::new("format").with_message("only \"float\" is supported".into()),
+                ValidationError::new("format")
+                    .with_message("must be \"float\" or \"base64\"".into()),
             );
         }
         if errors.is_empty() {
@@ -356,14 +506,8 @@ async fn embeddings(
     ValidJson(body): ValidJson<EmbeddingsRequest>,
 ) -> Result<Json<Value>, Problem> {
     let served = models.embeddings.model_id().to_string();
-    if let Some(model) = &body.model {
-        if model != &served {
-            return Err(field(
-                "model",
-                &format!("unknown model {model:?}; this server serves {served:?}"),
-            ));
-        }
-    }
+    check_model(body.model.as_deref(), &served)?;
+    let base64 = body.encoding_format.as_deref() == Some("base64");
     let texts = body.input.into_vec();
     let approx_tokens: usize = texts.iter().map(|t| t.split_whitespace().count()).sum();
     let vectors = models
@@ -371,13 +515,35 @@ async fn embeddings(
         .embed(&texts)
         .await
         .map_err(Problem::internal)?;
-    let data: Vec<Embedding> = vectors
+    let data: Vec<Value> = vectors
         .into_iter()
         .enumerate()
-        .map(|(index, embedding)| Embedding::new(index, embedding))
+        .map(|(index, vector)| encoded(index, vector, base64))
         .collect();
     Ok(Json(
         json!({"object": "list", "data": data, "model": served,
                    "usage": {"prompt_tokens": approx_tokens, "total_tokens": approx_tokens}}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quantised_model_answers_to_its_name_without_the_quantisation() {
+        assert_eq!(
+            alias("smollm2-135m-instruct-q4_1"),
+            Some("smollm2-135m-instruct")
+        );
+        assert_eq!(alias("gemma-3-270m-it-Q4_K_M"), Some("gemma-3-270m-it"));
+        assert_eq!(alias("phi-3-mini-f16"), Some("phi-3-mini"));
+        assert_eq!(
+            alias("all-minilm-l6-v2"),
+            None,
+            "v2 is a version, not a quantisation"
+        );
+        assert!(check_model(Some("smollm2-135m-instruct"), "smollm2-135m-instruct-q4_1").is_ok());
+        assert!(check_model(Some("smollm2"), "smollm2-135m-instruct-q4_1").is_err());
+    }
 }

@@ -1,6 +1,8 @@
 //! The OpenAI-compatible API over real HTTP, backed by the real local models, exercised with an
-//! OpenAI client (the kernel's own connector) exactly as any other client library would.
+//! OpenAI client (the kernel's own connector) exactly as any other client library would, and
+//! with the official OpenAI Python client from PyPI, unchanged.
 
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 use miyagi_kernel::{
     chat::{collect_stream, ExecutionSettings},
     connectors::openai::{OpenAiClient, OpenAiConfig},
@@ -130,6 +132,46 @@ async fn an_openai_client_embeds_with_the_local_model() {
 }
 
 #[tokio::test]
+async fn base64_embeddings_as_the_official_clients_ask_decode_to_the_float_ones() {
+    let app = serve().await;
+    let http = reqwest::Client::new();
+    let embed = |format: &'static str| {
+        http.post(format!("{}/v1/embeddings", app.base))
+            .json(&json!({"input": "Index funds keep fees low.", "encoding_format": format}))
+            .send()
+    };
+    let float: Value = embed("float").await.unwrap().json().await.unwrap();
+    let base64: Value = embed("base64").await.unwrap().json().await.unwrap();
+
+    let bytes = BASE64
+        .decode(base64["data"][0]["embedding"].as_str().unwrap())
+        .unwrap();
+    let decoded: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let floats: Vec<f32> = serde_json::from_value(float["data"][0]["embedding"].clone()).unwrap();
+    assert_eq!(decoded, floats);
+}
+
+#[tokio::test]
+async fn a_model_named_without_its_quantisation_is_the_one_served() {
+    let app = serve().await;
+    let served = local().chat.model_id().to_string();
+    let family = served.rsplit_once('-').unwrap().0;
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", app.base))
+        .json(&json!({"model": family, "max_tokens": 5,
+                      "messages": [{"role": "user", "content": "Say hi."}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let completion: Value = response.json().await.unwrap();
+    assert_eq!(completion["model"], served.as_str());
+}
+
+#[tokio::test]
 async fn the_models_list_names_both_local_models() {
     let app = serve().await;
     let base = app.base.as_str();
@@ -156,32 +198,57 @@ async fn bad_requests_are_problems_naming_the_field() {
     let app = serve().await;
     let base = app.base.as_str();
     let http = reqwest::Client::new();
+    let chat = "/v1/chat/completions";
+    let embeddings = "/v1/embeddings";
     let cases = [
-        (json!({"messages": []}), "messages"),
+        (chat, json!({"messages": []}), "messages"),
         (
+            chat,
             json!({"messages": [{"role": "wizard", "content": "hi"}]}),
             "messages",
         ),
         (
+            chat,
             json!({"messages": [{"role": "user", "content": "hi"}], "temperature": 7}),
             "temperature",
         ),
         (
+            chat,
             json!({"messages": [{"role": "user", "content": "hi"}], "model": "gpt-9"}),
             "model",
         ),
         (
+            chat,
             json!({"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "xml"}}),
             "response_format.type",
         ),
         (
+            chat,
             json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100000}),
             "max_tokens",
         ),
+        (
+            chat,
+            json!({"messages": [{"role": "user", "content": "hi"}], "tool_choice": "required",
+                   "tools": [{"type": "function", "function": {"name": "quote"}}]}),
+            "tool_choice",
+        ),
+        (
+            chat,
+            json!({"messages": [{"role": "user", "content": "hi"}],
+                   "tools": [{"type": "retrieval", "function": {"name": "quote"}}]}),
+            "tools",
+        ),
+        (embeddings, json!({"input": []}), "input"),
+        (
+            embeddings,
+            json!({"input": "hi", "encoding_format": "int8"}),
+            "encoding_format",
+        ),
     ];
-    for (body, field) in cases {
+    for (path, body, field) in cases {
         let response = http
-            .post(format!("{base}/v1/chat/completions"))
+            .post(format!("{base}{path}"))
             .json(&body)
             .send()
             .await
@@ -190,13 +257,6 @@ async fn bad_requests_are_problems_naming_the_field() {
         let problem: Value = response.json().await.unwrap();
         assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
     }
-    let response = http
-        .post(format!("{base}/v1/embeddings"))
-        .json(&json!({"input": []}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 422);
 }
 
 #[tokio::test]
@@ -262,5 +322,88 @@ async fn a_caller_past_the_daily_token_quota_gets_429_with_when_to_come_back() {
             .unwrap()
             .contains("quota of 1 tokens"),
         "{problem}"
+    );
+}
+
+/// The official OpenAI Python client, pinned, in a venv built once per target dir.
+const OPENAI_PYTHON: &str = "openai==3.60.0";
+
+async fn openai_python() -> std::path::PathBuf {
+    use tokio::process::Command;
+    let venv =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(OPENAI_PYTHON.replace("==", "-"));
+    let python = venv.join("bin/python");
+    let ready = Command::new(&python)
+        .args(["-c", "import openai"])
+        .status()
+        .await
+        .is_ok_and(|s| s.success());
+    if !ready {
+        let made = Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv)
+            .status()
+            .await
+            .expect("python3 runs");
+        assert!(made.success(), "python3 -m venv failed");
+        let installed = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                OPENAI_PYTHON,
+            ])
+            .status()
+            .await
+            .unwrap();
+        assert!(installed.success(), "pip install {OPENAI_PYTHON} failed");
+    }
+    python
+}
+
+#[tokio::test]
+async fn the_official_openai_python_client_works_unchanged() {
+    let app = serve().await;
+    let python = openai_python().await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/openai_python.py"
+    );
+    let output = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(format!("{}/v1", app.base))
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the client refused a response:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    println!("the Python client saw: {seen}");
+    assert_eq!(
+        seen["models"],
+        json!([local().chat.model_id(), models().embeddings.model_id()])
+    );
+    for answer in ["plain", "streamed", "withTools"] {
+        assert!(
+            !seen[answer].as_str().unwrap().trim().is_empty(),
+            "{answer}: {seen}"
+        );
+    }
+    assert!(seen["rating"]["score"].is_u64(), "{seen}");
+    assert_eq!(
+        seen["dimensions"],
+        json!([384, 384]),
+        "base64 vectors decoded"
+    );
+    // The local model answers in words; a tool-calling model's calls would be here.
+    assert_eq!(seen["toolCalls"], Value::Null);
+    assert!(
+        !seen["afterTool"].as_str().unwrap().trim().is_empty(),
+        "a tool's result sent back is answered: {seen}"
     );
 }
