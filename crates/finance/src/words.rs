@@ -15,6 +15,19 @@ pub fn money(amount: f64) -> String {
     }
 }
 
+/// A count with its thousands grouped: `2000` → `2,000` (never read as a year).
+pub fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +38,12 @@ mod tests {
         assert_eq!(money(349_600.0), "$350k");
         assert_eq!(money(-900.0), "$-900");
         assert_eq!(percent(0.425), "42%");
+    }
+
+    #[test]
+    fn counts_group_their_thousands() {
+        assert_eq!(count(999), "999");
+        assert_eq!(count(2_000), "2,000");
+        assert_eq!(count(1_234_567), "1,234,567");
     }
 }

@@ -8,7 +8,7 @@ use miyagi_finance::{
     allocation::{self, Action, Allocation, AssetClass},
     projection::{self, ProjectionInput, ASSUMED_SAVINGS_RATE, DEFAULT_PATHS},
     risk::{self, Household, RiskProfile, Tolerance},
-    words::{money, percent},
+    words::{count, money, percent},
 };
 
 /// What the finance engine makes of a profile.
@@ -129,10 +129,11 @@ pub fn projection(
         String::new()
     };
     format!(
-        "In {years} years{at}, the middle of {DEFAULT_PATHS} simulated markets ends at {} in \
+        "In {years} years{at}, the middle of {} simulated markets ends at {} in \
          today's money; 1 in 10 ends below {} and 1 in 10 above {}.\n\
          Projected by Miyagi's finance engine from {} of assets, saving {} a year, with the \
          target mix ({}): an expected real return of {} a year, with a volatility of {}.",
+        count(DEFAULT_PATHS),
         money(end.p50),
         money(end.p10),
         money(end.p90),
@@ -243,7 +244,7 @@ mod tests {
     fn a_projection_states_the_engines_percentiles_over_the_years_asked() {
         let text = projection(&profile(), Some(10), None);
         assert!(
-            text.starts_with("In 10 years, the middle of 2000"),
+            text.starts_with("In 10 years, the middle of 2,000 simulated markets"),
             "{text}"
         );
         assert!(text.contains("saving $18k a year"), "{text}");
