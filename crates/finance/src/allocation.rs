@@ -124,6 +124,12 @@ pub fn glide_path(years_to_retirement: u32) -> f64 {
     }
 }
 
+/// The part of `assets` a mix can move: real estate is held as it is (see the module notes),
+/// so what sizes the cash reserve and the projection is what is left of it.
+pub fn investable(assets: f64, current: Option<&Allocation>) -> f64 {
+    assets * (1.0 - current.map_or(0.0, |c| c.real_estate))
+}
+
 /// The target mix for a risk profile. `current` supplies the real-estate share (see the module
 /// notes); `investable` and `annual_income` size the cash reserve.
 pub fn target(

@@ -66,7 +66,7 @@ pub fn compute(
             .iter()
             .filter_map(|h| AssetClass::parse(&h.name).map(|c| (c, h.allocation))),
     );
-    let investable = household.assets * (1.0 - current.map_or(0.0, |c| c.real_estate));
+    let investable = allocation::investable(household.assets, current.as_ref());
     let target = allocation::target(&risk, current.as_ref(), investable, household.annual_income);
     let drift = current
         .map(|c| allocation::drift(&c, &target))

@@ -150,8 +150,7 @@ pub fn projection(
 pub fn rebalance(profile: &UserProfile, current: &Allocation) -> String {
     let p = &profile.profile;
     let reading = read(profile);
-    // As the advisor does: real estate is held as it is, and sizes what is investable.
-    let investable = p.assets * (1.0 - current.real_estate);
+    let investable = allocation::investable(p.assets, Some(current));
     let target = allocation::target(
         &reading.risk,
         Some(current),

@@ -450,7 +450,7 @@ const ENCODING_FORMATS: [&str; 2] = ["float", "base64"];
 /// One embedding in the requested encoding.
 fn encoded(index: usize, vector: Vec<f32>, base64: bool) -> Value {
     if !base64 {
-        return serde_json::to_value(Embedding::new(index, vector)).expect("vectors serialize");
+        return json!(Embedding::new(index, vector));
     }
     let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
     json!({"object": "embedding", "index": index, "embedding": BASE64.encode(bytes)})
