@@ -1,7 +1,8 @@
 //! The markets engine, specified: the book's rules one behaviour at a time (`book`), the
-//! invariants that hold after any sequence of commands (`properties`), and the simulated market
-//! around it (`market`).
+//! invariants that hold after any sequence of commands (`properties`), the simulated market
+//! around it (`market`), and the paper account an order is checked against (`account`).
 
+mod account;
 mod book;
 mod market;
 mod properties;
