@@ -154,19 +154,24 @@ mod theirs {
     pub fn book(prefill: &[Command]) -> OrderBook {
         let mut book = OrderBook::new("BENCH");
         for command in prefill {
-            std::hint::black_box(book.execute(command));
+            let outcome = book.execute(command);
+            assert!(
+                matches!(outcome, matchcore::CommandOutcome::Applied(_)),
+                "{outcome:?}"
+            );
         }
         book
     }
 
-    /// `first` is the sequence number of the first command.
+    /// `first` is the sequence number of the first command. matchcore counts from 0, our ids from
+    /// 1, so an order's id in matchcore is one less.
     pub fn translate(commands: &[super::Command], first: u64) -> Vec<Command> {
         (first..)
             .zip(commands)
             .map(|(sequence, command)| {
                 let kind = match command {
                     super::Command::Place(order) => {
-                        assert_eq!(order.id.0, sequence);
+                        assert_eq!(order.id.0, sequence + 1);
                         let side = match order.side {
                             super::Side::Buy => Side::Buy,
                             super::Side::Sell => Side::Sell,
@@ -191,7 +196,7 @@ mod theirs {
                         CommandKind::Submit(SubmitCmd { order })
                     }
                     super::Command::Cancel { id, .. } => CommandKind::Cancel(CancelCmd {
-                        order_id: OrderId(id.0),
+                        order_id: OrderId(id.0 - 1),
                         order_kind: OrderKind::Limit,
                     }),
                     other => unreachable!("the workload has no {other:?}"),
@@ -210,8 +215,8 @@ mod theirs {
 
 fn main() {
     let workload = workload();
-    let their_prefill = theirs::translate(&workload.prefill, 1);
-    let their_mixed = theirs::translate(&workload.mixed, workload.prefill.len() as u64 + 1);
+    let their_prefill = theirs::translate(&workload.prefill, 0);
+    let their_mixed = theirs::translate(&workload.mixed, workload.prefill.len() as u64);
     same_fills(&workload, &their_prefill, &their_mixed);
 
     let ours = {
