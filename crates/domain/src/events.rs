@@ -15,6 +15,13 @@ pub mod topics {
     pub const CHAT: &str = "miyagi.chat";
     /// What the copilot remembers of a person: keyed by memory id.
     pub const MEMORY: &str = "miyagi.memory";
+    /// What people ask of their paper orders (place, cancel, replace), keyed by symbol: the
+    /// markets engine takes them in order, one book at a time.
+    pub const MARKETS_REQUEST: &str = "miyagi.markets.request";
+    /// What became of a person's order, keyed by order id.
+    pub const MARKETS_ORDER: &str = "miyagi.markets.order";
+    /// Market data: every symbol's best prices, last trade and volume, once a market step.
+    pub const MARKETS_QUOTES: &str = "miyagi.markets.quotes";
 }
 
 pub mod types {
@@ -38,4 +45,10 @@ pub mod types {
     pub const MEMORY_EXTRACTED: &str = "miyagi.memory.extracted.v1";
     pub const MEMORY_UPDATED: &str = "miyagi.memory.updated.v1";
     pub const MEMORY_DELETED: &str = "miyagi.memory.deleted.v1";
+    pub const MARKETS_ORDER_REQUESTED: &str = "miyagi.markets.order.requested.v1";
+    pub const MARKETS_CANCEL_REQUESTED: &str = "miyagi.markets.order.cancel_requested.v1";
+    pub const MARKETS_REPLACE_REQUESTED: &str = "miyagi.markets.order.replace_requested.v1";
+    /// An order changed: taken (open), filled in part or whole, cancelled or rejected.
+    pub const MARKETS_ORDER_UPDATED: &str = "miyagi.markets.order.updated.v1";
+    pub const MARKETS_QUOTES: &str = "miyagi.markets.quotes.v1";
 }

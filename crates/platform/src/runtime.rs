@@ -4,6 +4,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use futures::future::BoxFuture;
+
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -81,6 +83,11 @@ pub trait Service: Send + Sync {
     fn consumers(&self) -> Vec<Consumer> {
         Vec::new()
     }
+    /// Work the service runs for as long as the process serves (a clock, a simulation). Each task
+    /// must return once `shutdown` fires; the runtime waits for it before closing databases.
+    fn background(&self, _shutdown: CancellationToken) -> Vec<BoxFuture<'static, ()>> {
+        Vec::new()
+    }
 }
 
 pub struct Runtime {
@@ -155,6 +162,12 @@ impl Runtime {
                 Duration::from_secs(config.bus.retention_hours * 3600),
                 background.clone(),
             ));
+        }
+        for task in services
+            .iter()
+            .flat_map(|service| service.background(background.clone()))
+        {
+            tasks.spawn(task);
         }
         for consumer in consumers {
             tasks.spawn(consumer.run(

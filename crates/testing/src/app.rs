@@ -53,8 +53,14 @@ impl TestContext {
             .expect("a free loopback port");
         let base = format!("http://{}", listener.local_addr().expect("bound address"));
         let shutdown = CancellationToken::new();
-        tokio::spawn(Runtime::new(self.context, services).run(listener, shutdown.clone()));
+        let running = Runtime::new(self.context, services).run(listener, shutdown.clone());
+        let runtime = tokio::spawn(async move {
+            if let Err(error) = running.await {
+                eprintln!("the services under test stopped with an error: {error:#}");
+            }
+        });
         TestApp {
+            runtime: Some(runtime),
             base,
             http: reqwest::Client::builder()
                 // Model calls queue behind each other on one local model.
@@ -74,6 +80,7 @@ impl TestContext {
 /// Services under test, reachable at [`TestApp::base`]. Dropping it shuts them down.
 pub struct TestApp {
     pub base: String,
+    runtime: Option<tokio::task::JoinHandle<()>>,
     http: reqwest::Client,
     shutdown: CancellationToken,
     data: tempfile::TempDir,
@@ -112,6 +119,15 @@ impl TestApp {
             })
         });
         app.recv().expect("the shared app started")
+    }
+
+    /// Shuts the services down as a SIGTERM would and waits until they have stopped, so the
+    /// data dir can be opened again (a restart test).
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(runtime) = self.runtime.take() {
+            let _ = runtime.await;
+        }
     }
 
     /// The services' data dir (databases, event log, blobs).

@@ -17,6 +17,7 @@ mod consumer;
 mod database;
 mod documents;
 mod http;
+mod markets;
 mod models;
 mod telemetry;
 #[cfg(test)]
@@ -40,6 +41,7 @@ pub use self::{
     database::DatabaseConfig,
     documents::{DocumentsConfig, VectorIndexKind},
     http::HttpConfig,
+    markets::MarketsConfig,
     models::{ChatEndpointConfig, ModelsConfig},
     telemetry::{LogFormat, TelemetryConfig},
 };
@@ -61,6 +63,7 @@ pub struct Config {
     pub models: ModelsConfig,
     pub documents: DocumentsConfig,
     pub advisor: AdvisorConfig,
+    pub markets: MarketsConfig,
 }
 
 impl Default for Config {
@@ -134,6 +137,7 @@ impl Default for Config {
                 library_url: None,
                 library_api_key: None,
             },
+            markets: MarketsConfig::default(),
         }
     }
 }
@@ -190,7 +194,8 @@ impl Config {
         self.models.validate()?;
         self.auth.validate(self.http.bind)?;
         self.documents.validate()?;
-        self.advisor.validate()
+        self.advisor.validate()?;
+        self.markets.validate()
     }
 
     /// The effective configuration as TOML, with every secret masked.
