@@ -145,6 +145,8 @@ enum ServiceName {
     Documents,
     Advisor,
     Copilot,
+    /// Paper trading against simulated markets. One per deployment: it holds the order books.
+    Markets,
     /// The web UI and the live event stream it follows; starts last, to list the others.
     Web,
 }
@@ -160,7 +162,10 @@ struct Started {
 
 impl ServiceName {
     fn needs_models(self) -> bool {
-        !matches!(self, ServiceName::Users | ServiceName::Web)
+        !matches!(
+            self,
+            ServiceName::Users | ServiceName::Markets | ServiceName::Web
+        )
     }
 
     /// `None` when the service is switched off by config.
@@ -245,6 +250,9 @@ impl ServiceName {
                     .await?,
                 ))
             }
+            ServiceName::Markets => Some(Box::new(
+                miyagi_markets_service::MarketsService::start(context).await?,
+            )),
             ServiceName::Web => Some(Box::new(miyagi_web::WebService::new(SystemInfo {
                 services: started
                     .names

@@ -3,6 +3,8 @@
 mod common;
 #[path = "cli/deploy.rs"]
 mod deploy;
+#[path = "cli/markets_crash.rs"]
+mod markets_crash;
 #[path = "cli/openapi_fuzz.rs"]
 mod openapi_fuzz;
 

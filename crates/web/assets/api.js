@@ -130,6 +130,18 @@ export const api = {
   updateMemory: (id, body) => request('PATCH', `/api/v1/memories/${encodeURIComponent(id)}`, { body }),
   deleteMemory: (id) => request('DELETE', `/api/v1/memories/${encodeURIComponent(id)}`),
 
+  // markets and paper trading
+  quotes: () => request('GET', '/api/v1/markets/quotes'),
+  book: (symbol) => request('GET', `/api/v1/markets/book/${encodeURIComponent(symbol)}`),
+  candles: (symbol, interval = '1m', limit = 60) =>
+    request('GET', `/api/v1/markets/candles/${encodeURIComponent(symbol)}?interval=${interval}&limit=${limit}`),
+  orders: (limit = 50) => request('GET', `/api/v1/orders?limit=${limit}`),
+  placeOrder: (body) => request('POST', '/api/v1/orders', { body }),
+  cancelOrder: (id) => request('DELETE', `/api/v1/orders/${encodeURIComponent(id)}`),
+  replaceOrder: (id, body) => request('PATCH', `/api/v1/orders/${encodeURIComponent(id)}`, { body }),
+  positions: () => request('GET', '/api/v1/positions'),
+  tradingAccount: () => request('GET', '/api/v1/account'),
+
   // system
   system: () => request('GET', '/api/v1/system'),
   models: () => request('GET', '/v1/models'),

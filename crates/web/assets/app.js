@@ -12,6 +12,7 @@ import * as profile from './profile.js';
 import * as personalize from './personalize.js';
 import * as documents from './documents.js';
 import * as chat from './chat.js';
+import * as trade from './trade.js';
 import * as system from './system.js';
 
 // The API client, for anyone importing the app.
@@ -22,6 +23,7 @@ const ROUTES = {
   profile: { title: 'Profile', page: profile },
   personalize: { title: 'Personalize', page: personalize },
   chat: { title: 'Chat', page: chat },
+  trade: { title: 'Trade', page: trade },
   documents: { title: 'Documents', page: documents },
   system: { title: 'System', page: system },
 };

@@ -273,3 +273,34 @@ export function projectionChart(years, { startAge = null, testid = 'projection-c
   svg.append(axis);
   return svg;
 }
+
+/**
+ * One-minute candles (`bars[]` of `{time, open, high, low, close}` in dollars): a wick from low
+ * to high and a body from open to close, green when the minute closed up. Fewer than one bar
+ * draws a short label instead.
+ */
+export function candleChart(bars, { width = 560, height = 180, testid = 'candle-chart' } = {}) {
+  const data = (Array.isArray(bars) ? bars : []).filter((b) => [b?.open, b?.high, b?.low, b?.close].every(Number.isFinite));
+  if (!data.length) return h('p', { class: 'muted', 'data-testid': `${testid}-empty` }, 'No trades yet.');
+  const low = Math.min(...data.map((b) => b.low));
+  const high = Math.max(...data.map((b) => b.high));
+  const span = high - low || 1;
+  const pad = { top: 8, right: 56, bottom: 8, left: 4 };
+  const plotW = width - pad.left - pad.right;
+  const step = plotW / data.length;
+  const y = (v) => pad.top + (1 - (v - low) / span) * (height - pad.top - pad.bottom);
+  const body = Math.max(1, Math.min(10, step * 0.6));
+  const last = data[data.length - 1];
+  const text = `${data.length} one-minute bars from ${data[0].open.toFixed(2)} to ${last.close.toFixed(2)}, low ${low.toFixed(2)}, high ${high.toFixed(2)}`;
+  return s('svg', { class: ['chart', 'candles'], viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': text, 'data-testid': testid, 'data-bars': data.length },
+    s('title', {}, text),
+    [high, (high + low) / 2, low].map((v) => s('text', { x: width - pad.right + 6, y: fmt(y(v) + 4), class: 'axis-label' }, v.toFixed(2))),
+    data.map((b, i) => {
+      const cx = pad.left + step * (i + 0.5);
+      const up = b.close >= b.open;
+      const top = y(Math.max(b.open, b.close));
+      return s('g', { class: up ? 'candle-up' : 'candle-down' },
+        s('line', { x1: fmt(cx), x2: fmt(cx), y1: fmt(y(b.high)), y2: fmt(y(b.low)), class: 'candle-wick' }),
+        s('rect', { x: fmt(cx - body / 2), y: fmt(top), width: fmt(body), height: fmt(Math.max(1, y(Math.min(b.open, b.close)) - top)), class: 'candle-body' }));
+    }));
+}

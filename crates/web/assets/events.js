@@ -24,6 +24,7 @@ export const EVENT_TYPES = {
   memoryExtracted: 'miyagi.memory.extracted.v1',
   memoryUpdated: 'miyagi.memory.updated.v1',
   memoryDeleted: 'miyagi.memory.deleted.v1',
+  orderUpdated: 'miyagi.markets.order.updated.v1',
 };
 
 /** Short human label for an event type. */
@@ -42,6 +43,7 @@ export function describeType(type) {
     [EVENT_TYPES.memoryExtracted]: 'Memory kept',
     [EVENT_TYPES.memoryUpdated]: 'Memory corrected',
     [EVENT_TYPES.memoryDeleted]: 'Memory forgotten',
+    [EVENT_TYPES.orderUpdated]: 'Order updated',
   };
   return labels[type] || type || 'Event';
 }

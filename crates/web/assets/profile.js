@@ -42,11 +42,11 @@ function accountCard({ toast }, deleted) {
   const status = h('p', { class: 'muted small', role: 'status', 'data-testid': 'account-status' });
   const button = confirmButton({
     label: 'Delete all my data', confirmLabel: 'Confirm: delete everything', testid: 'delete-account',
-    aria: 'Delete all my data', confirmAria: 'Confirm: delete every profile, document, chat and piece of advice for good',
+    aria: 'Delete all my data', confirmAria: 'Confirm: delete every profile, document, chat, paper trade and piece of advice for good',
     action: async () => {
       const done = await api.deleteAccount();
       const n = done?.profilesDeleted?.length ?? 0;
-      status.textContent = `Deleted ${n} profile${n === 1 ? '' : 's'}; your documents, chats and past events are being erased.`;
+      status.textContent = `Deleted ${n} profile${n === 1 ? '' : 's'}; your documents, chats, paper trades and past events are being erased.`;
       toast('Your data is being deleted.', 'success');
       await deleted();
     },

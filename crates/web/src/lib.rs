@@ -194,6 +194,7 @@ impl Service for WebService {
                 topics::ADVICE,
                 topics::CHAT,
                 topics::MEMORY,
+                topics::MARKETS_ORDER,
             ],
             Arc::new(FeedWriter(self.feed.clone())),
         )]

@@ -117,6 +117,14 @@ impl Miyagi {
     }
 }
 
+impl Miyagi {
+    /// SIGKILL, as a power cut or the OOM killer would; waits until the process is gone.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Miyagi {
     fn drop(&mut self) {
         let _ = self.child.kill();

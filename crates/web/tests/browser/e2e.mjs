@@ -515,6 +515,39 @@ async function main() {
       await page.waitForSelector(`[data-testid="documents-table"] tr[data-name="${docName}"]`, { state: 'detached' });
     });
 
+    await step('trade: a limit order rests in the book, then fills when a seller crosses it', async () => {
+      await nav(page, 'trade');
+      await checkLabels(page, 'Trade page');
+      await page.selectOption('[data-testid="trade-symbol"]', 'KO');
+      await page.waitForSelector('[data-testid="ladder-bid"]', { timeout: UI_TIMEOUT });
+      const quote = await waitFor(async () => {
+        const q = (await api('/api/v1/markets/quotes')).find((x) => x.symbol === 'KO');
+        return q && q.bid && q.ask && q.ask - q.bid >= 0.02 ? q : null;
+      }, { timeout: UI_TIMEOUT, what: 'a two-sided KO market' });
+      // A bid a cent under the offer is the best bid by several cents: the simulated sellers'
+      // next market order meets it before the market maker's.
+      const bid = (Math.round(quote.ask * 100) - 1) / 100;
+      await page.fill('[data-testid="order-qty"]', '10');
+      await page.fill('[data-testid="order-price"]', bid.toFixed(2));
+      await page.click('[data-testid="place-order"]');
+      await page.waitForFunction(() => /^Order (open|filled)/.test(document.querySelector('[data-testid="order-status"]')?.textContent || ''),
+        null, { timeout: UI_TIMEOUT }).catch(async () => fail(`the order was not placed: ${await page.innerText('[data-testid="ticket"]')}`));
+      const placed = (await api('/api/v1/orders?limit=1'))[0];
+      check(placed.symbol === 'KO' && placed.price === bid, `the order is not the one placed: ${JSON.stringify(placed)}`);
+      if (placed.status === 'open') {
+        await page.waitForSelector('[data-testid="ladder"] tr.mine', { timeout: UI_TIMEOUT }).catch(() =>
+          fail('the open order is not marked in the depth ladder'));
+        note(`resting: buy 10 KO at ${bid.toFixed(2)} (offer ${quote.ask}, bid ${quote.bid})`);
+      }
+      await page.waitForSelector(`[data-testid="order-row"][data-id="${placed.id}"][data-status="filled"]`, { timeout: 90_000 }).catch(async () =>
+        fail(`the order did not fill: ${JSON.stringify(await api(`/api/v1/orders/${placed.id}`))}`));
+      const positions = await api('/api/v1/positions');
+      check(positions.some((p) => p.symbol === 'KO' && p.shares === 10), `the position lacks the 10 KO: ${JSON.stringify(positions)}`);
+      await page.waitForSelector('[data-testid="positions-table"]', { timeout: UI_TIMEOUT });
+      check(await page.$('[data-testid="candle-chart"], [data-testid="candle-chart-empty"]'), 'the price bars are missing');
+      await shot(page, 'trade');
+    });
+
     await step('system: live event stream, health and models', async () => {
       await nav(page, 'system');
       await checkLabels(page, 'System page');
@@ -530,7 +563,7 @@ async function main() {
       await shot(page, 'system');
     });
 
-    await step('account: delete all my data, and every profile, document and chat goes', async () => {
+    await step('account: delete all my data, and every profile, document, chat and order goes', async () => {
       await nav(page, 'profile');
       const before = await api('/api/v1/documents?limit=200');
       check(before.length > 0, 'the run left no document to see deleted');
@@ -544,6 +577,8 @@ async function main() {
         { timeout: INDEX_TIMEOUT, what: 'every document to be deleted' });
       await waitFor(async () => ((await api('/api/v1/chats')).length === 0 ? true : null),
         { timeout: INDEX_TIMEOUT, what: 'every chat to be deleted' });
+      await waitFor(async () => ((await api('/api/v1/orders')).length === 0 ? true : null),
+        { timeout: INDEX_TIMEOUT, what: 'every order to be deleted' });
       note(`${before.length} documents, every profile and every chat deleted`);
     });
 

@@ -14,7 +14,7 @@ use tokio_stream::wrappers::WatchStream;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{field, Api};
-use crate::engine::{MarketView, Quote};
+use crate::engine::{MarketView, Quote, MAX_DEPTH};
 use crate::model::dollars;
 
 const TAG: &str = "markets";
@@ -119,8 +119,8 @@ pub struct BookView {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Levels {
-    /// Price levels a side, 1 to 10 (default 10).
-    #[param(minimum = 1, maximum = 10)]
+    /// Price levels a side, 1 to 50 (default 10).
+    #[param(minimum = 1, maximum = 50)]
     levels: Option<usize>,
 }
 
@@ -135,10 +135,10 @@ pub async fn book(
 ) -> Result<Json<BookView>, Problem> {
     let symbol = api.symbol(&symbol)?;
     let levels = query.levels.unwrap_or(10);
-    if !(1..=10).contains(&levels) {
+    if !(1..=MAX_DEPTH).contains(&levels) {
         return Err(Problem::invalid_fields(vec![field(
             "levels",
-            "must be from 1 to 10",
+            format!("must be from 1 to {MAX_DEPTH}"),
         )]));
     }
     Ok(Json(book_view(&api.view.borrow(), &symbol, levels)))

@@ -33,6 +33,9 @@ use crate::store::{self, Pending};
 use market::Market;
 pub use market::{Bar, MarketView, Quote};
 
+/// Price levels a side that readers of the market view can see.
+pub const MAX_DEPTH: usize = 50;
+
 /// The consumer the engine claims requests as.
 pub const CONSUMER: &str = "markets-engine";
 
@@ -546,7 +549,7 @@ impl Engine {
             depth: self
                 .markets
                 .iter()
-                .map(|(symbol, market)| (symbol.clone(), market.book.depth(10)))
+                .map(|(symbol, market)| (symbol.clone(), market.book.depth(MAX_DEPTH)))
                 .collect(),
         };
         self.view.send_replace(Arc::new(view));

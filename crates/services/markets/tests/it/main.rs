@@ -1,6 +1,7 @@
 //! The markets service through its real HTTP stack, on SQLite and the embedded event log: orders
 //! go API → outbox → request topic → engine → tables, as in `miyagi up`.
 
+mod erasure;
 mod market;
 mod orders;
 mod restart;
