@@ -1,12 +1,12 @@
-//! What the binary's benchmarks share: the real `miyagi up` started on embedded defaults with
-//! the local models, and percentiles reported the same way.
+//! What the binary's benchmarks share: the real binary started on embedded defaults (`miyagi up`
+//! with the local models, or `miyagi serve <service>`), and percentiles reported the same way.
 
 use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-/// `miyagi up` on a fresh data dir and a free port; killed when dropped.
+/// The binary serving on a fresh data dir and a free port; killed when dropped.
 pub struct Miyagi {
     pub base: String,
     pub http: reqwest::Client,
@@ -22,8 +22,13 @@ impl Drop for Miyagi {
 }
 
 impl Miyagi {
-    /// Starts it and waits until `/readyz` answers 200.
+    /// `miyagi up`, once `/readyz` answers 200.
     pub async fn up() -> Self {
+        Self::start(&["up"]).await
+    }
+
+    /// `miyagi <args>` (`serve markets`, …), once `/readyz` answers 200.
+    pub async fn start(args: &[&str]) -> Self {
         let data = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -37,7 +42,7 @@ impl Miyagi {
             command.env_remove(name);
         }
         let child = command
-            .arg("up")
+            .args(args)
             .env("MIYAGI_HTTP__BIND", format!("127.0.0.1:{port}"))
             .env("MIYAGI_DATA_DIR", data.path())
             .stdout(Stdio::null())
@@ -60,7 +65,7 @@ impl Miyagi {
         {
             assert!(
                 started.elapsed() < Duration::from_secs(300),
-                "miyagi up never became ready"
+                "miyagi {args:?} never became ready"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -73,7 +78,8 @@ impl Miyagi {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// The `p` quantile (0–1) of `sorted` (ascending).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((p * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
 }
 

@@ -7,7 +7,7 @@ use miyagi_domain::events::{topics, types};
 use miyagi_platform::events::CloudEvent;
 use serde::Serialize;
 
-use crate::engine::Quote;
+use crate::domain::Quote;
 use crate::model::{dollars, Order, OrderRecord, Request};
 
 pub const SOURCE: &str = "/miyagi/markets";

@@ -8,11 +8,11 @@ use miyagi_domain::{events::types, user::AccountDeleted};
 use miyagi_platform::events::{CloudEvent, EventHandler, HandlerError};
 use tokio::sync::Mutex;
 
-use crate::engine::Engine;
+use crate::domain::Engine;
 use crate::model::Request;
 
 /// The engine's consumer group, the one reader of the request topic.
-pub const REQUESTS: &str = crate::engine::CONSUMER;
+pub const REQUESTS: &str = crate::domain::CONSUMER;
 pub const ERASURE: &str = "markets-erasure";
 
 pub struct Requests {

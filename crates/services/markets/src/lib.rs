@@ -2,8 +2,8 @@
 //! S&P 500 stocks, on the `miyagi-markets` exchange core.
 //!
 //! - `api`: market data under `/api/v1/markets`; orders, positions and the account.
-//! - `engine`: the one writer of books, accounts and the journal, a request or a market step at
-//!   a time; rebuilt from the last snapshot and the journal after a restart.
+//! - `domain`: the engine, the one writer of books, accounts and the journal, a request or a
+//!   market step at a time; rebuilt from the last snapshot and the journal after a restart.
 //! - `store`: the tables (the API's inserts and reads; the engine's loads and writes).
 //! - [`events`]: what the service publishes.
 //! - `handlers`: people's requests (the engine's input) and account deletions.
@@ -13,7 +13,7 @@
 //! every API replica in order.
 
 mod api;
-mod engine;
+mod domain;
 pub mod events;
 mod handlers;
 mod model;
@@ -30,7 +30,7 @@ use tokio::sync::{watch, Mutex};
 use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 
-use engine::{Engine, MarketView, Settings};
+use domain::{Engine, MarketView, Settings};
 
 pub const NAME: &str = "markets";
 

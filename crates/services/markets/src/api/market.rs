@@ -14,7 +14,7 @@ use tokio_stream::wrappers::WatchStream;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{field, Api};
-use crate::engine::{MarketView, Quote, MAX_DEPTH};
+use crate::domain::{MarketView, Quote, MAX_DEPTH};
 use crate::model::dollars;
 
 const TAG: &str = "markets";

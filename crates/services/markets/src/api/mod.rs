@@ -12,7 +12,7 @@ use miyagi_platform::http::{FieldError, Problem};
 use tokio::sync::watch;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::engine::{MarketView, Settings};
+use crate::domain::{MarketView, Settings};
 use crate::store::MarketsStore;
 
 #[derive(Clone)]

@@ -14,7 +14,7 @@ use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
 use super::{order_from_row, ORDER_COLUMNS};
-use crate::engine::{Bar, Counters, Held, Quote};
+use crate::domain::{Bar, Counters, Held, Quote};
 use crate::events;
 use crate::model::OrderRecord;
 

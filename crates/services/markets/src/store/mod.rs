@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 pub use engine::{Fill, Pending};
 
-use crate::engine::{Bar, Held};
+use crate::domain::{Bar, Held};
 use crate::events;
 use crate::model::{OrderRecord, OrderSide, OrderStatus, OrderTimeInForce, OrderType, Request};
 
