@@ -39,16 +39,19 @@ fn order_for(n: usize, quotes: &BTreeMap<String, (f64, f64)>) -> Value {
     }
 }
 
+async fn get(http: &reqwest::Client, miyagi: &Miyagi, path: &str) -> Value {
+    http.get(miyagi.url(path))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn quotes(http: &reqwest::Client, miyagi: &Miyagi) -> BTreeMap<String, (f64, f64)> {
     loop {
-        let quotes: Value = http
-            .get(miyagi.url("/api/v1/markets/quotes"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let quotes: Value = get(http, miyagi, "/api/v1/markets/quotes").await;
         let two_sided: BTreeMap<String, (f64, f64)> = quotes
             .as_array()
             .unwrap()
@@ -117,14 +120,7 @@ async fn markets_killed_at_any_moment_lose_no_acknowledged_order_and_apply_no_fi
     // Whatever was journaled before a kill is taken once the engine runs again.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let orders = loop {
-        let orders: Value = http
-            .get(miyagi.url("/api/v1/orders?limit=500"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let orders: Value = get(&http, &miyagi, "/api/v1/orders?limit=500").await;
         let received = orders
             .as_array()
             .unwrap()
@@ -181,14 +177,7 @@ async fn markets_killed_at_any_moment_lose_no_acknowledged_order_and_apply_no_fi
             .entry(order["symbol"].as_str().unwrap().to_string())
             .or_default() += sign * filled;
     }
-    let account: Value = http
-        .get(miyagi.url("/api/v1/account"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let account: Value = get(&http, &miyagi, "/api/v1/account").await;
     assert!(
         (account["feesPaid"].as_f64().unwrap() - fees).abs() < 0.005,
         "{account} vs fees {fees}"
@@ -198,14 +187,7 @@ async fn markets_killed_at_any_moment_lose_no_acknowledged_order_and_apply_no_fi
         "{account} vs cash {}",
         cash - fees
     );
-    let positions: Value = http
-        .get(miyagi.url("/api/v1/positions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let positions: Value = get(&http, &miyagi, "/api/v1/positions").await;
     for position in positions.as_array().unwrap() {
         let symbol = position["symbol"].as_str().unwrap();
         assert_eq!(
@@ -218,14 +200,12 @@ async fn markets_killed_at_any_moment_lose_no_acknowledged_order_and_apply_no_fi
     // Every open order rests in its book, at its price, with what is left of it.
     for order in orders.iter().filter(|o| o["status"] == "open") {
         let symbol = order["symbol"].as_str().unwrap();
-        let book: Value = http
-            .get(miyagi.url(&format!("/api/v1/markets/book/{symbol}?levels=50")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let book: Value = get(
+            &http,
+            &miyagi,
+            &format!("/api/v1/markets/book/{symbol}?levels=50"),
+        )
+        .await;
         let side = if order["side"] == "buy" {
             "bids"
         } else {

@@ -113,6 +113,47 @@ fn an_advisor_library_url_that_is_not_http_names_the_key() {
 }
 
 #[test]
+fn a_markets_setting_out_of_range_names_the_key_and_what_fits() {
+    let cases = [
+        (
+            "MIYAGI_MARKETS__PRICE_BAND_BPS",
+            "0",
+            "markets.price_band_bps",
+            "1000 is 10%",
+        ),
+        (
+            "MIYAGI_MARKETS__STARTING_CASH",
+            "-5",
+            "markets.starting_cash",
+            "such as 100000",
+        ),
+        (
+            "MIYAGI_MARKETS__TICK_MILLIS",
+            "1",
+            "markets.tick_millis",
+            "from 10 to 60000",
+        ),
+        (
+            "MIYAGI_MARKETS__MAX_POSITION_SHARES",
+            "10",
+            "markets.max_position_shares",
+            "max_order_shares",
+        ),
+    ];
+    for (key, value, names, fix) in cases {
+        Jail::expect_with(|jail| {
+            jail.set_env(key, value);
+            let err = load_err(jail, None);
+            assert!(
+                err.contains(&format!("key `{names}`")) && err.contains(fix),
+                "{key}={value}: {err}"
+            );
+            Ok(())
+        });
+    }
+}
+
+#[test]
 fn a_cache_url_that_is_not_redis_names_the_key() {
     Jail::expect_with(|jail| {
         jail.set_env("MIYAGI_CACHE__URL", "memcached://x");
