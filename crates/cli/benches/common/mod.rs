@@ -1,5 +1,7 @@
 //! What the binary's benchmarks share: the real binary started on embedded defaults (`miyagi up`
 //! with the local models, or `miyagi serve <service>`), and percentiles reported the same way.
+// Each bench binary uses a different part of this module.
+#![allow(dead_code)]
 
 use std::{
     process::{Child, Command, Stdio},

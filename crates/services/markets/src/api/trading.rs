@@ -141,8 +141,7 @@ pub async fn place(
     let order = body.check(&api, &principal.user_id)?;
     api.store.place(&order).await?;
     let order = api
-        .store
-        .changed(&principal.user_id, order.id, 0, PATIENCE)
+        .engine_answer(&principal.user_id, order.id, 0)
         .await?
         .unwrap_or(order);
     if order.status == OrderStatus::Rejected {
@@ -160,6 +159,33 @@ pub async fn place(
         HeaderValue::from_str(&location).expect("ascii path"),
     );
     Ok(response)
+}
+
+impl Api {
+    /// The order once the engine has changed it past `revision`, or as it is after `PATIENCE`.
+    /// The engine runs in this process and publishes its market view after every write, so each
+    /// publication is the moment to look again (no polling interval to wait out).
+    async fn engine_answer(
+        &self,
+        owner: &str,
+        id: Uuid,
+        revision: i64,
+    ) -> Result<Option<OrderRecord>, sqlx::Error> {
+        let mut written = self.view.clone();
+        written.borrow_and_update();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let order = self.store.order(owner, id).await?;
+            if order.as_ref().is_none_or(|order| order.revision > revision) {
+                return Ok(order);
+            }
+            match tokio::time::timeout_at(deadline, written.changed()).await {
+                Ok(Ok(())) => continue,
+                // Out of patience, or the engine has stopped: the order as it is.
+                _ => return Ok(order),
+            }
+        }
+    }
 }
 
 fn rejected(order: &OrderRecord) -> Problem {
@@ -312,8 +338,7 @@ async fn answer_change(
     before: OrderRecord,
 ) -> Result<Response, Problem> {
     let after = api
-        .store
-        .changed(&principal.user_id, before.id, before.revision, PATIENCE)
+        .engine_answer(&principal.user_id, before.id, before.revision)
         .await?
         .ok_or_else(|| Problem::not_found("order"))?;
     if after.revision == before.revision {

@@ -3,8 +3,6 @@
 
 pub mod engine;
 
-use std::time::Duration;
-
 use chrono::Utc;
 use miyagi_platform::{
     db::{parse_timestamp, parse_uuid, timestamp, Db},
@@ -82,29 +80,6 @@ impl MarketsStore {
         .fetch_optional(self.db.pool())
         .await?;
         row.as_ref().map(order_from_row).transpose()
-    }
-
-    /// Waits (up to `patience`) for the engine to change the order past `revision`, and returns
-    /// it as it then is. The engine takes requests within milliseconds when it is running; a
-    /// caller that runs out of patience answers with the order as received.
-    pub async fn changed(
-        &self,
-        owner: &str,
-        id: Uuid,
-        revision: i64,
-        patience: Duration,
-    ) -> Result<Option<OrderRecord>, sqlx::Error> {
-        let deadline = tokio::time::Instant::now() + patience;
-        let mut pause = Duration::from_millis(2);
-        loop {
-            let order = self.order(owner, id).await?;
-            let done = order.as_ref().is_none_or(|order| order.revision > revision);
-            if done || tokio::time::Instant::now() >= deadline {
-                return Ok(order);
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(50));
-        }
     }
 
     /// The owner's orders, newest first.
