@@ -1,7 +1,8 @@
 //! What the service publishes: people's requests on `miyagi.markets.request` (keyed by symbol,
 //! the engine's input), what became of each order on `miyagi.markets.order` (keyed by order id,
 //! carrying its owner so the live stream shows it to them alone), and market data on
-//! `miyagi.markets.quotes`, one event a market step.
+//! `miyagi.markets.quotes`, one event a minute of market time (pages follow the market live on
+//! `/api/v1/markets/stream`).
 
 use miyagi_domain::events::{topics, types};
 use miyagi_platform::events::CloudEvent;

@@ -534,10 +534,14 @@ async function main() {
         null, { timeout: UI_TIMEOUT }).catch(async () => fail(`the order was not placed: ${await page.innerText('[data-testid="ticket"]')}`));
       const placed = (await api('/api/v1/orders?limit=1'))[0];
       check(placed.symbol === 'KO' && placed.price === bid, `the order is not the one placed: ${JSON.stringify(placed)}`);
+      // The engine answered `open`: it rests. The ladder marks it on its next update, unless a
+      // seller fills it first (the simulated market does not wait for the page).
       if (placed.status === 'open') {
-        await page.waitForSelector('[data-testid="ladder"] tr.mine', { timeout: UI_TIMEOUT }).catch(() =>
-          fail('the open order is not marked in the depth ladder'));
-        note(`resting: buy 10 KO at ${bid.toFixed(2)} (offer ${quote.ask}, bid ${quote.bid})`);
+        const seen = await page.waitForSelector(
+          `[data-testid="ladder"] tr.mine, [data-testid="order-row"][data-id="${placed.id}"][data-status="filled"]`,
+          { timeout: UI_TIMEOUT }).catch(() => fail('the open order is neither marked in the depth ladder nor filled'));
+        const marked = (await seen.getAttribute('class'))?.includes('mine');
+        note(`rested: buy 10 KO at ${bid.toFixed(2)} (offer ${quote.ask}, bid ${quote.bid})${marked ? ', marked in the ladder' : ', filled before the ladder updated'}`);
       }
       await page.waitForSelector(`[data-testid="order-row"][data-id="${placed.id}"][data-status="filled"]`, { timeout: 90_000 }).catch(async () =>
         fail(`the order did not fill: ${JSON.stringify(await api(`/api/v1/orders/${placed.id}`))}`));

@@ -33,6 +33,9 @@ use crate::store::{self, Pending};
 use market::Market;
 pub use market::{Bar, MarketView, Quote};
 
+/// Market steps (seconds of market time) between two `miyagi.markets.quotes.v1` events.
+const QUOTES_EVERY_STEPS: u64 = 60;
+
 /// Price levels a side that readers of the market view can see.
 pub const MAX_DEPTH: usize = 50;
 
@@ -101,6 +104,8 @@ pub struct Engine {
     counters: Counters,
     /// The journal entry the books' snapshots were last taken at.
     snapshot_seq: u64,
+    /// Market steps since the engine loaded.
+    steps: u64,
     pending: Pending,
     view: watch::Sender<Arc<MarketView>>,
 }
@@ -205,6 +210,7 @@ impl Engine {
             open,
             counters,
             snapshot_seq,
+            steps: 0,
             pending: Pending::default(),
             view,
         };
@@ -287,7 +293,12 @@ impl Engine {
                 let _ = self.execute(symbol, command);
             }
         }
-        self.pending.quotes = Some(self.quotes());
+        // Market data as an event once a minute of market time: the log keeps a record of the
+        // market without a write a second (the live page follows the SSE stream instead).
+        if self.steps.is_multiple_of(QUOTES_EVERY_STEPS) {
+            self.pending.quotes = Some(self.quotes());
+        }
+        self.steps += 1;
         let tx = self.db.begin().await?;
         self.commit(tx).await
     }

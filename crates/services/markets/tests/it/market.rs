@@ -1,5 +1,7 @@
 //! Market data: the simulated market as a person watches it.
 
+use miyagi_markets_service::{events, MarketsService};
+use miyagi_testing::{log, TestContext};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -113,4 +115,24 @@ async fn the_live_stream_carries_every_quote_and_the_chosen_book() {
     assert!(text.starts_with("event: market"), "{text}");
     assert_eq!(update["quotes"].as_array().unwrap().len(), 20);
     assert_eq!(update["book"]["symbol"], "KO");
+}
+
+#[tokio::test]
+async fn the_market_is_recorded_on_the_event_log() {
+    let test = TestContext::new(&["alice"], |config| config.markets.tick_millis = 20).await;
+    let bus = test.context.bus.clone();
+    let service = MarketsService::start(&test.context).await.unwrap();
+    let _app = test.spawn(vec![Box::new(service)]).await;
+    let events = log::events_once(&*bus, events::QUOTES_TOPIC, "market", |events| {
+        !events.is_empty()
+    })
+    .await;
+    let quotes = events[0].data["quotes"].as_array().unwrap();
+    assert_eq!(quotes.len(), 20);
+    assert!(
+        quotes
+            .iter()
+            .all(|q| q["symbol"].is_string() && q.get("bid").is_some()),
+        "{quotes:?}"
+    );
 }
