@@ -12,10 +12,14 @@ use axum::{
     Json,
 };
 use miyagi_markets::Price;
-use miyagi_platform::{auth::Principal, http::Problem};
+use miyagi_platform::{
+    auth::Principal,
+    http::{Problem, ValidJson},
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use validator::Validate;
 
 use super::{field, Api};
 use crate::model::{
@@ -32,7 +36,7 @@ const PATIENCE: Duration = Duration::from_secs(3);
 /// The highest price an order may carry, in dollars.
 const MAX_PRICE: f64 = 1_000_000.0;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlaceOrder {
     /// One of `/api/v1/markets/symbols`.
@@ -42,6 +46,7 @@ pub struct PlaceOrder {
     pub kind: OrderType,
     /// Shares: at least 1, at most `markets.max_order_shares` (100,000 by default).
     #[schema(minimum = 1)]
+    #[validate(range(min = 1, message = "must be at least 1 share"))]
     pub qty: u64,
     /// Dollars, a whole number of cents, for a limit order; a market order has none.
     #[schema(exclusive_minimum = 0, maximum = 1000000)]
@@ -98,10 +103,11 @@ impl PlaceOrder {
     }
 }
 
+/// The size limit is config's, so it is checked here rather than by `Validate`.
 fn check_qty(api: &Api, qty: u64, errors: &mut Vec<super::FieldError>) {
     let max = api.settings.risk.max_order_qty.0;
-    if qty == 0 || qty > max {
-        errors.push(field("qty", format!("must be from 1 to {max} shares")));
+    if qty > max {
+        errors.push(field("qty", format!("must be at most {max} shares")));
     }
 }
 
@@ -135,9 +141,8 @@ fn check_price(price: f64, errors: &mut Vec<super::FieldError>) -> Option<i64> {
 pub async fn place(
     State(api): State<Api>,
     principal: Principal,
-    body: Result<Json<PlaceOrder>, axum::extract::rejection::JsonRejection>,
+    ValidJson(body): ValidJson<PlaceOrder>,
 ) -> Result<Response, Problem> {
-    let Json(body) = body.map_err(|rejection| Problem::bad_request(rejection.body_text()))?;
     let order = body.check(&api, &principal.user_id)?;
     api.store.place(&order).await?;
     let order = api
@@ -281,7 +286,7 @@ pub async fn cancel(
     answer_change(&api, &principal, order).await
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReplaceOrder {
     /// The new limit price, dollars.
@@ -290,6 +295,7 @@ pub struct ReplaceOrder {
     /// The shares still to fill. Less at the same price keeps the order's place in the queue;
     /// more, or a new price, sends it to the back.
     #[schema(minimum = 1)]
+    #[validate(range(min = 1, message = "must be at least 1 share"))]
     pub qty: u64,
 }
 
@@ -303,9 +309,8 @@ pub async fn replace(
     State(api): State<Api>,
     principal: Principal,
     Path(id): Path<Uuid>,
-    body: Result<Json<ReplaceOrder>, axum::extract::rejection::JsonRejection>,
+    ValidJson(body): ValidJson<ReplaceOrder>,
 ) -> Result<Response, Problem> {
-    let Json(body) = body.map_err(|rejection| Problem::bad_request(rejection.body_text()))?;
     let mut errors = Vec::new();
     check_qty(&api, body.qty, &mut errors);
     let price = check_price(body.price, &mut errors);

@@ -97,8 +97,6 @@ pub struct Engine {
     history: Arc<DailyCloses>,
     markets: BTreeMap<String, Market>,
     accounts: HashMap<String, Held>,
-    /// Account number → owner, for the people among a trade's two sides.
-    owners: HashMap<u64, String>,
     /// People's orders resting in a book, by their id there.
     open: HashMap<u64, OrderRecord>,
     counters: Counters,
@@ -149,7 +147,8 @@ impl Engine {
                         levels: 5,
                         ..FlowConfig::default()
                     },
-                    counters.seq ^ (index as u64 + 1) << 32,
+                    // A new path each start, and one per symbol.
+                    counters.seq ^ ((index as u64 + 1) << 32),
                 )
             });
             markets.insert(
@@ -196,17 +195,12 @@ impl Engine {
             }
         }
         let (accounts, open) = store::engine::accounts(&db, None).await?;
-        let owners = accounts
-            .iter()
-            .map(|(owner, held)| (held.number, owner.clone()))
-            .collect();
         let mut engine = Engine {
             db,
             settings,
             history,
             markets,
             accounts,
-            owners,
             open,
             counters,
             snapshot_seq,
@@ -319,9 +313,7 @@ impl Engine {
         for id in theirs {
             self.cancel(id, owner);
         }
-        if let Some(held) = self.accounts.remove(owner) {
-            self.owners.remove(&held.number);
-        }
+        self.accounts.remove(owner);
         self.pending.orders.retain(|_, order| order.owner != owner);
         self.pending.accounts.remove(owner);
         self.pending.fills.retain(|fill| fill.owner != owner);
@@ -473,7 +465,6 @@ impl Engine {
         if !self.accounts.contains_key(owner) {
             let number = self.counters.next_account;
             self.counters.next_account += 1;
-            self.owners.insert(number, owner.to_string());
             self.accounts.insert(
                 owner.to_string(),
                 Held {

@@ -165,13 +165,23 @@ async fn a_malformed_order_gets_a_field_error_and_nothing_is_recorded() {
         );
         assert_eq!(problem["errors"][0]["field"], field, "{body} → {problem}");
     }
-    let (status, _) = order(
+    let (status, problem) = order(
         &app,
         "alice",
         json!({"symbol": "AAPL", "side": "up", "type": "limit", "qty": 1}),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (status, &problem["errors"][0]["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("side")),
+        "{problem}"
+    );
+    let (status, _) = order(&app, "alice", json!({"symbol": "AAPL", "side": "buy", "type": "limit", "qty": 1, "price": 1.0, "note": "x"})).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown fields are refused"
+    );
     assert_eq!(get(&app, "alice", "/api/v1/orders").await, json!([]));
 }
 
