@@ -10,6 +10,7 @@
 //! the same `load`.
 
 mod market;
+mod open;
 mod settle;
 
 use std::collections::{BTreeMap, HashMap};
@@ -32,6 +33,7 @@ use crate::store::{self, Pending};
 
 use market::Market;
 pub use market::{Bar, MarketView, Quote};
+use open::OpenOrders;
 
 /// Market steps (seconds of market time) between two `miyagi.markets.quotes.v1` events.
 const QUOTES_EVERY_STEPS: u64 = 60;
@@ -98,7 +100,7 @@ pub struct Engine {
     markets: BTreeMap<String, Market>,
     accounts: HashMap<String, Held>,
     /// People's orders resting in a book, by their id there.
-    open: HashMap<u64, OrderRecord>,
+    open: OpenOrders,
     counters: Counters,
     /// The journal entry the books' snapshots were last taken at.
     snapshot_seq: u64,
@@ -201,7 +203,7 @@ impl Engine {
             history,
             markets,
             accounts,
-            open,
+            open: open.into_iter().collect(),
             counters,
             snapshot_seq,
             steps: 0,
@@ -304,12 +306,7 @@ impl Engine {
         if !inbox::claim(&mut tx, CONSUMER, event_id).await? {
             return Ok(());
         }
-        let theirs: Vec<Uuid> = self
-            .open
-            .values()
-            .filter(|order| order.owner == owner)
-            .map(|order| order.id)
-            .collect();
+        let theirs = self.open.of_owner(owner);
         for id in theirs {
             self.cancel(id, owner);
         }
@@ -370,7 +367,7 @@ impl Engine {
         order.status = OrderStatus::Open;
         self.open.insert(number, order);
         if let Err(reject) = self.execute(&symbol, command) {
-            let order = self.open.remove(&number).expect("just inserted");
+            let order = self.open.remove(number).expect("just inserted");
             self.account(&owner).account.close(OrderId(number));
             return self.reject(order, reject.to_string());
         }
@@ -378,11 +375,16 @@ impl Engine {
     }
 
     fn cancel(&mut self, id: Uuid, owner: &str) {
-        let Some(number) = self.number_of(id, owner) else {
+        let Some(number) = self.open.number_of(id, owner) else {
             return;
         };
         let account = self.accounts[owner].number;
-        let symbol = self.open[&number].symbol.clone();
+        let symbol = self
+            .open
+            .get(number)
+            .expect("found by number")
+            .symbol
+            .clone();
         let _ = self.execute(
             &symbol,
             Command::Cancel {
@@ -393,10 +395,10 @@ impl Engine {
     }
 
     fn replace(&mut self, id: Uuid, owner: &str, price: i64, qty: u64) {
-        let Some(number) = self.number_of(id, owner) else {
+        let Some(number) = self.open.number_of(id, owner) else {
             return;
         };
-        let order = &self.open[&number];
+        let order = self.open.get(number).expect("found by number");
         let symbol = order.symbol.clone();
         let reference = self.markets[&symbol].reference();
         let ticket = OrderTicket {
@@ -453,13 +455,6 @@ impl Engine {
         Ok(())
     }
 
-    fn number_of(&self, id: Uuid, owner: &str) -> Option<u64> {
-        self.open
-            .iter()
-            .find(|(_, order)| order.id == id && order.owner == owner)
-            .map(|(number, _)| *number)
-    }
-
     /// The person's account, opened with the starting cash the first time they trade.
     fn account(&mut self, owner: &str) -> &mut Held {
         if !self.accounts.contains_key(owner) {
@@ -484,7 +479,7 @@ impl Engine {
     }
 
     fn refuse_change(&mut self, number: u64, reason: String) {
-        let order = self.open.get_mut(&number).expect("open");
+        let order = self.open.get_mut(number).expect("open");
         order.reason = Some(reason);
         let order = order.clone();
         self.pending.order_changed(order);

@@ -22,12 +22,12 @@ impl Engine {
                     self.fill(symbol, trade.taker.0, trade, "taker", now);
                 }
                 Event::Rested { id, .. } => {
-                    if let Some(order) = self.open.get(&id.0) {
+                    if let Some(order) = self.open.get(id.0) {
                         self.pending.order_changed(order.clone());
                     }
                 }
                 Event::Cancelled { id, reason, .. } => {
-                    let Some(mut order) = self.open.remove(&id.0) else {
+                    let Some(mut order) = self.open.remove(id.0) else {
                         continue;
                     };
                     if let Some(held) = self.accounts.get_mut(&order.owner) {
@@ -48,7 +48,7 @@ impl Engine {
                     self.pending.order_changed(order);
                 }
                 Event::Replaced { id, price, qty, .. } => {
-                    if let Some(order) = self.open.get_mut(&id.0) {
+                    if let Some(order) = self.open.get_mut(id.0) {
                         order.price = Some(price.0);
                         order.qty = order.filled + qty.0;
                         order.reason = None;
@@ -70,7 +70,7 @@ impl Engine {
         liquidity: &'static str,
         now: DateTime<Utc>,
     ) {
-        let Some(order) = self.open.get_mut(&number) else {
+        let Some(order) = self.open.get_mut(number) else {
             return;
         };
         let Some(held) = self.accounts.get_mut(&order.owner) else {
@@ -99,7 +99,7 @@ impl Engine {
         if order.filled >= order.qty {
             order.status = OrderStatus::Filled;
             order.reason = None;
-            let order = self.open.remove(&number).expect("present");
+            let order = self.open.remove(number).expect("present");
             self.pending.order_changed(order);
         } else {
             let order = order.clone();
