@@ -177,7 +177,15 @@ impl Book {
             let cut = order.open - qty;
             let (ladder, orders) = self.side_mut(side);
             ladder.reduce(orders, slot, cut);
-            events.push(replaced(&self.orders[slot], true));
+            let order = &self.orders[slot];
+            events.push(Event::Replaced {
+                id,
+                owner,
+                side,
+                price,
+                qty: order.open,
+                kept_priority: true,
+            });
             return Ok(());
         }
         if order.post_only && self.would_trade(side, Some(price)) {
@@ -440,16 +448,5 @@ fn cancelled(order: &Resting, qty: Qty, reason: CancelReason) -> Event {
         side: order.side,
         qty,
         reason,
-    }
-}
-
-fn replaced(order: &Resting, kept_priority: bool) -> Event {
-    Event::Replaced {
-        id: order.id,
-        owner: order.owner,
-        side: order.side,
-        price: order.price,
-        qty: order.open,
-        kept_priority,
     }
 }
