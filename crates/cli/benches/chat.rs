@@ -14,7 +14,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{report, Miyagi};
+use common::{json_of, report, Miyagi};
 use serde_json::{json, Value};
 
 const TURNS: [&str; 3] = [
@@ -67,16 +67,10 @@ async fn main() {
     let warm = warm["id"].as_str().unwrap().to_string();
     for attempt in 0.. {
         assert!(attempt < 120, "the library was never searchable");
-        let view: Value = http
-            .get(format!(
-                "{base}/api/v1/chats/{warm}/prompt?question=index%20fund%20fees"
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let view: Value = json_of(http.get(format!(
+            "{base}/api/v1/chats/{warm}/prompt?question=index%20fund%20fees"
+        )))
+        .await;
         if view["messages"][0]["content"]
             .as_str()
             .unwrap_or("")
@@ -105,15 +99,11 @@ async fn main() {
         let chat = chat["id"].as_str().unwrap().to_string();
         for question in TURNS {
             // The baseline first, so the copilot's own turn cannot warm the model's cache for it.
-            let view: Value = http
-                .get(format!("{base}/api/v1/chats/{chat}/prompt"))
-                .query(&[("question", question)])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let view: Value = json_of(
+                http.get(format!("{base}/api/v1/chats/{chat}/prompt"))
+                    .query(&[("question", question)]),
+            )
+            .await;
             let started = Instant::now();
             let response = post(
                 "/v1/chat/completions",
@@ -171,14 +161,7 @@ async fn main() {
     let mut finished_at = started.elapsed();
     while last_change.elapsed() < Duration::from_secs(20) && count < 12 {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let memories: Value = http
-            .get(format!("{base}/api/v1/memories"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let memories: Value = json_of(http.get(format!("{base}/api/v1/memories"))).await;
         let now = memories
             .as_array()
             .unwrap()

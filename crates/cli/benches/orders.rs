@@ -17,8 +17,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{percentile, Miyagi};
-use serde_json::{json, Value};
+use common::{json_of, percentile, Miyagi};
+use serde_json::json;
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -73,15 +73,12 @@ async fn main() {
         setting("MIYAGI_BENCH_CLIENTS", 16),
     );
     let miyagi = Miyagi::start(&["serve", "markets"]).await;
-    let quotes: Value = miyagi
-        .http
-        .get(format!("{}/api/v1/markets/quotes", miyagi.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let quotes = json_of(
+        miyagi
+            .http
+            .get(format!("{}/api/v1/markets/quotes", miyagi.base)),
+    )
+    .await;
     // Quotes come with the first market step; the price band is measured from the last close.
     let ko = quotes
         .as_array()

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{report, Miyagi};
+use common::{json_of, report, Miyagi};
 use serde_json::{json, Value};
 
 fn body(user_id: &str, stocks: u32) -> Value {
@@ -29,19 +29,12 @@ async fn main() {
         .unwrap_or(8);
     let miyagi = Miyagi::up().await;
     let (base, http) = (miyagi.base.clone(), miyagi.http.clone());
-    let profile: Value = http
-        .post(format!("{base}/api/v1/userprofile"))
-        .json(
-            &json!({"name": "Ada", "age": 36, "annualHouseholdIncome": 150000, "assets": 80000,
+    let profile: Value = json_of(http.post(format!("{base}/api/v1/userprofile")).json(
+        &json!({"name": "Ada", "age": 36, "annualHouseholdIncome": 150000, "assets": 80000,
                       "liabilities": 20000, "riskTolerance": "Moderate", "retirementAge": 65,
                       "favoriteAdvisor": "Jack Bogle"}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    ))
+    .await;
     let user_id = profile["id"].as_str().unwrap().to_string();
     let personalize = |body: Value| {
         let http = http.clone();

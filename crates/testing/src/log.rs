@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
-use miyagi_platform::events::{CloudEvent, EventBus};
+use miyagi_domain::{
+    events::{topics, types},
+    user::AccountDeleted,
+};
+use miyagi_platform::events::{CloudEvent, EventBus, Record};
 
 /// Every event on `topic`, in each partition's order, read by a consumer group of its own (so
 /// nothing the services consume is disturbed).
@@ -47,4 +51,18 @@ pub async fn events_once(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Publishes `user`'s account deletion as the users service announces it
+/// (`DELETE /api/v1/account`), for a service's test of what it erases.
+pub async fn announce_account_deletion(bus: &dyn EventBus, user: &str) {
+    let deletion = CloudEvent::new(
+        "/miyagi/users",
+        types::USER_ACCOUNT_DELETED,
+        user,
+        &AccountDeleted { user: user.into() },
+    );
+    bus.publish(vec![Record::event(topics::USER_ACCOUNT, &deletion)])
+        .await
+        .expect("the log takes the deletion");
 }

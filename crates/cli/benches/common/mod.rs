@@ -80,6 +80,11 @@ impl Miyagi {
     }
 }
 
+/// Sends `request` and parses its JSON answer.
+pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// The `p` quantile (0–1) of `sorted` (ascending).
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((p * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]

@@ -3,11 +3,8 @@
 
 use std::time::Duration;
 
-use miyagi_domain::{
-    events::{topics, types},
-    user::AccountDeleted,
-};
-use miyagi_platform::events::{CloudEvent, Record};
+use miyagi_domain::events::{topics, types};
+use miyagi_platform::events::CloudEvent;
 use miyagi_testing::log;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -82,20 +79,7 @@ async fn a_deleted_account_takes_every_document_of_its_owner_and_nothing_of_anyo
     ];
     let bobs = miyagi.upload_fees("bob", "fees.md").await;
 
-    // As the users service announces it (`DELETE /api/v1/account`).
-    let deletion = CloudEvent::new(
-        "/miyagi/users",
-        types::USER_ACCOUNT_DELETED,
-        "alice",
-        &AccountDeleted {
-            user: "alice".into(),
-        },
-    );
-    miyagi
-        .1
-        .publish(vec![Record::event(topics::USER_ACCOUNT, &deletion)])
-        .await
-        .unwrap();
+    log::announce_account_deletion(&*miyagi.1, "alice").await;
 
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !miyagi.documents_of("alice").await.is_empty() {

@@ -1,13 +1,8 @@
 //! Deleting an account deletes the person's paper trading: their open orders leave the books and
 //! their orders, fills, positions and account rows go; another person's stay.
 
-use miyagi_domain::{
-    events::{topics, types},
-    user::AccountDeleted,
-};
 use miyagi_markets_service::MarketsService;
-use miyagi_platform::events::{CloudEvent, Record};
-use miyagi_testing::TestContext;
+use miyagi_testing::{log, TestContext};
 use serde_json::json;
 
 use super::*;
@@ -21,18 +16,7 @@ async fn a_deleted_account_takes_its_orders_out_of_the_books_and_its_rows_away()
     order(&app, "alice", limit("AAPL", "buy", 10, 120.0)).await;
     order(&app, "bob", limit("AAPL", "buy", 5, 119.0)).await;
 
-    // As the users service announces it (`DELETE /api/v1/account`).
-    let deletion = CloudEvent::new(
-        "/miyagi/users",
-        types::USER_ACCOUNT_DELETED,
-        "alice",
-        &AccountDeleted {
-            user: "alice".into(),
-        },
-    );
-    bus.publish(vec![Record::event(topics::USER_ACCOUNT, &deletion)])
-        .await
-        .unwrap();
+    log::announce_account_deletion(&*bus, "alice").await;
 
     eventually(&app, "alice", "/api/v1/orders", |orders| {
         orders == &json!([])
