@@ -22,6 +22,8 @@ pub mod topics {
     pub const MARKETS_ORDER: &str = "miyagi.markets.order";
     /// Market data: every symbol's best prices, last trade and volume, once a market step.
     pub const MARKETS_QUOTES: &str = "miyagi.markets.quotes";
+    /// A person's paper account as a whole (what it holds), keyed by its owner.
+    pub const MARKETS_ACCOUNT: &str = "miyagi.markets.account";
 }
 
 pub mod types {
@@ -51,4 +53,6 @@ pub mod types {
     /// An order changed: taken (open), filled in part or whole, cancelled or rejected.
     pub const MARKETS_ORDER_UPDATED: &str = "miyagi.markets.order.updated.v1";
     pub const MARKETS_QUOTES: &str = "miyagi.markets.quotes.v1";
+    /// What a person's paper account holds now, valued (`markets::PositionsUpdated`).
+    pub const MARKETS_POSITIONS_UPDATED: &str = "miyagi.markets.positions.updated.v1";
 }

@@ -351,7 +351,9 @@ function stocksCard(advice) {
       );
     })),
   );
+  const fromAccount = advice.investments?.stocksFrom === 'paper-account';
   return card('Stocks', { class: 'card-stocks', testid: 'stocks' },
+    fromAccount ? h('p', { class: 'muted small', 'data-testid': 'stocks-from' }, 'The positions of your paper trading account, weighted by their market value.') : null,
     h('div', { class: 'table-scroll' }, table),
     sleeve ? h('p', { class: 'muted small' }, `Concentration (HHI) ${num(sleeve.concentration)} · like ${num(sleeve.effectiveHoldings, 1)} equally weighted stocks.`) : null,
   );
@@ -405,5 +407,20 @@ function narrativeCard(advice) {
           h('cite', {}, c.documentName || 'Unnamed document')))))
       : h('p', { class: 'muted small' }, 'No citations with this advice.'),
     rejected.length ? h('p', { class: 'muted small' }, `${rejected.length} citation(s) the model offered were refused by the verifier.`) : null,
+    writingNote(advice.writing),
   );
+}
+
+// Whose words these are: the opening figures are always the engine's; after them, the model's
+// sentences unless they failed the checks for sense twice.
+function writingNote(writing) {
+  if (!writing) return null;
+  const refused = Array.isArray(writing.refused) ? writing.refused : [];
+  const byTemplate = writing.narrativeBy === 'template';
+  if (!byTemplate && !refused.length) return null;
+  return h('details', { class: 'muted small', 'data-testid': 'writing-note' },
+    h('summary', {}, byTemplate
+      ? 'The model’s sentences did not pass the checks for sense; the engine’s own words stand in.'
+      : `${refused.length} of the model’s notes did not pass the checks for sense and were left out.`),
+    h('ul', {}, refused.map((reason) => h('li', {}, reason))));
 }

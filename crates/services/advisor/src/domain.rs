@@ -20,7 +20,10 @@ use uuid::Uuid;
 use crate::{
     engine::{compute, household},
     error::AdvisorError,
-    model::{Advice, AssetsAdvice, EngineResult, InvestmentsAdvice, PersonalizeRequest, UserInfo},
+    model::{
+        Advice, AssetsAdvice, EngineResult, InvestmentsAdvice, PersonalizeRequest, StockHolding,
+        StocksFrom, UserInfo, MAX_STOCKS,
+    },
     progress::{Progress, Stage},
     prompts::Prompts,
     store::AdviceStore,
@@ -146,6 +149,8 @@ impl Advisor {
         stage(Stage::Engine);
         let profile = self.profile(owner, &request.user_info).await?;
         let household = household(&request.user_info, profile.as_ref())?;
+        let asked = request;
+        let (request, stocks_from) = &self.with_held_stocks(owner, asked).await?;
         let engine = compute(&household, request, profile.as_ref().map(|p| p.version));
         let prompt = self.prompts.personalize()?;
         let model = kernel.chat_model()?.model_id().to_string();
@@ -183,22 +188,56 @@ impl Advisor {
             cached: false,
             model,
             assets: AssetsAdvice {
-                portfolio: asset_recommendations(request, &engine, &written.answer.assets),
+                portfolio: asset_recommendations(request, &engine, &written.assets),
             },
             investments: InvestmentsAdvice {
-                portfolio: stock_recommendations(&engine, &written.answer.stocks),
+                portfolio: stock_recommendations(&engine, &written.stocks),
+                stocks_from: *stocks_from,
             },
             engine,
-            narrative: written.answer.narrative,
+            narrative: written.narrative,
             citations: written.citations,
-            rejected_citations: written.rejected,
+            rejected_citations: written.rejected_citations,
+            writing: written.writing,
         };
         stage(Stage::Saving);
+        // What was asked, not what it was filled with: a later refresh re-asks it and takes
+        // the account's positions as they are then.
         self.store
-            .record(owner, request, &key, &advice, event_id)
+            .record(owner, asked, &key, &advice, event_id)
             .await?;
         self.remember(owner, &key, profile_id, &advice).await;
         Ok(advice)
+    }
+
+    /// The request, with the person's paper trading positions (valued at the market) as its
+    /// stocks when it names none: advice is then about what they actually hold.
+    async fn with_held_stocks(
+        &self,
+        owner: &str,
+        request: &PersonalizeRequest,
+    ) -> Result<(PersonalizeRequest, StocksFrom), AdvisorError> {
+        if !request.stocks.is_empty() {
+            return Ok((request.clone(), StocksFrom::Request));
+        }
+        let held = self.store.paper_positions(owner).await?;
+        if held.is_empty() {
+            return Ok((request.clone(), StocksFrom::Request));
+        }
+        let stocks = held
+            .into_iter()
+            .take(MAX_STOCKS as usize)
+            .map(|position| StockHolding {
+                symbol: position.symbol,
+                allocation: position.market_value,
+                prices: position.closes,
+            })
+            .collect();
+        let filled = PersonalizeRequest {
+            stocks,
+            ..request.clone()
+        };
+        Ok((filled, StocksFrom::PaperAccount))
     }
 
     /// The stored profile the request names. A profile created a moment ago reaches the advisor

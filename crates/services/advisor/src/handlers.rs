@@ -1,6 +1,7 @@
-//! What the advisor consumes: `miyagi.user.profile.*`. It keeps its own copy of each profile
-//! (so it never reads the users service's tables) and, when a profile is updated, re-asks that
-//! person's last request so their advice follows their profile.
+//! What the advisor consumes: `miyagi.user.profile.*` and `miyagi.markets.positions.*`. It keeps
+//! its own copy of each profile and of each paper account's positions (so it never reads another
+//! service's tables) and, when a profile is updated, re-asks that person's last request so their
+//! advice follows their profile.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use async_trait::async_trait;
 use miyagi_domain::{
     advice::AdviceTrigger,
     events::{topics, types},
+    markets::PositionsUpdated,
     user::{UserProfile, UserProfileDeleted},
 };
 use miyagi_kernel::KernelError;
@@ -21,6 +23,8 @@ use crate::{
 
 /// The consumer group that follows profiles.
 pub const PROFILES: &str = "advisor-profiles";
+/// The consumer group that follows paper trading accounts.
+pub const PAPER_ACCOUNTS: &str = "advisor-paper-accounts";
 
 /// Keeps the advisor's copy of profiles current and refreshes advice when one changes.
 pub struct ProfileFollower(pub Arc<Advisor>);
@@ -120,6 +124,25 @@ impl EventHandler for ProfileFollower {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// Keeps the advisor's copy of what each paper trading account holds. No advice is rewritten on
+/// a fill (that would run the model on every trade); the next request is advised on the new
+/// positions, since they are part of what makes a request identical to an earlier one.
+pub struct PaperAccountFollower(pub Arc<Advisor>);
+
+#[async_trait]
+impl EventHandler for PaperAccountFollower {
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        if event.event_type != types::MARKETS_POSITIONS_UPDATED {
+            return Ok(());
+        }
+        self.0
+            .store()
+            .upsert_paper_positions(&event.data_as::<PositionsUpdated>()?)
+            .await
+            .map_err(transient)
     }
 }
 

@@ -6,10 +6,12 @@
 //! - `domain`: the decisions — served from an identical earlier answer or written anew, which
 //!   profile and library passages it stands on, recorded with its event.
 //! - `engine`: the finance engine's numbers for a request; `writing`: the model's explanation
-//!   of them in the voice of the person's favourite advisor, with verified citations.
+//!   of them in the voice of the person's favourite advisor, with verified citations, checked
+//!   for sense by `sense` (retried once, then the engine's own words).
 //! - `store`: the advisor's copy of profiles, and every piece of advice given.
 //! - `events`: what it publishes, `miyagi.advice.generated.v1`; `handlers`: what it consumes,
-//!   `miyagi.user.profile.*` (its own copy of each profile, and advice refreshed on a change).
+//!   `miyagi.user.profile.*` (its own copy of each profile, and advice refreshed on a change)
+//!   and `miyagi.markets.positions.updated.v1` (the stocks of a request that names none).
 //! - `prompts`: the Semantic Kernel prompt files; `progress`: stages and the narrative as it is
 //!   written.
 
@@ -22,6 +24,7 @@ mod handlers;
 mod model;
 mod progress;
 mod prompts;
+mod sense;
 mod store;
 mod writing;
 
@@ -35,7 +38,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     domain::Advisor,
-    handlers::{ProfileFollower, PROFILES},
+    handlers::{PaperAccountFollower, ProfileFollower, PAPER_ACCOUNTS, PROFILES},
     store::AdviceStore,
 };
 
@@ -85,10 +88,17 @@ impl Service for AdvisorService {
     }
 
     fn consumers(&self) -> Vec<Consumer> {
-        vec![Consumer::new(
-            PROFILES,
-            &[topics::USER_PROFILE],
-            Arc::new(ProfileFollower(self.advisor.clone())),
-        )]
+        vec![
+            Consumer::new(
+                PROFILES,
+                &[topics::USER_PROFILE],
+                Arc::new(ProfileFollower(self.advisor.clone())),
+            ),
+            Consumer::new(
+                PAPER_ACCOUNTS,
+                &[topics::MARKETS_ACCOUNT],
+                Arc::new(PaperAccountFollower(self.advisor.clone())),
+            ),
+        ]
     }
 }

@@ -18,6 +18,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
+/// The most stocks one piece of advice speaks of.
+pub const MAX_STOCKS: u64 = 50;
+
 /// The request the original Miyagi UI sent; profile fields left out are taken from the stored
 /// profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
@@ -31,7 +34,7 @@ pub struct PersonalizeRequest {
     #[validate(length(max = 20, message = "at most 20 holdings"), nested)]
     pub portfolio: Vec<AssetHolding>,
     #[serde(default)]
-    #[validate(length(max = 50, message = "at most 50 stocks"), nested)]
+    #[validate(length(max = MAX_STOCKS, message = "at most 50 stocks"), nested)]
     pub stocks: Vec<StockHolding>,
 }
 
@@ -128,6 +131,32 @@ pub struct Advice {
     pub citations: Vec<Citation>,
     /// Citations the model made that the verifier refused, with the reason.
     pub rejected_citations: Vec<String>,
+    /// Which words are the model's, and what of its answer was left out.
+    #[serde(default)]
+    pub writing: Writing,
+}
+
+/// How the advice's words came to be, so a reader can tell the model's from the engine's. The
+/// narrative always opens with the person's own figures, written by the code.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Writing {
+    /// Times the model was asked: 2 when its first answer failed the checks for sense.
+    pub attempts: u32,
+    /// Who wrote the narrative after its opening.
+    pub narrative_by: Author,
+    /// What of the model's answer was left out after its retry, and why; a note left out leaves
+    /// its recommendation with the engine's action and numbers alone.
+    pub refused: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Author {
+    #[default]
+    Model,
+    /// Sentences built from the engine's numbers, used where the model's failed twice.
+    Template,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -136,8 +165,13 @@ pub struct AssetsAdvice {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct InvestmentsAdvice {
     pub portfolio: Vec<StockRecommendation>,
+    /// Where the stocks came from: the request, or (when it named none) the person's paper
+    /// trading account.
+    #[serde(default)]
+    pub stocks_from: StocksFrom,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -158,6 +192,15 @@ pub struct StockRecommendation {
     pub symbol: String,
     pub action: Action,
     pub gpt_recommendation: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum StocksFrom {
+    #[default]
+    Request,
+    /// The positions of the person's paper trading account, valued at the market.
+    PaperAccount,
 }
 
 /// Everything the finance engine computed.

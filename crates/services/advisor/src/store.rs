@@ -1,10 +1,15 @@
-//! The advisor's tables: its copy of each profile (kept from the users service's events) and
-//! every piece of advice given. Advice is written together with its `advice.generated` event
+//! The advisor's tables: its copy of each profile (kept from the users service's events), of
+//! each paper trading account's positions (from the markets service's), and every piece of
+//! advice given. Advice is written together with its `advice.generated` event
 //! (transactional outbox) and, when an event caused it, with that event's inbox claim, so a
 //! redelivered event never produces a second piece of advice.
 
 use chrono::Utc;
-use miyagi_domain::{advice::AdviceTrigger, user::UserProfile};
+use miyagi_domain::{
+    advice::AdviceTrigger,
+    markets::{PositionValue, PositionsUpdated},
+    user::UserProfile,
+};
 use miyagi_platform::{
     db::{timestamp, Db},
     events::{inbox, outbox},
@@ -91,6 +96,44 @@ impl AdviceStore {
                 .fetch_optional(self.db.pool())
                 .await?;
         Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+    }
+
+    /// Keeps the newest positions of a paper account, forgetting an account that holds nothing;
+    /// an older or repeated event changes nothing.
+    pub async fn upsert_paper_positions(&self, held: &PositionsUpdated) -> Result<(), StoreError> {
+        let as_of = timestamp(held.as_of);
+        if held.positions.is_empty() {
+            sqlx::query("DELETE FROM advisor_paper_positions WHERE owner = $1 AND as_of <= $2")
+                .bind(&held.owner)
+                .bind(&as_of)
+                .execute(self.db.pool())
+                .await?;
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO advisor_paper_positions (owner, positions, as_of) VALUES ($1, $2, $3)
+             ON CONFLICT (owner) DO UPDATE SET positions = excluded.positions, as_of = excluded.as_of
+             WHERE advisor_paper_positions.as_of < excluded.as_of",
+        )
+        .bind(&held.owner)
+        .bind(serde_json::to_string(&held.positions)?)
+        .bind(&as_of)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// What the owner's paper account holds (empty without one).
+    pub async fn paper_positions(&self, owner: &str) -> Result<Vec<PositionValue>, StoreError> {
+        let json: Option<String> =
+            sqlx::query_scalar("SELECT positions FROM advisor_paper_positions WHERE owner = $1")
+                .bind(owner)
+                .fetch_optional(self.db.pool())
+                .await?;
+        Ok(json
+            .map(|j| serde_json::from_str(&j))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     /// Stores advice and its event in one transaction; with `event` (consumer, event id), only

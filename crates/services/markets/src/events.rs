@@ -2,9 +2,13 @@
 //! the engine's input), what became of each order on `miyagi.markets.order` (keyed by order id,
 //! carrying its owner so the live stream shows it to them alone), and market data on
 //! `miyagi.markets.quotes`, one event a minute of market time (pages follow the market live on
-//! `/api/v1/markets/stream`).
+//! `/api/v1/markets/stream`), and what each person's account holds on `miyagi.markets.account`
+//! (keyed by owner; the advisor advises on those stocks).
 
-use miyagi_domain::events::{topics, types};
+use miyagi_domain::{
+    events::{topics, types},
+    markets::PositionsUpdated,
+};
 use miyagi_platform::events::CloudEvent;
 use serde::Serialize;
 
@@ -15,6 +19,7 @@ pub const SOURCE: &str = "/miyagi/markets";
 pub const REQUEST_TOPIC: &str = topics::MARKETS_REQUEST;
 pub const ORDER_TOPIC: &str = topics::MARKETS_ORDER;
 pub const QUOTES_TOPIC: &str = topics::MARKETS_QUOTES;
+pub const ACCOUNT_TOPIC: &str = topics::MARKETS_ACCOUNT;
 
 pub fn requested(request: &Request) -> CloudEvent {
     let (kind, symbol) = match request {
@@ -71,5 +76,14 @@ pub fn quotes(quotes: &[Quote]) -> CloudEvent {
         types::MARKETS_QUOTES,
         "market",
         &serde_json::json!({ "quotes": data }),
+    )
+}
+
+pub fn positions(update: &PositionsUpdated) -> CloudEvent {
+    CloudEvent::new(
+        SOURCE,
+        types::MARKETS_POSITIONS_UPDATED,
+        update.owner.clone(),
+        update,
     )
 }

@@ -9,6 +9,7 @@
 //! the request is tried again. That is the whole recovery story, and a restart after kill -9 runs
 //! the same `load`.
 
+mod holdings;
 mod market;
 mod open;
 mod settle;
@@ -212,6 +213,7 @@ impl Engine {
         };
         engine.retire_old_quotes();
         if !engine.pending.is_empty() {
+            engine.value_holdings();
             let mut tx = engine.db.begin().await?;
             store::engine::write(
                 &mut tx,
@@ -310,9 +312,14 @@ impl Engine {
         for id in theirs {
             self.cancel(id, owner);
         }
-        self.accounts.remove(owner);
         self.pending.orders.retain(|_, order| order.owner != owner);
-        self.pending.accounts.remove(owner);
+        // An account that existed is published as holding nothing, so no service keeps a copy
+        // of what it held.
+        if self.accounts.remove(owner).is_some() {
+            self.pending.touch_account(owner);
+        } else {
+            self.pending.accounts.remove(owner);
+        }
         self.pending.fills.retain(|fill| fill.owner != owner);
         self.pending.erase.push(owner.to_string());
         self.commit(tx).await
@@ -496,6 +503,7 @@ impl Engine {
         &mut self,
         mut tx: sqlx::Transaction<'static, sqlx::Any>,
     ) -> Result<(), sqlx::Error> {
+        self.value_holdings();
         let written = async {
             store::engine::write(&mut tx, &mut self.pending, self.counters, &self.accounts).await?;
             miyagi_platform::events::outbox::commit(&self.db, tx).await
@@ -525,6 +533,20 @@ impl Engine {
         )
         .await?;
         Ok(())
+    }
+
+    /// What each account changed since the last write holds now, for its event.
+    fn value_holdings(&mut self) {
+        let as_of = Utc::now();
+        for owner in &self.pending.accounts {
+            self.pending.holdings.push(holdings::valued(
+                owner,
+                self.accounts.get(owner),
+                &self.markets,
+                &self.history,
+                as_of,
+            ));
+        }
     }
 
     /// Writes every book's snapshot at the journal's current entry and drops the journal before

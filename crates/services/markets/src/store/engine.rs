@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
+use miyagi_domain::markets::PositionsUpdated;
 use miyagi_markets::account::{Account, OpenOrder, Position};
 use miyagi_markets::{Command, OrderId, Price, Qty, Snapshot};
 use miyagi_platform::{
@@ -43,6 +44,8 @@ pub struct Pending {
     pub fills: Vec<Fill>,
     pub bars: BTreeMap<String, Bar>,
     pub quotes: Option<Vec<Quote>>,
+    /// What the changed accounts hold now, valued when the change is written.
+    pub holdings: Vec<PositionsUpdated>,
     /// Owners whose data is to be deleted.
     pub erase: Vec<String>,
 }
@@ -316,6 +319,9 @@ pub async fn write(
                 .execute(&mut *conn)
                 .await?;
         }
+    }
+    for holdings in pending.holdings.drain(..) {
+        outbox::enqueue(conn, events::ACCOUNT_TOPIC, &events::positions(&holdings)).await?;
     }
     if let Some(quotes) = pending.quotes.take() {
         outbox::enqueue(conn, events::QUOTES_TOPIC, &events::quotes(&quotes)).await?;

@@ -1,18 +1,14 @@
 //! Deleting an account deletes the person's paper trading: their open orders leave the books and
 //! their orders, fills, positions and account rows go; another person's stay.
 
-use miyagi_markets_service::MarketsService;
-use miyagi_testing::{log, TestContext};
+use miyagi_testing::log;
 use serde_json::json;
 
 use super::*;
 
 #[tokio::test]
 async fn a_deleted_account_takes_its_orders_out_of_the_books_and_its_rows_away() {
-    let test = TestContext::new(&["alice", "bob"], |config| config.markets.simulate = false).await;
-    let bus = test.context.bus.clone();
-    let service = MarketsService::start(&test.context).await.unwrap();
-    let app = test.spawn(vec![Box::new(service)]).await;
+    let (app, bus) = market_and_log(None, false, |_| {}).await;
     order(&app, "alice", limit("AAPL", "buy", 10, 120.0)).await;
     order(&app, "bob", limit("AAPL", "buy", 5, 119.0)).await;
 

@@ -2,13 +2,15 @@
 //! go API → outbox → request topic → engine → tables, as in `miyagi up`.
 
 mod erasure;
+mod holdings;
 mod market;
 mod orders;
 mod restart;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use miyagi_markets_service::MarketsService;
+use miyagi_platform::events::EventBus;
 use miyagi_testing::{TestApp, TestContext};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -24,6 +26,15 @@ pub async fn market_in(
     simulate: bool,
     configure: impl FnOnce(&mut miyagi_platform::config::Config),
 ) -> TestApp {
+    market_and_log(dir, simulate, configure).await.0
+}
+
+/// [`market_in`], and its event log for a test to read or write.
+pub async fn market_and_log(
+    dir: Option<&std::path::Path>,
+    simulate: bool,
+    configure: impl FnOnce(&mut miyagi_platform::config::Config),
+) -> (TestApp, Arc<dyn EventBus>) {
     let test = TestContext::new(&["alice", "bob"], |config| {
         if let Some(dir) = dir {
             config.data_dir = dir.to_path_buf();
@@ -33,10 +44,11 @@ pub async fn market_in(
         configure(config);
     })
     .await;
+    let bus = test.context.bus.clone();
     let service = MarketsService::start(&test.context)
         .await
         .expect("the markets service starts");
-    test.spawn(vec![Box::new(service)]).await
+    (test.spawn(vec![Box::new(service)]).await, bus)
 }
 
 pub async fn call(

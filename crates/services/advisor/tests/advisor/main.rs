@@ -5,6 +5,9 @@
 //! One server is shared by every test (it runs on its own thread and runtime): the library is
 //! ingested once and the model loaded once.
 
+mod eval;
+mod paper;
+
 use std::{
     sync::{Arc, OnceLock},
     time::{Duration, Instant},
@@ -13,7 +16,7 @@ use std::{
 use miyagi_advisor::AdvisorService;
 use miyagi_documents::{DocumentsService, Models};
 use miyagi_memory::retrieve::Retriever;
-use miyagi_platform::config::Secret;
+use miyagi_platform::{config::Secret, events::EventBus};
 use miyagi_testing::{fixtures::grace, models, outage::Relay, TestApp, TestContext};
 use miyagi_users::UsersService;
 use reqwest::{Method, StatusCode};
@@ -21,6 +24,8 @@ use serde_json::{json, Value};
 
 /// The advice cache's Redis, through a relay a test can cut.
 static REDIS: OnceLock<Arc<Relay>> = OnceLock::new();
+/// The services' event log, where a test publishes what another service would.
+static BUS: OnceLock<Arc<dyn EventBus>> = OnceLock::new();
 
 fn server() -> &'static TestApp {
     static SERVER: OnceLock<TestApp> = OnceLock::new();
@@ -37,7 +42,7 @@ fn server() -> &'static TestApp {
             .await;
             let cache_url = format!("redis://{}", relay.addr());
             let _ = REDIS.set(relay);
-            let test = TestContext::new(&["alice", "bob", "carol"], |config| {
+            let test = TestContext::new(&["alice", "bob", "carol", "dave", "erin"], |config| {
                 config.cache.url = Secret::new(cache_url);
                 // The tests' model calls queue behind each other on one local model.
                 config.http.request_timeout_secs = 900;
@@ -45,6 +50,7 @@ fn server() -> &'static TestApp {
                     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../prompts");
             })
             .await;
+            let _ = BUS.set(test.context.bus.clone());
             let models = models::local();
             let documents = DocumentsService::start(
                 &test.context,

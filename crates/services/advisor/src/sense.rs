@@ -1,0 +1,402 @@
+//! Written advice checked for sense, after its schema. A schema can make the model write a note
+//! for every asset class; it cannot make the note say something. What is never advice is
+//! refused here: a note that is only digits or punctuation, a narrative under two sentences,
+//! text that is mostly the prompt copied back, a source number that was not given, and a figure
+//! that is none of the engine's. [`crate::writing`] retries once with the reasons, then puts
+//! the engine's own words where the model's still fail.
+//!
+//! Pure text rules, no model: cheap enough to run on every answer, and the same rules grade the
+//! eval set, so what the gate measures is what a person is protected from.
+
+use std::collections::HashSet;
+
+/// Words in a row that, found in the prompt, count as copied.
+const SHINGLE: usize = 4;
+/// Share of a text's words inside copied runs above which the text repeats the prompt.
+const COPIED_SHARE: f64 = 0.6;
+/// Sentences a narrative needs: one is a slogan, not advice.
+pub const MIN_SENTENCES: usize = 2;
+
+/// What the model was shown, which its words are checked against.
+pub struct Grounds {
+    /// Runs of [`SHINGLE`] words in the prompt (the instructions, the household, the engine's
+    /// facts; not the sources, which the model may quote).
+    shingles: HashSet<Vec<String>>,
+    /// Every figure the prompt states.
+    figures: Vec<Figure>,
+    /// How many sources were given, numbered from 1.
+    sources: usize,
+}
+
+impl Grounds {
+    /// `prompt`: the instructions and facts the model was given; `sources`: how many passages.
+    pub fn new(prompt: &str, sources: usize) -> Self {
+        let words = words(prompt);
+        Self {
+            shingles: words.windows(SHINGLE).map(<[String]>::to_vec).collect(),
+            figures: figures(prompt),
+            sources,
+        }
+    }
+
+    /// Why the narrative is not advice, if it is not.
+    pub fn narrative_problem(&self, narrative: &str) -> Option<String> {
+        let sentences = sentences(narrative);
+        if sentences < MIN_SENTENCES {
+            return Some(format!(
+                "the narrative has {sentences} full sentence(s); write at least {MIN_SENTENCES}"
+            ));
+        }
+        if let Some(repeated) = repeated_sentence(narrative) {
+            return Some(format!(
+                "the narrative says «{repeated}» more than once"
+            ));
+        }
+        self.text_problem("the narrative", narrative)
+    }
+
+    /// Why the note for `name` says nothing, if it does not.
+    pub fn note_problem(&self, name: &str, note: &str) -> Option<String> {
+        let worded = note
+            .split_whitespace()
+            .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+            .count();
+        if worded < 2 {
+            return Some(format!(
+                "the note for {name} (`{}`) says nothing; write a short sentence",
+                note.trim()
+            ));
+        }
+        self.text_problem(&format!("the note for {name}"), note)
+    }
+
+    fn text_problem(&self, what: &str, text: &str) -> Option<String> {
+        if self.copied_share(text) > COPIED_SHARE {
+            return Some(format!(
+                "{what} repeats the prompt; explain in your own words"
+            ));
+        }
+        if let Some(n) = source_numbers(text)
+            .into_iter()
+            .find(|n| *n == 0 || *n > self.sources)
+        {
+            return Some(format!(
+                "{what} cites source [{n}], which was not given"
+            ));
+        }
+        figures(text)
+            .into_iter()
+            .find(|figure| !self.allows(*figure))
+            .map(|figure| {
+                format!(
+                    "{what} states {}, which is not one of the engine's figures",
+                    figure.written()
+                )
+            })
+    }
+
+    fn copied_share(&self, text: &str) -> f64 {
+        let words = words(text);
+        if words.len() < SHINGLE {
+            return 0.0;
+        }
+        let mut copied = vec![false; words.len()];
+        for (start, window) in words.windows(SHINGLE).enumerate() {
+            if self.shingles.contains(window) {
+                copied[start..start + SHINGLE].fill(true);
+            }
+        }
+        copied.iter().filter(|c| **c).count() as f64 / words.len() as f64
+    }
+
+    fn allows(&self, figure: Figure) -> bool {
+        // Small whole numbers are prose ("two steps", "1 in 10"), not figures.
+        if let Figure::Plain(v) = figure {
+            if v.fract() == 0.0 && v.abs() < 10.0 {
+                return true;
+            }
+        }
+        self.figures.iter().any(|known| figure.agrees(*known))
+    }
+}
+
+/// A number as prose writes it, by what it measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Figure {
+    /// `42%`, `42 percent`: the number of percent.
+    Percent(f64),
+    /// `$1.2M`, `$350k`, `$900`, `$1.2 million`: dollars.
+    Money(f64),
+    /// `62`, `0.64`, `1,250`.
+    Plain(f64),
+}
+
+impl Figure {
+    fn value(self) -> f64 {
+        match self {
+            Self::Percent(v) | Self::Money(v) | Self::Plain(v) => v,
+        }
+    }
+
+    /// Whether `self`, as written, is `known` as the prompt wrote it, allowing for rounding.
+    fn agrees(self, known: Figure) -> bool {
+        let (v, k) = (self.value(), known.value());
+        match (self, known) {
+            (Self::Percent(_), Self::Percent(_)) => (v - k).abs() <= 1.0,
+            // `$1.2M` for $1,234,567: money is rounded to two or three figures.
+            (Self::Money(_), Self::Money(_)) => (v - k).abs() <= 0.05 * k.abs() + 1.0,
+            (Self::Plain(_), _) => (v - k).abs() <= 0.01 * k.abs() + 0.005,
+            _ => false,
+        }
+    }
+
+    fn written(self) -> String {
+        match self {
+            Self::Percent(v) => format!("{v}%"),
+            Self::Money(v) => format!("${v}"),
+            Self::Plain(v) => format!("{v}"),
+        }
+    }
+}
+
+/// Every figure in `text`. A number right after `[` is a source number, not a figure.
+pub fn figures(text: &str) -> Vec<Figure> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let dollar = chars[i] == '$' && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+        let starts = chars[i].is_ascii_digit()
+            && (i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '['));
+        if !dollar && !starts {
+            i += 1;
+            continue;
+        }
+        let mut j = if dollar { i + 1 } else { i };
+        let digits_from = j;
+        while j < chars.len()
+            && (chars[j].is_ascii_digit()
+                || (matches!(chars[j], ',' | '.')
+                    && chars.get(j + 1).is_some_and(char::is_ascii_digit)))
+        {
+            j += 1;
+        }
+        let number: String = chars[digits_from..j]
+            .iter()
+            .filter(|c| **c != ',')
+            .collect();
+        let Ok(mut value) = number.parse::<f64>() else {
+            i = j;
+            continue;
+        };
+        let rest: String = chars[j..chars.len().min(j + 10)].iter().collect();
+        let rest = rest.to_lowercase();
+        let scale = [
+            ("k", 1e3),
+            ("m", 1e6),
+            ("b", 1e9),
+            (" thousand", 1e3),
+            (" million", 1e6),
+            (" billion", 1e9),
+        ]
+        .into_iter()
+        .find(|(suffix, _)| {
+            rest.starts_with(suffix)
+                && !rest[suffix.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_alphabetic)
+        });
+        if let Some((suffix, factor)) = scale {
+            value *= factor;
+            j += suffix.chars().count();
+        }
+        let figure = if rest.starts_with('%') || rest.starts_with(" percent") {
+            Figure::Percent(value)
+        } else if dollar || scale.is_some_and(|(_, factor)| factor >= 1e6) {
+            Figure::Money(value)
+        } else {
+            Figure::Plain(value)
+        };
+        found.push(figure);
+        i = j.max(i + 1);
+    }
+    found
+}
+
+/// `text` up to the end of its last whole sentence: a model stopped by its length limit leaves
+/// a fragment behind, which no reader should see. Text without a sentence end stays as it is.
+pub fn whole_sentences(text: &str) -> &str {
+    let text = text.trim();
+    let ends = text.char_indices().filter(|(i, c)| {
+        matches!(c, '.' | '!' | '?')
+            && text[i + c.len_utf8()..]
+                .chars()
+                .next()
+                .is_none_or(char::is_whitespace)
+    });
+    match ends.last() {
+        Some((i, c)) => &text[..i + c.len_utf8()],
+        None => text,
+    }
+}
+
+/// A sentence the text says twice, if any (a small model caught in a loop).
+fn repeated_sentence(text: &str) -> Option<String> {
+    let mut seen = HashSet::new();
+    text.split_terminator(['.', '!', '?'])
+        .map(|sentence| sentence.trim().to_lowercase())
+        .filter(|sentence| sentence.split_whitespace().count() >= 3)
+        .find(|sentence| !seen.insert(sentence.clone()))
+}
+
+/// Source numbers the text cites as `[n]`.
+fn source_numbers(text: &str) -> Vec<usize> {
+    text.split('[')
+        .skip(1)
+        .filter_map(|after| after.split_once(']'))
+        .filter_map(|(inside, _)| inside.trim().parse().ok())
+        .collect()
+}
+
+/// Full sentences: ended by `.`, `!` or `?` (or the end of the text), each with at least three
+/// words of letters.
+pub fn sentences(text: &str) -> usize {
+    let mut count = 0;
+    let mut current = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        current.push(c);
+        let ends = matches!(c, '.' | '!' | '?')
+            && chars.peek().is_none_or(|next| next.is_whitespace());
+        if ends || chars.peek().is_none() {
+            let worded = current
+                .split_whitespace()
+                .filter(|w| w.chars().any(char::is_alphabetic))
+                .count();
+            if worded >= 3 {
+                count += 1;
+            }
+            current.clear();
+        }
+    }
+    count
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '%' || c == '$' || c == '.'))
+        .map(|w| w.trim_matches('.').to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROMPT: &str = "You are a financial coach writing in the voice of Warren Buffett. \
+        Stocks: now 70%, target 55% -> Sell. Bonds: now 5%, target 30% -> Buy. \
+        45 years old, retiring at 62, household income $150k a year. Risk score 0.64. \
+        Projected wealth at retirement in today's money: median $1.2M, 1 in 10 chance below $640k.";
+
+    fn grounds() -> Grounds {
+        Grounds::new(PROMPT, 2)
+    }
+
+    #[test]
+    fn a_note_that_is_only_a_number_says_nothing() {
+        let problem = grounds().note_problem("Bonds", " 16").unwrap();
+        assert!(problem.contains("says nothing"), "{problem}");
+        assert!(grounds().note_problem("Bonds", "?!").is_some());
+        assert_eq!(grounds().note_problem("Bonds", "Add steadily."), None);
+    }
+
+    #[test]
+    fn a_narrative_of_one_line_is_not_advice() {
+        let problem = grounds()
+            .narrative_problem("The Intelligent Investor")
+            .unwrap();
+        assert!(problem.contains("1 full sentence"), "{problem}");
+        assert_eq!(
+            grounds().narrative_problem(
+                "Your stocks have run ahead of your plan. Moving some into bonds steadies the ride."
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn text_mostly_copied_from_the_prompt_is_refused() {
+        let problem = grounds()
+            .narrative_problem("Stocks: now 70%, target 55% -> Sell. Bonds: now 5%, target 30% -> Buy.")
+            .unwrap();
+        assert!(problem.contains("repeats the prompt"), "{problem}");
+    }
+
+    #[test]
+    fn a_source_number_that_was_not_given_is_refused() {
+        let problem = grounds()
+            .narrative_problem("Diversify across many holdings [3]. It lowers the risk of any one stock.")
+            .unwrap();
+        assert!(problem.contains("[3]"), "{problem}");
+        assert_eq!(
+            grounds().narrative_problem("Diversify across many holdings [2]. It lowers the risk of one stock."),
+            None
+        );
+    }
+
+    #[test]
+    fn figures_must_be_the_engines_allowing_for_rounding() {
+        let g = grounds();
+        let ok = "Bringing stocks from 70 percent to 55% leaves a median of $1.2 million at 62. Keep going as you are.";
+        assert_eq!(g.narrative_problem(ok), None);
+        let invented = g
+            .narrative_problem("Put 45% in bonds now. That is what a careful investor would do.")
+            .unwrap();
+        assert!(invented.contains("45%"), "{invented}");
+        let money = g
+            .narrative_problem("You will retire with $3M in the bank. Enjoy the ride ahead of you.")
+            .unwrap();
+        assert!(money.contains("$3000000"), "{money}");
+    }
+
+    #[test]
+    fn figures_are_read_as_prose_writes_them() {
+        assert_eq!(
+            figures("$1.2M, $350k, 42%, 1,250 shares, 30 percent, $2 million, 0.64, [1]"),
+            [
+                Figure::Money(1.2e6),
+                Figure::Money(350e3),
+                Figure::Percent(42.0),
+                Figure::Plain(1250.0),
+                Figure::Percent(30.0),
+                Figure::Money(2e6),
+                Figure::Plain(0.64),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_narrative_caught_in_a_loop_is_refused() {
+        let problem = grounds()
+            .narrative_problem("The fund grew this year. The fund grew this year. It will again.")
+            .unwrap();
+        assert!(problem.contains("more than once"), "{problem}");
+    }
+
+    #[test]
+    fn a_fragment_cut_off_by_the_length_limit_is_dropped() {
+        assert_eq!(
+            whole_sentences("Hold your course. It worked for $1.2M savers. The stock fund was £"),
+            "Hold your course. It worked for $1.2M savers."
+        );
+        assert_eq!(whole_sentences("No end at all"), "No end at all");
+    }
+
+    #[test]
+    fn sentences_need_three_words_and_an_end() {
+        assert_eq!(sentences("Hold steady. Buy bonds now. Okay."), 1);
+        assert_eq!(sentences("Stay the course with $1.2M at stake. Rebalance once a year"), 2);
+        assert_eq!(sentences("Stay the course with $1.2M at stake. Rebalance yearly"), 1);
+    }
+}
