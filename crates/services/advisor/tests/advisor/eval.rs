@@ -25,9 +25,9 @@ use super::call;
 /// a better model tier.
 const MODEL_NARRATIVE_SHARE: f64 = 0.2;
 const GATED_RUN: usize = 10;
-/// Households run when `MIYAGI_EVAL_HOUSEHOLDS` does not say: each costs one or two model
+/// Households run when `ADVICE_EVAL_HOUSEHOLDS` does not say: each costs one or two model
 /// answers (about a minute on 2 cores in the test profile), so CI runs the first few and the
-/// whole set is run by hand (`MIYAGI_EVAL_HOUSEHOLDS=30`) for BENCHMARKS.md.
+/// whole set is run by hand (`ADVICE_EVAL_HOUSEHOLDS=30`) for BENCHMARKS.md.
 const DEFAULT_RUN: usize = 2;
 
 const HOUSEHOLDS: &str = include_str!("../../../../../evals/advice/households.jsonl");
@@ -48,7 +48,7 @@ async fn the_eval_households_get_advice_a_person_can_read() {
         .map(|line| serde_json::from_str(line).expect("an eval household"))
         .collect();
     assert!(households.len() >= 30, "the eval set has {}", households.len());
-    let run = std::env::var("MIYAGI_EVAL_HOUSEHOLDS")
+    let run = std::env::var("ADVICE_EVAL_HOUSEHOLDS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(DEFAULT_RUN);
