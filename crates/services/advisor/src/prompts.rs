@@ -86,7 +86,7 @@ mod tests {
     use super::*;
 
     fn args() -> BTreeMap<String, Value> {
-        ["advisor", "profile", "facts"]
+        ["advisor", "profile", "facts", "opening"]
             .into_iter()
             .map(|k| (k.to_string(), Value::String(format!("<{k}>"))))
             .collect()
