@@ -48,9 +48,7 @@ impl Grounds {
             ));
         }
         if let Some(repeated) = repeated_sentence(narrative) {
-            return Some(format!(
-                "the narrative says «{repeated}» more than once"
-            ));
+            return Some(format!("the narrative says «{repeated}» more than once"));
         }
         self.text_problem("the narrative", narrative)
     }
@@ -80,9 +78,7 @@ impl Grounds {
             .into_iter()
             .find(|n| *n == 0 || *n > self.sources)
         {
-            return Some(format!(
-                "{what} cites source [{n}], which was not given"
-            ));
+            return Some(format!("{what} cites source [{n}], which was not given"));
         }
         figures(text)
             .into_iter()
@@ -267,8 +263,8 @@ pub fn sentences(text: &str) -> usize {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         current.push(c);
-        let ends = matches!(c, '.' | '!' | '?')
-            && chars.peek().is_none_or(|next| next.is_whitespace());
+        let ends =
+            matches!(c, '.' | '!' | '?') && chars.peek().is_none_or(|next| next.is_whitespace());
         if ends || chars.peek().is_none() {
             let worded = current
                 .split_whitespace()
@@ -328,7 +324,9 @@ mod tests {
     #[test]
     fn text_mostly_copied_from_the_prompt_is_refused() {
         let problem = grounds()
-            .narrative_problem("Stocks: now 70%, target 55% -> Sell. Bonds: now 5%, target 30% -> Buy.")
+            .narrative_problem(
+                "Stocks: now 70%, target 55% -> Sell. Bonds: now 5%, target 30% -> Buy.",
+            )
             .unwrap();
         assert!(problem.contains("repeats the prompt"), "{problem}");
     }
@@ -336,11 +334,15 @@ mod tests {
     #[test]
     fn a_source_number_that_was_not_given_is_refused() {
         let problem = grounds()
-            .narrative_problem("Diversify across many holdings [3]. It lowers the risk of any one stock.")
+            .narrative_problem(
+                "Diversify across many holdings [3]. It lowers the risk of any one stock.",
+            )
             .unwrap();
         assert!(problem.contains("[3]"), "{problem}");
         assert_eq!(
-            grounds().narrative_problem("Diversify across many holdings [2]. It lowers the risk of one stock."),
+            grounds().narrative_problem(
+                "Diversify across many holdings [2]. It lowers the risk of one stock."
+            ),
             None
         );
     }
@@ -396,7 +398,13 @@ mod tests {
     #[test]
     fn sentences_need_three_words_and_an_end() {
         assert_eq!(sentences("Hold steady. Buy bonds now. Okay."), 1);
-        assert_eq!(sentences("Stay the course with $1.2M at stake. Rebalance once a year"), 2);
-        assert_eq!(sentences("Stay the course with $1.2M at stake. Rebalance yearly"), 1);
+        assert_eq!(
+            sentences("Stay the course with $1.2M at stake. Rebalance once a year"),
+            2
+        );
+        assert_eq!(
+            sentences("Stay the course with $1.2M at stake. Rebalance yearly"),
+            1
+        );
     }
 }

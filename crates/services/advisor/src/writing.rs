@@ -13,7 +13,7 @@ use miyagi_finance::{
     words::{money, percent},
 };
 use miyagi_kernel::{structured, ChatMessage, Kernel};
-use miyagi_memory::cite::{self, Cited, Citation, Passage};
+use miyagi_memory::cite::{self, Citation, Cited, Passage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -106,9 +106,9 @@ pub async fn write(
         .messages
         .iter()
         .map(|m| {
-            passages
-                .iter()
-                .fold(m.content.clone(), |text, p| text.replace(p.text.trim(), "\n"))
+            passages.iter().fold(m.content.clone(), |text, p| {
+                text.replace(p.text.trim(), "\n")
+            })
         })
         .collect::<Vec<_>>()
         .join("\n");
@@ -139,7 +139,10 @@ pub async fn write(
     let mut attempts = vec![(first, review)];
     let problems = attempts[0].1.problems();
     if !problems.is_empty() {
-        tracing::info!(?problems, "the advice's first answer failed the checks for sense; asking again");
+        tracing::info!(
+            ?problems,
+            "the advice's first answer failed the checks for sense; asking again"
+        );
         chat.messages.push(ChatMessage::user(format!(
             "Your answer could not be shown to the person: {}. Write the whole answer again without these problems.",
             problems.join("; ")
@@ -204,7 +207,12 @@ fn settle(opening: &str, engine: &EngineResult, attempts: Vec<(Cited<Answer>, Re
         // Each name once, though a model may write one twice.
         let names: std::collections::BTreeSet<String> = attempts
             .first()
-            .map(|(cited, _)| notes(&cited.answer).iter().map(|n| n.name.clone()).collect())
+            .map(|(cited, _)| {
+                notes(&cited.answer)
+                    .iter()
+                    .map(|n| n.name.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         names
             .into_iter()
@@ -214,7 +222,11 @@ fn settle(opening: &str, engine: &EngineResult, attempts: Vec<(Cited<Answer>, Re
                     (!review.notes.contains_key(&name)).then(|| note.clone())
                 });
                 if passed.is_none() {
-                    refused.extend(attempts.last().and_then(|(_, r)| r.notes.get(&name).cloned()));
+                    refused.extend(
+                        attempts
+                            .last()
+                            .and_then(|(_, r)| r.notes.get(&name).cloned()),
+                    );
                 }
                 passed
             })
@@ -265,7 +277,13 @@ fn template(engine: &EngineResult) -> String {
         .drift
         .iter()
         .filter(|d| d.action != Action::Hold)
-        .map(|d| format!("{} {}", d.action.as_str().to_lowercase(), d.class.as_str().to_lowercase()))
+        .map(|d| {
+            let class = match d.class {
+                AssetClass::RealEstate => "real estate".to_string(),
+                class => class.as_str().to_lowercase(),
+            };
+            format!("{} {class}", d.action.as_str().to_lowercase())
+        })
         .collect();
     let moves = if moves.is_empty() {
         "Your holdings are close enough to their targets to hold as they are.".to_string()
@@ -492,7 +510,10 @@ mod tests {
         let cited = Cited {
             answer: Answer {
                 narrative: narrative.into(),
-                assets: vec![note("Stocks", "Trim a little each quarter."), note("Bonds", bonds)],
+                assets: vec![
+                    note("Stocks", "Trim a little each quarter."),
+                    note("Bonds", bonds),
+                ],
                 stocks: vec![],
             },
             citations: vec![],
@@ -502,15 +523,25 @@ mod tests {
         (cited, review)
     }
 
-    const GOOD: &str = "Your stocks have grown past your plan. Moving the excess into bonds steadies the ride.";
+    const GOOD: &str =
+        "Your stocks have grown past your plan. Moving the excess into bonds steadies the ride.";
 
     #[test]
     fn the_opening_states_the_persons_stock_share_and_median_at_retirement() {
         let engine = engine();
         let opening = opening(&engine);
-        assert!(opening.starts_with("Stocks are 80% of your portfolio against a target of "), "{opening}");
-        assert!(opening.contains(&percent(engine.target.stocks)), "{opening}");
-        assert!(opening.contains(&money(engine.projection.at_retirement().p50)), "{opening}");
+        assert!(
+            opening.starts_with("Stocks are 80% of your portfolio against a target of "),
+            "{opening}"
+        );
+        assert!(
+            opening.contains(&percent(engine.target.stocks)),
+            "{opening}"
+        );
+        assert!(
+            opening.contains(&money(engine.projection.at_retirement().p50)),
+            "{opening}"
+        );
     }
 
     #[test]
@@ -524,8 +555,19 @@ mod tests {
         let checked = settle("Opening.", &engine, attempts);
         assert_eq!(checked.writing.narrative_by, Author::Template);
         assert_eq!(checked.writing.attempts, 2);
-        assert!(checked.narrative.starts_with("Opening. These targets come from a risk score of"), "{}", checked.narrative);
-        assert_eq!(checked.writing.refused.len(), 1, "{:?}", checked.writing.refused);
+        assert!(
+            checked
+                .narrative
+                .starts_with("Opening. These targets come from a risk score of"),
+            "{}",
+            checked.narrative
+        );
+        assert_eq!(
+            checked.writing.refused.len(),
+            1,
+            "{:?}",
+            checked.writing.refused
+        );
     }
 
     #[test]
@@ -541,7 +583,11 @@ mod tests {
         assert_eq!(checked.narrative, format!("Opening. {GOOD}"));
         let bonds = checked.assets.iter().find(|n| n.name == "Bonds").unwrap();
         assert_eq!(bonds.note, "Keep a cushion of bonds.");
-        assert!(checked.writing.refused.is_empty(), "{:?}", checked.writing.refused);
+        assert!(
+            checked.writing.refused.is_empty(),
+            "{:?}",
+            checked.writing.refused
+        );
     }
 
     #[test]
@@ -552,7 +598,11 @@ mod tests {
         let checked = settle("Opening.", &engine, attempts);
         assert!(checked.assets.iter().all(|n| n.name != "Bonds"));
         assert_eq!(checked.writing.refused.len(), 1);
-        assert!(checked.writing.refused[0].contains("Bonds"), "{:?}", checked.writing.refused);
+        assert!(
+            checked.writing.refused[0].contains("Bonds"),
+            "{:?}",
+            checked.writing.refused
+        );
     }
 
     #[test]

@@ -26,9 +26,9 @@ use super::call;
 const MODEL_NARRATIVE_SHARE: f64 = 0.2;
 const GATED_RUN: usize = 10;
 /// Households run when `ADVICE_EVAL_HOUSEHOLDS` does not say: each costs one or two model
-/// answers (about a minute on 2 cores in the test profile), so CI runs the first few and the
+/// answers (about a minute on 2 cores in the test profile), so CI runs the first one and the
 /// whole set is run by hand (`ADVICE_EVAL_HOUSEHOLDS=30`) for BENCHMARKS.md.
-const DEFAULT_RUN: usize = 2;
+const DEFAULT_RUN: usize = 1;
 
 const HOUSEHOLDS: &str = include_str!("../../../../../evals/advice/households.jsonl");
 
@@ -47,7 +47,11 @@ async fn the_eval_households_get_advice_a_person_can_read() {
         .lines()
         .map(|line| serde_json::from_str(line).expect("an eval household"))
         .collect();
-    assert!(households.len() >= 30, "the eval set has {}", households.len());
+    assert!(
+        households.len() >= 30,
+        "the eval set has {}",
+        households.len()
+    );
     let run = std::env::var("ADVICE_EVAL_HOUSEHOLDS")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -95,7 +99,10 @@ async fn the_eval_households_get_advice_a_person_can_read() {
         .iter()
         .filter(|(_, g)| !g.failures.is_empty())
         .collect();
-    assert!(failed.is_empty(), "advice a person should never see: {failed:#?}");
+    assert!(
+        failed.is_empty(),
+        "advice a person should never see: {failed:#?}"
+    );
     assert!(
         grades.len() < GATED_RUN || model_share >= MODEL_NARRATIVE_SHARE,
         "the model wrote only {:.0}% of the narratives",
@@ -107,13 +114,23 @@ fn grade(advice: &Value) -> Grade {
     let mut failures = Vec::new();
     let engine = &advice["engine"];
     let narrative = advice["narrative"].as_str().unwrap_or_default();
-    let target = format!("{:.0}%", engine["target"]["stocks"].as_f64().unwrap() * 100.0);
+    let target = format!(
+        "{:.0}%",
+        engine["target"]["stocks"].as_f64().unwrap() * 100.0
+    );
     if !narrative.contains(&target) {
-        failures.push(format!("the narrative misses the target stock share {target}"));
+        failures.push(format!(
+            "the narrative misses the target stock share {target}"
+        ));
     }
     let sentences = narrative
         .split_terminator(['.', '!', '?'])
-        .filter(|s| s.split_whitespace().filter(|w| w.chars().any(char::is_alphabetic)).count() >= 3)
+        .filter(|s| {
+            s.split_whitespace()
+                .filter(|w| w.chars().any(char::is_alphabetic))
+                .count()
+                >= 3
+        })
         .count();
     if sentences < 4 {
         failures.push(format!("the narrative has {sentences} sentences"));
@@ -140,7 +157,9 @@ fn grade(advice: &Value) -> Grade {
         let known = if percent { &percents } else { &amounts };
         let tolerance = |k: f64| if percent { 1.0 } else { 0.05 * k.abs() + 1.0 };
         if !known.iter().any(|k| (figure - k).abs() <= tolerance(*k)) {
-            failures.push(format!("the narrative states a figure the engine did not: {figure}"));
+            failures.push(format!(
+                "the narrative states a figure the engine did not: {figure}"
+            ));
         }
     }
     Grade {
@@ -170,8 +189,15 @@ fn engine_figures(engine: &Value) -> (Vec<f64>, Vec<f64>) {
         .iter()
         .filter_map(|key| household[*key].as_f64())
         .collect();
-    if let Some(end) = engine["projection"]["years"].as_array().and_then(|y| y.last()) {
-        amounts.extend(["p10", "p50", "p90"].iter().filter_map(|k| end[*k].as_f64()));
+    if let Some(end) = engine["projection"]["years"]
+        .as_array()
+        .and_then(|y| y.last())
+    {
+        amounts.extend(
+            ["p10", "p50", "p90"]
+                .iter()
+                .filter_map(|k| end[*k].as_f64()),
+        );
     }
     (percents, amounts)
 }

@@ -14,8 +14,7 @@ const ACCOUNT_TOPIC: &str = miyagi_domain::events::topics::MARKETS_ACCOUNT;
 /// A market whose simulated quotes stand still after the first step, so fills are at known
 /// prices.
 async fn frozen() -> (TestApp, Arc<dyn EventBus>, f64) {
-    let (app, bus) =
-        market_and_log(None, true, |config| config.markets.tick_millis = 60_000).await;
+    let (app, bus) = market_and_log(None, true, |config| config.markets.tick_millis = 60_000).await;
     let ask = two_sided(&app, "AAPL").await["ask"].as_f64().unwrap();
     (app, bus, ask)
 }
@@ -46,9 +45,15 @@ async fn a_fill_publishes_the_position_valued_at_the_last_trade_with_its_recent_
         panic!("one position: {held:?}");
     };
     assert_eq!((position.symbol.as_str(), position.shares), ("AAPL", 10));
-    assert!((position.market_value - ask * 10.0).abs() < 0.005, "{position:?}");
+    assert!(
+        (position.market_value - ask * 10.0).abs() < 0.005,
+        "{position:?}"
+    );
     // The 5¢ fee spread over ten shares.
-    assert!((position.average_cost - (ask + 0.005)).abs() < 1e-6, "{position:?}");
+    assert!(
+        (position.average_cost - (ask + 0.005)).abs() < 1e-6,
+        "{position:?}"
+    );
     assert_eq!(position.closes.len(), 60);
     assert!(position.closes.iter().all(|close| *close > 0.0));
 }
