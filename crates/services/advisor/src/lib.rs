@@ -7,7 +7,7 @@
 //!   profile and library passages it stands on, recorded with its event.
 //! - `engine`: the finance engine's numbers for a request; `writing`: the model's explanation
 //!   of them in the voice of the person's favourite advisor, with verified citations, checked
-//!   for sense by `sense` (retried once, then the engine's own words).
+//!   for sense by `sense` and settled by `settle` (retried once, then the engine's own words).
 //! - `store`: the advisor's copy of profiles, and every piece of advice given.
 //! - `events`: what it publishes, `miyagi.advice.generated.v1`; `handlers`: what it consumes,
 //!   `miyagi.user.profile.*` (its own copy of each profile, and advice refreshed on a change)
@@ -25,6 +25,7 @@ mod model;
 mod progress;
 mod prompts;
 mod sense;
+mod settle;
 mod store;
 mod writing;
 

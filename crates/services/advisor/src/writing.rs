@@ -13,19 +13,20 @@ use miyagi_finance::{
     words::{money, percent},
 };
 use miyagi_kernel::{structured, ChatMessage, Kernel};
-use miyagi_memory::cite::{self, Citation, Cited, Passage};
+use miyagi_memory::cite::{self, Citation, Passage};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::{
     error::AdvisorError,
     model::{
-        AssetRecommendation, Author, EngineResult, HouseholdSummary, PersonalizeRequest,
+        AssetRecommendation, EngineResult, HouseholdSummary, PersonalizeRequest,
         StockRecommendation, Writing,
     },
     progress::Progress,
     prompts::Prompt,
-    sense::{whole_sentences, Grounds},
+    sense::Grounds,
+    settle::{opening, settle, Review},
 };
 
 /// Stocks the model writes a note for (the rest get the engine's reason alone): each note costs
@@ -37,18 +38,18 @@ const MAX_CITATIONS: usize = 2;
 
 /// The model's part of the advice, in the shape [`written_schema`] forces.
 #[derive(Debug, Deserialize)]
-struct Answer {
-    narrative: String,
-    assets: Vec<Note>,
+pub(crate) struct Answer {
+    pub(crate) narrative: String,
+    pub(crate) assets: Vec<Note>,
     #[serde(default)]
-    stocks: Vec<Note>,
+    pub(crate) stocks: Vec<Note>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Note {
     #[serde(alias = "symbol")]
-    name: String,
-    note: String,
+    pub(crate) name: String,
+    pub(crate) note: String,
 }
 
 /// The advice's words as a person reads them: the code's opening with their own figures, then
@@ -152,150 +153,6 @@ pub async fn write(
         attempts.push((second, review));
     }
     Ok(settle(&opening, engine, attempts))
-}
-
-/// The model's part of one attempt and what the checks found wrong with it.
-struct Review {
-    narrative: Option<String>,
-    /// By asset class or symbol.
-    notes: BTreeMap<String, String>,
-}
-
-impl Review {
-    fn of(grounds: &Grounds, cited: &Cited<Answer>) -> Self {
-        let answer = &cited.answer;
-        Self {
-            narrative: grounds.narrative_problem(whole_sentences(&answer.narrative)),
-            notes: answer
-                .assets
-                .iter()
-                .chain(&answer.stocks)
-                .filter_map(|n| Some((n.name.clone(), grounds.note_problem(&n.name, &n.note)?)))
-                .collect(),
-        }
-    }
-
-    fn problems(&self) -> Vec<String> {
-        self.narrative
-            .iter()
-            .chain(self.notes.values())
-            .cloned()
-            .collect()
-    }
-}
-
-/// The best of the attempts, part by part: the first narrative and each first note that passed.
-/// A narrative that never passed becomes the engine's own sentences; a note that never passed is
-/// left out (its recommendation keeps the engine's action and numbers). What was left out is
-/// reported in [`Writing::refused`].
-fn settle(opening: &str, engine: &EngineResult, attempts: Vec<(Cited<Answer>, Review)>) -> Checked {
-    let mut refused = Vec::new();
-    let chosen = attempts
-        .iter()
-        .position(|(_, review)| review.narrative.is_none());
-    let (continuation, narrative_by) = match chosen {
-        Some(i) => (
-            whole_sentences(&attempts[i].0.answer.narrative).to_string(),
-            Author::Model,
-        ),
-        None => {
-            refused.extend(attempts.last().and_then(|(_, r)| r.narrative.clone()));
-            (template(engine), Author::Template)
-        }
-    };
-    let pick = |notes: fn(&Answer) -> &Vec<Note>, refused: &mut Vec<String>| -> Vec<Note> {
-        // Each name once, though a model may write one twice.
-        let names: std::collections::BTreeSet<String> = attempts
-            .first()
-            .map(|(cited, _)| {
-                notes(&cited.answer)
-                    .iter()
-                    .map(|n| n.name.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names
-            .into_iter()
-            .filter_map(|name| {
-                let passed = attempts.iter().find_map(|(cited, review)| {
-                    let note = notes(&cited.answer).iter().find(|n| n.name == name)?;
-                    (!review.notes.contains_key(&name)).then(|| note.clone())
-                });
-                if passed.is_none() {
-                    refused.extend(
-                        attempts
-                            .last()
-                            .and_then(|(_, r)| r.notes.get(&name).cloned()),
-                    );
-                }
-                passed
-            })
-            .collect()
-    };
-    let assets = pick(|a| &a.assets, &mut refused);
-    let stocks = pick(|a| &a.stocks, &mut refused);
-    let attempt_count = attempts.len() as u32;
-    let (cited, _) = attempts
-        .into_iter()
-        .nth(chosen.unwrap_or(attempt_count as usize - 1))
-        .expect("the chosen attempt exists");
-    Checked {
-        narrative: format!("{opening} {continuation}"),
-        assets,
-        stocks,
-        citations: cited.citations,
-        rejected_citations: cited.rejected,
-        writing: Writing {
-            attempts: attempt_count,
-            narrative_by,
-            refused,
-        },
-    }
-}
-
-/// The narrative's first sentences, written by the code from the engine's figures: the person's
-/// stock share against its target, and the median projection at retirement.
-fn opening(engine: &EngineResult) -> String {
-    let target = percent(engine.target.stocks);
-    let share = match engine.current {
-        Some(current) => format!(
-            "Stocks are {} of your portfolio against a target of {target}.",
-            percent(current.stocks)
-        ),
-        None => format!("Your target for stocks is {target} of your portfolio."),
-    };
-    format!(
-        "{share} In today's money, the median projection for your wealth at retirement is {}.",
-        money(engine.projection.at_retirement().p50)
-    )
-}
-
-/// The engine's own sentences, for a narrative the model could not write sensibly.
-fn template(engine: &EngineResult) -> String {
-    let risk = &engine.risk;
-    let moves: Vec<String> = engine
-        .drift
-        .iter()
-        .filter(|d| d.action != Action::Hold)
-        .map(|d| {
-            let class = match d.class {
-                AssetClass::RealEstate => "real estate".to_string(),
-                class => class.as_str().to_lowercase(),
-            };
-            format!("{} {class}", d.action.as_str().to_lowercase())
-        })
-        .collect();
-    let moves = if moves.is_empty() {
-        "Your holdings are close enough to their targets to hold as they are.".to_string()
-    } else {
-        format!("To get there, the plan is to {}.", moves.join(", then "))
-    };
-    format!(
-        "These targets come from a risk score of {:.2} for a {} investor {} years from retirement. {moves}",
-        risk.score,
-        engine.household.tolerance.as_str(),
-        risk.years_to_retirement
-    )
 }
 
 fn describe_household(h: &HouseholdSummary) -> String {
@@ -492,117 +349,6 @@ mod tests {
         };
         assert!(validator.is_valid(&answer("MSFT")));
         assert!(!validator.is_valid(&answer("GME")));
-    }
-
-    fn engine() -> EngineResult {
-        let r = request();
-        compute(&household(&r.user_info, None).unwrap(), &r, None)
-    }
-
-    fn note(name: &str, note: &str) -> Note {
-        Note {
-            name: name.into(),
-            note: note.into(),
-        }
-    }
-
-    fn attempt(grounds: &Grounds, narrative: &str, bonds: &str) -> (Cited<Answer>, Review) {
-        let cited = Cited {
-            answer: Answer {
-                narrative: narrative.into(),
-                assets: vec![
-                    note("Stocks", "Trim a little each quarter."),
-                    note("Bonds", bonds),
-                ],
-                stocks: vec![],
-            },
-            citations: vec![],
-            rejected: vec![],
-        };
-        let review = Review::of(grounds, &cited);
-        (cited, review)
-    }
-
-    const GOOD: &str =
-        "Your stocks have grown past your plan. Moving the excess into bonds steadies the ride.";
-
-    #[test]
-    fn the_opening_states_the_persons_stock_share_and_median_at_retirement() {
-        let engine = engine();
-        let opening = opening(&engine);
-        assert!(
-            opening.starts_with("Stocks are 80% of your portfolio against a target of "),
-            "{opening}"
-        );
-        assert!(
-            opening.contains(&percent(engine.target.stocks)),
-            "{opening}"
-        );
-        assert!(
-            opening.contains(&money(engine.projection.at_retirement().p50)),
-            "{opening}"
-        );
-    }
-
-    #[test]
-    fn a_narrative_that_fails_twice_is_replaced_by_the_engines_words_marked_as_such() {
-        let engine = engine();
-        let grounds = Grounds::new("facts", 0);
-        let attempts = vec![
-            attempt(&grounds, "The Intelligent Investor", "Add steadily."),
-            attempt(&grounds, "16", "Add steadily."),
-        ];
-        let checked = settle("Opening.", &engine, attempts);
-        assert_eq!(checked.writing.narrative_by, Author::Template);
-        assert_eq!(checked.writing.attempts, 2);
-        assert!(
-            checked
-                .narrative
-                .starts_with("Opening. These targets come from a risk score of"),
-            "{}",
-            checked.narrative
-        );
-        assert_eq!(
-            checked.writing.refused.len(),
-            1,
-            "{:?}",
-            checked.writing.refused
-        );
-    }
-
-    #[test]
-    fn each_part_comes_from_the_first_attempt_where_it_passed() {
-        let engine = engine();
-        let grounds = Grounds::new("facts", 0);
-        let attempts = vec![
-            attempt(&grounds, "Too short.", "Keep a cushion of bonds."),
-            attempt(&grounds, GOOD, " 16"),
-        ];
-        let checked = settle("Opening.", &engine, attempts);
-        assert_eq!(checked.writing.narrative_by, Author::Model);
-        assert_eq!(checked.narrative, format!("Opening. {GOOD}"));
-        let bonds = checked.assets.iter().find(|n| n.name == "Bonds").unwrap();
-        assert_eq!(bonds.note, "Keep a cushion of bonds.");
-        assert!(
-            checked.writing.refused.is_empty(),
-            "{:?}",
-            checked.writing.refused
-        );
-    }
-
-    #[test]
-    fn a_note_that_never_passes_is_left_out_with_its_reason() {
-        let engine = engine();
-        let grounds = Grounds::new("facts", 0);
-        let attempts = vec![attempt(&grounds, GOOD, "?"), attempt(&grounds, GOOD, " 16")];
-        let checked = settle("Opening.", &engine, attempts);
-        assert!(checked.assets.iter().all(|n| n.name != "Bonds"));
-        assert_eq!(checked.writing.refused.len(), 1);
-        assert!(
-            checked.writing.refused[0].contains("Bonds"),
-            "{:?}",
-            checked.writing.refused
-        );
     }
 
     #[test]
