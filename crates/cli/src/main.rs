@@ -147,6 +147,8 @@ enum ServiceName {
     Copilot,
     /// Paper trading against simulated markets. One per deployment: it holds the order books.
     Markets,
+    /// Bank transactions filed into categories, budgets and spending insights.
+    Expenses,
     /// The web UI and the live event stream it follows; starts last, to list the others.
     Web,
 }
@@ -253,6 +255,19 @@ impl ServiceName {
             ServiceName::Markets => Some(Box::new(
                 miyagi_markets_service::MarketsService::start(context).await?,
             )),
+            ServiceName::Expenses => {
+                let models = models()?;
+                Some(Box::new(
+                    miyagi_expenses::ExpensesService::start(
+                        context,
+                        miyagi_expenses::Models {
+                            embedder: models.embeddings.clone(),
+                            kernel: models.writer.clone(),
+                        },
+                    )
+                    .await?,
+                ))
+            }
             ServiceName::Web => Some(Box::new(miyagi_web::WebService::new(SystemInfo {
                 services: started
                     .names

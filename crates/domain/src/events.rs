@@ -24,6 +24,9 @@ pub mod topics {
     pub const MARKETS_QUOTES: &str = "miyagi.markets.quotes";
     /// A person's paper account as a whole (what it holds), keyed by its owner.
     pub const MARKETS_ACCOUNT: &str = "miyagi.markets.account";
+    /// A person's spending: imports, corrections and budget alerts, keyed by owner so a
+    /// person's changes stay in order.
+    pub const EXPENSES: &str = "miyagi.expenses";
 }
 
 pub mod types {
@@ -55,4 +58,8 @@ pub mod types {
     pub const MARKETS_QUOTES: &str = "miyagi.markets.quotes.v1";
     /// What a person's paper account holds now, valued (`markets::PositionsUpdated`).
     pub const MARKETS_POSITIONS_UPDATED: &str = "miyagi.markets.positions.updated.v1";
+    pub const EXPENSES_IMPORTED: &str = "miyagi.expenses.transactions.imported.v1";
+    pub const EXPENSES_RECATEGORISED: &str = "miyagi.expenses.transaction.recategorised.v1";
+    /// At this month's pace a budget will be overspent (`expenses::BudgetAtRisk`).
+    pub const EXPENSES_BUDGET_AT_RISK: &str = "miyagi.expenses.budget.at_risk.v1";
 }

@@ -16,6 +16,7 @@ pub mod advice;
 pub mod chat;
 pub mod document;
 pub mod events;
+pub mod expenses;
 pub mod markets;
 pub mod text;
 pub mod user;

@@ -54,7 +54,7 @@ export async function request(method, url, { body, headers = {}, signal, raw = f
     headers: { accept: 'application/json', ...authHeaders(), ...headers },
     signal,
   };
-  if (body instanceof FormData) {
+  if (body instanceof FormData || body instanceof Blob) {
     init.body = body;
   } else if (body !== undefined) {
     init.body = JSON.stringify(body);
@@ -140,6 +140,17 @@ export const api = {
   cancelOrder: (id) => request('DELETE', `/api/v1/orders/${encodeURIComponent(id)}`),
   replaceOrder: (id, body) => request('PATCH', `/api/v1/orders/${encodeURIComponent(id)}`, { body }),
   positions: () => request('GET', '/api/v1/positions'),
+  // expenses
+  expenseCategories: () => request('GET', '/api/v1/expenses/categories'),
+  importCsv: (file, account) => request('POST', `/api/v1/expenses/imports?account=${encodeURIComponent(account || 'checking')}`,
+    { body: file, headers: { 'content-type': 'text/csv' } }),
+  generateTransactions: (months = 6) => request('POST', `/api/v1/expenses/transactions/generate?months=${months}`),
+  transactions: (limit = 200) => request('GET', `/api/v1/expenses/transactions?limit=${limit}`),
+  recategorise: (id, category) => request('PATCH', `/api/v1/expenses/transactions/${encodeURIComponent(id)}`, { body: { category } }),
+  spendingSummary: (months = 6) => request('GET', `/api/v1/expenses/summary?months=${months}`),
+  budgets: () => request('GET', '/api/v1/expenses/budgets'),
+  setBudget: (category, monthlyLimit) => request('PUT', `/api/v1/expenses/budgets/${encodeURIComponent(category)}`, { body: { monthlyLimit } }),
+  spendingInsights: () => request('GET', '/api/v1/expenses/insights'),
   tradingAccount: () => request('GET', '/api/v1/account'),
 
   // system

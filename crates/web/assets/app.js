@@ -13,6 +13,7 @@ import * as personalize from './personalize.js';
 import * as documents from './documents.js';
 import * as chat from './chat.js';
 import * as trade from './trade.js';
+import * as spending from './spending.js';
 import * as system from './system.js';
 
 // The API client, for anyone importing the app.
@@ -24,6 +25,7 @@ const ROUTES = {
   personalize: { title: 'Personalize', page: personalize },
   chat: { title: 'Chat', page: chat },
   trade: { title: 'Trade', page: trade },
+  spending: { title: 'Spending', page: spending },
   documents: { title: 'Documents', page: documents },
   system: { title: 'System', page: system },
 };

@@ -304,3 +304,28 @@ export function candleChart(bars, { width = 560, height = 180, testid = 'candle-
         s('rect', { x: fmt(cx - body / 2), y: fmt(top), width: fmt(body), height: fmt(Math.max(1, y(Math.min(b.open, b.close)) - top)), class: 'candle-body' }));
     }));
 }
+
+/** Income and spending side by side for each month, with the savings rate under each pair. */
+export function monthsChart(months, { width = 560, height = 200, testid = 'months-chart' } = {}) {
+  const data = (Array.isArray(months) ? months : []).filter((m) => Number.isFinite(m?.income) && Number.isFinite(m?.spending));
+  if (!data.length) return h('p', { class: 'muted', 'data-testid': `${testid}-empty` }, 'No months to show yet.');
+  const top = Math.max(1, ...data.map((m) => Math.max(m.income, m.spending)));
+  const pad = { top: 10, bottom: 34, left: 4, right: 4 };
+  const plotH = height - pad.top - pad.bottom;
+  const step = (width - pad.left - pad.right) / data.length;
+  const bar = Math.min(28, step * 0.32);
+  const text = data.map((m) => `${m.month}: income ${money(m.income)}, spending ${money(m.spending)}`).join('; ');
+  return s('svg', { class: ['chart', 'months'], viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': text, 'data-testid': testid, 'data-months': data.length },
+    s('title', {}, text),
+    data.map((m, i) => {
+      const x = pad.left + step * i + step / 2;
+      const hIn = (m.income / top) * plotH;
+      const hOut = (m.spending / top) * plotH;
+      const base = pad.top + plotH;
+      return s('g', {},
+        s('rect', { x: fmt(x - bar - 1), y: fmt(base - hIn), width: fmt(bar), height: fmt(hIn), class: 'bar-income' }, s('title', {}, `${m.month} income ${money(m.income)}`)),
+        s('rect', { x: fmt(x + 1), y: fmt(base - hOut), width: fmt(bar), height: fmt(hOut), class: 'bar-spending' }, s('title', {}, `${m.month} spending ${money(m.spending)}`)),
+        s('text', { x: fmt(x), y: height - 18, class: 'axis-label', 'text-anchor': 'middle' }, m.month),
+        s('text', { x: fmt(x), y: height - 4, class: 'axis-label', 'text-anchor': 'middle' }, m.savingsRate == null ? '' : `saved ${pct(m.savingsRate, 0)}`));
+    }));
+}

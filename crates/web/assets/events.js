@@ -25,6 +25,8 @@ export const EVENT_TYPES = {
   memoryUpdated: 'miyagi.memory.updated.v1',
   memoryDeleted: 'miyagi.memory.deleted.v1',
   orderUpdated: 'miyagi.markets.order.updated.v1',
+  expensesImported: 'miyagi.expenses.transactions.imported.v1',
+  budgetAtRisk: 'miyagi.expenses.budget.at_risk.v1',
 };
 
 /** Short human label for an event type. */
@@ -44,6 +46,8 @@ export function describeType(type) {
     [EVENT_TYPES.memoryUpdated]: 'Memory corrected',
     [EVENT_TYPES.memoryDeleted]: 'Memory forgotten',
     [EVENT_TYPES.orderUpdated]: 'Order updated',
+    [EVENT_TYPES.expensesImported]: 'Transactions imported',
+    [EVENT_TYPES.budgetAtRisk]: 'Budget at risk',
   };
   return labels[type] || type || 'Event';
 }
@@ -58,6 +62,8 @@ export function summarize(ev) {
   if (typeof d.chunkCount === 'number' && d.status === 'indexed') parts.push(`${d.chunkCount} chunks`);
   if (d.error) parts.push(String(d.error));
   if (d.userId && !d.name) parts.push(`profile ${String(d.userId).slice(0, 8)}…`);
+  if (typeof d.imported === 'number') parts.push(`${d.imported} new, ${d.duplicates} already there`);
+  if (d.category && typeof d.projected === 'number') parts.push(`${d.category}: heading for $${Math.round(d.projected)} of $${Math.round(d.limit)}`);
   return parts.join(' · ');
 }
 

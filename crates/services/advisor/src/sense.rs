@@ -224,14 +224,14 @@ pub fn figures(text: &str) -> Vec<Figure> {
 /// a fragment behind, which no reader should see. Text without a sentence end stays as it is.
 pub fn whole_sentences(text: &str) -> &str {
     let text = text.trim();
-    let ends = text.char_indices().filter(|(i, c)| {
+    let mut ends = text.char_indices().filter(|(i, c)| {
         matches!(c, '.' | '!' | '?')
             && text[i + c.len_utf8()..]
                 .chars()
                 .next()
                 .is_none_or(char::is_whitespace)
     });
-    match ends.last() {
+    match ends.next_back() {
         Some((i, c)) => &text[..i + c.len_utf8()],
         None => text,
     }

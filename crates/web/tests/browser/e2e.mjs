@@ -552,6 +552,35 @@ async function main() {
       await shot(page, 'trade');
     });
 
+    await step('spending: import a statement, see why each row is filed, correct one, set a budget', async () => {
+      await nav(page, 'spending');
+      await checkLabels(page, 'Spending page');
+      const today = new Date().toISOString().slice(0, 10);
+      const statement = `Date,Description,Amount\n${today},POS PURCHASE KROGER #1234 CINCINNATI OH,-54.21\n`
+        + `${today},STARBUCKS STORE 0042,-4.75\n${today},PAYROLL DEPOSIT ACME CORP,2500.00\n`;
+      await page.setInputFiles('[data-testid="import-file"]', { name: 'statement.csv', mimeType: 'text/csv', buffer: Buffer.from(statement) });
+      await page.click('[data-testid="import-submit"]');
+      await page.waitForFunction(() => /^Imported 3/.test(document.querySelector('[data-testid="import-status"]')?.textContent || ''),
+        null, { timeout: UI_TIMEOUT }).catch(async () => fail(`the import did not finish: ${await page.innerText('[data-testid="import-card"]')}`));
+      const rows = await api('/api/v1/expenses/transactions');
+      const kroger = rows.find((t) => t.payee === 'KROGER CINCINNATI');
+      check(kroger?.category === 'FOOD_AND_DRINK_GROCERIES' && kroger.filed.by === 'merchant', `Kroger is not filed as groceries: ${JSON.stringify(kroger)}`);
+      const row = await page.waitForSelector(`[data-testid="transaction"][data-id="${kroger.id}"]`, { timeout: UI_TIMEOUT });
+      check((await row.innerText()).includes('known merchant KROGER'), `the row does not say why: ${await row.innerText()}`);
+      const coffee = rows.find((t) => t.payee === 'STARBUCKS STORE');
+      await page.selectOption(`[data-testid="transaction"][data-id="${coffee.id}"] [data-testid="recategorise"]`, 'FOOD_AND_DRINK_RESTAURANT');
+      await waitFor(async () => ((await api('/api/v1/expenses/transactions')).find((t) => t.id === coffee.id)?.filed.by === 'person' ? true : null),
+        { timeout: UI_TIMEOUT, what: 'the correction to be stored' });
+      await page.waitForSelector(`[data-testid="transaction"][data-id="${coffee.id}"][data-by="person"]`, { timeout: UI_TIMEOUT });
+      await page.selectOption('[data-testid="budget-category"]', 'FOOD_AND_DRINK_GROCERIES');
+      await page.fill('[data-testid="budget-limit"]', '50');
+      await page.click('[data-testid="budget-submit"]');
+      await page.waitForSelector('[data-testid="budget"][data-status="over"]', { timeout: UI_TIMEOUT });
+      await page.waitForSelector('[data-testid="months-chart"]', { timeout: UI_TIMEOUT });
+      note(`filed: ${rows.map((t) => `${t.payee} → ${t.category} (${t.filed.by})`).join('; ')}`);
+      await shot(page, 'spending');
+    });
+
     await step('system: live event stream, health and models', async () => {
       await nav(page, 'system');
       await checkLabels(page, 'System page');
@@ -567,7 +596,7 @@ async function main() {
       await shot(page, 'system');
     });
 
-    await step('account: delete all my data, and every profile, document, chat and order goes', async () => {
+    await step('account: delete all my data, and every profile, document, chat, order and transaction goes', async () => {
       await nav(page, 'profile');
       const before = await api('/api/v1/documents?limit=200');
       check(before.length > 0, 'the run left no document to see deleted');
@@ -583,6 +612,8 @@ async function main() {
         { timeout: INDEX_TIMEOUT, what: 'every chat to be deleted' });
       await waitFor(async () => ((await api('/api/v1/orders')).length === 0 ? true : null),
         { timeout: INDEX_TIMEOUT, what: 'every order to be deleted' });
+      await waitFor(async () => ((await api('/api/v1/expenses/transactions')).length === 0 ? true : null),
+        { timeout: INDEX_TIMEOUT, what: 'every transaction to be deleted' });
       note(`${before.length} documents, every profile and every chat deleted`);
     });
 

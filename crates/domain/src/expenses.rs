@@ -1,0 +1,248 @@
+//! Spending categories and the expenses service's event payloads.
+//!
+//! The categories follow Plaid's personal-finance taxonomy (its 16 primary categories and the
+//! detailed ones a household meets most), named as Plaid names them so data categorised
+//! elsewhere maps over unchanged. Each carries a plain description: it is what the embedding
+//! stage compares payees with and what the model is shown when it has to choose.
+
+use serde::{Deserialize, Serialize};
+
+/// One detailed category: `id` is Plaid's detailed name, `primary` its primary category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Category {
+    pub id: &'static str,
+    pub primary: &'static str,
+    /// What a person would call it.
+    pub label: &'static str,
+    /// What belongs here, in words a payee could resemble.
+    pub about: &'static str,
+}
+
+/// What a transaction is filed under when nothing could tell.
+pub const UNCATEGORISED: &str = "OTHER";
+
+macro_rules! categories {
+    ($($primary:literal => [$(($id:literal, $label:literal, $about:literal)),+ $(,)?]),+ $(,)?) => {
+        pub const CATEGORIES: &[Category] = &[$($(Category { id: $id, primary: $primary, label: $label, about: $about }),+),+];
+    };
+}
+
+categories! {
+    "INCOME" => [
+        ("INCOME_WAGES", "Salary", "payroll salary wages direct deposit from an employer"),
+        ("INCOME_DIVIDENDS", "Dividends", "dividends paid by stocks and funds"),
+        ("INCOME_INTEREST_EARNED", "Interest", "interest earned on savings"),
+        ("INCOME_OTHER_INCOME", "Other income", "refunds, tax refunds, side income and other money received"),
+    ],
+    "TRANSFER_IN" => [
+        ("TRANSFER_IN_ACCOUNT_TRANSFER", "Transfer in", "money moved in from your own other account"),
+    ],
+    "TRANSFER_OUT" => [
+        ("TRANSFER_OUT_SAVINGS", "Savings", "money moved to savings or an investment account"),
+        ("TRANSFER_OUT_ACCOUNT_TRANSFER", "Transfer out", "money sent to another account or person, Zelle, Venmo"),
+    ],
+    "LOAN_PAYMENTS" => [
+        ("LOAN_PAYMENTS_CREDIT_CARD_PAYMENT", "Credit card payment", "payment of a credit card balance"),
+        ("LOAN_PAYMENTS_MORTGAGE_PAYMENT", "Mortgage", "mortgage payment to a home loan servicer"),
+        ("LOAN_PAYMENTS_STUDENT_LOAN_PAYMENT", "Student loan", "student loan payment"),
+        ("LOAN_PAYMENTS_CAR_PAYMENT", "Car loan", "auto loan or car lease payment"),
+    ],
+    "BANK_FEES" => [
+        ("BANK_FEES_ATM_FEES", "ATM fees", "fees for cash withdrawals at an ATM"),
+        ("BANK_FEES_OVERDRAFT_FEES", "Overdraft fees", "overdraft and insufficient funds fees"),
+        ("BANK_FEES_OTHER_BANK_FEES", "Bank fees", "monthly account maintenance and other bank fees"),
+    ],
+    "ENTERTAINMENT" => [
+        ("ENTERTAINMENT_TV_AND_MOVIES", "TV and movies", "streaming video subscriptions and cinema tickets"),
+        ("ENTERTAINMENT_MUSIC_AND_AUDIO", "Music and audio", "music streaming, audiobooks and concerts"),
+        ("ENTERTAINMENT_SPORTING_EVENTS_AMUSEMENT_PARKS_AND_MUSEUMS", "Events and outings", "tickets for games, amusement parks, museums and zoos"),
+        ("ENTERTAINMENT_VIDEO_GAMES", "Video games", "video games and game stores"),
+    ],
+    "FOOD_AND_DRINK" => [
+        ("FOOD_AND_DRINK_GROCERIES", "Groceries", "supermarket, grocery store, food market, farmers market, grocer"),
+        ("FOOD_AND_DRINK_RESTAURANT", "Restaurants", "restaurant, grill, bistro, trattoria, diner, sushi bar, ramen, pizzeria, steakhouse, tavern, food delivery"),
+        ("FOOD_AND_DRINK_FAST_FOOD", "Fast food", "fast food, burgers, fried chicken, tacos, drive thru, pizza chain"),
+        ("FOOD_AND_DRINK_COFFEE", "Coffee", "coffee shop, cafe, espresso bar, bakery, tea house"),
+        ("FOOD_AND_DRINK_BEER_WINE_AND_LIQUOR", "Alcohol", "liquor stores, wine shops, bars and pubs"),
+    ],
+    "GENERAL_MERCHANDISE" => [
+        ("GENERAL_MERCHANDISE_ONLINE_MARKETPLACES", "Online shopping", "online marketplaces such as Amazon, eBay and Etsy"),
+        ("GENERAL_MERCHANDISE_SUPERSTORES", "Superstores", "superstores and discount stores selling a bit of everything"),
+        ("GENERAL_MERCHANDISE_CLOTHING_AND_ACCESSORIES", "Clothing", "clothes, shoes and accessories"),
+        ("GENERAL_MERCHANDISE_ELECTRONICS", "Electronics", "computers, phones and electronics stores"),
+        ("GENERAL_MERCHANDISE_PET_SUPPLIES", "Pet supplies", "pet store, pet supply, pet food, veterinarian"),
+        ("GENERAL_MERCHANDISE_BOOKSTORES_AND_NEWSSTANDS", "Books", "bookshop, bookstore, books, newspapers, magazines"),
+    ],
+    "HOME_IMPROVEMENT" => [
+        ("HOME_IMPROVEMENT_HARDWARE", "Hardware", "hardware store, home improvement, tools, lumber, garden center"),
+        ("HOME_IMPROVEMENT_FURNITURE", "Furniture", "furniture and home furnishings"),
+    ],
+    "MEDICAL" => [
+        ("MEDICAL_PHARMACIES_AND_SUPPLEMENTS", "Pharmacy", "pharmacies, drugstores and prescriptions"),
+        ("MEDICAL_PRIMARY_CARE", "Doctor", "doctor, medical clinic, hospital, urgent care, physician"),
+        ("MEDICAL_DENTAL_CARE", "Dentist", "dentist, dental group, orthodontist"),
+    ],
+    "PERSONAL_CARE" => [
+        ("PERSONAL_CARE_GYMS_AND_FITNESS_CENTERS", "Gym", "gym, fitness club, yoga studio, crossfit, pilates"),
+        ("PERSONAL_CARE_HAIR_AND_BEAUTY", "Hair and beauty", "barber shop, hair salon, nail salon, spa, beauty"),
+    ],
+    "GENERAL_SERVICES" => [
+        ("GENERAL_SERVICES_INSURANCE", "Insurance", "car, home, life and health insurance premiums"),
+        ("GENERAL_SERVICES_EDUCATION", "Education", "tuition, courses and school fees"),
+        ("GENERAL_SERVICES_CHILDCARE", "Childcare", "daycare, nannies and babysitting"),
+        ("GENERAL_SERVICES_OTHER_GENERAL_SERVICES", "Services", "cleaning, laundry, storage, software subscriptions and other services"),
+    ],
+    "GOVERNMENT_AND_NON_PROFIT" => [
+        ("GOVERNMENT_AND_NON_PROFIT_DONATIONS", "Donations", "charities and donations"),
+        ("GOVERNMENT_AND_NON_PROFIT_TAX_PAYMENT", "Taxes", "tax payments to the IRS and state tax agencies"),
+    ],
+    "TRANSPORTATION" => [
+        ("TRANSPORTATION_GAS", "Fuel", "gas stations and fuel"),
+        ("TRANSPORTATION_PUBLIC_TRANSIT", "Public transit", "buses, subways, trains and transit passes"),
+        ("TRANSPORTATION_TAXIS_AND_RIDE_SHARES", "Taxis and rides", "taxis and ride shares such as Uber and Lyft"),
+        ("TRANSPORTATION_PARKING", "Parking and tolls", "parking garage, parking meter, road toll"),
+    ],
+    "TRAVEL" => [
+        ("TRAVEL_FLIGHTS", "Flights", "airlines and airfare"),
+        ("TRAVEL_LODGING", "Lodging", "hotel, inn and suites, motel, resort, lodge, holiday rental"),
+        ("TRAVEL_RENTAL_CARS", "Rental cars", "car rental companies"),
+    ],
+    "RENT_AND_UTILITIES" => [
+        ("RENT_AND_UTILITIES_RENT", "Rent", "rent, apartments, lofts, property management, landlord"),
+        ("RENT_AND_UTILITIES_GAS_AND_ELECTRICITY", "Electricity and gas", "electric and gas utility bills"),
+        ("RENT_AND_UTILITIES_WATER", "Water", "water utility, water and sewer bill"),
+        ("RENT_AND_UTILITIES_INTERNET_AND_CABLE", "Internet and cable", "internet, broadband and cable TV providers"),
+        ("RENT_AND_UTILITIES_TELEPHONE", "Phone", "mobile and telephone bills"),
+    ],
+    "OTHER" => [
+        ("OTHER", "Uncategorised", "anything that fits nowhere else"),
+    ],
+}
+
+/// The category with this id, if there is one.
+pub fn category(id: &str) -> Option<&'static Category> {
+    CATEGORIES.iter().find(|c| c.id == id)
+}
+
+/// Money that comes in or moves between a person's own accounts is not spending.
+pub fn is_spending(id: &str) -> bool {
+    category(id).is_some_and(|c| {
+        !matches!(c.primary, "INCOME" | "TRANSFER_IN" | "TRANSFER_OUT")
+            && c.id != "LOAN_PAYMENTS_CREDIT_CARD_PAYMENT"
+    })
+}
+
+/// Which stage of the categoriser filed a transaction, first that answers wins, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum CategorySource {
+    /// A rule the person wrote.
+    Rule,
+    /// A rule learned from the person's corrections of one payee.
+    Learned,
+    /// The merchant category code the bank sent (ISO 18245).
+    Mcc,
+    /// A merchant Miyagi knows by name.
+    Merchant,
+    /// The nearest already-categorised payees, by meaning.
+    Similar,
+    /// The local model, choosing from the category list.
+    Model,
+    /// The person chose it.
+    Person,
+    /// Nothing could tell.
+    None,
+}
+
+impl CategorySource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rule => "rule",
+            Self::Learned => "learned",
+            Self::Mcc => "mcc",
+            Self::Merchant => "merchant",
+            Self::Similar => "similar",
+            Self::Model => "model",
+            Self::Person => "person",
+            Self::None => "none",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Rule,
+            Self::Learned,
+            Self::Mcc,
+            Self::Merchant,
+            Self::Similar,
+            Self::Model,
+            Self::Person,
+            Self::None,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// `miyagi.expenses.transactions.imported.v1`: a batch landed. Ids and counts only: the
+/// transactions themselves (payees, amounts) stay in the service, out of the shared log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionsImported {
+    pub owner: String,
+    pub import_id: uuid::Uuid,
+    pub imported: usize,
+    pub duplicates: usize,
+    /// How many of the imported wait for the model to file them.
+    pub pending: usize,
+}
+
+/// `miyagi.expenses.transaction.recategorised.v1`: the person corrected a category.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionRecategorised {
+    pub owner: String,
+    pub transaction_id: uuid::Uuid,
+    pub payee_key: String,
+    pub from: String,
+    pub to: String,
+    /// A rule for the payee learned from this and earlier corrections, if this one made it.
+    pub learned_rule: bool,
+}
+
+/// `miyagi.expenses.budget.at_risk.v1`: at this month's pace a budget will be overspent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetAtRisk {
+    pub owner: String,
+    pub category: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub limit: f64,
+    pub spent: f64,
+    pub projected: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn category_ids_are_unique_and_start_with_their_primary() {
+        let mut ids: Vec<_> = CATEGORIES.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), CATEGORIES.len());
+        assert!(CATEGORIES.iter().all(|c| c.id.starts_with(c.primary)));
+    }
+
+    #[test]
+    fn income_and_transfers_are_not_spending() {
+        assert!(!is_spending("INCOME_WAGES"));
+        assert!(!is_spending("TRANSFER_OUT_SAVINGS"));
+        assert!(!is_spending("LOAN_PAYMENTS_CREDIT_CARD_PAYMENT"));
+        assert!(is_spending("FOOD_AND_DRINK_GROCERIES"));
+        assert!(is_spending("LOAN_PAYMENTS_MORTGAGE_PAYMENT"));
+    }
+}

@@ -1,0 +1,162 @@
+//! Categories, monthly summaries, budgets and insights: numbers computed from the person's
+//! transactions, never written by a model.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    Json,
+};
+use chrono::{Datelike, NaiveDate, Utc};
+use miyagi_domain::expenses::{category, CATEGORIES};
+use miyagi_platform::{
+    auth::Principal,
+    http::{Problem, ValidJson},
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{invalid, transactions::month_range, TAG};
+use crate::domain::{insights as compute, Expenses};
+use crate::model::{BudgetInput, BudgetStatus, CategoryInfo, Insights, MonthSummary};
+
+/// The categories transactions are filed under (Plaid's taxonomy: primary and detailed).
+#[utoipa::path(get, path = "/api/v1/expenses/categories", tag = TAG, responses((status = 200, body = [CategoryInfo])))]
+pub(super) async fn categories(_principal: Principal) -> Json<Vec<CategoryInfo>> {
+    Json(
+        CATEGORIES
+            .iter()
+            .map(|c| CategoryInfo {
+                id: c.id,
+                primary: c.primary,
+                label: c.label,
+                about: c.about,
+            })
+            .collect(),
+    )
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct Months {
+    /// How many months back from this one (1–36, default 6).
+    months: Option<u32>,
+}
+
+/// Income, spending by category and savings rate for each of your recent months, oldest first.
+#[utoipa::path(get, path = "/api/v1/expenses/summary", tag = TAG, params(Months),
+    responses((status = 200, body = [MonthSummary]), (status = 422, body = Problem)))]
+pub(super) async fn summary(
+    State(expenses): State<Expenses>,
+    principal: Principal,
+    Query(params): Query<Months>,
+) -> Result<Json<Vec<MonthSummary>>, Problem> {
+    let months = params.months.unwrap_or(6);
+    if !(1..=36).contains(&months) {
+        return Err(invalid("months", "must be between 1 and 36"));
+    }
+    let today = Utc::now().date_naive();
+    let from = today.with_day(1).expect("day 1") - chrono::Months::new(months - 1);
+    let transactions = expenses
+        .store
+        .transactions(&principal.user_id, from, today, None, i64::MAX, 0)
+        .await?;
+    Ok(Json(compute::months(&transactions)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct Month {
+    /// The month, `YYYY-MM` (default this one).
+    month: Option<String>,
+}
+
+impl Month {
+    fn first_day(&self) -> Result<NaiveDate, Problem> {
+        match &self.month {
+            Some(month) => Ok(month_range(month)?.0),
+            None => Ok(Utc::now().date_naive().with_day(1).expect("day 1")),
+        }
+    }
+}
+
+/// Your budgets for a month: spent, remaining, and where this month's pace leads.
+#[utoipa::path(get, path = "/api/v1/expenses/budgets", tag = TAG, params(Month),
+    responses((status = 200, body = [BudgetStatus]), (status = 422, body = Problem)))]
+pub(super) async fn list_budgets(
+    State(expenses): State<Expenses>,
+    principal: Principal,
+    Query(month): Query<Month>,
+) -> Result<Json<Vec<BudgetStatus>>, Problem> {
+    let day = month.first_day()?;
+    Ok(Json(
+        expenses
+            .budgets(&principal.user_id, day, Utc::now().date_naive())
+            .await?,
+    ))
+}
+
+/// Set a category's monthly budget. When this month's pace overshoots it, Miyagi emits
+/// `miyagi.expenses.budget.at_risk.v1` (once a month).
+#[utoipa::path(put, path = "/api/v1/expenses/budgets/{category}", tag = TAG, params(("category" = String, Path)),
+    request_body = BudgetInput,
+    responses((status = 200, body = [BudgetStatus]), (status = 422, body = Problem)))]
+pub(super) async fn set_budget(
+    State(expenses): State<Expenses>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ValidJson(input): ValidJson<BudgetInput>,
+) -> Result<Json<Vec<BudgetStatus>>, Problem> {
+    if category(&id).is_none() {
+        return Err(invalid(
+            "category",
+            format!("`{id}` is not a category; GET /api/v1/expenses/categories lists them"),
+        ));
+    }
+    expenses
+        .store
+        .set_budget(&principal.user_id, &id, input.monthly_limit)
+        .await?;
+    let today = Utc::now().date_naive();
+    expenses.check_budgets(&principal.user_id, today).await?;
+    Ok(Json(
+        expenses.budgets(&principal.user_id, today, today).await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/expenses/budgets/{category}", tag = TAG, params(("category" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub(super) async fn delete_budget(
+    State(expenses): State<Expenses>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    expenses
+        .store
+        .delete_budget(&principal.user_id, &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Spends far from your usual for their category in a month (robust z-score over the half-year
+/// before), and the payments that recur.
+#[utoipa::path(get, path = "/api/v1/expenses/insights", tag = TAG, params(Month),
+    responses((status = 200, body = Insights), (status = 422, body = Problem)))]
+pub(super) async fn insights(
+    State(expenses): State<Expenses>,
+    principal: Principal,
+    Query(month): Query<Month>,
+) -> Result<Json<Insights>, Problem> {
+    let first = month.first_day()?;
+    let last = first + chrono::Months::new(1) - chrono::Duration::days(1);
+    let from = first - chrono::Months::new(6);
+    let transactions = expenses
+        .store
+        .transactions(&principal.user_id, from, last, None, i64::MAX, 0)
+        .await?;
+    let mut anomalies = compute::anomalies(&transactions, first);
+    anomalies.retain(|a| a.transaction.date <= last);
+    Ok(Json(Insights {
+        anomalies,
+        recurring: compute::recurring(&transactions),
+    }))
+}

@@ -1,0 +1,73 @@
+//! What the service consumes: its own imports, whose payees nothing cheaper recognised are then
+//! filed by the model off the request path; and account deletions, on which it deletes all it
+//! holds of the person and turns their expense events into tombstones.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use miyagi_domain::{events::types, expenses::TransactionsImported, user::AccountDeleted};
+use miyagi_platform::events::{erasure, CloudEvent, EventBus, EventHandler, HandlerError};
+
+use crate::domain::{Expenses, ExpensesError};
+use crate::events::TOPIC;
+
+pub const CATEGORISER: &str = "expenses-categoriser";
+pub const ERASURE: &str = "expenses-erasure";
+
+pub struct Categoriser {
+    pub expenses: Expenses,
+}
+
+#[async_trait]
+impl EventHandler for Categoriser {
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        if event.event_type != types::EXPENSES_IMPORTED {
+            return Ok(());
+        }
+        let import: TransactionsImported = event.data_as()?;
+        if import.pending == 0 {
+            return Ok(());
+        }
+        // Filing is idempotent (only rows still pending change), so a redelivery is harmless.
+        let filed = self
+            .expenses
+            .file_pending(&import.owner, import.import_id)
+            .await
+            .map_err(transient)?;
+        tracing::info!(import = %import.import_id, filed, "the model filed an import's unrecognised payees");
+        Ok(())
+    }
+}
+
+pub struct Erasure {
+    pub expenses: Expenses,
+    pub bus: Arc<dyn EventBus>,
+}
+
+#[async_trait]
+impl EventHandler for Erasure {
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        if event.event_type != types::USER_ACCOUNT_DELETED {
+            return Ok(());
+        }
+        let deleted: AccountDeleted = event.data_as()?;
+        self.expenses
+            .store
+            .erase(&deleted.user)
+            .await
+            .map_err(|e| transient(e.into()))?;
+        let erased = self
+            .bus
+            .erase(TOPIC, &deleted.user, &event.id)
+            .await
+            .map_err(|e| HandlerError::Transient(e.into()))?;
+        erasure::erase_kept_copies(self.expenses.store.db(), TOPIC, &deleted.user, &event.id)
+            .await?;
+        tracing::info!(erased, "a deleted account's spending is gone");
+        Ok(())
+    }
+}
+
+fn transient(error: ExpensesError) -> HandlerError {
+    HandlerError::Transient(error.into())
+}
