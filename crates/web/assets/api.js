@@ -151,6 +151,7 @@ export const api = {
   budgets: () => request('GET', '/api/v1/expenses/budgets'),
   setBudget: (category, monthlyLimit) => request('PUT', `/api/v1/expenses/budgets/${encodeURIComponent(category)}`, { body: { monthlyLimit } }),
   spendingInsights: () => request('GET', '/api/v1/expenses/insights'),
+  askSpending: (question) => request('POST', '/api/v1/expenses/questions', { body: { question } }),
   tradingAccount: () => request('GET', '/api/v1/account'),
 
   // system

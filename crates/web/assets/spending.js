@@ -105,12 +105,34 @@ export async function render(root, ctx) {
       : h('p', { class: 'muted' }, 'No budgets yet. Set one below.'));
   }
 
+  // ----- questions ------------------------------------------------------------------------------
+  const questionInput = h('input', { type: 'text', maxlength: '300', placeholder: 'How much did I spend on restaurants this month compared to last month?', 'data-testid': 'question-input' });
+  const answerBody = h('div', { 'data-testid': 'question-answer', 'aria-live': 'polite' });
+  const questionForm = h('form', { class: 'form form-inline', novalidate: true, 'data-testid': 'question-form' },
+    field({ name: 'question', label: 'Ask about your spending', input: questionInput }),
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'button button-primary', 'data-testid': 'question-submit' }, 'Ask')));
+  questionForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (questionInput.value.trim().length < 3) return;
+    replace(answerBody, spinner('Adding it up…'));
+    try {
+      const answer = await api.askSpending(questionInput.value.trim());
+      const q = answer.query;
+      replace(answerBody,
+        h('p', { class: 'answer', 'data-testid': 'question-sentence' }, answer.sentence),
+        q ? h('p', { class: 'muted' }, `Read as: ${q.measure} · ${q.category ? (labelOf[q.category] || q.category) : 'all spending'} · ${q.period.label}${q.compareWith ? ` vs ${q.compareWith.label}` : ''}`) : null);
+    } catch (err) {
+      replace(answerBody, notice('error', 'Could not answer', err.message));
+    }
+  });
+
   const chartBody = h('div', { 'data-testid': 'spending-months' }, spinner('Adding up your months…'));
   const insightsBody = h('div', { 'data-testid': 'insights' });
   const tableBody = h('div', { 'data-testid': 'transactions' });
 
   root.append(
     card('Import', { testid: 'import-card' }, importForm),
+    card('Ask', { testid: 'question-card' }, questionForm, answerBody),
     h('div', { class: 'two-col' },
       card('Months', { testid: 'months-card' }, chartBody),
       card('Budgets this month', { testid: 'budgets-card' }, budgetsBody, budgetForm)),

@@ -255,3 +255,15 @@ pub struct Insights {
     pub anomalies: Vec<Anomaly>,
     pub recurring: Vec<Recurring>,
 }
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Question {
+    #[validate(length(min = 3, max = 300))]
+    #[schema(
+        min_length = 3,
+        max_length = 300,
+        example = "How much did I spend on restaurants in March compared to February?"
+    )]
+    pub question: String,
+}

@@ -153,7 +153,7 @@ struct AccountDeletion {
 
 /// Delete everything Miyagi holds about you: every profile (and the advice written for it), every
 /// document with its passages and files, every chat with its memories, your paper-trading account
-/// with its orders, and the data in your past events, which become tombstones. Profiles go at
+/// with its orders, your transactions, rules and budgets, and the data in your past events, which become tombstones. Profiles go at
 /// once; the other services follow `miyagi.user.account.deleted.v1`, so the answer is 202. Your
 /// credentials are not Miyagi's to delete: they stay valid, with nothing left behind them.
 #[utoipa::path(delete, path = "/api/v1/account", tag = TAG,

@@ -577,6 +577,11 @@ async function main() {
       await page.click('[data-testid="budget-submit"]');
       await page.waitForSelector('[data-testid="budget"][data-status="over"]', { timeout: UI_TIMEOUT });
       await page.waitForSelector('[data-testid="months-chart"]', { timeout: UI_TIMEOUT });
+      await page.fill('[data-testid="question-input"]', 'How much did I spend on groceries this month?');
+      await page.click('[data-testid="question-submit"]');
+      await page.waitForSelector('[data-testid="question-sentence"]', { timeout: UI_TIMEOUT });
+      const sentence = await page.innerText('[data-testid="question-sentence"]');
+      check(sentence === 'You spent $54.21 on groceries this month.', `the question's answer is not the sum: ${sentence}`);
       note(`filed: ${rows.map((t) => `${t.payee} → ${t.category} (${t.filed.by})`).join('; ')}`);
       await shot(page, 'spending');
     });

@@ -16,8 +16,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{invalid, transactions::month_range, TAG};
-use crate::domain::{insights as compute, Expenses};
-use crate::model::{BudgetInput, BudgetStatus, CategoryInfo, Insights, MonthSummary};
+use crate::domain::{insights as compute, question, Expenses};
+use crate::model::{BudgetInput, BudgetStatus, CategoryInfo, Insights, MonthSummary, Question};
 
 /// The categories transactions are filed under (Plaid's taxonomy: primary and detailed).
 #[utoipa::path(get, path = "/api/v1/expenses/categories", tag = TAG, responses((status = 200, body = [CategoryInfo])))]
@@ -159,4 +159,27 @@ pub(super) async fn insights(
         anomalies,
         recurring: compute::recurring(&transactions),
     }))
+}
+
+/// Ask about your spending in plain language ("How much did I spend on restaurants in March
+/// compared to February?"). The question is read into a typed query by rules, the figures are
+/// summed from your transactions, and the sentence is written around them; a question the rules
+/// do not understand is answered with what can be asked (`query` is then `null`).
+#[utoipa::path(post, path = "/api/v1/expenses/questions", tag = TAG, request_body = Question,
+    responses((status = 200, body = question::Answer), (status = 422, body = Problem)))]
+pub(super) async fn ask(
+    State(expenses): State<Expenses>,
+    principal: Principal,
+    ValidJson(input): ValidJson<Question>,
+) -> Result<Json<question::Answer>, Problem> {
+    let query = match question::parse(&input.question, Utc::now().date_naive()) {
+        Ok(query) => query,
+        Err(why) => return Ok(Json(question::Answer::not_understood(why))),
+    };
+    let (from, to) = question::span(&query);
+    let transactions = expenses
+        .store
+        .transactions(&principal.user_id, from, to, None, i64::MAX, 0)
+        .await?;
+    Ok(Json(question::answer(query, &transactions)))
 }

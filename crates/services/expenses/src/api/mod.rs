@@ -33,6 +33,7 @@ pub fn routes(expenses: Expenses) -> OpenApiRouter {
         .routes(routes!(insights::list_budgets))
         .routes(routes!(insights::set_budget, insights::delete_budget))
         .routes(routes!(insights::insights))
+        .routes(routes!(insights::ask))
         .with_state(expenses)
 }
 

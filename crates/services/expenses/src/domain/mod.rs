@@ -7,6 +7,7 @@ pub mod csv_file;
 pub mod insights;
 pub mod merchants;
 pub mod payee;
+pub mod question;
 pub mod synthetic;
 
 use std::collections::{BTreeMap, HashMap};

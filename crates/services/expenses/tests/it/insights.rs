@@ -184,3 +184,45 @@ async fn a_deleted_account_leaves_no_transactions_behind() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_question_in_plain_words_is_answered_with_the_summed_figures() {
+    let this_month = Utc::now().date_naive();
+    let last_month = this_month - chrono::Months::new(1);
+    add(
+        "nora",
+        json!([
+            { "date": this_month.to_string(), "description": "OLIVE GARDEN 1", "amount": -60.0 },
+            { "date": this_month.to_string(), "description": "OLIVE GARDEN 2", "amount": -40.0 },
+            { "date": last_month.to_string(), "description": "OLIVE GARDEN 3", "amount": -80.0 },
+            { "date": this_month.to_string(), "description": "KROGER 7", "amount": -55.0 },
+        ]),
+    )
+    .await;
+    let (status, answer) = call(
+        "nora",
+        Method::POST,
+        "/api/v1/expenses/questions",
+        Some(json!({ "question": "How much did I spend on restaurants this month compared to last month?" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let sentence = answer["sentence"].as_str().unwrap();
+    assert!(
+        sentence.starts_with("You spent $100.00 on restaurants this month, $20.00 more than in "),
+        "{sentence}"
+    );
+    assert!(sentence.ends_with("($80.00), up 25%."), "{sentence}");
+    let (_, unknown) = call(
+        "nora",
+        Method::POST,
+        "/api/v1/expenses/questions",
+        Some(json!({ "question": "Will it rain tomorrow?" })),
+    )
+    .await;
+    assert_eq!(unknown["query"], json!(null));
+    assert!(unknown["sentence"]
+        .as_str()
+        .unwrap()
+        .starts_with("I can answer how much you spent"));
+}

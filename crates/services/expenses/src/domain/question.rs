@@ -1,0 +1,590 @@
+//! Questions about spending in plain language, answered with numbers from the person's own
+//! transactions: "How much did I spend on restaurants in March compared to February?"
+//!
+//! The question is read into a typed query (what to measure, which categories, which period and
+//! which to compare with) by rules over its words: month names, "last month", "last 3 months",
+//! "compared to", and the categories' own names and descriptions. The numbers come from summing
+//! transactions, and the sentence is written around them by code, so no figure is ever a
+//! model's guess and no text from the question reaches a database. A question outside what the
+//! rules understand is told what can be asked. (The local model was measured choosing among
+//! three categories and got none of 15 right; see BENCHMARKS.md. It has no say here.)
+
+use chrono::{Datelike, Months, NaiveDate};
+use miyagi_domain::expenses::{is_spending, CATEGORIES};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::model::Transaction;
+
+/// What a question asks for, as understood.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Query {
+    /// `total`, `monthlyAverage`, `largest` or `topCategories`.
+    pub measure: &'static str,
+    /// A detailed category id, a primary category, or `null` for all spending.
+    pub category: Option<String>,
+    pub period: Period,
+    pub compare_with: Option<Period>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Period {
+    pub label: String,
+    #[schema(value_type = String, format = Date)]
+    pub from: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub to: NaiveDate,
+}
+
+/// What can be asked, said to a person whose question fell outside it.
+pub const SUPPORTED: &str = "I can answer how much you spent (overall or on a category, in a month or the last few months, compared with another month), your average per month, your largest purchase, and where most of your money went.";
+
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// Reads `question` asked on `today` into a query, or says why it cannot.
+pub fn parse(question: &str, today: NaiveDate) -> Result<Query, String> {
+    let text = question.to_lowercase();
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |w: &str| words.contains(&w);
+    let measure = if has("average") || text.contains("per month") || text.contains("a month") {
+        "monthlyAverage"
+    } else if ["biggest", "largest", "most expensive"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
+        "largest"
+    } else if has("top")
+        || text.contains("most money")
+        || text.contains("spend the most")
+        || text.contains("spent the most")
+        || text.contains("where did")
+    {
+        "topCategories"
+    } else if ["spend", "spent", "spending", "cost", "pay", "paid"]
+        .iter()
+        .any(|w| has(w))
+        || text.contains("how much")
+    {
+        "total"
+    } else {
+        return Err(SUPPORTED.into());
+    };
+    let mut periods = periods(&text, &words, today);
+    let period = if periods.is_empty() {
+        this_month(today)
+    } else {
+        periods.remove(0)
+    };
+    let compares = ["compared", "compare", "versus", "vs", "than"]
+        .iter()
+        .any(|w| has(w));
+    let compare_with = match (compares, periods.into_iter().next()) {
+        (_, Some(other)) => Some(other),
+        // "… in March compared to before" names no second period: the month before.
+        (true, None) => Some(month(period.from - Months::new(1))),
+        (false, None) => None,
+    };
+    Ok(Query {
+        measure,
+        category: category(&words),
+        period,
+        compare_with,
+    })
+}
+
+/// The periods the question names, in the order it names them.
+fn periods(text: &str, words: &[&str], today: NaiveDate) -> Vec<Period> {
+    let mut found: Vec<(usize, Period)> = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        let Some(m) = MONTHS.iter().position(|name| {
+            *word == *name
+                || (word.len() == 3 && name.starts_with(word) && *word != "may" && *word != "mar")
+        }) else {
+            // "mar" and "may" are words too; only the full names count for those two.
+            continue;
+        };
+        let year = words
+            .get(i + 1)
+            .and_then(|w| w.parse::<i32>().ok())
+            .filter(|y| (1900..=2200).contains(y));
+        let year = year.unwrap_or(if m as u32 + 1 > today.month() {
+            today.year() - 1
+        } else {
+            today.year()
+        });
+        if let Some(first) = NaiveDate::from_ymd_opt(year, m as u32 + 1, 1) {
+            found.push((i, month(first)));
+        }
+    }
+    let mut phrase = |needle: &str, period: Period| {
+        if let Some(at) = text.find(needle) {
+            found.push((text[..at].split_whitespace().count(), period));
+        }
+    };
+    phrase("this month", this_month(today));
+    phrase("last month", month(first_of(today) - Months::new(1)));
+    phrase(
+        "this year",
+        Period {
+            label: format!("{}", today.year()),
+            from: NaiveDate::from_ymd_opt(today.year(), 1, 1).expect("1 January"),
+            to: today,
+        },
+    );
+    for (i, w) in words.iter().enumerate() {
+        if matches!(*w, "last" | "past") {
+            if let Some(n) = words
+                .get(i + 1)
+                .and_then(|n| n.parse::<u32>().ok())
+                .filter(|n| (1..=36).contains(n))
+            {
+                if words.get(i + 2).is_some_and(|m| m.starts_with("month")) {
+                    let from = first_of(today) - Months::new(n - 1);
+                    found.push((
+                        i,
+                        Period {
+                            label: format!("the last {n} months"),
+                            from,
+                            to: today,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    found.sort_by_key(|(at, _)| *at);
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+fn first_of(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).expect("day 1")
+}
+
+fn month(first: NaiveDate) -> Period {
+    Period {
+        label: first.format("%B %Y").to_string(),
+        from: first,
+        to: first + Months::new(1) - chrono::Duration::days(1),
+    }
+}
+
+fn this_month(today: NaiveDate) -> Period {
+    Period {
+        label: "this month".into(),
+        to: today,
+        ..month(first_of(today))
+    }
+}
+
+/// The category the question names: a primary category by its name ("travel", "food"), else
+/// the detailed category whose name or description shares the most of the question's words.
+fn category(words: &[&str]) -> Option<String> {
+    let stem = |w: &str| w.trim_end_matches('s').to_string();
+    let asked: Vec<String> = words
+        .iter()
+        .filter(|w| w.len() >= 4)
+        .map(|w| stem(w))
+        .collect();
+    for (primary, names) in [
+        ("FOOD_AND_DRINK", &["food"][..]),
+        ("TRAVEL", &["travel", "trip", "vacation", "holiday"]),
+        ("ENTERTAINMENT", &["entertainment", "fun"]),
+        (
+            "TRANSPORTATION",
+            &["transportation", "transport", "commute", "car"],
+        ),
+        ("MEDICAL", &["medical", "health", "healthcare"]),
+        (
+            "RENT_AND_UTILITIES",
+            &["utilitie", "utility", "bill", "housing"],
+        ),
+        ("GENERAL_MERCHANDISE", &["shopping"]),
+    ] {
+        if names.iter().any(|n| asked.contains(&stem(n))) {
+            return Some(primary.into());
+        }
+    }
+    CATEGORIES
+        .iter()
+        .filter(|c| is_spending(c.id))
+        .map(|c| {
+            let own: Vec<String> = format!("{} {}", c.label, c.about)
+                .to_lowercase()
+                .split(|ch: char| !ch.is_alphanumeric())
+                .filter(|w| w.len() >= 4)
+                .map(stem)
+                .collect();
+            (asked.iter().filter(|w| own.contains(w)).count(), c.id)
+        })
+        .filter(|(hits, _)| *hits > 0)
+        .max_by_key(|(hits, _)| *hits)
+        .map(|(_, id)| id.to_string())
+}
+
+/// A question's answer: the sentence, and the figures it was written around.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Answer {
+    pub sentence: String,
+    pub figures: Vec<Figure>,
+    /// How the question was read; `null` when it was not understood.
+    pub query: Option<Query>,
+}
+
+impl Answer {
+    /// The answer to a question the rules do not understand: what can be asked instead.
+    pub fn not_understood(why: String) -> Self {
+        Self {
+            sentence: why,
+            figures: vec![],
+            query: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Figure {
+    pub label: String,
+    pub value: f64,
+}
+
+/// Answers `query` from `transactions` (which must cover its periods).
+pub fn answer(query: Query, transactions: &[Transaction]) -> Answer {
+    let scope = query
+        .category
+        .as_deref()
+        .map_or("spending".to_string(), scope_label);
+    let within = |p: &Period| -> Vec<&Transaction> {
+        transactions
+            .iter()
+            .filter(|t| {
+                t.date >= p.from && t.date <= p.to && t.amount < 0.0 && is_spending(&t.category)
+            })
+            .filter(|t| {
+                query
+                    .category
+                    .as_deref()
+                    .is_none_or(|c| t.category == c || t.category.starts_with(&format!("{c}_")))
+            })
+            .collect()
+    };
+    let spent = |p: &Period| -> f64 { round(within(p).iter().map(|t| -t.amount).sum()) };
+    let on = if query.category.is_some() {
+        format!(" on {scope}")
+    } else {
+        String::new()
+    };
+    let (sentence, figures) = match query.measure {
+        "monthlyAverage" => {
+            let months = months_in(&query.period);
+            let average = round(spent(&query.period) / months as f64);
+            (
+                format!(
+                    "You spent {} a month{on} on average {} ({months} months).",
+                    usd(average),
+                    during(&query.period)
+                ),
+                vec![figure("monthly average", average)],
+            )
+        }
+        "largest" => match within(&query.period)
+            .into_iter()
+            .min_by(|a, b| a.amount.total_cmp(&b.amount))
+        {
+            Some(t) => (
+                format!(
+                    "Your largest purchase{on} {} was {} at {} on {}.",
+                    during(&query.period),
+                    usd(-t.amount),
+                    t.payee,
+                    t.date
+                ),
+                vec![figure(&t.payee, -t.amount)],
+            ),
+            None => (
+                format!("You made no purchases{on} {}.", during(&query.period)),
+                vec![],
+            ),
+        },
+        "topCategories" => {
+            let mut by: Vec<(String, f64)> = Vec::new();
+            for t in within(&query.period) {
+                let label = super::categorise::label(&t.category).to_string();
+                match by.iter_mut().find(|(l, _)| *l == label) {
+                    Some(entry) => entry.1 -= t.amount,
+                    None => by.push((label, -t.amount)),
+                }
+            }
+            by.sort_by(|a, b| b.1.total_cmp(&a.1));
+            by.truncate(3);
+            let list: Vec<String> = by
+                .iter()
+                .map(|(l, v)| format!("{l} ({})", usd(round(*v))))
+                .collect();
+            let sentence = if list.is_empty() {
+                format!("You spent nothing {}.", during(&query.period))
+            } else {
+                format!(
+                    "Most of your money {} went to {}.",
+                    during(&query.period),
+                    join(&list)
+                )
+            };
+            (
+                sentence,
+                by.into_iter().map(|(l, v)| figure(&l, round(v))).collect(),
+            )
+        }
+        _ => {
+            let now = spent(&query.period);
+            let mut figures = vec![figure(&query.period.label, now)];
+            let mut sentence = format!("You spent {}{on} {}", usd(now), during(&query.period));
+            if let Some(before) = &query.compare_with {
+                let then = spent(before);
+                figures.push(figure(&before.label, then));
+                let change = now - then;
+                let direction = if change >= 0.0 { "more" } else { "less" };
+                sentence.push_str(&format!(
+                    ", {} {direction} than {} ({})",
+                    usd(round(change.abs())),
+                    during(before),
+                    usd(then)
+                ));
+                if then > 0.0 {
+                    sentence.push_str(&format!(
+                        ", {} {:.0}%",
+                        if change >= 0.0 { "up" } else { "down" },
+                        (change / then * 100.0).abs()
+                    ));
+                }
+            }
+            sentence.push('.');
+            (sentence, figures)
+        }
+    };
+    Answer {
+        sentence,
+        figures,
+        query: Some(query),
+    }
+}
+
+/// "this month", "over the last 3 months", "in March 2026": a period as a sentence says it.
+fn during(p: &Period) -> String {
+    if p.label.starts_with("this ") {
+        p.label.clone()
+    } else if p.label.starts_with("the last") {
+        format!("over {}", p.label)
+    } else {
+        format!("in {}", p.label)
+    }
+}
+
+fn scope_label(category: &str) -> String {
+    match CATEGORIES.iter().find(|c| c.id == category) {
+        Some(c) => c.label.to_lowercase(),
+        None => category
+            .replace("_AND_", " and ")
+            .replace('_', " ")
+            .to_lowercase(),
+    }
+}
+
+fn months_in(p: &Period) -> u32 {
+    ((p.to.year() - p.from.year()) * 12 + p.to.month() as i32 - p.from.month() as i32 + 1).max(1)
+        as u32
+}
+
+fn figure(label: &str, value: f64) -> Figure {
+    Figure {
+        label: label.into(),
+        value,
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn usd(x: f64) -> String {
+    let cents = (x.abs() * 100.0).round() as i64;
+    let dollars = cents / 100;
+    let mut grouped = String::new();
+    for (i, d) in dollars.to_string().chars().rev().enumerate() {
+        if i > 0 && i % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(d);
+    }
+    let grouped: String = grouped.chars().rev().collect();
+    format!(
+        "{}${grouped}.{:02}",
+        if x < 0.0 { "-" } else { "" },
+        cents % 100
+    )
+}
+
+fn join(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// The days a query's answer needs transactions from, and to.
+pub fn span(query: &Query) -> (NaiveDate, NaiveDate) {
+    let mut from = query.period.from;
+    let mut to = query.period.to;
+    if let Some(other) = &query.compare_with {
+        from = from.min(other.from);
+        to = to.max(other.to);
+    }
+    (from, to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Filing;
+    use miyagi_domain::expenses::CategorySource;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    const TODAY: &str = "2026-12-03";
+
+    #[test]
+    fn a_comparison_of_two_months_names_both_and_the_category() {
+        let query = parse(
+            "How much did I spend on restaurants in March compared to February?",
+            day(TODAY),
+        )
+        .unwrap();
+        assert_eq!(
+            (query.measure, query.category.as_deref()),
+            ("total", Some("FOOD_AND_DRINK_RESTAURANT"))
+        );
+        assert_eq!(
+            (query.period.from, query.period.to),
+            (day("2026-03-01"), day("2026-03-31"))
+        );
+        assert_eq!(query.compare_with.unwrap().label, "February 2026");
+    }
+
+    #[test]
+    fn a_month_not_yet_come_this_year_is_last_years() {
+        let query = parse("what did I spend in december?", day("2026-11-20")).unwrap();
+        assert_eq!(query.period.label, "December 2025");
+    }
+
+    #[test]
+    fn a_primary_category_and_a_relative_month_are_understood() {
+        let query = parse("What did I spend on food last month?", day(TODAY)).unwrap();
+        assert_eq!(
+            (query.category.as_deref(), query.period.label.as_str()),
+            (Some("FOOD_AND_DRINK"), "November 2026")
+        );
+    }
+
+    #[test]
+    fn an_average_over_the_last_months_is_a_monthly_average() {
+        let query = parse(
+            "What is my average spend per month on groceries over the last 3 months?",
+            day(TODAY),
+        )
+        .unwrap();
+        assert_eq!(
+            (query.measure, query.category.as_deref()),
+            ("monthlyAverage", Some("FOOD_AND_DRINK_GROCERIES"))
+        );
+        assert_eq!(query.period.from, day("2026-10-01"));
+    }
+
+    #[test]
+    fn a_question_about_something_else_is_told_what_can_be_asked() {
+        assert_eq!(
+            parse("Will it rain tomorrow?", day(TODAY)),
+            Err(SUPPORTED.to_string())
+        );
+    }
+
+    fn spend(date: &str, payee: &str, amount: f64, category: &str) -> Transaction {
+        Transaction {
+            id: uuid::Uuid::new_v4(),
+            account: "checking".into(),
+            date: day(date),
+            description: payee.into(),
+            payee: payee.into(),
+            amount,
+            mcc: None,
+            category: category.into(),
+            filed: Filing {
+                by: CategorySource::Merchant,
+                confidence: 0.9,
+                because: String::new(),
+                pending: false,
+            },
+            import_id: uuid::Uuid::nil(),
+        }
+    }
+
+    #[test]
+    fn the_answer_is_written_around_the_summed_figures() {
+        let transactions = [
+            spend("2026-03-04", "MARIOS", -300.0, "FOOD_AND_DRINK_RESTAURANT"),
+            spend("2026-03-20", "SAKURA", -112.5, "FOOD_AND_DRINK_RESTAURANT"),
+            spend("2026-03-21", "KROGER", -80.0, "FOOD_AND_DRINK_GROCERIES"),
+            spend("2026-02-11", "MARIOS", -324.3, "FOOD_AND_DRINK_RESTAURANT"),
+        ];
+        let query = parse(
+            "How much did I spend on restaurants in March compared to February?",
+            day(TODAY),
+        )
+        .unwrap();
+        let answer = answer(query, &transactions);
+        assert_eq!(answer.sentence, "You spent $412.50 on restaurants in March 2026, $88.20 more than in February 2026 ($324.30), up 27%.");
+        assert_eq!(
+            answer.figures.iter().map(|f| f.value).collect::<Vec<_>>(),
+            vec![412.5, 324.3]
+        );
+    }
+
+    #[test]
+    fn the_largest_purchase_names_payee_amount_and_day() {
+        let transactions = [
+            spend(
+                "2026-11-04",
+                "BEST BUY",
+                -1299.0,
+                "GENERAL_MERCHANDISE_ELECTRONICS",
+            ),
+            spend("2026-11-05", "KROGER", -80.0, "FOOD_AND_DRINK_GROCERIES"),
+        ];
+        let query = parse("What was my biggest purchase last month?", day(TODAY)).unwrap();
+        assert_eq!(
+            answer(query, &transactions).sentence,
+            "Your largest purchase in November 2026 was $1,299.00 at BEST BUY on 2026-11-04."
+        );
+    }
+}
