@@ -172,6 +172,14 @@ export async function render(root, ctx) {
         insights.anomalies.length
           ? h('ul', { class: 'plain-list' }, insights.anomalies.map((a) => h('li', { 'data-testid': 'anomaly' }, a.because, ` (${a.transaction.date})`)))
           : h('p', { class: 'muted' }, 'Nothing unusual this month.'),
+        h('h3', {}, 'The next three months, at your recent pace'),
+        insights.forecast.length
+          ? h('table', { class: ['data-table', 'compact'], 'data-testid': 'forecast' },
+            h('thead', {}, h('tr', {}, ['Month', 'Income', 'Recurring', 'Other spending', 'Left over'].map((t, i) => h('th', { class: i ? 'num' : '' }, t)))),
+            h('tbody', {}, insights.forecast.map((m) => h('tr', {},
+              h('th', {}, m.month), h('td', { class: 'num' }, usd(m.income)), h('td', { class: 'num' }, usd(m.recurring)),
+              h('td', { class: 'num' }, usd(m.otherSpending)), h('td', { class: ['num', m.net < 0 ? 'down' : 'up'] }, usd(m.net))))))
+          : null,
         h('h3', {}, 'Recurring payments'),
         insights.recurring.length
           ? h('ul', { class: 'plain-list' }, insights.recurring.map((r) => h('li', { 'data-testid': 'recurring' },

@@ -249,11 +249,28 @@ pub struct Recurring {
     pub next: NaiveDate,
 }
 
+/// A month ahead, projected from the last three full months' habits.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ForecastMonth {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub income: f64,
+    /// Recurring payments falling due in the month.
+    pub recurring: f64,
+    /// Other spending, at its recent monthly median.
+    pub other_spending: f64,
+    /// income − recurring − other spending.
+    pub net: f64,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Insights {
     pub anomalies: Vec<Anomaly>,
     pub recurring: Vec<Recurring>,
+    /// The next three months.
+    pub forecast: Vec<ForecastMonth>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]

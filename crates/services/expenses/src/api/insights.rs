@@ -138,7 +138,7 @@ pub(super) async fn delete_budget(
 }
 
 /// Spends far from your usual for their category in a month (robust z-score over the half-year
-/// before), and the payments that recur.
+/// before), the payments that recur, and the next three months projected from your habits.
 #[utoipa::path(get, path = "/api/v1/expenses/insights", tag = TAG, params(Month),
     responses((status = 200, body = Insights), (status = 422, body = Problem)))]
 pub(super) async fn insights(
@@ -158,6 +158,7 @@ pub(super) async fn insights(
     Ok(Json(Insights {
         anomalies,
         recurring: compute::recurring(&transactions),
+        forecast: compute::forecast(&transactions, Utc::now().date_naive().min(last), 3),
     }))
 }
 

@@ -16,7 +16,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::{invalid, TAG};
-use crate::domain::{csv_file, synthetic, Expenses};
+use crate::domain::{csv_file, ofx_file, synthetic, Expenses};
 use crate::model::{
     CsvPreview, ImportReport, NewRule, NewTransactions, Recategorise, Recategorised, Rule,
     Transaction,
@@ -44,13 +44,9 @@ impl Account {
     }
 }
 
-/// Reads a CSV body, or says why the file as a whole cannot be taken. A declared length over
-/// the limit is refused before any of the body is read.
-async fn read_csv(
-    headers: &HeaderMap,
-    body: Body,
-    mapping: &csv_file::Mapping,
-) -> Result<csv_file::Read, Problem> {
+/// Reads an uploaded file's bytes; a declared length over the limit is refused before any of
+/// the body is read.
+async fn file_bytes(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, Problem> {
     let too_large = || {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -67,20 +63,37 @@ async fn read_csv(
     if declared.is_some_and(|length| length > MAX_FILE_BYTES) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, MAX_FILE_BYTES)
+    axum::body::to_bytes(body, MAX_FILE_BYTES)
         .await
-        .map_err(|_| too_large())?;
-    csv_file::read(&bytes, mapping).map_err(|e| invalid("file", e.to_string()))
+        .map_err(|_| too_large())
 }
 
-/// Import a bank's CSV export (send the file as the body, `Content-Type: text/csv`). Columns are
+fn file_problem(e: csv_file::FileError) -> Problem {
+    invalid("file", e.to_string())
+}
+
+/// An OFX or QFX statement, told by its type or its opening: banks send both as text/plain too.
+fn is_ofx(headers: &HeaderMap, bytes: &[u8]) -> bool {
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let opening = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_uppercase();
+    declared.contains("ofx")
+        || declared.contains("qfx")
+        || opening.starts_with("OFXHEADER")
+        || opening.contains("<OFX>")
+}
+
+/// Import a bank's CSV export or OFX / QFX statement (send the file as the body, `Content-Type:
+/// text/csv` or `application/x-ofx`). CSV columns are
 /// found by their header names (date, description, amount, or debit and credit) or, without a
 /// header, by what the cells hold; name them with the query parameters when the guess is wrong.
 /// Any unreadable row refuses the whole file, each bad row named by line and column, so nothing
 /// is half-imported. Rows already imported into the account are skipped. Emits
 /// `miyagi.expenses.transactions.imported.v1`.
 #[utoipa::path(post, path = "/api/v1/expenses/imports", tag = TAG, params(Account, csv_file::Mapping),
-    request_body(content = String, content_type = "text/csv"),
+    request_body(content = String, content_type = "text/csv", description = "a CSV export, or an OFX / QFX statement (`application/x-ofx`)"),
     responses((status = 201, body = ImportReport), (status = 413, body = Problem), (status = 422, body = Problem)))]
 pub(super) async fn import_csv(
     State(expenses): State<Expenses>,
@@ -91,10 +104,17 @@ pub(super) async fn import_csv(
     body: Body,
 ) -> Result<(StatusCode, Json<ImportReport>), Problem> {
     let account = account.name()?;
-    let read = read_csv(&headers, body, &mapping).await?;
-    if !read.errors.is_empty() {
+    let bytes = file_bytes(&headers, body).await?;
+    let (rows, errors, source) = if is_ofx(&headers, &bytes) {
+        let (rows, errors) = ofx_file::read(&bytes).map_err(file_problem)?;
+        (rows, errors, "ofx")
+    } else {
+        let read = csv_file::read(&bytes, &mapping).map_err(file_problem)?;
+        (read.rows, read.errors, "csv")
+    };
+    if !errors.is_empty() {
         let mut problem = Problem::invalid_fields(
-            read.errors
+            errors
                 .iter()
                 .map(|e| miyagi_platform::http::FieldError {
                     field: format!("line {}: {}", e.line, e.column),
@@ -104,13 +124,13 @@ pub(super) async fn import_csv(
         );
         problem.detail = Some(format!(
             "{} rows cannot be read, so nothing was imported: {}",
-            read.errors.len(),
+            errors.len(),
             problem.detail.unwrap_or_default()
         ));
         return Err(problem);
     }
     let report = expenses
-        .import(&principal.user_id, &account, "csv", read.rows)
+        .import(&principal.user_id, &account, source, rows)
         .await?;
     Ok((StatusCode::CREATED, Json(report)))
 }
@@ -126,7 +146,8 @@ pub(super) async fn preview_csv(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<CsvPreview>, Problem> {
-    let read = read_csv(&headers, body, &mapping).await?;
+    let read =
+        csv_file::read(&file_bytes(&headers, body).await?, &mapping).map_err(file_problem)?;
     Ok(Json(CsvPreview {
         layout: read.layout,
         rows: read.rows.len() + read.errors.len(),

@@ -8,7 +8,9 @@ use chrono::{Datelike, Duration, NaiveDate};
 use miyagi_domain::expenses::is_spending;
 
 use super::categorise::label;
-use crate::model::{Anomaly, BudgetStatus, CategoryTotal, MonthSummary, Recurring, Transaction};
+use crate::model::{
+    Anomaly, BudgetStatus, CategoryTotal, ForecastMonth, MonthSummary, Recurring, Transaction,
+};
 
 /// `YYYY-MM` of a day.
 pub fn month_of(day: NaiveDate) -> String {
@@ -208,6 +210,74 @@ pub fn recurring(transactions: &[Transaction]) -> Vec<Recurring> {
     found
 }
 
+/// The next `months` months after `today`'s: income at the median of the last three full months,
+/// spending as the recurring payments that fall due in each month plus the median of the other
+/// spending in those three months. A plain projection of habits, labelled as such, not a model.
+pub fn forecast(transactions: &[Transaction], today: NaiveDate, months: u32) -> Vec<ForecastMonth> {
+    let this_month = today.with_day(1).expect("day 1");
+    let recurring: Vec<Recurring> = recurring(transactions)
+        .into_iter()
+        .filter(|r| r.amount < 0.0 && is_spending(&r.category))
+        .collect();
+    let is_recurring = |t: &Transaction| recurring.iter().any(|r| r.payee == t.payee);
+    let past: Vec<(f64, f64)> = (1..=3)
+        .map(|back| {
+            let first = this_month - chrono::Months::new(back);
+            let next = first + chrono::Months::new(1);
+            let within = transactions
+                .iter()
+                .filter(|t| t.date >= first && t.date < next);
+            let mut income = 0.0;
+            let mut other = 0.0;
+            for t in within {
+                if t.category.starts_with("INCOME") {
+                    income += t.amount;
+                } else if t.amount < 0.0 && is_spending(&t.category) && !is_recurring(t) {
+                    other -= t.amount;
+                }
+            }
+            (income, other)
+        })
+        .collect();
+    let income = median(&past.iter().map(|p| p.0).collect::<Vec<_>>());
+    let other = median(&past.iter().map(|p| p.1).collect::<Vec<_>>());
+    (1..=months)
+        .map(|ahead| {
+            let first = this_month + chrono::Months::new(ahead);
+            let next = first + chrono::Months::new(1);
+            let due: f64 = recurring
+                .iter()
+                .map(|r| -r.amount * due_in(r, first, next) as f64)
+                .sum();
+            ForecastMonth {
+                month: month_of(first),
+                income: cents(income),
+                recurring: cents(due),
+                other_spending: cents(other),
+                net: cents(income - due - other),
+            }
+        })
+        .collect()
+}
+
+/// How many times a recurring payment falls due in `first..next`.
+fn due_in(r: &Recurring, first: NaiveDate, next: NaiveDate) -> usize {
+    let step = |day: NaiveDate| match r.every {
+        "weekly" => day + Duration::days(7),
+        "yearly" => day + chrono::Months::new(12),
+        _ => day + chrono::Months::new(1),
+    };
+    let mut day = r.next;
+    let mut count = 0;
+    while day < next {
+        if day >= first {
+            count += 1;
+        }
+        day = step(day);
+    }
+    count
+}
+
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -320,6 +390,48 @@ mod tests {
             "{}",
             found[0].because
         );
+    }
+
+    #[test]
+    fn the_forecast_takes_usual_income_and_the_payments_due_each_month() {
+        let mut history = Vec::new();
+        for month in 8..=11 {
+            history.push(spend(
+                &format!("2026-{month:02}-01"),
+                "ACME",
+                3000.0,
+                "INCOME_WAGES",
+            ));
+            history.push(spend(
+                &format!("2026-{month:02}-05"),
+                "NETFLIX",
+                -15.0,
+                "ENTERTAINMENT_TV_AND_MOVIES",
+            ));
+            // Two shops a month, nine and then about twenty days apart: habit, not a schedule.
+            history.push(spend(
+                &format!("2026-{month:02}-03"),
+                "KROGER",
+                -150.0,
+                "FOOD_AND_DRINK_GROCERIES",
+            ));
+            history.push(spend(
+                &format!("2026-{month:02}-12"),
+                "KROGER",
+                -250.0,
+                "FOOD_AND_DRINK_GROCERIES",
+            ));
+        }
+        let ahead = forecast(&history, day("2026-12-03"), 3);
+        assert_eq!(
+            ahead.iter().map(|m| m.month.as_str()).collect::<Vec<_>>(),
+            vec!["2027-01", "2027-02", "2027-03"]
+        );
+        assert_eq!(
+            (ahead[0].income, ahead[0].recurring, ahead[0].other_spending),
+            (3000.0, 15.0, 400.0)
+        );
+        assert_eq!(ahead[0].net, 2585.0);
     }
 
     #[test]

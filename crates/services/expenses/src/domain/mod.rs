@@ -6,6 +6,7 @@ pub mod categorise;
 pub mod csv_file;
 pub mod insights;
 pub mod merchants;
+pub mod ofx_file;
 pub mod payee;
 pub mod question;
 pub mod synthetic;

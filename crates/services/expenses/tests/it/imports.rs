@@ -182,3 +182,33 @@ async fn a_json_batch_with_a_bad_field_names_it() {
         "{problem}"
     );
 }
+
+#[tokio::test]
+async fn an_ofx_statement_is_imported_like_a_csv_one() {
+    let ofx = "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><BANKTRANLIST>\n\
+        <STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20261103120000<TRNAMT>-54.21<FITID>1<NAME>KROGER #1234</STMTTRN>\n\
+        <STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20261105<TRNAMT>2500.00<FITID>2<NAME>PAYROLL ACME</STMTTRN>\n\
+        </BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>";
+    let request = crate::app()
+        .request(
+            "omar",
+            Method::POST,
+            "/api/v1/expenses/imports?account=savings",
+        )
+        .header("content-type", "application/x-ofx")
+        .body(ofx);
+    let (status, report) = crate::app().send(request).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    assert_eq!(report["imported"], 2);
+    let rows = get("omar", "/api/v1/expenses/transactions?month=2026-11").await;
+    let payroll = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["payee"] == "PAYROLL ACME")
+        .expect("the payroll row");
+    assert_eq!(
+        (payroll["category"].as_str(), payroll["account"].as_str()),
+        (Some("INCOME_WAGES"), Some("savings"))
+    );
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Expense import throughput on `miyagi up`: one CSV of N rows posted to /api/v1/expenses/imports,
+# in three shapes, with the preview endpoint (the same file read and checked, nothing filed or
+# stored) as the same-session baseline:
+#   known      rows whose payees the dictionary knows (stages 1–4 only)
+#   unknown    every row a payee of its own (each one embedded by MiniLM, stage 5)
+#   again      the `known` file re-imported: every row a duplicate
+#
+#   bash bench/expenses-import.sh [rows]       # default 10000; MIYAGI_BIN to skip the release build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rows=${1:-10000}
+bin=${MIYAGI_BIN:-}
+if [[ -z "$bin" ]]; then
+  cargo build --release -p miyagi
+  bin=./target/release/miyagi
+fi
+data=$(mktemp -d)
+port=18081
+MIYAGI_DATA_DIR="$data" MIYAGI_HTTP__BIND="127.0.0.1:$port" MIYAGI_TELEMETRY__LOG_FILTER=warn \
+  MIYAGI_DOCUMENTS__LIBRARY=false MIYAGI_HTTP__REQUEST_TIMEOUT_SECS=600 "$bin" up >/dev/null 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.5; done
+
+python3 - "$rows" "$data" <<'PY'
+import random, sys
+rows, out = int(sys.argv[1]), sys.argv[2]
+random.seed(7)
+known = ["KROGER #{} CINCINNATI OH", "STARBUCKS STORE {}", "SHELL OIL {}", "AMAZON MKTPL*{}", "TARGET 000{}", "UBER TRIP {}", "CVS/PHARMACY #{}"]
+def write(name, payee):
+    with open(f"{out}/{name}.csv", "w") as f:
+        f.write("Date,Description,Amount\n")
+        for i in range(rows):
+            day = f"2026-{1 + i % 11:02d}-{1 + i % 28:02d}"
+            f.write(f"{day},{payee(i)},-{random.uniform(3, 150):.2f}\n")
+write("known", lambda i: random.choice(known).format(random.randint(100, 9999)))
+words = ["OAK", "RIVER", "SUN", "STONE", "MAPLE", "NORTH", "BLUE", "GOLDEN", "CEDAR", "HARBOR", "PINE", "SILVER"]
+kinds = ["BISTRO", "MARKET", "STUDIO", "SUPPLY", "GARAGE", "TAVERN", "BAKERY", "OUTFITTERS", "CLINIC", "SALON"]
+# Payee keys drop digits, so each payee's own mark is its number spelled in letters.
+letters = lambda i: "".join(chr(65 + int(d)) for d in f"{i:05d}")
+write("unknown", lambda i: f"{random.choice(words)} {random.choice(kinds)} {letters(i)}")
+PY
+
+post() { # path file → seconds
+  curl -s -o /dev/null -w '%{time_total}' -X POST "http://127.0.0.1:$port$1" -H 'content-type: text/csv' --data-binary "@$2"
+}
+rate() { python3 -c "print(f'{$rows / $1:,.0f} rows/s ({$1:.2f} s)')"; }
+post /api/v1/expenses/imports/preview "$data/known.csv" >/dev/null   # warm-up
+echo "== baseline: preview (read and check only), $rows rows: $(rate "$(post /api/v1/expenses/imports/preview "$data/known.csv")")"
+echo "== known payees:   $(rate "$(post '/api/v1/expenses/imports?account=a' "$data/known.csv")")"
+echo "== again (dupes):  $(rate "$(post '/api/v1/expenses/imports?account=a' "$data/known.csv")")"
+echo "== unknown payees: $(rate "$(post '/api/v1/expenses/imports?account=b' "$data/unknown.csv")")"
