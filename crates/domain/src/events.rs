@@ -62,4 +62,6 @@ pub mod types {
     pub const EXPENSES_RECATEGORISED: &str = "miyagi.expenses.transaction.recategorised.v1";
     /// At this month's pace a budget will be overspent (`expenses::BudgetAtRisk`).
     pub const EXPENSES_BUDGET_AT_RISK: &str = "miyagi.expenses.budget.at_risk.v1";
+    /// A person's usual month of income and spending (`expenses::SpendingSummarised`).
+    pub const EXPENSES_SPENDING_SUMMARISED: &str = "miyagi.expenses.spending.summarised.v1";
 }

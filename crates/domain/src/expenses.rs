@@ -224,6 +224,22 @@ pub struct BudgetAtRisk {
     pub projected: f64,
 }
 
+/// `miyagi.expenses.spending.summarised.v1`: a person's usual month, from their last full months
+/// of transactions, published after each change to them. The advisor sizes the emergency reserve
+/// on the spending and projects savings from the difference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpendingSummarised {
+    pub owner: String,
+    /// Dollars a month, averaged over `months`.
+    pub monthly_income: f64,
+    pub monthly_spending: f64,
+    /// How many full months it averages (up to 3); 0: nothing is known (the account was deleted).
+    pub months: u32,
+    /// A later summary replaces an earlier one, never the reverse.
+    pub as_of: chrono::DateTime<chrono::Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

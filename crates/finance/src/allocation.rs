@@ -138,13 +138,25 @@ pub fn target(
     investable: f64,
     annual_income: f64,
 ) -> Allocation {
+    let reserve = amount(annual_income) * RESERVE_MONTHS / 12.0;
+    target_with_reserve(risk, current, investable, reserve)
+}
+
+/// [`target`] with the emergency reserve in dollars given: [`RESERVE_MONTHS`] of what the
+/// household actually spends, when its transactions say, rather than of its income.
+pub fn target_with_reserve(
+    risk: &RiskProfile,
+    current: Option<&Allocation>,
+    investable: f64,
+    reserve: f64,
+) -> Allocation {
+    let reserve = amount(reserve);
     let real_estate = current
         .map(|c| c.real_estate)
         .filter(|r| r.is_finite())
         .unwrap_or(0.0)
         .clamp(0.0, MAX_REAL_ESTATE);
     let rest = 1.0 - real_estate;
-    let reserve = amount(annual_income) * RESERVE_MONTHS / 12.0;
     let cash_share = if amount(investable) > 0.0 {
         (reserve / investable).clamp(0.02, 0.2)
     } else {

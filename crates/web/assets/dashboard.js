@@ -390,6 +390,7 @@ function projectionCard(advice) {
       h('li', {}, h('span', { class: 'key key-median' }), 'Median')),
     stats,
     h('p', { class: 'muted small' }, `In today’s money, from ${num(projection.paths, 0)} simulated market paths.`),
+    savingsNote(advice.engine?.household),
     dataTable,
   );
 }
@@ -413,6 +414,16 @@ function narrativeCard(advice) {
 
 // Whose words these are: the opening figures are always the engine's; after them, the model's
 // sentences unless they failed the checks for sense twice.
+/** Where the projection's savings and the cash reserve come from: the person's transactions, or income. */
+function savingsNote(household) {
+  if (!household || !Number.isFinite(household.annualSavings)) return null;
+  const flow = household.cashFlow;
+  const text = flow
+    ? `Saving ${money(household.annualSavings)} a year and a cash reserve of ${money(household.cashReserve)} (six months of spending), from your transactions: ${money(flow.monthlyIncome)} in and ${money(flow.monthlySpending)} out in a usual month (${flow.months} months).`
+    : `Saving ${money(household.annualSavings)} a year (15% of income) and a cash reserve of ${money(household.cashReserve)} (six months of income): import your transactions on the Spending page to base both on what you really spend.`;
+  return h('p', { class: 'muted small', 'data-testid': 'savings-from' }, text);
+}
+
 function writingNote(writing) {
   if (!writing) return null;
   const refused = Array.isArray(writing.refused) ? writing.refused : [];

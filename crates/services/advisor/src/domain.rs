@@ -151,7 +151,13 @@ impl Advisor {
         let household = household(&request.user_info, profile.as_ref())?;
         let asked = request;
         let (request, stocks_from) = &self.with_held_stocks(owner, asked).await?;
-        let engine = compute(&household, request, profile.as_ref().map(|p| p.version));
+        let cash_flow = self.store.spending(owner).await?;
+        let engine = compute(
+            &household,
+            request,
+            profile.as_ref().map(|p| p.version),
+            cash_flow,
+        );
         let prompt = self.prompts.personalize()?;
         let model = kernel.chat_model()?.model_id().to_string();
         let key = cache_key(&[

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     error::AdvisorError,
-    model::{EngineResult, HouseholdSummary, PersonalizeRequest, UserInfo},
+    model::{CashFlow, EngineResult, HouseholdSummary, PersonalizeRequest, UserInfo},
 };
 
 /// Retirement age assumed when neither the request nor a stored profile gives one.
@@ -53,11 +53,14 @@ pub fn household(
 }
 
 /// The finance engine's whole answer for a household and its holdings; `profile_version` is
-/// the stored profile's, recorded with the numbers it produced.
+/// the stored profile's, recorded with the numbers it produced. With the person's usual month
+/// (`cash_flow`, from their transactions) the emergency reserve is months of what they spend
+/// and the projection saves what they actually save; without, both are estimated from income.
 pub fn compute(
     household: &Household,
     request: &PersonalizeRequest,
     profile_version: Option<i64>,
+    cash_flow: Option<CashFlow>,
 ) -> EngineResult {
     let risk = risk::assess(household);
     let current = Allocation::from_holdings(
@@ -67,7 +70,15 @@ pub fn compute(
             .filter_map(|h| AssetClass::parse(&h.name).map(|c| (c, h.allocation))),
     );
     let investable = allocation::investable(household.assets, current.as_ref());
-    let target = allocation::target(&risk, current.as_ref(), investable, household.annual_income);
+    let cash_reserve = cash_flow.map_or(
+        household.annual_income / 12.0 * allocation::RESERVE_MONTHS,
+        |flow| flow.monthly_spending * allocation::RESERVE_MONTHS,
+    );
+    let annual_savings = cash_flow.map_or(
+        household.annual_income * projection::ASSUMED_SAVINGS_RATE,
+        |flow| ((flow.monthly_income - flow.monthly_spending) * 12.0).max(0.0),
+    );
+    let target = allocation::target_with_reserve(&risk, current.as_ref(), investable, cash_reserve);
     let drift = current
         .map(|c| allocation::drift(&c, &target))
         .unwrap_or_default();
@@ -94,7 +105,7 @@ pub fn compute(
     );
     let projection = projection::project(&ProjectionInput {
         starting_wealth: investable,
-        annual_savings: household.annual_income * projection::ASSUMED_SAVINGS_RATE,
+        annual_savings,
         years: household.years_to_retirement(),
         allocation: target,
         paths: projection::DEFAULT_PATHS,
@@ -109,6 +120,9 @@ pub fn compute(
             liabilities: household.liabilities,
             tolerance: household.tolerance,
             profile_version,
+            annual_savings,
+            cash_reserve,
+            cash_flow,
         },
         risk,
         target,
@@ -123,6 +137,27 @@ pub fn compute(
 mod tests {
     use super::*;
     use crate::model::fixtures::request;
+
+    #[test]
+    fn a_known_usual_month_sizes_the_reserve_on_spending_and_the_savings_on_what_is_left() {
+        let request = request();
+        let household = household(&request.user_info, None).unwrap();
+        let flow = CashFlow {
+            monthly_income: 6000.0,
+            monthly_spending: 4000.0,
+            months: 3,
+        };
+        let known = compute(&household, &request, None, Some(flow));
+        assert_eq!(
+            (known.household.cash_reserve, known.household.annual_savings),
+            (24_000.0, 24_000.0)
+        );
+        let guessed = compute(&household, &request, None, None);
+        assert_eq!(
+            guessed.household.annual_savings,
+            household.annual_income * projection::ASSUMED_SAVINGS_RATE
+        );
+    }
 
     #[test]
     fn request_fields_win_and_the_rest_must_come_from_somewhere() {

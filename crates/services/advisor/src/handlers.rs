@@ -1,5 +1,6 @@
-//! What the advisor consumes: `miyagi.user.profile.*` and `miyagi.markets.positions.*`. It keeps
-//! its own copy of each profile and of each paper account's positions (so it never reads another
+//! What the advisor consumes: `miyagi.user.profile.*`, `miyagi.markets.positions.*` and
+//! `miyagi.expenses.spending.summarised.v1`. It keeps its own copy of each profile, of each paper
+//! account's positions and of each person's usual month (so it never reads another
 //! service's tables) and, when a profile is updated, re-asks that person's last request so their
 //! advice follows their profile.
 
@@ -9,6 +10,7 @@ use async_trait::async_trait;
 use miyagi_domain::{
     advice::AdviceTrigger,
     events::{topics, types},
+    expenses::SpendingSummarised,
     markets::PositionsUpdated,
     user::{UserProfile, UserProfileDeleted},
 };
@@ -25,6 +27,8 @@ use crate::{
 pub const PROFILES: &str = "advisor-profiles";
 /// The consumer group that follows paper trading accounts.
 pub const PAPER_ACCOUNTS: &str = "advisor-paper-accounts";
+/// The consumer group that follows people's usual months from the expenses service.
+pub const SPENDING: &str = "advisor-spending";
 
 /// Keeps the advisor's copy of profiles current and refreshes advice when one changes.
 pub struct ProfileFollower(pub Arc<Advisor>);
@@ -141,6 +145,25 @@ impl EventHandler for PaperAccountFollower {
         self.0
             .store()
             .upsert_paper_positions(&event.data_as::<PositionsUpdated>()?)
+            .await
+            .map_err(transient)
+    }
+}
+
+/// Keeps the advisor's copy of each person's usual month (the expenses service's summary). As
+/// with positions, advice is not rewritten on each import; the next request uses the new month,
+/// which is part of what makes a request identical to an earlier one.
+pub struct SpendingFollower(pub Arc<Advisor>);
+
+#[async_trait]
+impl EventHandler for SpendingFollower {
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        if event.event_type != types::EXPENSES_SPENDING_SUMMARISED {
+            return Ok(());
+        }
+        self.0
+            .store()
+            .upsert_spending(&event.data_as::<SpendingSummarised>()?)
             .await
             .map_err(transient)
     }

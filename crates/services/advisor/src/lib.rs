@@ -11,7 +11,9 @@
 //! - `store`: the advisor's copy of profiles, and every piece of advice given.
 //! - `events`: what it publishes, `miyagi.advice.generated.v1`; `handlers`: what it consumes,
 //!   `miyagi.user.profile.*` (its own copy of each profile, and advice refreshed on a change)
-//!   and `miyagi.markets.positions.updated.v1` (the stocks of a request that names none).
+//!   `miyagi.markets.positions.updated.v1` (the stocks of a request that names none) and
+//!   `miyagi.expenses.spending.summarised.v1` (the usual month the reserve and savings are
+//!   sized on).
 //! - `prompts`: the Semantic Kernel prompt files; `progress`: stages and the narrative as it is
 //!   written.
 
@@ -39,7 +41,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     domain::Advisor,
-    handlers::{PaperAccountFollower, ProfileFollower, PAPER_ACCOUNTS, PROFILES},
+    handlers::{
+        PaperAccountFollower, ProfileFollower, SpendingFollower, PAPER_ACCOUNTS, PROFILES, SPENDING,
+    },
     store::AdviceStore,
 };
 
@@ -99,6 +103,11 @@ impl Service for AdvisorService {
                 PAPER_ACCOUNTS,
                 &[topics::MARKETS_ACCOUNT],
                 Arc::new(PaperAccountFollower(self.advisor.clone())),
+            ),
+            Consumer::new(
+                SPENDING,
+                &[topics::EXPENSES],
+                Arc::new(SpendingFollower(self.advisor.clone())),
             ),
         ]
     }

@@ -228,6 +228,24 @@ pub struct HouseholdSummary {
     pub tolerance: Tolerance,
     /// Profile version the advice was computed from; `None` when no profile was stored.
     pub profile_version: Option<i64>,
+    /// What the projection assumes is saved each year: income less spending when the person's
+    /// transactions tell both, else a fixed share of income.
+    pub annual_savings: f64,
+    /// The emergency reserve the cash target holds, in dollars.
+    pub cash_reserve: f64,
+    /// The usual month from the person's transactions, when the expenses service knows it;
+    /// `null`: the reserve and savings are estimated from income.
+    pub cash_flow: Option<CashFlow>,
+}
+
+/// A person's usual month from their transactions (the expenses service's summary).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CashFlow {
+    pub monthly_income: f64,
+    pub monthly_spending: f64,
+    /// How many full months it averages.
+    pub months: u32,
 }
 
 /// A request every unit test can start from: a moderate 40-year-old heavy in stocks, holding MSFT.

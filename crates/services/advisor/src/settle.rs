@@ -175,7 +175,7 @@ mod tests {
 
     fn engine() -> EngineResult {
         let r = request();
-        compute(&household(&r.user_info, None).unwrap(), &r, None)
+        compute(&household(&r.user_info, None).unwrap(), &r, None, None)
     }
 
     fn note(name: &str, note: &str) -> Note {

@@ -1,5 +1,6 @@
 //! The advisor's tables: its copy of each profile (kept from the users service's events), of
-//! each paper trading account's positions (from the markets service's), and every piece of
+//! each paper trading account's positions (from the markets service's), of each person's usual
+//! month of income and spending (from the expenses service's), and every piece of
 //! advice given. Advice is written together with its `advice.generated` event
 //! (transactional outbox) and, when an event caused it, with that event's inbox claim, so a
 //! redelivered event never produces a second piece of advice.
@@ -7,6 +8,7 @@
 use chrono::Utc;
 use miyagi_domain::{
     advice::AdviceTrigger,
+    expenses::SpendingSummarised,
     markets::{PositionValue, PositionsUpdated},
     user::UserProfile,
 };
@@ -19,7 +21,7 @@ use uuid::Uuid;
 
 use crate::{
     events,
-    model::{Advice, PersonalizeRequest},
+    model::{Advice, CashFlow, PersonalizeRequest},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +136,50 @@ impl AdviceStore {
             .map(|j| serde_json::from_str(&j))
             .transpose()?
             .unwrap_or_default())
+    }
+
+    /// Keeps the newest usual month of a person, forgetting one the expenses service no longer
+    /// knows (`months` 0); an older or repeated event changes nothing.
+    pub async fn upsert_spending(&self, summary: &SpendingSummarised) -> Result<(), StoreError> {
+        let as_of = timestamp(summary.as_of);
+        if summary.months == 0 {
+            sqlx::query("DELETE FROM advisor_spending WHERE owner = $1 AND as_of <= $2")
+                .bind(&summary.owner)
+                .bind(&as_of)
+                .execute(self.db.pool())
+                .await?;
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO advisor_spending (owner, monthly_income, monthly_spending, months, as_of) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (owner) DO UPDATE SET monthly_income = excluded.monthly_income,
+                 monthly_spending = excluded.monthly_spending, months = excluded.months, as_of = excluded.as_of
+             WHERE advisor_spending.as_of < excluded.as_of",
+        )
+        .bind(&summary.owner)
+        .bind(summary.monthly_income)
+        .bind(summary.monthly_spending)
+        .bind(i64::from(summary.months))
+        .bind(&as_of)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The owner's usual month, when their transactions tell it.
+    pub async fn spending(&self, owner: &str) -> Result<Option<CashFlow>, StoreError> {
+        let row = sqlx::query("SELECT monthly_income, monthly_spending, months FROM advisor_spending WHERE owner = $1")
+            .bind(owner)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|r| {
+            Ok(CashFlow {
+                monthly_income: r.try_get("monthly_income")?,
+                monthly_spending: r.try_get("monthly_spending")?,
+                months: u32::try_from(r.try_get::<i64, _>("months")?).unwrap_or(0),
+            })
+        })
+        .transpose()
     }
 
     /// Stores advice and its event in one transaction; with `event` (consumer, event id), only

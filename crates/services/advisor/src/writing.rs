@@ -338,7 +338,7 @@ mod tests {
     #[test]
     fn the_written_schema_allows_exactly_the_requests_classes_and_symbols() {
         let r = request();
-        let engine = compute(&household(&r.user_info, None).unwrap(), &r, None);
+        let engine = compute(&household(&r.user_info, None).unwrap(), &r, None, None);
         let schema = written_schema(&engine);
         let validator = jsonschema::validator_for(&schema).unwrap();
         let answer = |symbol: &str| {
@@ -354,7 +354,7 @@ mod tests {
     #[test]
     fn recommendations_carry_the_engines_action_before_the_models_note() {
         let r = request();
-        let engine = compute(&household(&r.user_info, None).unwrap(), &r, None);
+        let engine = compute(&household(&r.user_info, None).unwrap(), &r, None, None);
         let notes = vec![Note {
             name: "Stocks".into(),
             note: "Trim gently.".into(),

@@ -1,10 +1,11 @@
 //! The events this service publishes, all on `miyagi.expenses`, keyed by owner: a person's
 //! imports, corrections and budget alerts stay in order. Payloads carry ids, categories and
-//! counts; payees and amounts stay in the service (the at-risk alert names a budget's sums).
+//! counts; payees and amounts stay in the service (the at-risk alert names a budget's sums, the
+//! summary a usual month's).
 
 use miyagi_domain::{
     events::{topics, types},
-    expenses::{BudgetAtRisk, TransactionRecategorised, TransactionsImported},
+    expenses::{BudgetAtRisk, SpendingSummarised, TransactionRecategorised, TransactionsImported},
 };
 use miyagi_platform::events::CloudEvent;
 
@@ -28,6 +29,15 @@ pub fn budget_at_risk(payload: &BudgetAtRisk) -> CloudEvent {
     CloudEvent::new(
         SOURCE,
         types::EXPENSES_BUDGET_AT_RISK,
+        &payload.owner,
+        payload,
+    )
+}
+
+pub fn spending_summarised(payload: &SpendingSummarised) -> CloudEvent {
+    CloudEvent::new(
+        SOURCE,
+        types::EXPENSES_SPENDING_SUMMARISED,
         &payload.owner,
         payload,
     )

@@ -1,6 +1,7 @@
 //! What the service consumes: its own imports, whose payees nothing cheaper recognised are then
 //! filed by the model off the request path; and account deletions, on which it deletes all it
-//! holds of the person and turns their expense events into tombstones.
+//! holds of the person, turns their expense events into tombstones and publishes that their
+//! usual month is no longer known.
 
 use std::sync::Arc;
 
@@ -63,6 +64,12 @@ impl EventHandler for Erasure {
             .map_err(|e| HandlerError::Transient(e.into()))?;
         erasure::erase_kept_copies(self.expenses.store.db(), TOPIC, &deleted.user, &event.id)
             .await?;
+        // After the erasure, or it would be erased too: copies of the person's usual month
+        // (the advisor's) are told there is none.
+        self.expenses
+            .publish_forgotten(&deleted.user)
+            .await
+            .map_err(transient)?;
         tracing::info!(erased, "a deleted account's spending is gone");
         Ok(())
     }

@@ -284,3 +284,34 @@ pub struct Question {
     )]
     pub question: String,
 }
+
+/// Transactions every unit test can build from.
+#[cfg(test)]
+pub mod fixtures {
+    use super::*;
+
+    pub fn day(text: &str) -> NaiveDate {
+        text.parse().expect("a YYYY-MM-DD date")
+    }
+
+    /// A filed transaction of `amount` dollars at `payee` on `date`.
+    pub fn spend(date: &str, payee: &str, amount: f64, category: &str) -> Transaction {
+        Transaction {
+            id: Uuid::new_v4(),
+            account: "checking".into(),
+            date: day(date),
+            description: payee.into(),
+            payee: payee.into(),
+            amount,
+            mcc: None,
+            category: category.into(),
+            filed: Filing {
+                by: CategorySource::Merchant,
+                confidence: 0.9,
+                because: String::new(),
+                pending: false,
+            },
+            import_id: Uuid::nil(),
+        }
+    }
+}

@@ -415,6 +415,14 @@ impl ExpensesStore {
         Ok(true)
     }
 
+    /// Publishes an event on its own: one derived from what is stored, not a change of it.
+    pub async fn publish(&self, event: &CloudEvent) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        enqueue(&mut tx, event).await?;
+        outbox::commit(&self.db, tx).await?;
+        Ok(())
+    }
+
     /// Deletes everything held of `owner`.
     pub async fn erase(&self, owner: &str) -> Result<(), StoreError> {
         let mut tx = self.db.begin().await?;

@@ -294,33 +294,7 @@ fn median(values: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Filing;
-    use miyagi_domain::expenses::CategorySource;
-    use uuid::Uuid;
-
-    fn day(text: &str) -> NaiveDate {
-        text.parse().unwrap()
-    }
-
-    fn spend(date: &str, payee: &str, amount: f64, category: &str) -> Transaction {
-        Transaction {
-            id: Uuid::new_v4(),
-            account: "checking".into(),
-            date: day(date),
-            description: payee.into(),
-            payee: payee.into(),
-            amount,
-            mcc: None,
-            category: category.into(),
-            filed: Filing {
-                by: CategorySource::Rule,
-                confidence: 1.0,
-                because: String::new(),
-                pending: false,
-            },
-            import_id: Uuid::nil(),
-        }
-    }
+    use crate::model::fixtures::{day, spend};
 
     #[test]
     fn a_month_sums_spending_by_category_and_leaves_transfers_out() {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate, Utc};
 use miyagi_domain::expenses::{
-    category, BudgetAtRisk, TransactionRecategorised, TransactionsImported,
+    category, BudgetAtRisk, SpendingSummarised, TransactionRecategorised, TransactionsImported,
 };
 use miyagi_kernel::{EmbeddingModel, Kernel, KernelError};
 use sha2::{Digest, Sha256};
@@ -159,6 +159,7 @@ impl Expenses {
             *filed_by.entry(stage.to_string()).or_insert(0) += 1;
         }
         self.check_budgets(owner, Utc::now().date_naive()).await?;
+        self.publish_summary(owner, Utc::now().date_naive()).await?;
         Ok(ImportReport {
             import_id,
             imported: stored.imported.len(),
@@ -307,6 +308,56 @@ impl Expenses {
                 .alert_once(owner, &status.category, &month, &event)
                 .await?;
         }
+        Ok(())
+    }
+
+    /// Publishes the person's usual month: income and spending averaged over the last (up to)
+    /// three full months before `today`'s that hold transactions. Nothing when none do.
+    pub async fn publish_summary(
+        &self,
+        owner: &str,
+        today: NaiveDate,
+    ) -> Result<(), ExpensesError> {
+        let this_month = today.with_day(1).expect("day 1");
+        let from = this_month - chrono::Months::new(3);
+        let before = this_month - chrono::Duration::days(1);
+        let transactions = self
+            .store
+            .transactions(owner, from, before, None, i64::MAX, 0)
+            .await?;
+        let months = insights::months(&transactions);
+        if months.is_empty() {
+            return Ok(());
+        }
+        let count = months.len() as f64;
+        let summary = SpendingSummarised {
+            owner: owner.into(),
+            monthly_income: (months.iter().map(|m| m.income).sum::<f64>() / count * 100.0).round()
+                / 100.0,
+            monthly_spending: (months.iter().map(|m| m.spending).sum::<f64>() / count * 100.0)
+                .round()
+                / 100.0,
+            months: months.len() as u32,
+            as_of: Utc::now(),
+        };
+        self.store
+            .publish(&events::spending_summarised(&summary))
+            .await?;
+        Ok(())
+    }
+
+    /// After an account's erasure: a summary of nothing, so whoever kept a copy forgets it.
+    pub async fn publish_forgotten(&self, owner: &str) -> Result<(), ExpensesError> {
+        let nothing = SpendingSummarised {
+            owner: owner.into(),
+            monthly_income: 0.0,
+            monthly_spending: 0.0,
+            months: 0,
+            as_of: Utc::now(),
+        };
+        self.store
+            .publish(&events::spending_summarised(&nothing))
+            .await?;
         Ok(())
     }
 

@@ -465,12 +465,7 @@ pub fn span(query: &Query) -> (NaiveDate, NaiveDate) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Filing;
-    use miyagi_domain::expenses::CategorySource;
-
-    fn day(text: &str) -> NaiveDate {
-        text.parse().unwrap()
-    }
+    use crate::model::fixtures::{day, spend};
 
     const TODAY: &str = "2026-12-03";
 
@@ -527,26 +522,6 @@ mod tests {
             parse("Will it rain tomorrow?", day(TODAY)),
             Err(SUPPORTED.to_string())
         );
-    }
-
-    fn spend(date: &str, payee: &str, amount: f64, category: &str) -> Transaction {
-        Transaction {
-            id: uuid::Uuid::new_v4(),
-            account: "checking".into(),
-            date: day(date),
-            description: payee.into(),
-            payee: payee.into(),
-            amount,
-            mcc: None,
-            category: category.into(),
-            filed: Filing {
-                by: CategorySource::Merchant,
-                confidence: 0.9,
-                because: String::new(),
-                pending: false,
-            },
-            import_id: uuid::Uuid::nil(),
-        }
     }
 
     #[test]

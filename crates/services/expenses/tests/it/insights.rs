@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
+use chrono::{Datelike, Utc};
 use miyagi_domain::events::{topics, types};
 use miyagi_expenses::synthetic;
 use miyagi_testing::log;
@@ -225,4 +225,45 @@ async fn a_question_in_plain_words_is_answered_with_the_summed_figures() {
         .as_str()
         .unwrap()
         .starts_with("I can answer how much you spent"));
+}
+
+#[tokio::test]
+async fn the_usual_month_is_published_after_an_import_and_forgotten_with_the_account() {
+    let this_month = Utc::now().date_naive().with_day(1).unwrap();
+    let rows: Vec<_> = (1..=3)
+        .flat_map(|back| {
+            let day = (this_month - chrono::Months::new(back)).to_string();
+            [
+                json!({ "date": day, "description": "PAYROLL DEPOSIT ACME", "amount": 3000.0 }),
+                json!({ "date": day, "description": format!("KROGER {back}"), "amount": -1000.0 - f64::from(back) }),
+            ]
+        })
+        .collect();
+    add("pia", json!(rows)).await;
+    let events = log::events_once(server().bus.as_ref(), topics::EXPENSES, "pia", |events| {
+        events
+            .iter()
+            .any(|e| e.event_type == types::EXPENSES_SPENDING_SUMMARISED)
+    })
+    .await;
+    let month = &events
+        .iter()
+        .find(|e| e.event_type == types::EXPENSES_SPENDING_SUMMARISED)
+        .unwrap()
+        .data;
+    assert_eq!(
+        (
+            month["monthlyIncome"].as_f64(),
+            month["monthlySpending"].as_f64(),
+            month["months"].as_u64()
+        ),
+        (Some(3000.0), Some(1002.0), Some(3))
+    );
+    log::announce_account_deletion(server().bus.as_ref(), "pia").await;
+    log::events_once(server().bus.as_ref(), topics::EXPENSES, "pia", |events| {
+        events
+            .iter()
+            .any(|e| e.event_type == types::EXPENSES_SPENDING_SUMMARISED && e.data["months"] == 0)
+    })
+    .await;
 }

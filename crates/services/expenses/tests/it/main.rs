@@ -28,7 +28,7 @@ fn server() -> &'static Server {
             let test = TestContext::new(
                 &[
                     "alice", "bob", "carol", "dave", "erin", "frank", "gina", "hal", "ivan",
-                    "judy", "ken", "lena", "mia", "nora", "omar",
+                    "judy", "ken", "lena", "mia", "nora", "omar", "pia",
                 ],
                 |config| {
                     config.http.request_timeout_secs = 600;
