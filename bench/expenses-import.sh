@@ -6,11 +6,12 @@
 #   unknown    every row a payee of its own (each one embedded by MiniLM, stage 5)
 #   again      the `known` file re-imported: every row a duplicate
 #
-#   bash bench/expenses-import.sh [rows]       # default 10000; MIYAGI_BIN to skip the release build
+#   bash bench/expenses-import.sh [rows] [binary]   # default 10000 rows, a release build
+# (The binary is an argument, not a MIYAGI_ variable: `miyagi` reads every one of those as config.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-10000}
-bin=${MIYAGI_BIN:-}
+bin=${2:-}
 if [[ -z "$bin" ]]; then
   cargo build --release -p miyagi
   bin=./target/release/miyagi
@@ -18,10 +19,13 @@ fi
 data=$(mktemp -d)
 port=18081
 MIYAGI_DATA_DIR="$data" MIYAGI_HTTP__BIND="127.0.0.1:$port" MIYAGI_TELEMETRY__LOG_FILTER=warn \
-  MIYAGI_DOCUMENTS__LIBRARY=false MIYAGI_HTTP__REQUEST_TIMEOUT_SECS=600 "$bin" up >/dev/null 2>&1 &
+  MIYAGI_DOCUMENTS__LIBRARY=false MIYAGI_HTTP__REQUEST_TIMEOUT_SECS=600 "$bin" up >"$data/miyagi.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.5; done
+until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
+  kill -0 $pid 2>/dev/null || { echo "miyagi did not start:"; tail -5 "$data/miyagi.log"; exit 1; }
+  sleep 0.5
+done
 
 python3 - "$rows" "$data" <<'PY'
 import random, sys
