@@ -10,6 +10,7 @@
 //! - [`outage`]: a relay in front of a real server that a test can cut and restore.
 //! - [`disk`]: a small filesystem of a test's own that it can fill and free.
 //! - [`log`]: the event log as a test reads it.
+//! - [`postgres`]: a database of a test's own on the test PostgreSQL server.
 //! - `models` (feature `models`): the local chat and embedding models, loaded once per binary.
 
 mod app;
@@ -20,5 +21,6 @@ pub mod log;
 pub mod models;
 pub mod openai;
 pub mod outage;
+pub mod postgres;
 
 pub use app::{api_key, Reply, TestApp, TestContext};

@@ -5,6 +5,7 @@
 mod filing;
 mod imports;
 mod insights;
+mod postgres;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};

@@ -69,18 +69,7 @@ pub async fn get(app: &TestApp, user: &str, path: &str) -> Value {
 
 /// A new, empty database on the test PostgreSQL server, for a test that runs the service there.
 pub async fn fresh_postgres() -> String {
-    use sqlx::{Connection, Executor};
-    let server = miyagi_platform::db::testing::postgres_url();
-    let name = format!("markets_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&server)
-        .await
-        .expect("the test PostgreSQL");
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("a test database");
-    let (base, _) = server.rsplit_once('/').expect("a database URL");
-    format!("{base}/{name}")
+    miyagi_testing::postgres::fresh_database("markets").await
 }
 
 /// Places an order and returns the answer.
