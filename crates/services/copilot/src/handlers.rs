@@ -4,6 +4,8 @@
 //! - `miyagi.user.profile.*`: its copy of each profile (the persona's voice, the figures);
 //! - `miyagi.advice.generated.v1`: its copy of each person's latest advice, for the coach's
 //!   advice tool;
+//! - `miyagi.expenses.spending.summarised.v1`: its copy of each person's usual month, for the
+//!   coach's spending tool;
 //! - `miyagi.user.account.deleted.v1`: every chat, message, memory and profile copy of that
 //!   person is deleted.
 
@@ -14,6 +16,7 @@ use miyagi_domain::{
     advice::AdviceGenerated,
     chat::{Author, ChatMessageCreated},
     events::{topics, types},
+    expenses::SpendingSummarised,
     user::{AccountDeleted, UserProfile, UserProfileDeleted},
     RESERVED_PREFIX,
 };
@@ -109,6 +112,10 @@ impl EventHandler for PeopleFollower {
             }
             types::ADVICE_GENERATED => store
                 .upsert_advice(&event.data_as::<AdviceGenerated>()?)
+                .await
+                .map_err(from_store),
+            types::EXPENSES_SPENDING_SUMMARISED => store
+                .upsert_spending(&event.data_as::<SpendingSummarised>()?)
                 .await
                 .map_err(from_store),
             types::USER_ACCOUNT_DELETED => {

@@ -99,7 +99,12 @@ impl Service for CopilotService {
             ),
             Consumer::new(
                 handlers::PEOPLE,
-                &[topics::USER_PROFILE, topics::ADVICE, topics::USER_ACCOUNT],
+                &[
+                    topics::USER_PROFILE,
+                    topics::ADVICE,
+                    topics::USER_ACCOUNT,
+                    topics::EXPENSES,
+                ],
                 Arc::new(handlers::PeopleFollower(self.copilot.clone())),
             ),
         ]

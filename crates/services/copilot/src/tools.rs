@@ -16,6 +16,7 @@ use std::sync::Arc;
 use miyagi_domain::{
     advice::{AdviceGenerated, AdviceTrigger},
     document::LIBRARY_OWNER,
+    expenses::SpendingSummarised,
 };
 use miyagi_finance::allocation::{Allocation, AssetClass};
 use miyagi_kernel::{chat::ToolCall, KernelError, NativeFunction, Plugin, ToolOutcome};
@@ -34,12 +35,15 @@ pub const ADVICE: &str = "advice-latest";
 pub const PROJECTION: &str = "finance-projection";
 pub const REBALANCE: &str = "finance-rebalance";
 pub const SEARCH: &str = "documents-search";
+pub const SPENDING: &str = "spending-month";
 /// Passages a search returns.
 const SEARCH_PASSAGES: usize = 3;
 const NO_PROFILE: &str = "They have no profile yet: their age, income, assets and risk \
 tolerance are unknown. Do not guess them; suggest they fill in their profile.";
 const NO_ADVICE: &str = "Miyagi's advisor has not advised them yet; they can ask for advice \
 on the Advice page.";
+const NO_SPENDING: &str = "Their spending is not known: they have not imported a full month of \
+bank transactions. They can on the Spending page.";
 /// How much of the advice the tool states: enough to speak of it, bounded so the figures part
 /// of a prompt stays small.
 const ADVICE_SENTENCES: usize = 3;
@@ -112,6 +116,20 @@ pub fn plugins(store: CopilotStore, passages: Arc<dyn Retriever>) -> Vec<Plugin>
             }
         },
     );
+    let months = store.clone();
+    let spending = NativeFunction::for_user(
+        "spending",
+        "month",
+        "The person's usual month from their own bank transactions: what comes in, what goes \
+         out, and what is left.",
+        move |owner: String, _: Nothing| {
+            let store = months.clone();
+            async move {
+                let month = store.spending(&owner).await.map_err(|e| e.to_string())?;
+                Ok(month.as_ref().map_or(NO_SPENDING.into(), spending_text))
+            }
+        },
+    );
     let projections = store.clone();
     let projection = NativeFunction::for_user(
         "finance",
@@ -167,7 +185,26 @@ pub fn plugins(store: CopilotStore, passages: Arc<dyn Retriever>) -> Vec<Plugin>
         Plugin::new("advice", vec![advice]),
         Plugin::new("finance", vec![projection, rebalance]),
         Plugin::new("documents", vec![search]),
+        Plugin::new("spending", vec![spending]),
     ]
+}
+
+/// The usual month as the coach reads it, every figure the expenses service's.
+fn spending_text(month: &SpendingSummarised) -> String {
+    let left = month.monthly_income - month.monthly_spending;
+    let share = if month.monthly_income > 0.0 {
+        format!(
+            " ({:.0}% of what comes in)",
+            left / month.monthly_income * 100.0
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "In a usual month (the average of their last {} full months of bank transactions) they \
+         take in ${:.2} and spend ${:.2}, leaving ${:.2}{share}.",
+        month.months, month.monthly_income, month.monthly_spending, left
+    )
 }
 
 /// The advice as the coach reads it: its date and why it was given, the first of its words,
@@ -289,6 +326,9 @@ impl Planner {
         if let Some(mix) = stated_mix(question) {
             calls.push(call(REBALANCE, mix));
         }
+        if mentions_spending(question) {
+            calls.push(call(SPENDING, json!({})));
+        }
         Ok(calls)
     }
 }
@@ -319,6 +359,14 @@ fn mentions_advice(question: &str) -> bool {
         .split(|c: char| !c.is_alphanumeric())
         .map(str::to_lowercase)
         .any(|w| w.starts_with("advi") || w.starts_with("recommend"))
+}
+
+/// "How much do I spend?", "Am I over budget?": a question about spending names it.
+fn mentions_spending(question: &str) -> bool {
+    question
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .any(|w| w.starts_with("spen") || w.starts_with("budget") || w.starts_with("expens"))
 }
 
 /// The mix a person states in their question ("I hold 80% stocks and 20% in bonds"), as the
@@ -366,6 +414,28 @@ mod tests {
                 {"assetClass": "Cash", "amount": 5.0},
             ]})
         );
+    }
+
+    #[test]
+    fn the_usual_month_is_stated_with_what_is_left_of_it() {
+        let month = SpendingSummarised {
+            owner: "ann".into(),
+            monthly_income: 6000.0,
+            monthly_spending: 4500.0,
+            months: 3,
+            as_of: chrono::Utc::now(),
+        };
+        assert_eq!(
+            spending_text(&month),
+            "In a usual month (the average of their last 3 full months of bank transactions) they take in $6000.00 and spend $4500.00, leaving $1500.00 (25% of what comes in)."
+        );
+    }
+
+    #[test]
+    fn a_question_about_spending_looks_up_the_usual_month() {
+        assert!(mentions_spending("How much do I spend a month?"));
+        assert!(mentions_spending("Am I over budget?"));
+        assert!(!mentions_spending("What are index fund fees?"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod advice;
 mod memories;
 mod profiles;
+mod spending;
 
 use chrono::Utc;
 use miyagi_domain::{
@@ -247,7 +248,7 @@ impl CopilotStore {
             delete_chat_in(&mut tx, owner, parse_uuid(id)?).await?;
         }
         memories::delete_all(&mut tx, owner).await?;
-        for table in ["profiles", "advice"] {
+        for table in ["profiles", "advice", "spending"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE owner = $1"))
                 .bind(owner)
                 .execute(&mut *tx)

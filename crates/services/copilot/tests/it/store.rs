@@ -6,6 +6,7 @@ use miyagi_domain::{
     advice::{AdviceGenerated, AdviceTrigger},
     chat::{Author, MemoryKind},
     events::types,
+    expenses::SpendingSummarised,
 };
 use miyagi_platform::{
     db::{testing::fresh, Backend},
@@ -20,6 +21,7 @@ miyagi_platform::on_both_backends!(
     events_carry_ids_and_never_what_was_said,
     a_persons_chat_events_share_one_key_across_their_chats,
     the_advice_copy_keeps_the_newest_and_goes_with_its_profile_and_account,
+    the_usual_month_copy_keeps_the_newest_and_is_forgotten_when_unknown,
 );
 
 async fn store(backend: Backend) -> (CopilotStore, tempfile::TempDir) {
@@ -298,4 +300,32 @@ async fn the_advice_copy_keeps_the_newest_and_goes_with_its_profile_and_account(
         .unwrap();
     store.delete_account("ada").await.unwrap();
     assert_eq!(store.latest_advice("ada").await.unwrap(), None);
+}
+
+async fn the_usual_month_copy_keeps_the_newest_and_is_forgotten_when_unknown(backend: Backend) {
+    let (store, _g) = store(backend).await;
+    let now = chrono::Utc::now();
+    let month = |spending: f64, months: u32, as_of| SpendingSummarised {
+        owner: "ann".into(),
+        monthly_income: 5000.0,
+        monthly_spending: spending,
+        months,
+        as_of,
+    };
+    store.upsert_spending(&month(3000.0, 3, now)).await.unwrap();
+    store
+        .upsert_spending(&month(9999.0, 3, now - chrono::Duration::minutes(1)))
+        .await
+        .unwrap();
+    let kept = store.spending("ann").await.unwrap().unwrap();
+    assert_eq!(
+        kept.monthly_spending, 3000.0,
+        "an older summary changes nothing"
+    );
+    assert!(store.spending("bob").await.unwrap().is_none());
+    store
+        .upsert_spending(&month(0.0, 0, now + chrono::Duration::minutes(1)))
+        .await
+        .unwrap();
+    assert!(store.spending("ann").await.unwrap().is_none());
 }
