@@ -174,7 +174,11 @@ pub fn nearest(vector: &[f32], examples: &[Example]) -> Nearest {
                 label(&best.category),
                 about(&best.category)
             ),
-            _ => format!("like {}, filed under {}", best.text, label(&best.category)),
+            _ => format!(
+                "close to {}, a known {} merchant",
+                best.text,
+                label(&best.category).to_lowercase()
+            ),
         };
         // A close call is still filed by meaning: measured on the synthetic households, the
         // nearest category beat the small local model's choice between the close ones (BENCHMARKS.md).
