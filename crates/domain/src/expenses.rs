@@ -145,6 +145,8 @@ pub enum CategorySource {
     Mcc,
     /// A merchant Miyagi knows by name.
     Merchant,
+    /// A word of the payee's that one category's description names ("TRATTORIA", "BARBER").
+    Keyword,
     /// The nearest already-categorised payees, by meaning.
     Similar,
     /// The local model, choosing from the category list.
@@ -162,6 +164,7 @@ impl CategorySource {
             Self::Learned => "learned",
             Self::Mcc => "mcc",
             Self::Merchant => "merchant",
+            Self::Keyword => "keyword",
             Self::Similar => "similar",
             Self::Model => "model",
             Self::Person => "person",
@@ -175,6 +178,7 @@ impl CategorySource {
             Self::Learned,
             Self::Mcc,
             Self::Merchant,
+            Self::Keyword,
             Self::Similar,
             Self::Model,
             Self::Person,

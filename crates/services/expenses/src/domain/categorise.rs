@@ -4,7 +4,8 @@
 //! 1. the person's own rules;
 //! 2. rules learned from their corrections;
 //! 3. the bank's merchant category code;
-//! 4. merchants known by name;
+//! 4. merchants known by name, then a word of the payee's that only one category's description
+//!    names ("GOLDEN DRAGON RESTAURANT", "MAIN STREET BARBER SHOP");
 //! 5. the nearest payees already filed, by meaning (MiniLM embeddings of the person's corrected
 //!    payees, the known merchants and the categories' descriptions);
 //! 6. the model, choosing among the categories nearest in meaning.
@@ -84,13 +85,69 @@ pub fn by_rules(description: &str, key: &str, mcc: Option<u16>, rules: &[Rule]) 
             ),
         ));
     }
-    merchants::by_name(&upper).map(|(name, id)| {
-        Filed::new(
+    if let Some((name, id)) = merchants::by_name(&upper) {
+        return Some(Filed::new(
             id,
             CategorySource::Merchant,
             0.9,
             format!("known merchant {name} ({})", label(id)),
-        )
+        ));
+    }
+    by_keyword(key)
+}
+
+/// Words too common to tell categories apart, even where only one description happens to use them.
+const NOT_KEYWORDS: &[&str] = &[
+    "with", "your", "from", "other", "anything", "fits", "nowhere", "else", "paid", "money",
+    "bill", "store", "shop", "chain",
+];
+
+/// Each word (4 letters or more, a plural's `s` dropped) that exactly one category's label and
+/// description use, with that category.
+fn keywords() -> &'static std::collections::HashMap<String, &'static str> {
+    static KEYWORDS: std::sync::OnceLock<std::collections::HashMap<String, &'static str>> =
+        std::sync::OnceLock::new();
+    KEYWORDS.get_or_init(|| {
+        let mut seen: std::collections::HashMap<String, Option<&'static str>> =
+            std::collections::HashMap::new();
+        for c in miyagi_domain::expenses::CATEGORIES
+            .iter()
+            .filter(|c| c.id != UNCATEGORISED)
+        {
+            let mut words: Vec<String> = words_of(&format!("{} {}", c.label, c.about)).collect();
+            words.sort();
+            words.dedup();
+            for word in words {
+                seen.entry(word)
+                    .and_modify(|owner| *owner = None)
+                    .or_insert(Some(c.id));
+            }
+        }
+        seen.into_iter()
+            .filter_map(|(word, owner)| Some((word, owner?)))
+            .collect()
+    })
+}
+
+fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() >= 4)
+        .map(|w| w.to_lowercase().trim_end_matches('s').to_string())
+        .filter(|w| !NOT_KEYWORDS.contains(&w.as_str()))
+}
+
+/// Stage 4, second half: the first of the payee's words that names one category only.
+fn by_keyword(key: &str) -> Option<Filed> {
+    let keywords = keywords();
+    words_of(key).find_map(|word| {
+        keywords.get(&word).map(|id| {
+            Filed::new(
+                id,
+                CategorySource::Keyword,
+                0.8,
+                format!("“{}” names {}", word.to_uppercase(), label(id)),
+            )
+        })
     })
 }
 
@@ -174,10 +231,15 @@ pub fn nearest(vector: &[f32], examples: &[Example]) -> Nearest {
                 label(&best.category),
                 about(&best.category)
             ),
-            _ => format!(
+            ExampleKind::Merchant => format!(
                 "close to {}, a known {} merchant",
                 best.text,
                 label(&best.category).to_lowercase()
+            ),
+            ExampleKind::Person => format!(
+                "close to {}, which you filed under {}",
+                best.text,
+                label(&best.category)
             ),
         };
         // A close call is still filed by meaning: measured on the synthetic households, the
@@ -254,7 +316,7 @@ mod tests {
                 .by,
             CategorySource::Learned
         );
-        assert!(by_rules("JOES PLACE PIZZA", "JOES PLACE PIZZA", None, &rules).is_none());
+        assert!(by_rules("JOES PLACE ANNEX", "JOES PLACE ANNEX", None, &rules).is_none());
     }
 
     #[test]
@@ -267,8 +329,24 @@ mod tests {
     }
 
     #[test]
+    fn a_word_only_one_category_names_files_by_it() {
+        let filed = by_rules("TST* MARIOS TRATTORIA", "MARIOS TRATTORIA", None, &[]).unwrap();
+        assert_eq!(
+            (filed.category.as_str(), filed.by),
+            ("FOOD_AND_DRINK_RESTAURANT", CategorySource::Keyword)
+        );
+        assert_eq!(filed.because, "“TRATTORIA” names Restaurants");
+    }
+
+    #[test]
+    fn a_word_several_categories_use_names_none() {
+        // "bar": a sushi bar, an espresso bar, a bar that pours beer.
+        assert!(by_rules("HARBOR BAR", "HARBOR BAR", None, &[]).is_none());
+    }
+
+    #[test]
     fn an_unknown_payee_goes_to_the_later_stages() {
-        assert!(by_rules("MARIOS TRATTORIA", "MARIOS TRATTORIA", None, &[]).is_none());
+        assert!(by_rules("ZQXV KRLM", "ZQXV KRLM", None, &[]).is_none());
     }
 
     fn example(text: &str, category: &str, kind: ExampleKind, vector: Vec<f32>) -> Example {
