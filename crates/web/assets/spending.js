@@ -12,7 +12,7 @@ import { field } from './profile.js';
 
 const usdFormat = new Intl.NumberFormat(undefined, { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const usd = (x) => (Number.isFinite(x) ? usdFormat.format(x) : '—');
-const STAGES = { rule: 'your rule', learned: 'learned', mcc: 'bank code', merchant: 'known merchant', similar: 'similar payee', model: 'model', person: 'you', none: 'unknown' };
+const STAGES = { rule: 'your rule', learned: 'learned', mcc: 'bank code', merchant: 'known merchant', keyword: 'its name', similar: 'similar payee', model: 'model', person: 'you', none: 'unknown' };
 
 export async function render(root, ctx) {
   const { signal, hub, toast } = ctx;
