@@ -88,7 +88,8 @@ impl Expenses {
                 .or_insert(0);
             let filed =
                 categorise::by_rules(&transaction.description, &payee, transaction.mcc, &rules);
-            if filed.is_none() {
+            // A description without letters ("#1234") has no payee to compare: it stays unknown.
+            if filed.is_none() && !payee.is_empty() {
                 unknown.entry(payee.clone()).or_default().push(i);
             }
             filable.push(Filable {
@@ -102,17 +103,7 @@ impl Expenses {
         if !unknown.is_empty() {
             let examples = self.examples(owner).await?;
             let keys: Vec<String> = unknown.keys().cloned().collect();
-            let texts: Vec<String> = keys
-                .iter()
-                .map(|k| {
-                    if k.is_empty() {
-                        "unknown".into()
-                    } else {
-                        k.clone()
-                    }
-                })
-                .collect();
-            let vectors = self.embedder.embed(&texts).await?;
+            let vectors = self.embedder.embed(&keys).await?;
             for (key, vector) in keys.iter().zip(vectors) {
                 let decided = categorise::nearest(&vector, &examples);
                 for &i in &unknown[key] {
