@@ -179,7 +179,7 @@ export async function render(root, ctx) {
             h('tbody', {}, insights.forecast.map((m) => h('tr', {},
               h('th', {}, m.month), h('td', { class: 'num' }, usd(m.income)), h('td', { class: 'num' }, usd(m.recurring)),
               h('td', { class: 'num' }, usd(m.otherSpending)), h('td', { class: ['num', m.net < 0 ? 'down' : 'up'] }, usd(m.net))))))
-          : null,
+          : h('p', { class: 'muted' }, 'A forecast needs at least one full month of transactions.'),
         h('h3', {}, 'Recurring payments'),
         insights.recurring.length
           ? h('ul', { class: 'plain-list' }, insights.recurring.map((r) => h('li', { 'data-testid': 'recurring' },
@@ -191,8 +191,8 @@ export async function render(root, ctx) {
           h('tbody', {}, transactions.map((t) => h('tr', { 'data-testid': 'transaction', 'data-id': t.id, 'data-by': t.filed.by },
             h('td', {}, t.date), h('td', {}, t.description), h('td', { class: ['num', t.amount < 0 ? 'down' : 'up'] }, usd(t.amount)),
             h('td', {}, categorySelect(t)),
-            h('td', { class: 'muted', title: `confidence ${Math.round(t.filed.confidence * 100)}%` },
-              t.filed.pending ? 'the model is filing it…' : `${STAGES[t.filed.by] || t.filed.by}: ${t.filed.because}`)))))
+            h('td', { class: 'muted', title: `${STAGES[t.filed.by] || t.filed.by}, confidence ${Math.round(t.filed.confidence * 100)}%` },
+              t.filed.pending ? 'the model is filing it…' : t.filed.because)))))
         : notice('info', 'No transactions yet', 'Import a CSV export from your bank, or add a demo household to look around.'));
     } catch (err) {
       if (!signal.aborted) replace(chartBody, notice('error', 'Could not load your spending', err.message));

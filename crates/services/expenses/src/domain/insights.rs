@@ -18,7 +18,8 @@ pub fn month_of(day: NaiveDate) -> String {
 }
 
 fn cents(dollars: f64) -> f64 {
-    (dollars * 100.0).round() / 100.0
+    // `+ 0.0` turns a negative zero (nothing due, negated) into the zero a person expects.
+    (dollars * 100.0).round() / 100.0 + 0.0
 }
 
 /// Each month's income, spending and savings rate, oldest first. Transfers between a person's
@@ -239,6 +240,14 @@ pub fn forecast(transactions: &[Transaction], today: NaiveDate, months: u32) -> 
             (income, other)
         })
         .collect();
+    if recurring.is_empty()
+        && past
+            .iter()
+            .all(|(income, other)| *income == 0.0 && *other == 0.0)
+    {
+        // No full month behind today's: a forecast of zeros would only look like one.
+        return Vec::new();
+    }
     let income = median(&past.iter().map(|p| p.0).collect::<Vec<_>>());
     let other = median(&past.iter().map(|p| p.1).collect::<Vec<_>>());
     (1..=months)
@@ -406,6 +415,17 @@ mod tests {
             (3000.0, 15.0, 400.0)
         );
         assert_eq!(ahead[0].net, 2585.0);
+    }
+
+    #[test]
+    fn without_a_full_month_behind_there_is_no_forecast() {
+        let this_month = [spend(
+            "2026-12-02",
+            "KROGER",
+            -50.0,
+            "FOOD_AND_DRINK_GROCERIES",
+        )];
+        assert!(forecast(&this_month, day("2026-12-03"), 3).is_empty());
     }
 
     #[test]
