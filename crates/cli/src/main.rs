@@ -149,6 +149,8 @@ enum ServiceName {
     Markets,
     /// Bank transactions filed into categories, budgets and spending insights.
     Expenses,
+    /// Durable multi-step runs (rebalancing, retirement planning) that wait for approval.
+    Agents,
     /// The web UI and the live event stream it follows; starts last, to list the others.
     Web,
 }
@@ -266,6 +268,12 @@ impl ServiceName {
                         },
                     )
                     .await?,
+                ))
+            }
+            ServiceName::Agents => {
+                let models = models()?;
+                Some(Box::new(
+                    miyagi_agents::AgentsService::start(context, models.writer.clone()).await?,
                 ))
             }
             ServiceName::Web => Some(Box::new(miyagi_web::WebService::new(SystemInfo {

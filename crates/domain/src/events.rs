@@ -27,6 +27,9 @@ pub mod topics {
     /// A person's spending: imports, corrections and budget alerts, keyed by owner so a
     /// person's changes stay in order.
     pub const EXPENSES: &str = "miyagi.expenses";
+    /// Agent runs and what they ask other services to do, keyed by owner so a person's runs
+    /// move on in order.
+    pub const AGENTS: &str = "miyagi.agents";
 }
 
 pub mod types {
@@ -64,4 +67,9 @@ pub mod types {
     pub const EXPENSES_BUDGET_AT_RISK: &str = "miyagi.expenses.budget.at_risk.v1";
     /// A person's usual month of income and spending (`expenses::SpendingSummarised`).
     pub const EXPENSES_SPENDING_SUMMARISED: &str = "miyagi.expenses.spending.summarised.v1";
+    /// A run moved on: a step recorded, an approval asked for or given (`agents::RunChanged`).
+    pub const AGENTS_RUN_CHANGED: &str = "miyagi.agents.run.changed.v1";
+    /// Paper orders a person approved in a run, for the markets service to place
+    /// (`agents::OrdersApproved`).
+    pub const AGENTS_ORDERS_APPROVED: &str = "miyagi.agents.orders.approved.v1";
 }

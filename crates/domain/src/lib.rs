@@ -13,6 +13,7 @@ macro_rules! reserved_prefix {
 }
 
 pub mod advice;
+pub mod agents;
 pub mod chat;
 pub mod document;
 pub mod events;

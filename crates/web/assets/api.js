@@ -152,6 +152,12 @@ export const api = {
   setBudget: (category, monthlyLimit) => request('PUT', `/api/v1/expenses/budgets/${encodeURIComponent(category)}`, { body: { monthlyLimit } }),
   spendingInsights: () => request('GET', '/api/v1/expenses/insights'),
   askSpending: (question) => request('POST', '/api/v1/expenses/questions', { body: { question } }),
+  // agents
+  proposePlan: (goal) => request('POST', '/api/v1/agents/plans', { body: { goal } }),
+  startRun: (body) => request('POST', '/api/v1/runs', { body }),
+  runs: () => request('GET', '/api/v1/runs?limit=20'),
+  cancelRun: (id) => request('POST', `/api/v1/runs/${encodeURIComponent(id)}/cancel`),
+  decide: (id, decision) => request('POST', `/api/v1/runs/${encodeURIComponent(id)}/approvals`, { body: decision }),
   tradingAccount: () => request('GET', '/api/v1/account'),
 
   // system

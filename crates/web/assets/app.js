@@ -14,6 +14,7 @@ import * as documents from './documents.js';
 import * as chat from './chat.js';
 import * as trade from './trade.js';
 import * as spending from './spending.js';
+import * as agents from './agents.js';
 import * as system from './system.js';
 
 // The API client, for anyone importing the app.
@@ -26,6 +27,7 @@ const ROUTES = {
   chat: { title: 'Chat', page: chat },
   trade: { title: 'Trade', page: trade },
   spending: { title: 'Spending', page: spending },
+  agents: { title: 'Agents', page: agents },
   documents: { title: 'Documents', page: documents },
   system: { title: 'System', page: system },
 };

@@ -27,6 +27,8 @@ export const EVENT_TYPES = {
   orderUpdated: 'miyagi.markets.order.updated.v1',
   expensesImported: 'miyagi.expenses.transactions.imported.v1',
   budgetAtRisk: 'miyagi.expenses.budget.at_risk.v1',
+  runChanged: 'miyagi.agents.run.changed.v1',
+  ordersApproved: 'miyagi.agents.orders.approved.v1',
 };
 
 /** Short human label for an event type. */
@@ -48,6 +50,8 @@ export function describeType(type) {
     [EVENT_TYPES.orderUpdated]: 'Order updated',
     [EVENT_TYPES.expensesImported]: 'Transactions imported',
     [EVENT_TYPES.budgetAtRisk]: 'Budget at risk',
+    [EVENT_TYPES.runChanged]: 'Run moved on',
+    [EVENT_TYPES.ordersApproved]: 'Orders approved',
   };
   return labels[type] || type || 'Event';
 }
@@ -63,6 +67,7 @@ export function summarize(ev) {
   if (d.error) parts.push(String(d.error));
   if (d.userId && !d.name) parts.push(`profile ${String(d.userId).slice(0, 8)}…`);
   if (typeof d.imported === 'number') parts.push(`${d.imported} new, ${d.duplicates} already there`);
+  if (d.runId && d.what) parts.push(`${d.agent}: ${d.what}`);
   if (d.category && typeof d.projected === 'number') parts.push(`${d.category}: heading for $${Math.round(d.projected)} of $${Math.round(d.limit)}`);
   return parts.join(' · ');
 }

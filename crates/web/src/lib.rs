@@ -195,6 +195,8 @@ impl Service for WebService {
                 topics::CHAT,
                 topics::MEMORY,
                 topics::MARKETS_ORDER,
+                topics::EXPENSES,
+                topics::AGENTS,
             ],
             Arc::new(FeedWriter(self.feed.clone())),
         )]

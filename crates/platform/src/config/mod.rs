@@ -9,6 +9,7 @@
 //! sections from here, and nothing here reads them.
 
 mod advisor;
+mod agents;
 mod auth;
 mod blob;
 mod bus;
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::{
     advisor::AdvisorConfig,
+    agents::AgentsConfig,
     auth::{ApiKeyConfig, AuthConfig, AuthMode, JwtConfig},
     blob::BlobConfig,
     bus::{BusConfig, BusKind, KafkaConfig},
@@ -64,6 +66,7 @@ pub struct Config {
     pub documents: DocumentsConfig,
     pub advisor: AdvisorConfig,
     pub markets: MarketsConfig,
+    pub agents: AgentsConfig,
 }
 
 impl Default for Config {
@@ -138,6 +141,7 @@ impl Default for Config {
                 library_api_key: None,
             },
             markets: MarketsConfig::default(),
+            agents: AgentsConfig::default(),
         }
     }
 }
@@ -195,7 +199,8 @@ impl Config {
         self.auth.validate(self.http.bind)?;
         self.documents.validate()?;
         self.advisor.validate()?;
-        self.markets.validate()
+        self.markets.validate()?;
+        self.agents.validate()
     }
 
     /// The effective configuration as TOML, with every secret masked.

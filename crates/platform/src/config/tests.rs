@@ -140,7 +140,32 @@ fn a_markets_setting_out_of_range_names_the_key_and_what_fits() {
             "max_order_shares",
         ),
     ];
-    for (key, value, names, fix) in cases {
+    each_names_its_key(&cases);
+}
+
+#[test]
+fn an_agents_setting_out_of_range_names_the_key_and_what_fits() {
+    let cases = [
+        (
+            "MIYAGI_AGENTS__APPROVAL_SECS",
+            "0",
+            "agents.approval_secs",
+            "such as 86400",
+        ),
+        (
+            "MIYAGI_AGENTS__STEP_ATTEMPTS",
+            "0",
+            "agents.step_attempts",
+            "from 1 to 10",
+        ),
+    ];
+    each_names_its_key(&cases);
+}
+
+/// Each `(variable, value, key, fix)`: the variable set to the value is refused, naming the key
+/// and what fits.
+fn each_names_its_key(cases: &[(&str, &str, &str, &str)]) {
+    for &(key, value, names, fix) in cases {
         Jail::expect_with(|jail| {
             jail.set_env(key, value);
             let err = load_err(jail, None);

@@ -1,10 +1,11 @@
-//! What the service consumes: people's requests (the engine's input, in order per symbol), and
-//! account deletions, on which the engine deletes everything it holds of the person.
+//! What the service consumes: people's requests (the engine's input, in order per symbol),
+//! orders people approved in agent runs, and account deletions, on which the engine deletes
+//! everything it holds of the person.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use miyagi_domain::{events::types, user::AccountDeleted};
+use miyagi_domain::{agents::OrdersApproved, events::types, user::AccountDeleted};
 use miyagi_platform::events::{CloudEvent, EventHandler, HandlerError};
 use tokio::sync::Mutex;
 
@@ -14,6 +15,7 @@ use crate::model::Request;
 /// The engine's consumer group, the one reader of the request topic.
 pub const REQUESTS: &str = crate::domain::CONSUMER;
 pub const ERASURE: &str = "markets-erasure";
+pub const AGENT_ORDERS: &str = "markets-agent-orders";
 
 pub struct Requests {
     pub engine: Arc<Mutex<Engine>>,
@@ -44,5 +46,21 @@ impl EventHandler for Erasure {
             .await
             .erase(&event.id, &deleted.user)
             .await?)
+    }
+}
+
+/// Orders approved in agent runs become orders here, checked like the API's.
+pub struct AgentOrders {
+    pub api: crate::api::Api,
+}
+
+#[async_trait]
+impl EventHandler for AgentOrders {
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        if event.event_type != types::AGENTS_ORDERS_APPROVED {
+            return Ok(());
+        }
+        let approved: OrdersApproved = event.data_as()?;
+        Ok(crate::api::place_approved(&self.api, &approved).await?)
     }
 }

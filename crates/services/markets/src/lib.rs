@@ -6,7 +6,8 @@
 //!   market step at a time; rebuilt from the last snapshot and the journal after a restart.
 //! - `store`: the tables (the API's inserts and reads; the engine's loads and writes).
 //! - [`events`]: what the service publishes.
-//! - `handlers`: people's requests (the engine's input) and account deletions.
+//! - `handlers`: people's requests (the engine's input), orders approved in agent runs (placed
+//!   like the API's, under the ids the runs gave them) and account deletions.
 //!
 //! The engine is one per deployment, as an exchange's matching engine is: run `markets` in one
 //! process (`miyagi serve markets`); the request topic's consumer group gives it the requests of
@@ -87,6 +88,13 @@ impl Service for MarketsService {
                 &[events::REQUEST_TOPIC],
                 Arc::new(handlers::Requests {
                     engine: self.engine.clone(),
+                }),
+            ),
+            Consumer::new(
+                handlers::AGENT_ORDERS,
+                &[topics::AGENTS],
+                Arc::new(handlers::AgentOrders {
+                    api: self.api.clone(),
                 }),
             ),
             Consumer::new(

@@ -586,6 +586,43 @@ async function main() {
       await shot(page, 'spending');
     });
 
+    await step('agents: start the rebalancer, see the orders it proposes, approve, see the run complete', async () => {
+      // The account holds 10 KO from the trade step; a few PG make it lopsided.
+      await waitFor(async () => {
+        const order = await api('/api/v1/orders', { method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ symbol: 'PG', side: 'buy', type: 'market', qty: 2 }) });
+        return order.filled > 0 ? order : null;
+      }, { timeout: UI_TIMEOUT, what: 'a market buy of PG to fill' });
+      await nav(page, 'agents');
+      await checkLabels(page, 'Agents page');
+      // The agents service hears of the fills from the markets service's events a moment later;
+      // a run started before then finds too little to trade and ends, so start another.
+      const waiting = await waitFor(async () => {
+        await page.click('[data-testid="start-rebalancer"]');
+        const run = await waitFor(async () => {
+          const [latest] = await api('/api/v1/runs?limit=1');
+          return latest && latest.state !== 'running' ? latest : null;
+        }, { timeout: UI_TIMEOUT, what: 'the rebalancer to reach a decision' });
+        return run.state === 'waiting_approval' ? run : null;
+      }, { timeout: UI_TIMEOUT, interval: 1000, what: 'a rebalancer run that waits for approval' });
+      const proposed = waiting.steps[2].resolved.orders;
+      check(proposed.length > 0 && proposed[0].symbol === 'KO' && proposed[0].side === 'sell', `the rebalancer does not sell the overweight KO first: ${JSON.stringify(proposed)}`);
+      const item = `[data-testid="run"][data-state="waiting_approval"]`;
+      await page.waitForSelector(`${item} [data-testid="approve-step"]`, { timeout: UI_TIMEOUT });
+      const shown = await page.innerText(`${item} [data-testid="step-orders"]`);
+      check(shown.includes(`sell ${proposed[0].qty} KO`), `the approval does not show what it will do: ${shown}`);
+      await shot(page, 'agents-waiting');
+      await page.click(`${item} [data-testid="approve-step"]`);
+      await page.waitForSelector('[data-testid="run"][data-state="completed"] [data-testid="step-decision"]', { timeout: UI_TIMEOUT });
+      const done = await waitFor(async () => {
+        const run = await api(`/api/v1/runs/${waiting.id}`);
+        return run.state === 'completed' && run.steps[2].orders.every((o) => o.status === 'filled') ? run : null;
+      }, { timeout: UI_TIMEOUT, what: 'the approved orders to fill' });
+      check(done.steps[2].decision.approved === true, `the decision is not recorded: ${JSON.stringify(done.steps[2].decision)}`);
+      note(`${done.steps[1].output.summary}`);
+      await shot(page, 'agents');
+    });
+
     await step('system: live event stream, health and models', async () => {
       await nav(page, 'system');
       await checkLabels(page, 'System page');
@@ -601,7 +638,7 @@ async function main() {
       await shot(page, 'system');
     });
 
-    await step('account: delete all my data, and every profile, document, chat, order and transaction goes', async () => {
+    await step('account: delete all my data, and every profile, document, chat, order, transaction and run goes', async () => {
       await nav(page, 'profile');
       const before = await api('/api/v1/documents?limit=200');
       check(before.length > 0, 'the run left no document to see deleted');
@@ -619,6 +656,8 @@ async function main() {
         { timeout: INDEX_TIMEOUT, what: 'every order to be deleted' });
       await waitFor(async () => ((await api('/api/v1/expenses/transactions')).length === 0 ? true : null),
         { timeout: INDEX_TIMEOUT, what: 'every transaction to be deleted' });
+      await waitFor(async () => ((await api('/api/v1/runs')).length === 0 ? true : null),
+        { timeout: INDEX_TIMEOUT, what: 'every agent run to be deleted' });
       note(`${before.length} documents, every profile and every chat deleted`);
     });
 

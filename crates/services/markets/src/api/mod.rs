@@ -5,6 +5,8 @@
 mod market;
 mod trading;
 
+pub(crate) use trading::place_approved;
+
 use std::sync::Arc;
 
 use miyagi_markets::history::DailyCloses;

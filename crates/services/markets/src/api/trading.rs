@@ -11,6 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
+use miyagi_domain::agents::OrdersApproved;
 use miyagi_markets::Price;
 use miyagi_platform::{
     auth::Principal,
@@ -56,7 +57,18 @@ pub struct PlaceOrder {
 }
 
 impl PlaceOrder {
-    fn check(self, api: &Api, owner: &str) -> Result<OrderRecord, Problem> {
+    pub(crate) fn market(symbol: &str, side: OrderSide, qty: u64) -> Self {
+        Self {
+            symbol: symbol.to_string(),
+            side,
+            kind: OrderType::Market,
+            qty,
+            price: None,
+            time_in_force: None,
+        }
+    }
+
+    pub(crate) fn check(self, api: &Api, owner: &str) -> Result<OrderRecord, Problem> {
         let mut errors = Vec::new();
         let symbol = self.symbol.to_ascii_uppercase();
         if api.history.closes(&symbol).is_none() {
@@ -495,4 +507,49 @@ pub async fn account(
         fees_paid: dollars(account.fees_paid),
         open_orders: account.open_orders.len(),
     }))
+}
+
+/// Places the market orders a person approved in an agent run, each under the id the run gave
+/// it, so a redelivered approval places nothing twice. An order the checks refuse is recorded
+/// as rejected, with the reason, and its owner told like any other order's.
+pub(crate) async fn place_approved(
+    api: &Api,
+    approved: &OrdersApproved,
+) -> Result<(), sqlx::Error> {
+    for wanted in &approved.orders {
+        let side = if wanted.side == "sell" {
+            OrderSide::Sell
+        } else {
+            OrderSide::Buy
+        };
+        match PlaceOrder::market(&wanted.symbol, side, wanted.qty).check(api, &approved.owner) {
+            Ok(mut order) => {
+                order.id = wanted.id;
+                api.store.place(&order).await?;
+            }
+            Err(problem) => {
+                let mut order = store::received(
+                    &approved.owner,
+                    wanted.symbol.to_ascii_uppercase(),
+                    side,
+                    OrderType::Market,
+                    OrderTimeInForce::Ioc,
+                    None,
+                    wanted.qty,
+                );
+                order.id = wanted.id;
+                order.status = OrderStatus::Rejected;
+                order.reason = Some(
+                    problem
+                        .errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
+                api.store.refuse(&order).await?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -31,11 +31,38 @@ impl MarketsStore {
         Self { db }
     }
 
-    /// Records a new order as received and journals the request for the engine, at once.
+    /// Records a new order as received and journals the request for the engine, at once; an
+    /// order whose id is already recorded (an agent's approved order delivered again) is left
+    /// as it is.
     pub async fn place(&self, order: &OrderRecord) -> Result<(), sqlx::Error> {
+        self.write_order(
+            order,
+            |order| {
+                events::requested(&Request::Place {
+                    order: order.clone(),
+                })
+            },
+            events::REQUEST_TOPIC,
+        )
+        .await
+    }
+
+    /// Records an order refused before it reached the engine, and tells its owner so; once.
+    pub async fn refuse(&self, order: &OrderRecord) -> Result<(), sqlx::Error> {
+        self.write_order(order, events::order_updated, events::ORDER_TOPIC)
+            .await
+    }
+
+    async fn write_order(
+        &self,
+        order: &OrderRecord,
+        event: impl FnOnce(&OrderRecord) -> miyagi_platform::events::CloudEvent,
+        topic: &str,
+    ) -> Result<(), sqlx::Error> {
         let mut tx = self.db.begin().await?;
-        sqlx::query(&format!(
-            "INSERT INTO markets_orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        let written = sqlx::query(&format!(
+            "INSERT INTO markets_orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+             ON CONFLICT (id) DO NOTHING"
         ))
         .bind(order.id.to_string())
         .bind(&order.owner)
@@ -56,10 +83,10 @@ impl MarketsStore {
         .bind(timestamp(order.updated_at))
         .execute(&mut *tx)
         .await?;
-        let request = Request::Place {
-            order: order.clone(),
-        };
-        outbox::enqueue(&mut tx, events::REQUEST_TOPIC, &events::requested(&request)).await?;
+        if written.rows_affected() == 0 {
+            return Ok(());
+        }
+        outbox::enqueue(&mut tx, topic, &event(order)).await?;
         outbox::commit(&self.db, tx).await
     }
 

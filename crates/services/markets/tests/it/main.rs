@@ -1,6 +1,7 @@
 //! The markets service through its real HTTP stack, on SQLite and the embedded event log: orders
 //! go API → outbox → request topic → engine → tables, as in `miyagi up`.
 
+mod agent_orders;
 mod erasure;
 mod holdings;
 mod market;
