@@ -273,7 +273,12 @@ impl ServiceName {
             ServiceName::Agents => {
                 let models = models()?;
                 Some(Box::new(
-                    miyagi_agents::AgentsService::start(context, models.writer.clone()).await?,
+                    miyagi_agents::AgentsService::start(
+                        context,
+                        models.writer.clone(),
+                        started.library.clone(),
+                    )
+                    .await?,
                 ))
             }
             ServiceName::Web => Some(Box::new(miyagi_web::WebService::new(SystemInfo {

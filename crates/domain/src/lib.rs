@@ -19,6 +19,7 @@ pub mod document;
 pub mod events;
 pub mod expenses;
 pub mod markets;
+pub mod prose;
 pub mod text;
 pub mod user;
 

@@ -212,20 +212,29 @@ pub struct RawCitation {
 }
 
 /// The model's citations checked against `passages`: the verified ones, and the reason each
-/// refused one was refused.
+/// refused one was refused. A real quote under the wrong source number (a small model numbers
+/// carelessly) is cited to the passage that holds it: what the reader is shown is still a
+/// sentence of the passage it names. Each quote is cited once.
 pub fn resolve(raw: Vec<RawCitation>, passages: &[Passage]) -> (Vec<Citation>, Vec<String>) {
-    let mut citations = Vec::new();
+    let mut citations: Vec<Citation> = Vec::new();
     let mut rejected = Vec::new();
     for c in raw {
-        let Some(passage) = (c.source as usize)
+        let Some(named) = (c.source as usize)
             .checked_sub(1)
             .and_then(|i| passages.get(i))
         else {
             rejected.push(format!("source [{}] does not exist", c.source));
             continue;
         };
-        let citation = Citation::of(passage, c.quote);
+        let holder = std::iter::once(named)
+            .chain(passages.iter())
+            .find(|p| contains_snippet(&p.text, &c.quote));
+        let citation = Citation::of(holder.unwrap_or(named), c.quote);
         match verify(std::slice::from_ref(&citation), passages).remove(0) {
+            Ok(())
+                if citations
+                    .iter()
+                    .any(|k| k.chunk_id == citation.chunk_id && k.snippet == citation.snippet) => {}
             Ok(()) => citations.push(citation),
             Err(reason) => rejected.push(reason),
         }
@@ -496,6 +505,21 @@ mod tests {
         );
         assert_eq!(kept.len(), 1);
         assert_eq!(refused, vec!["source [2] does not exist".to_string()]);
+    }
+
+    #[test]
+    fn a_real_quote_under_the_wrong_number_is_cited_to_the_passage_that_holds_it_once() {
+        let mut holder = passage("Cash is safe from market swings.");
+        holder.chunk_id = Uuid::from_u128(8);
+        let passages = [passage("Bonds fall less than stocks."), holder];
+        let quote = |source| RawCitation {
+            source,
+            quote: "Cash is safe from market swings.".into(),
+        };
+        let (kept, refused) = resolve(vec![quote(1), quote(2)], &passages);
+        assert_eq!(refused, Vec::<String>::new());
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].chunk_id, passages[1].chunk_id);
     }
 
     /// Bag-of-words vectors: sentences sharing words are close, which is all attribution needs

@@ -5,6 +5,7 @@
 //! - [`index`]: the vector index seam and its exact, HNSW and pgvector implementations.
 //! - [`retrieve`]: keyword + vector fusion, relevance threshold, limit and token budget.
 //! - [`cite`]: grounded answers whose citations are verified against the retrieved text.
+//! - [`summarise`]: map-reduce summaries of documents longer than a model's context, cited.
 //! - [`remote`]: retrieval over HTTP, for services that run apart from the documents service.
 //!
 //! Storage of documents and chunks, and the events around ingestion, belong to the documents
@@ -16,5 +17,6 @@ pub mod extract;
 pub mod index;
 pub mod remote;
 pub mod retrieve;
+pub mod summarise;
 #[cfg(feature = "testing")]
 pub mod testing;

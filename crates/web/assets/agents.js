@@ -51,6 +51,20 @@ export async function render(root, ctx) {
       age: Number(age.value), retirementAge: Number(retirementAge.value), savings: Number(savings.value), annualSavings: Number(annualSavings.value) } });
   });
 
+  // ----- equity analyst ------------------------------------------------------------------------
+  const symbol = h('input', { type: 'text', value: 'MSFT', maxlength: '12', autocapitalize: 'characters', 'data-testid': 'analyst-symbol' });
+  const company = h('input', { type: 'text', value: 'Microsoft', maxlength: '80', 'data-testid': 'analyst-company' });
+  const analystSummary = h('div', { class: 'form-summary', tabindex: '-1', hidden: true });
+  const analystForm = h('form', { class: 'form form-inline', novalidate: true, 'data-testid': 'analyst-form' },
+    analystSummary,
+    field({ name: 'inputs.symbol', label: 'Stock symbol', input: symbol }),
+    field({ name: 'inputs.company', label: 'Company name', input: company }),
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'button button-primary', 'data-testid': 'start-analyst' }, 'Analyse')));
+  analystForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    start(analystForm, analystSummary, { agent: 'equity-analyst', inputs: { symbol: symbol.value.trim(), company: company.value.trim() || undefined } });
+  });
+
   // ----- a goal, planned by the model -----------------------------------------------------------
   const goal = h('input', { type: 'text', maxlength: '500', placeholder: 'Rebalance my paper portfolio back to equal weights', 'data-testid': 'goal-input' });
   const planText = h('textarea', { rows: '8', spellcheck: 'false', 'data-testid': 'plan-text', hidden: true, 'aria-label': 'The proposed plan, as JSON' });
@@ -107,7 +121,9 @@ export async function render(root, ctx) {
     h('div', { class: 'two-col' },
       card('Rebalancer', { testid: 'rebalancer-card' }, h('p', { class: 'muted' }, 'Brings the stocks in your paper account back to equal shares: sells first, then buys with the proceeds.'), rebalanceForm),
       card('Retirement planner', { testid: 'retirement-card' }, h('p', { class: 'muted' }, 'Simulates your savings as planned, saving a fifth more, and retiring two years later.'), retireForm)),
-    card('Plan a goal', { testid: 'goal-card' }, goalForm),
+    h('div', { class: 'two-col' },
+      card('Equity analyst', { testid: 'analyst-card' }, h('p', { class: 'muted' }, 'What your documents say about a stock, beside its prices, with the sentences it rests on.'), analystForm),
+      card('Plan a goal', { testid: 'goal-card' }, goalForm)),
     card('Runs', { testid: 'runs-card' }, runsBody));
 
   async function loadRuns() {
@@ -164,6 +180,13 @@ export async function render(root, ctx) {
         : (out ? h('p', { class: 'muted' }, 'No order was needed.') : null);
     }
     if (!out) return null;
+    if (step.tool === 'search-documents') {
+      return h('p', { class: 'muted' }, out.passages.length ? `${out.passages.length} passages from ${[...new Set(out.passages.map((p) => p.documentName))].join(', ')}.` : 'Nothing in your documents.');
+    }
+    if (step.tool === 'write-analysis') {
+      return h('div', { class: 'report', 'data-testid': 'analysis' }, out.text.split('\n\n').map((p) => h('p', {}, p)),
+        out.citations.length ? h('ol', { class: 'citations' }, out.citations.map((c) => h('li', {}, h('q', {}, c.snippet), ` — ${c.documentName}`))) : null);
+    }
     if (step.tool === 'read-positions') {
       return h('p', { class: 'muted' }, `${out.positions.map((p) => `${p.shares} ${p.symbol}`).join(', ')}: ${usd(out.value)} in all.`);
     }

@@ -23,6 +23,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use miyagi_domain::events::topics;
 use miyagi_kernel::Kernel;
+use miyagi_markets::history::DailyCloses;
+use miyagi_memory::retrieve::Retriever;
 use miyagi_platform::{db::Db, events::Consumer, Service, ServiceContext};
 use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
@@ -40,14 +42,25 @@ pub struct AgentsService {
 }
 
 impl AgentsService {
-    /// `kernel` writes reports and proposes plans; without one, reports are the computed
-    /// comparison alone and the planner is unavailable.
-    pub async fn start(context: &ServiceContext, kernel: Option<Kernel>) -> anyhow::Result<Self> {
+    /// `kernel` writes reports and analyses and proposes plans; without one, reports are the
+    /// computed comparison alone and the planner is unavailable. `library` searches the
+    /// person's documents (the documents service in this process); without it the analyst's
+    /// search fails and says why.
+    pub async fn start(
+        context: &ServiceContext,
+        kernel: Option<Kernel>,
+        library: Option<Arc<dyn Retriever>>,
+    ) -> anyhow::Result<Self> {
         let db = Db::open(&context.config, NAME, &MIGRATOR).await?;
+        let sources = domain::Sources {
+            kernel,
+            library,
+            history: Arc::new(DailyCloses::bundled()),
+        };
         Ok(Self {
             agents: domain::Agents::new(
                 store::AgentsStore::new(db),
-                kernel,
+                sources,
                 context.config.agents.clone(),
             ),
             bus: context.bus.clone(),

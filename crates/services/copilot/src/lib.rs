@@ -7,8 +7,9 @@
 //! - `tools`: what the coach may look up (the profile, the latest advice, a projection, a
 //!   rebalancing check, a search), offered to a model that calls tools and planned by the
 //!   copilot for one that does not; `figures`: the person's numbers from the finance engine, as the tools state them.
-//! - `prompt`: the prompt assembled under its token budget; `writing`: the answer checked for
-//!   sense before it is kept; `memory`: which sentences become memories.
+//! - `prompt`: the prompt assembled under its token budget; `writing`: who wrote the answer (the
+//!   model, its words checked by `miyagi_domain::prose`, or a quoted source); `memory`: which
+//!   sentences become memories.
 //! - `store`: chats, messages, memories and the copies of profiles and advice, each change with
 //!   its event.
 //! - `events`: what it publishes (`miyagi.chat.*`, `miyagi.memory.*`); `handlers`: what it

@@ -17,6 +17,7 @@ use miyagi_domain::{
     advice::{AdviceGenerated, AdviceTrigger},
     document::LIBRARY_OWNER,
     expenses::SpendingSummarised,
+    prose,
 };
 use miyagi_finance::allocation::{Allocation, AssetClass};
 use miyagi_kernel::{chat::ToolCall, KernelError, NativeFunction, Plugin, ToolOutcome};
@@ -28,7 +29,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{figures, store::CopilotStore, writing};
+use crate::{figures, store::CopilotStore};
 
 pub const PROFILE: &str = "profile-read";
 pub const ADVICE: &str = "advice-latest";
@@ -218,7 +219,7 @@ fn advice_text(advice: &AdviceGenerated) -> String {
         "Miyagi's advisor advised them on {} ({why}).",
         advice.created_at.format("%-d %B %Y")
     );
-    let said = writing::sentences(&advice.narrative);
+    let said = prose::sentences(&advice.narrative);
     if !said.is_empty() {
         text.push_str("\nIt said: ");
         text.push_str(&said[..said.len().min(ADVICE_SENTENCES)].join(" "));

@@ -14,6 +14,7 @@ use miyagi_memory::{
     cite::{Citation, GroundedAnswer},
     remote::{PassagesRequest, PassagesResponse},
     retrieve::{Mode, RetrievalSettings},
+    summarise::Summary,
 };
 use miyagi_platform::{
     auth::Principal,
@@ -49,6 +50,7 @@ pub fn routes(state: AppState) -> OpenApiRouter {
         .routes(routes!(list_documents))
         .routes(routes!(get_document, delete_document))
         .routes(routes!(retry_document))
+        .routes(routes!(summarise_document))
         .routes(routes!(search_documents))
         .routes(routes!(ask_documents))
         .routes(routes!(library_passages))
@@ -84,6 +86,10 @@ impl From<DocumentsError> for Problem {
                 detail,
                 retry_after,
             }) => Problem::too_many_requests(detail, retry_after),
+            DocumentsError::Answer(e) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the model failed: {e}"),
+            ),
             DocumentsError::Store(StoreError::Database(e)) => Problem::from(e),
             e => Problem::internal(e),
         }
@@ -286,6 +292,36 @@ async fn retry_document(
 ) -> Result<(StatusCode, Json<Document>), Problem> {
     let document = state.retry(&principal.user_id, id).await?;
     Ok((StatusCode::ACCEPTED, Json(document)))
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SummaryRequest {
+    /// What the summary is to keep to (a stock, a question); the whole document without.
+    #[validate(
+        length(min = 2, max = 200),
+        custom(function = "miyagi_domain::text::not_blank")
+    )]
+    #[schema(min_length = 2, max_length = 200, example = "MSFT")]
+    focus: Option<String>,
+}
+
+/// Summarise one of your indexed documents, citing its sentences. A document longer than the
+/// model's context is read in parts, each summarised with its citations, and the parts merged;
+/// every citation is checked against the document's text. 409 while it is not indexed.
+#[utoipa::path(post, path = "/api/v1/documents/{id}/summary", tag = TAG, request_body = SummaryRequest,
+    responses((status = 200, body = Summary), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem), (status = 503, body = Problem)))]
+async fn summarise_document(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    ValidJson(request): ValidJson<SummaryRequest>,
+) -> Result<Json<Summary>, Problem> {
+    let summary = state
+        .summarise(&principal.user_id, id, request.focus.as_deref())
+        .await?;
+    Ok(Json(summary))
 }
 
 fn collection_name(collection: &str) -> Result<(), ValidationError> {

@@ -13,6 +13,7 @@ use crate::model::{Agent, PlanStep};
 
 pub const REBALANCER: &str = "rebalancer";
 pub const RETIREMENT_PLANNER: &str = "retirement-planner";
+pub const ANALYST: &str = "equity-analyst";
 pub const CUSTOM: &str = "custom";
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -24,6 +25,17 @@ pub struct RebalancerInputs {
     /// default.
     #[schemars(range(min = 0.01, max = 0.5))]
     pub band: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AnalystInputs {
+    /// One of the traded symbols (`/api/v1/markets/symbols`).
+    #[schemars(length(min = 1, max = 12))]
+    pub symbol: String,
+    /// The company's name, which documents use more than its symbol (`Microsoft`).
+    #[schemars(length(max = 80))]
+    pub company: Option<String>,
 }
 
 /// A custom run's inputs: none, its plan says it all.
@@ -46,6 +58,12 @@ pub fn agents() -> Vec<Agent> {
             inputs: schema_for::<RetirementInputs>(),
         },
         Agent {
+            name: ANALYST.into(),
+            title: "Equity analyst".into(),
+            description: "Gathers what your documents say about a stock and its market data, and writes an analysis citing your documents.".into(),
+            inputs: schema_for::<AnalystInputs>(),
+        },
+        Agent {
             name: CUSTOM.into(),
             title: "Your own plan".into(),
             description: "Runs a plan of tools you wrote or accepted from the planner.".into(),
@@ -59,6 +77,7 @@ pub fn goal(agent: &str) -> Option<&'static str> {
     match agent {
         REBALANCER => Some("Bring my paper portfolio back to its target weights"),
         RETIREMENT_PLANNER => Some("See where my savings take me by retirement"),
+        ANALYST => Some("Tell me what my documents and the market say about a stock"),
         _ => None,
     }
 }
@@ -113,8 +132,25 @@ pub fn plan(agent: &str, inputs: &Value) -> Result<Vec<PlanStep>, String> {
                 ),
             ])
         }
+        ANALYST => {
+            let inputs: AnalystInputs = parse(inputs)?;
+            let symbol = inputs.symbol.trim().to_ascii_uppercase();
+            let query = match inputs.company.as_deref().map(str::trim) {
+                Some(company) if !company.is_empty() => format!("{symbol} {company}"),
+                _ => symbol.clone(),
+            };
+            Ok(vec![
+                step("search-documents", "find what your documents say about it", json!({"query": query})),
+                step("market-data", "read its prices and what you hold", json!({"symbol": symbol})),
+                step(
+                    "write-analysis",
+                    "write the analysis, citing your documents",
+                    json!({"market": {"$output": 1}, "passages": {"$output": 0, "field": "passages"}}),
+                ),
+            ])
+        }
         _ => Err(format!(
-            "`{agent}` is not an agent; one of {REBALANCER}, {RETIREMENT_PLANNER}, {CUSTOM}"
+            "`{agent}` is not an agent; one of {REBALANCER}, {RETIREMENT_PLANNER}, {ANALYST}, {CUSTOM}"
         )),
     }
 }

@@ -10,8 +10,9 @@
 //!
 //! - `plan`: checking a plan and resolving its references; `tools`: what the tools take;
 //! - `catalogue`: the shipped agents' plans; `planner`: a plan proposed by the model;
-//! - `rebalance`, `retirement`, `report`: what the tools compute and write.
+//! - `rebalance`, `retirement`, `report`, `analyst`: what the tools compute and write.
 
+mod analyst;
 pub mod catalogue;
 mod plan;
 mod planner;
@@ -20,17 +21,26 @@ mod report;
 mod retirement;
 mod tools;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use miyagi_domain::agents::{ApprovedOrder, OrdersApproved, RunChanged, RunState};
 use miyagi_kernel::{Kernel, KernelError};
+use miyagi_markets::history::DailyCloses;
+use miyagi_memory::{
+    cite::Passage,
+    retrieve::{RetrievalSettings, Retriever},
+};
 use miyagi_platform::config::AgentsConfig;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 pub use plan::PlanFault;
-use tools::{PlaceOrdersArgs, ProposeRebalanceArgs, ToolName, WriteReportArgs};
+use tools::{
+    MarketDataArgs, PlaceOrdersArgs, ProposeRebalanceArgs, SearchDocumentsArgs, ToolName,
+    WriteAnalysisArgs, WriteReportArgs,
+};
 
 use crate::events;
 use crate::model::{Agent, NewRun, PlanStep, ProposedPlan, Run, Tool};
@@ -66,18 +76,33 @@ struct Executed {
     orders: Option<OrdersApproved>,
 }
 
+/// What the tools read and write with besides the service's own tables.
+#[derive(Clone)]
+pub struct Sources {
+    /// Writes reports and analyses, and proposes plans.
+    pub kernel: Option<Kernel>,
+    /// The person's documents (the documents service, in this process).
+    pub library: Option<Arc<dyn Retriever>>,
+    /// Daily closes of the traded stocks.
+    pub history: Arc<DailyCloses>,
+}
+
 #[derive(Clone)]
 pub struct Agents {
     pub store: AgentsStore,
     kernel: Option<Kernel>,
+    library: Option<Arc<dyn Retriever>>,
+    history: Arc<DailyCloses>,
     settings: AgentsConfig,
 }
 
 impl Agents {
-    pub fn new(store: AgentsStore, kernel: Option<Kernel>, settings: AgentsConfig) -> Self {
+    pub fn new(store: AgentsStore, sources: Sources, settings: AgentsConfig) -> Self {
         Self {
             store,
-            kernel,
+            kernel: sources.kernel,
+            library: sources.library,
+            history: sources.history,
             settings,
         }
     }
@@ -484,11 +509,65 @@ impl Agents {
                     .map_err(|e| StepError::Transient(format!("the model: {e}")))?;
                 to_value(&report)
             }
+            ToolName::SearchDocuments => {
+                let args: SearchDocumentsArgs = parse(arguments)?;
+                let library = self.library.as_ref().ok_or_else(|| {
+                    StepError::Permanent(
+                        "searching your documents needs the documents service in this process (`miyagi serve documents agents`)".into(),
+                    )
+                })?;
+                let settings = RetrievalSettings {
+                    limit: args.limit.unwrap_or(6),
+                    // What the summariser reads in three parts at most.
+                    token_budget: Some(2_400),
+                    ..RetrievalSettings::default()
+                };
+                let passages = library
+                    .retrieve(&run.owner, &args.query, None, &settings)
+                    .await
+                    .map_err(|e| StepError::Transient(format!("the documents: {e}")))?;
+                json!({ "passages": passages })
+            }
+            ToolName::MarketData => {
+                let args: MarketDataArgs = parse(arguments)?;
+                let held = self.shares_held(&run.owner, &args.symbol).await?;
+                to_value(
+                    &analyst::market_facts(&self.history, &args.symbol, held)
+                        .map_err(StepError::Permanent)?,
+                )
+            }
+            ToolName::WriteAnalysis => {
+                let args: WriteAnalysisArgs = parse(arguments)?;
+                let passages: Vec<Passage> = parse(&Value::Array(args.passages))?;
+                let analysis = analyst::write(self.kernel.as_ref(), &args.market, &passages)
+                    .await
+                    .map_err(|e| StepError::Transient(format!("the model: {e}")))?;
+                to_value(&analysis)
+            }
         };
         Ok(Executed {
             output,
             orders: None,
         })
+    }
+
+    async fn shares_held(&self, owner: &str, symbol: &str) -> Result<u64, StepError> {
+        let kept = self
+            .store
+            .positions(owner)
+            .await
+            .map_err(|e| StepError::Transient(e.to_string()))?;
+        Ok(kept
+            .and_then(|(positions, _)| {
+                positions.as_array()?.iter().find_map(|p| {
+                    p["symbol"]
+                        .as_str()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(symbol))
+                        .then(|| p["shares"].as_u64())
+                        .flatten()
+                })
+            })
+            .unwrap_or(0))
     }
 
     async fn read_positions(&self, owner: &str) -> Result<Value, StepError> {

@@ -5,6 +5,7 @@
 //! comparison does not (an invented figure), or that says nothing, is dropped, and the report is
 //! the comparison alone, marked as such.
 
+use miyagi_domain::prose::unsupported_number;
 use miyagi_kernel::{ChatMessage, ChatRequest, ExecutionSettings, Kernel, KernelError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -80,20 +81,8 @@ fn fault(opening: &str, facts: &str) -> Option<String> {
             "the model's opening says too little ({words} words)"
         ));
     }
-    let known = numbers(facts);
-    numbers(opening)
-        .into_iter()
-        .find(|n| !known.contains(n))
+    unsupported_number(opening, facts)
         .map(|n| format!("the model's opening states {n}, which the simulations do not"))
-}
-
-/// The numbers in a text, as written (`65`, `1.2`, `15,000`), without trailing punctuation.
-fn numbers(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
-        .map(|n| n.trim_matches(|c| c == '.' || c == ','))
-        .filter(|n| n.chars().any(|c| c.is_ascii_digit()))
-        .map(str::to_string)
-        .collect()
 }
 
 #[cfg(test)]
@@ -132,7 +121,7 @@ mod tests {
         );
         assert_eq!(
             why.as_deref(),
-            Some("the model's opening states 3.4, which the simulations do not")
+            Some("the model's opening states 34, which the simulations do not")
         );
     }
 

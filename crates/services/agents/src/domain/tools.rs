@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::analyst::MarketFacts;
 use super::rebalance::{Holding, OrderProposal};
 use super::retirement::{Projections, RetirementInputs};
 
@@ -23,6 +24,9 @@ pub enum ToolName {
     PlaceOrders,
     ProjectRetirement,
     WriteRetirementReport,
+    SearchDocuments,
+    MarketData,
+    WriteAnalysis,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -56,13 +60,41 @@ pub struct WriteReportArgs {
     pub projections: Projections,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SearchDocumentsArgs {
+    #[schemars(length(min = 1, max = 200))]
+    pub query: String,
+    /// Passages to return, 1–8 (default 6).
+    #[schemars(range(min = 1, max = 8))]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MarketDataArgs {
+    #[schemars(length(min = 1, max = 12))]
+    pub symbol: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WriteAnalysisArgs {
+    pub market: MarketFacts,
+    /// `search-documents`' passages.
+    pub passages: Vec<Value>,
+}
+
 impl ToolName {
-    pub const ALL: [ToolName; 5] = [
+    pub const ALL: [ToolName; 8] = [
         ToolName::ReadPositions,
         ToolName::ProposeRebalance,
         ToolName::PlaceOrders,
         ToolName::ProjectRetirement,
         ToolName::WriteRetirementReport,
+        ToolName::SearchDocuments,
+        ToolName::MarketData,
+        ToolName::WriteAnalysis,
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -76,6 +108,9 @@ impl ToolName {
             ToolName::PlaceOrders => "place-orders",
             ToolName::ProjectRetirement => "project-retirement",
             ToolName::WriteRetirementReport => "write-retirement-report",
+            ToolName::SearchDocuments => "search-documents",
+            ToolName::MarketData => "market-data",
+            ToolName::WriteAnalysis => "write-analysis",
         }
     }
 
@@ -96,6 +131,13 @@ impl ToolName {
             ToolName::WriteRetirementReport => {
                 "Writes a retirement report from the projections."
             }
+            ToolName::SearchDocuments => "The passages of your own documents that best match a query.",
+            ToolName::MarketData => {
+                "A stock's last close, its past year's return, volatility and range, and what you hold of it."
+            }
+            ToolName::WriteAnalysis => {
+                "Writes an analysis of a stock from its market data and your documents' passages, citing them."
+            }
         }
     }
 
@@ -106,7 +148,11 @@ impl ToolName {
             ToolName::ReadPositions => Some(("positions", Some("positions"))),
             ToolName::ProposeRebalance => Some(("orders", Some("orders"))),
             ToolName::ProjectRetirement => Some(("projections", None)),
-            ToolName::PlaceOrders | ToolName::WriteRetirementReport => None,
+            ToolName::SearchDocuments => Some(("passages", Some("passages"))),
+            ToolName::MarketData => Some(("market", None)),
+            ToolName::PlaceOrders | ToolName::WriteRetirementReport | ToolName::WriteAnalysis => {
+                None
+            }
         }
     }
 
@@ -125,6 +171,9 @@ impl ToolName {
                     ToolName::PlaceOrders => schema_for::<PlaceOrdersArgs>(),
                     ToolName::ProjectRetirement => schema_for::<RetirementInputs>(),
                     ToolName::WriteRetirementReport => schema_for::<WriteReportArgs>(),
+                    ToolName::SearchDocuments => schema_for::<SearchDocumentsArgs>(),
+                    ToolName::MarketData => schema_for::<MarketDataArgs>(),
+                    ToolName::WriteAnalysis => schema_for::<WriteAnalysisArgs>(),
                 })
                 .collect()
         });

@@ -1,19 +1,22 @@
 //! The agents service beside the markets service over real HTTP, on SQLite and the embedded
 //! event log, as in `miyagi up`: a run moves on by its own events, approved orders go to the
-//! markets service as events and come back filled. The model tests use the local SmolLM2,
-//! loaded once for the binary.
+//! markets service as events and come back filled. The model tests use the local SmolLM2 and
+//! MiniLM, loaded once for the binary, with the documents service beside the agents.
 
 mod models;
 mod restart;
 mod runs;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use miyagi_agents::AgentsService;
+use miyagi_documents::DocumentsService;
 use miyagi_kernel::Kernel;
 use miyagi_markets_service::MarketsService;
-use miyagi_platform::config::Config;
+use miyagi_memory::retrieve::Retriever;
+use miyagi_platform::{config::Config, Service};
 use miyagi_testing::{TestApp, TestContext};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -25,6 +28,25 @@ pub async fn app_in(
     kernel: Option<Kernel>,
     configure: impl FnOnce(&mut Config),
 ) -> TestApp {
+    start(dir, kernel, false, configure).await
+}
+
+/// [`app_in`] on the local models, with the documents service (MiniLM, no shared library)
+/// whose passages the analyst searches.
+pub async fn app_with_documents() -> TestApp {
+    let kernel = miyagi_testing::models::local().kernel.clone();
+    start(None, Some(kernel), true, |config| {
+        config.documents.library = false
+    })
+    .await
+}
+
+async fn start(
+    dir: Option<&Path>,
+    kernel: Option<Kernel>,
+    documents: bool,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
     let test = TestContext::new(&["alice", "bob", "carol"], |config| {
         if let Some(dir) = dir {
             config.data_dir = dir.to_path_buf();
@@ -34,13 +56,33 @@ pub async fn app_in(
         configure(config);
     })
     .await;
-    let markets = MarketsService::start(&test.context)
+    let mut services: Vec<Box<dyn Service>> = vec![Box::new(
+        MarketsService::start(&test.context)
+            .await
+            .expect("the markets service starts"),
+    )];
+    let mut library = None;
+    if documents {
+        let models = miyagi_testing::models::local();
+        let service = DocumentsService::start(
+            &test.context,
+            miyagi_documents::Models {
+                embedder: models.embedder.clone(),
+                tokens: models.tokens.clone(),
+                kernel: kernel.clone(),
+            },
+        )
         .await
-        .expect("the markets service starts");
-    let agents = AgentsService::start(&test.context, kernel)
-        .await
-        .expect("the agents service starts");
-    test.spawn(vec![Box::new(markets), Box::new(agents)]).await
+        .expect("the documents service starts");
+        library = Some(service.documents().clone() as Arc<dyn Retriever>);
+        services.push(Box::new(service));
+    }
+    services.push(Box::new(
+        AgentsService::start(&test.context, kernel, library)
+            .await
+            .expect("the agents service starts"),
+    ));
+    test.spawn(services).await
 }
 
 pub async fn app() -> TestApp {

@@ -1,21 +1,17 @@
 //! What the local model writes and plans, read for sense.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use super::*;
 
-/// One app on the local SmolLM2 for the model tests.
+/// One app on the local models, with the documents service, for the model tests.
 fn with_model() -> &'static TestApp {
     static APP: OnceLock<TestApp> = OnceLock::new();
-    APP.get_or_init(|| {
-        TestApp::shared(|| async {
-            let kernel = miyagi_testing::models::local().kernel.clone();
-            app_in(None, Some(kernel), |_| {}).await
-        })
-    })
+    APP.get_or_init(|| TestApp::shared(app_with_documents))
 }
 
 #[tokio::test]
@@ -134,5 +130,65 @@ async fn a_plan_from_the_local_model_is_checked_and_runs_only_as_the_check_allow
             "the run is refused for what the proposal named"
         );
         assert_eq!(get(app, "bob", "/api/v1/runs").await, json!([]));
+    }
+}
+
+const NOTES: &str = "# Notes on Microsoft\n\n\
+Microsoft sells cloud computing through Azure, which grew faster than any other part of the business last year. \
+Its Office subscriptions bring steady income from companies that rarely switch. \
+The stock trades at a higher price to earnings than the market, so a slowdown in cloud growth could hurt it.\n\n\
+# Groceries\n\nI spend too much at the farmers market on Saturdays.";
+
+#[tokio::test]
+async fn the_equity_analyst_writes_from_the_market_and_cites_the_persons_own_notes() {
+    let app = with_model();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(NOTES.as_bytes().to_vec())
+            .file_name("msft-notes.md")
+            .mime_str("text/markdown")
+            .unwrap(),
+    );
+    let (status, uploaded) = app
+        .send(
+            app.request("carol", Method::POST, "/api/v1/documents")
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{uploaded}");
+    let document = uploaded[0]["id"].as_str().unwrap().to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while get(app, "carol", &format!("/api/v1/documents/{document}")).await["status"] == "pending" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the notes were never indexed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let (status, run) = call(
+        app,
+        "carol",
+        Method::POST,
+        "/api/v1/runs",
+        Some(json!({"agent": "equity-analyst", "inputs": {"symbol": "msft", "company": "Microsoft"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let done = run_until(app, "carol", run["id"].as_str().unwrap(), is_final).await;
+    assert_eq!(done["state"], "completed", "{done:#}");
+    let analysis = &done["steps"][2]["output"];
+    eprintln!("the analysis: {analysis:#}");
+    let text = analysis["text"].as_str().unwrap();
+    assert!(text.starts_with("MSFT closed at $"), "{text}");
+    assert!(text.contains("From your documents: "), "{text}");
+    let citations = analysis["citations"].as_array().unwrap();
+    assert!(!citations.is_empty(), "{analysis}");
+    for citation in citations {
+        assert_eq!(citation["documentId"], json!(document));
+        assert!(
+            NOTES.contains(citation["snippet"].as_str().unwrap()),
+            "{citation}"
+        );
     }
 }

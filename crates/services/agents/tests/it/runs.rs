@@ -323,7 +323,7 @@ async fn a_plan_from_a_remote_model_is_wired_step_to_step_and_starts_as_proposed
     let request = &llm.requests()[0].body;
     let offered = &request["response_format"]["json_schema"]["schema"]["properties"]["steps"]
         ["items"]["properties"]["tool"]["enum"];
-    assert_eq!(offered.as_array().unwrap().len(), 5, "{offered}");
+    assert_eq!(offered.as_array().unwrap().len(), 8, "{offered}");
     assert!(
         request["messages"].as_array().unwrap().last().unwrap()["content"]
             .as_str()
@@ -341,4 +341,40 @@ async fn a_plan_from_a_remote_model_is_wired_step_to_step_and_starts_as_proposed
     .await;
     assert_eq!(status, StatusCode::CREATED, "{run}");
     assert_eq!(run["steps"][2]["needsApproval"], true);
+}
+
+#[tokio::test]
+async fn the_analyst_without_the_documents_service_fails_at_its_search_and_says_why() {
+    let app = app().await;
+    let (status, run) = call(
+        &app,
+        "bob",
+        Method::POST,
+        "/api/v1/runs",
+        Some(json!({"agent": "equity-analyst", "inputs": {"symbol": "KO"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    assert_eq!(run["steps"][0]["arguments"], json!({"query": "KO"}));
+    let ended = run_until(&app, "bob", run["id"].as_str().unwrap(), is_final).await;
+    assert_eq!(ended["state"], "failed");
+    assert!(
+        ended["reason"]
+            .as_str()
+            .unwrap()
+            .contains("miyagi serve documents agents"),
+        "{ended:#}"
+    );
+    assert_eq!(ended["steps"][1]["state"], "skipped");
+
+    let (status, problem) = call(
+        &app,
+        "bob",
+        Method::POST,
+        "/api/v1/runs",
+        Some(json!({"agent": "equity-analyst", "inputs": {"ticker": "KO"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["errors"][0]["field"], "inputs", "{problem}");
 }

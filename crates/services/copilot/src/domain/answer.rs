@@ -2,6 +2,7 @@
 //! dropped, the source sentences it restates are cited, and when nothing of the model's passes,
 //! the best source is quoted instead.
 
+use miyagi_domain::prose;
 use miyagi_memory::{
     cite::{self, Citation, Passage},
     retrieve::cosine,
@@ -10,7 +11,7 @@ use miyagi_memory::{
 use super::{
     Copilot, ATTRIBUTION_COSINE, FALLBACK_COSINE, MAX_CITATIONS, ON_TOPIC_COSINE, QUOTE_COSINE,
 };
-use crate::{error::CopilotError, writing};
+use crate::error::CopilotError;
 
 impl Copilot {
     /// `text` without its sentences that stray from the question (a small model drifts: from
@@ -20,7 +21,7 @@ impl Copilot {
         text: &str,
         question: &str,
     ) -> Result<Option<String>, CopilotError> {
-        let sentences = writing::sentences(text);
+        let sentences = prose::sentences(text);
         let mut texts = vec![question.to_string()];
         texts.extend(sentences.iter().cloned());
         let vectors = self.embedder.embed(&texts).await?;

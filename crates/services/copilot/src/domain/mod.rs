@@ -8,7 +8,7 @@ mod remember;
 
 use std::{sync::Arc, time::Instant};
 
-use miyagi_domain::{chat::Author, user::UserProfile};
+use miyagi_domain::{chat::Author, prose, user::UserProfile};
 use miyagi_kernel::{chat::ExecutionSettings, ChatRequest, EmbeddingModel, Kernel, ToolOutcome};
 use miyagi_memory::{chunk::TokenCounter, retrieve::Retriever};
 use uuid::Uuid;
@@ -22,7 +22,6 @@ use crate::{
     prompt::{self, Assembled, Inputs, Remembered, PROMPT_TOKENS},
     store::{CopilotStore, NewMessage},
     tools::{self, Planner},
-    writing,
 };
 
 pub const DEFAULT_TITLE: &str = "New chat";
@@ -225,7 +224,7 @@ impl Copilot {
             .chain(called.iter().map(ToolOutcome::shown))
             .collect::<Vec<_>>()
             .join("\n");
-        let checked = match writing::clean(&written, content, &shown) {
+        let checked = match prose::clean(&written, content, &shown) {
             Some(text) => self.on_topic(&text, content).await?,
             None => None,
         };

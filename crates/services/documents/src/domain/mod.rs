@@ -12,19 +12,24 @@ pub use upload::Staged;
 use std::{collections::HashMap, sync::Arc};
 
 use futures::TryStreamExt;
-use miyagi_domain::document::Document;
+use miyagi_domain::document::{Document, DocumentStatus};
 use miyagi_kernel::{EmbeddingModel, Kernel, KernelError};
 use miyagi_memory::{
     chunk::Chunker,
     cite::{self, quotable_sentences, Citation, GroundedAnswer, Passage},
     index::{reconcile, Filter, IndexError, VectorIndex},
     retrieve::{cosine, reciprocal_rank_fusion, select, Mode, RetrievalSettings, Retriever},
+    summarise::{self, Summary},
 };
 use miyagi_platform::blob::BlobStore;
 use object_store::path::Path as BlobPath;
 use uuid::Uuid;
 
 use crate::store::{DocumentStore, StoreError};
+
+/// Tokens of a document a summary reads at a time: with the prompt and the answer, inside a small
+/// local model's context.
+const SUMMARY_BUDGET: u32 = 900;
 
 /// The consumer group that ingests uploads; also the inbox name for ingestion effects.
 pub const INGESTION: &str = "documents-ingestion";
@@ -286,6 +291,28 @@ impl Documents {
             .await?;
         let passages: Vec<_> = found.into_iter().map(|f| f.passage).collect();
         cite::answer(&kernel.for_user(owner), question, &passages, 200)
+            .await
+            .map_err(DocumentsError::Answer)
+    }
+
+    /// A summary of one of the owner's indexed documents, read in batches the model's context
+    /// holds, citing its sentences; `focus` narrows it (a stock, a question).
+    pub async fn summarise(
+        &self,
+        owner: &str,
+        id: Uuid,
+        focus: Option<&str>,
+    ) -> Result<Summary, DocumentsError> {
+        let kernel = self.kernel.as_ref().ok_or(DocumentsError::NoModel)?;
+        let document = self.store.get(owner, id).await?;
+        if document.status != DocumentStatus::Indexed {
+            return Err(DocumentsError::Conflict(format!(
+                "the document is {}: only an indexed one can be summarised",
+                document.status.as_str()
+            )));
+        }
+        let passages = self.store.passages_of(owner, id).await?;
+        summarise::summarise(&kernel.for_user(owner), &passages, SUMMARY_BUDGET, focus)
             .await
             .map_err(DocumentsError::Answer)
     }

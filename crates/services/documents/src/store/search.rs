@@ -1,5 +1,6 @@
 //! The reads behind search and the vector index: keyword matches, candidate passages with their
-//! embeddings, and the entries the index is rebuilt from.
+//! embeddings, a document's passages in order (to summarise it), and the entries the index is
+//! rebuilt from.
 
 use std::collections::HashSet;
 
@@ -77,25 +78,34 @@ impl DocumentStore {
             query = query.bind(id.to_string());
         }
         let rows = query.fetch_all(self.db.pool()).await?;
-        let decode = |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::Decode(e);
         rows.iter()
             .map(|r| {
                 Ok(Candidate {
-                    passage: Passage {
-                        chunk_id: parse_uuid(&r.try_get::<String, _>("id")?)?,
-                        document_id: parse_uuid(&r.try_get::<String, _>("document_id")?)?,
-                        document_name: r.try_get("name")?,
-                        position: u32::try_from(r.try_get::<i64, _>("position")?)
-                            .map_err(|e| decode(e.into()))?,
-                        section: r.try_get("section")?,
-                        text: r.try_get("body")?,
-                        tokens: u32::try_from(r.try_get::<i64, _>("tokens")?)
-                            .map_err(|e| decode(e.into()))?,
-                        relevance: 0.0,
-                    },
+                    passage: passage_of(r)?,
                     embedding: vector_from_bytes(&r.try_get::<Vec<u8>, _>("embedding")?),
                 })
             })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// A document's passages in their order in it, if the document is the owner's.
+    pub async fn passages_of(
+        &self,
+        owner: &str,
+        document: Uuid,
+    ) -> Result<Vec<Passage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.document_id, d.name, c.position, c.section, c.body, c.tokens
+             FROM chunks c JOIN documents d ON d.id = c.document_id
+             WHERE c.owner = $1 AND c.document_id = $2 ORDER BY c.position",
+        )
+        .bind(owner)
+        .bind(document.to_string())
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(passage_of)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
     }
@@ -168,6 +178,20 @@ pub fn search_words(query: &str) -> Vec<String> {
         .filter(|w| seen.insert(w.clone()))
         .take(32)
         .collect()
+}
+
+fn passage_of(r: &sqlx::any::AnyRow) -> Result<Passage, sqlx::Error> {
+    let decode = |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::Decode(e);
+    Ok(Passage {
+        chunk_id: parse_uuid(&r.try_get::<String, _>("id")?)?,
+        document_id: parse_uuid(&r.try_get::<String, _>("document_id")?)?,
+        document_name: r.try_get("name")?,
+        position: u32::try_from(r.try_get::<i64, _>("position")?).map_err(|e| decode(e.into()))?,
+        section: r.try_get("section")?,
+        text: r.try_get("body")?,
+        tokens: u32::try_from(r.try_get::<i64, _>("tokens")?).map_err(|e| decode(e.into()))?,
+        relevance: 0.0,
+    })
 }
 
 #[cfg(test)]

@@ -5,4 +5,5 @@ mod api;
 mod erasure;
 mod faults;
 mod store;
+mod summary;
 mod uploads;
