@@ -9,7 +9,8 @@
 //! Reported: runs/s for `MIYAGI_BENCH_RUNS` runs (default 200) started by
 //! `MIYAGI_BENCH_CLIENTS` clients (default 8) and waited for; and, from the runs' timelines,
 //! each step's time in the tool (attempt counted to output recorded) against the hand-off from
-//! one step's record to the next step's start, the runtime's overhead per step.
+//! one step's record to the next step's start, the runtime's overhead per step: under that load
+//! (queued behind other runs' steps) and for 20 runs one at a time (the hand-off alone).
 //!
 //! `cargo bench -p miyagi --bench agents`
 
@@ -38,10 +39,6 @@ fn plan() -> Value {
     json!({"agent": "custom", "plan": [step, step, step]})
 }
 
-fn time(value: &Value) -> DateTime<Utc> {
-    value.as_str().unwrap().parse().unwrap()
-}
-
 #[tokio::main]
 async fn main() {
     let (runs, clients) = (
@@ -56,16 +53,7 @@ async fn main() {
         workers.push(tokio::spawn(async move {
             let mut ids = Vec::new();
             for _ in (client..runs).step_by(clients) {
-                let run: Value = http
-                    .post(format!("{base}/api/v1/runs"))
-                    .json(&plan())
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                ids.push(run["id"].as_str().unwrap().to_string());
+                ids.push(start(&http, &base).await);
             }
             ids
         }));
@@ -74,8 +62,39 @@ async fn main() {
     for worker in workers {
         ids.extend(worker.await.unwrap());
     }
+    let finished = completed(&miyagi, &ids).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "{runs} runs of 3 steps from {clients} clients: {:.1} runs/s ({elapsed:.1} s)",
+        runs as f64 / elapsed
+    );
+    report("under load", &finished);
+
+    let mut alone = Vec::new();
+    for _ in 0..20 {
+        let id = start(&miyagi.http, &miyagi.base).await;
+        alone.extend(completed(&miyagi, &[id]).await);
+    }
+    report("one run at a time", &alone);
+}
+
+async fn start(http: &reqwest::Client, base: &str) -> String {
+    let run: Value = http
+        .post(format!("{base}/api/v1/runs"))
+        .json(&plan())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    run["id"].as_str().unwrap().to_string()
+}
+
+/// The runs once each has completed.
+async fn completed(miyagi: &Miyagi, ids: &[String]) -> Vec<Value> {
     let mut finished = Vec::new();
-    for id in &ids {
+    for id in ids {
         loop {
             let run: Value = miyagi
                 .http
@@ -91,17 +110,22 @@ async fn main() {
                 break;
             }
             assert!(run["state"] != "failed", "{run}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    finished
+}
+
+fn time(value: &Value) -> DateTime<Utc> {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+fn report(label: &str, finished: &[Value]) {
+    let ms = |a: DateTime<Utc>, b: DateTime<Utc>| (b - a).num_microseconds().unwrap() as f64 / 1e3;
     let (mut tool, mut handoff) = (Vec::new(), Vec::new());
-    for run in &finished {
+    for run in finished {
         let steps = run["steps"].as_array().unwrap();
         for (i, step) in steps.iter().enumerate() {
-            let ms = |a: DateTime<Utc>, b: DateTime<Utc>| {
-                (b - a).num_microseconds().unwrap() as f64 / 1e3
-            };
             tool.push(ms(time(&step["startedAt"]), time(&step["finishedAt"])));
             if i > 0 {
                 handoff.push(ms(
@@ -113,13 +137,10 @@ async fn main() {
     }
     tool.sort_by(f64::total_cmp);
     handoff.sort_by(f64::total_cmp);
-    println!(
-        "{runs} runs of 3 steps from {clients} clients: {:.1} runs/s ({elapsed:.1} s)",
-        runs as f64 / elapsed
-    );
+    println!("{label}:");
     println!("| | p50 | p99 |");
     println!("|---|---|---|");
-    for (label, ms) in [
+    for (what, ms) in [
         (
             "step in the tool (attempt counted → output recorded)",
             &tool,
@@ -127,7 +148,7 @@ async fn main() {
         ("hand-off (record → next step started)", &handoff),
     ] {
         println!(
-            "| {label} | {:.2} ms | {:.2} ms |",
+            "| {what} | {:.2} ms | {:.2} ms |",
             percentile(ms, 0.5),
             percentile(ms, 0.99)
         );
