@@ -9,8 +9,26 @@
 
 use sqlx::Row;
 
-use super::CloudEvent;
+use super::{CloudEvent, EventBus, HandlerError};
 use crate::db::Db;
+
+/// A deleted person's events on `topic` (keyed by them) made tombstones everywhere: in the log
+/// and in the copies `db` keeps beside it; all but the event `sparing`, which asked for it. How
+/// many of the log's records changed.
+pub async fn erase_person(
+    bus: &dyn EventBus,
+    db: &Db,
+    topic: &str,
+    person: &str,
+    sparing: &str,
+) -> Result<u64, HandlerError> {
+    let erased = bus
+        .erase(topic, person, sparing)
+        .await
+        .map_err(|e| HandlerError::Transient(e.into()))?;
+    erase_kept_copies(db, topic, person, sparing).await?;
+    Ok(erased)
+}
 
 /// Tombstones the dead letters and parked outbox records of `topic` under `key` in `db`, all but
 /// the event with id `sparing`; how many changed.

@@ -113,12 +113,14 @@ impl EventHandler for Erasure {
             .erase(&deleted.user)
             .await
             .map_err(|e| transient(e.into()))?;
-        let erased = self
-            .bus
-            .erase(TOPIC, &deleted.user, &event.id)
-            .await
-            .map_err(|e| HandlerError::Transient(e.into()))?;
-        erasure::erase_kept_copies(self.agents.store.db(), TOPIC, &deleted.user, &event.id).await?;
+        let erased = erasure::erase_person(
+            self.bus.as_ref(),
+            self.agents.store.db(),
+            TOPIC,
+            &deleted.user,
+            &event.id,
+        )
+        .await?;
         tracing::info!(erased, "a deleted account's runs are gone");
         Ok(())
     }

@@ -57,13 +57,14 @@ impl EventHandler for Erasure {
             .erase(&deleted.user)
             .await
             .map_err(|e| transient(e.into()))?;
-        let erased = self
-            .bus
-            .erase(TOPIC, &deleted.user, &event.id)
-            .await
-            .map_err(|e| HandlerError::Transient(e.into()))?;
-        erasure::erase_kept_copies(self.expenses.store.db(), TOPIC, &deleted.user, &event.id)
-            .await?;
+        let erased = erasure::erase_person(
+            self.bus.as_ref(),
+            self.expenses.store.db(),
+            TOPIC,
+            &deleted.user,
+            &event.id,
+        )
+        .await?;
         // After the erasure, or it would be erased too: copies of the person's usual month
         // (the advisor's) are told there is none.
         self.expenses

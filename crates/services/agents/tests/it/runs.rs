@@ -165,12 +165,11 @@ async fn an_unknown_tool_in_a_plan_is_refused_before_any_step_runs() {
     assert_eq!(get(&app, "alice", "/api/v1/runs").await, json!([]));
 }
 
-#[tokio::test]
-async fn another_persons_run_is_invisible_and_out_of_reach() {
-    let app = app().await;
+/// A retirement planner's run for `user`, created and not started.
+async fn planned_retirement(app: &TestApp, user: &str) -> Value {
     let (status, run) = call(
-        &app,
-        "alice",
+        app,
+        user,
         Method::POST,
         "/api/v1/runs",
         Some(json!({"agent": "retirement-planner", "start": false,
@@ -179,6 +178,13 @@ async fn another_persons_run_is_invisible_and_out_of_reach() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{run}");
     assert_eq!(run["state"], "planned");
+    run
+}
+
+#[tokio::test]
+async fn another_persons_run_is_invisible_and_out_of_reach() {
+    let app = app().await;
+    let run = planned_retirement(&app, "alice").await;
     let id = run["id"].as_str().unwrap();
 
     let (status, _) = call(
@@ -226,15 +232,7 @@ async fn an_approval_nobody_answers_is_rejected_at_its_deadline() {
 #[tokio::test]
 async fn a_planned_run_can_be_edited_then_started_and_runs_the_edited_plan() {
     let app = app().await;
-    let (_, run) = call(
-        &app,
-        "bob",
-        Method::POST,
-        "/api/v1/runs",
-        Some(json!({"agent": "retirement-planner", "start": false,
-                    "inputs": {"age": 40, "retirementAge": 65, "savings": 100000, "annualSavings": 12000}})),
-    )
-    .await;
+    let run = planned_retirement(&app, "bob").await;
     let id = run["id"].as_str().unwrap();
     let edited = json!({"steps": [{"tool": "project-retirement", "purpose": "later",
         "arguments": {"age": 40, "retirementAge": 67, "savings": 100000, "annualSavings": 12000}}]});

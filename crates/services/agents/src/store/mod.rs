@@ -13,8 +13,11 @@ use serde_json::Value;
 use sqlx::{any::AnyRow, Any, Row, Transaction};
 use uuid::Uuid;
 
+mod copies;
+mod timeline;
+
 use crate::events;
-use crate::model::{DecisionRecord, PlacedOrder, PlanStep, Run, Step};
+use crate::model::PlanStep;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -402,187 +405,6 @@ impl AgentsStore {
             .map_err(Into::into)
     }
 
-    pub async fn run(&self, owner: &str, id: Uuid) -> Result<Run, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM agent_runs WHERE id = $1 AND owner = $2"
-        ))
-        .bind(id.to_string())
-        .bind(owner)
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or(StoreError::NotFound("run"))?;
-        let mut run = run_of(&row)?;
-        run.steps = self.steps(id).await?;
-        Ok(run)
-    }
-
-    /// The owner's runs, newest first, with their steps.
-    pub async fn runs(&self, owner: &str, limit: u32) -> Result<Vec<Run>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM agent_runs WHERE owner = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
-        ))
-        .bind(owner)
-        .bind(i64::from(limit))
-        .fetch_all(self.db.pool())
-        .await?;
-        let mut runs = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut run = run_of(row)?;
-            run.steps = self.steps(run.id).await?;
-            runs.push(run);
-        }
-        Ok(runs)
-    }
-
-    async fn steps(&self, id: Uuid) -> Result<Vec<Step>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT s.position, s.tool, s.purpose, s.arguments, s.state, s.resolved, s.output, s.error, s.attempts, s.deadline, s.started_at, s.finished_at,
-                    d.approved, d.decided_by, d.decided_at, d.arguments AS decided_arguments, d.note
-             FROM agent_steps s LEFT JOIN agent_decisions d ON d.run_id = s.run_id AND d.position = s.position
-             WHERE s.run_id = $1 ORDER BY s.position",
-        )
-        .bind(id.to_string())
-        .fetch_all(self.db.pool())
-        .await?;
-        let orders = self.orders(id).await?;
-        let mut steps = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let position = row.try_get::<i64, _>("position")? as usize;
-            let tool: String = row.try_get("tool")?;
-            let decision = match row.try_get::<Option<i64>, _>("approved")? {
-                None => None,
-                Some(approved) => Some(DecisionRecord {
-                    approved: approved == 1,
-                    by: row.try_get("decided_by")?,
-                    at: parse_timestamp(&row.try_get::<String, _>("decided_at")?)?,
-                    arguments: optional_json(row.try_get("decided_arguments")?)?,
-                    note: row.try_get("note")?,
-                }),
-            };
-            steps.push(Step {
-                position,
-                needs_approval: crate::domain::needs_approval(&tool),
-                tool,
-                purpose: row.try_get("purpose")?,
-                arguments: json(row.try_get("arguments")?)?,
-                state: row.try_get("state")?,
-                resolved: optional_json(row.try_get("resolved")?)?,
-                output: optional_json(row.try_get("output")?)?,
-                error: row.try_get("error")?,
-                attempts: row.try_get::<i64, _>("attempts")? as u32,
-                deadline: optional_time(row.try_get("deadline")?)?,
-                started_at: optional_time(row.try_get("started_at")?)?,
-                finished_at: optional_time(row.try_get("finished_at")?)?,
-                decision,
-                orders: orders
-                    .iter()
-                    .filter(|(p, _)| *p == position)
-                    .map(|(_, o)| o.clone())
-                    .collect(),
-            });
-        }
-        Ok(steps)
-    }
-
-    async fn orders(&self, id: Uuid) -> Result<Vec<(usize, PlacedOrder)>, StoreError> {
-        let rows = sqlx::query("SELECT id, position, symbol, side, qty, status, filled, average_price, reason FROM agent_orders WHERE run_id = $1 ORDER BY id")
-            .bind(id.to_string())
-            .fetch_all(self.db.pool())
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    row.try_get::<i64, _>("position")? as usize,
-                    PlacedOrder {
-                        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-                        symbol: row.try_get("symbol")?,
-                        side: row.try_get("side")?,
-                        qty: row.try_get::<i64, _>("qty")? as u64,
-                        status: row.try_get("status")?,
-                        filled: row.try_get::<i64, _>("filled")? as u64,
-                        average_price: row.try_get("average_price")?,
-                        reason: row.try_get("reason")?,
-                    },
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
-    }
-
-    /// Keeps the person's positions as the markets service published them, unless a later
-    /// valuation is already kept.
-    pub async fn keep_positions(
-        &self,
-        owner: &str,
-        positions: &Value,
-        as_of: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO agent_positions (owner, positions, as_of) VALUES ($1, $2, $3)
-             ON CONFLICT (owner) DO UPDATE SET positions = excluded.positions, as_of = excluded.as_of
-             WHERE agent_positions.as_of < excluded.as_of",
-        )
-        .bind(owner)
-        .bind(positions.to_string())
-        .bind(timestamp(as_of))
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
-    }
-
-    pub async fn positions(
-        &self,
-        owner: &str,
-    ) -> Result<Option<(Value, DateTime<Utc>)>, StoreError> {
-        let row = sqlx::query("SELECT positions, as_of FROM agent_positions WHERE owner = $1")
-            .bind(owner)
-            .fetch_optional(self.db.pool())
-            .await?;
-        row.map(|row| {
-            Ok((
-                json(row.try_get("positions")?)?,
-                parse_timestamp(&row.try_get::<String, _>("as_of")?)?,
-            ))
-        })
-        .transpose()
-        .map_err(|e: sqlx::Error| e.into())
-    }
-
-    /// What became of an order a run placed; other orders are not the service's concern.
-    pub async fn order_changed(&self, owner: &str, order: &PlacedOrder) -> Result<(), StoreError> {
-        sqlx::query("UPDATE agent_orders SET status = $3, filled = $4, average_price = $5, reason = $6 WHERE id = $1 AND owner = $2")
-            .bind(order.id.to_string())
-            .bind(owner)
-            .bind(&order.status)
-            .bind(order.filled as i64)
-            .bind(order.average_price)
-            .bind(&order.reason)
-            .execute(self.db.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Deletes all the service holds of a person.
-    pub async fn erase(&self, owner: &str) -> Result<(), StoreError> {
-        let mut tx = self.db.begin().await?;
-        for table in ["agent_decisions", "agent_steps"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE run_id IN (SELECT id FROM agent_runs WHERE owner = $1)"
-            ))
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for table in ["agent_orders", "agent_positions", "agent_runs"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE owner = $1"))
-                .bind(owner)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     async fn commit(
         &self,
         mut tx: Transaction<'static, Any>,
@@ -595,8 +417,6 @@ impl AgentsStore {
         Ok(())
     }
 }
-
-const RUN_COLUMNS: &str = "id, agent, goal, state, reason, created_at, updated_at";
 
 async fn insert_steps(
     tx: &mut Transaction<'static, Any>,
@@ -668,33 +488,20 @@ async fn skip_open_steps(tx: &mut Transaction<'static, Any>, id: Uuid) -> Result
     Ok(())
 }
 
-fn run_of(row: &AnyRow) -> Result<Run, sqlx::Error> {
-    Ok(Run {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-        agent: row.try_get("agent")?,
-        goal: row.try_get("goal")?,
-        state: state(row)?,
-        reason: row.try_get("reason")?,
-        created_at: parse_timestamp(&row.try_get::<String, _>("created_at")?)?,
-        updated_at: parse_timestamp(&row.try_get::<String, _>("updated_at")?)?,
-        steps: Vec::new(),
-    })
-}
-
-fn state(row: &AnyRow) -> Result<RunState, sqlx::Error> {
+pub(super) fn state(row: &AnyRow) -> Result<RunState, sqlx::Error> {
     let text: String = row.try_get("state")?;
     RunState::parse(&text)
         .ok_or_else(|| sqlx::Error::Decode(format!("unknown run state `{text}`").into()))
 }
 
-fn json(text: String) -> Result<Value, sqlx::Error> {
+pub(super) fn json(text: String) -> Result<Value, sqlx::Error> {
     serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(e.into()))
 }
 
-fn optional_json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
+pub(super) fn optional_json(text: Option<String>) -> Result<Option<Value>, sqlx::Error> {
     text.map(json).transpose()
 }
 
-fn optional_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+pub(super) fn optional_time(text: Option<String>) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     text.as_deref().map(parse_timestamp).transpose()
 }
