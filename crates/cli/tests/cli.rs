@@ -1,5 +1,7 @@
 //! The `miyagi` binary as a person runs it: real process, real port, real files.
 
+#[path = "cli/agents_crash.rs"]
+mod agents_crash;
 mod common;
 #[path = "cli/deploy.rs"]
 mod deploy;

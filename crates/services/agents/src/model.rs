@@ -42,7 +42,7 @@ pub struct PlanStep {
     #[schema(min_length = 1, max_length = 60, example = "read-positions")]
     pub tool: String,
     /// Why the step is there, in a few words.
-    #[validate(length(max = 300))]
+    #[validate(length(max = 300), custom(function = "miyagi_domain::text::printable"))]
     #[serde(default)]
     #[schema(max_length = 300)]
     pub purpose: String,
@@ -64,7 +64,7 @@ pub struct NewRun {
     #[schema(example = "rebalancer")]
     pub agent: String,
     /// What the run is for, in the person's words (default: the agent's description).
-    #[validate(length(max = 500))]
+    #[validate(length(max = 500), custom(function = "miyagi_domain::text::not_blank"))]
     #[schema(max_length = 500)]
     pub goal: Option<String>,
     /// The agent's inputs; see `/api/v1/agents`.
@@ -92,7 +92,10 @@ pub struct NewPlan {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanRequest {
-    #[validate(length(min = 3, max = 500))]
+    #[validate(
+        length(min = 3, max = 500),
+        custom(function = "miyagi_domain::text::not_blank")
+    )]
     #[schema(
         min_length = 3,
         max_length = 500,
@@ -122,7 +125,7 @@ pub struct Decision {
     /// Arguments to run the step with instead of the proposed ones (say, fewer orders).
     #[schema(value_type = Option<Object>)]
     pub arguments: Option<Value>,
-    #[validate(length(max = 500))]
+    #[validate(length(max = 500), custom(function = "miyagi_domain::text::printable"))]
     #[schema(max_length = 500)]
     pub note: Option<String>,
 }

@@ -50,7 +50,7 @@ pub enum AgentsError {
     /// The plan or the inputs cannot run: each fault with where it is.
     #[error("the plan cannot run")]
     Invalid(Vec<PlanFault>),
-    #[error("the planner needs a model, and none is configured")]
+    #[error("no chat model is configured (set `models.local = true` or `models.chat_endpoint`): the planner needs one")]
     NoModel,
     #[error(transparent)]
     Model(#[from] KernelError),
