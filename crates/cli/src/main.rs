@@ -480,8 +480,23 @@ fn exit_with(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// The `service.name` of this process's spans: `miyagi` for the whole system in one process,
+/// else the services it runs (`miyagi-advisor`), so a trace shows which process did what.
+fn trace_service(names: &[ServiceName]) -> String {
+    if names.len() == ServiceName::value_variants().len() {
+        return "miyagi".into();
+    }
+    std::iter::once("miyagi".to_string())
+        .chain(names.iter().filter_map(|n| {
+            n.to_possible_value()
+                .map(|value| value.get_name().to_string())
+        }))
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 async fn run(config: Config, names: Vec<ServiceName>) -> anyhow::Result<()> {
-    let tracer = miyagi_platform::telemetry::init(&config.telemetry)?;
+    let tracer = miyagi_platform::telemetry::init(&config.telemetry, &trace_service(&names))?;
     let listener = tokio::net::TcpListener::bind(config.http.bind)
         .await
         .map_err(|e| {
@@ -525,6 +540,7 @@ async fn run(config: Config, names: Vec<ServiceName>) -> anyhow::Result<()> {
     let result = Runtime::new(context, services)
         .run(listener, shutdown)
         .await;
-    let _ = tracer.shutdown();
+    // Sends the last batch of spans; it blocks until the collector answers or times out.
+    let _ = tokio::task::spawn_blocking(move || tracer.shutdown()).await;
     result
 }

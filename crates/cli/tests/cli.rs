@@ -7,8 +7,12 @@ mod common;
 mod deploy;
 #[path = "cli/markets_crash.rs"]
 mod markets_crash;
+#[path = "cli/openapi_agrees.rs"]
+mod openapi_agrees;
 #[path = "cli/openapi_fuzz.rs"]
 mod openapi_fuzz;
+#[path = "cli/telemetry.rs"]
+mod telemetry;
 
 use std::time::Duration;
 

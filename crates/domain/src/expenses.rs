@@ -124,6 +124,17 @@ pub fn category(id: &str) -> Option<&'static Category> {
     CATEGORIES.iter().find(|c| c.id == id)
 }
 
+/// A category id as the OpenAPI document states it: one of [`CATEGORIES`], so generated clients
+/// offer exactly the ids the service accepts.
+#[cfg(feature = "openapi")]
+pub fn category_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(CATEGORIES.iter().map(|c| c.id)))
+        .examples([serde_json::json!("FOOD_AND_DRINK_GROCERIES")])
+        .build()
+}
+
 /// Money that comes in or moves between a person's own accounts is not spending.
 pub fn is_spending(id: &str) -> bool {
     category(id).is_some_and(|c| {

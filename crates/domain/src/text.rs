@@ -23,6 +23,11 @@ pub fn not_blank(text: &str) -> Result<(), ValidationError> {
     printable(text)
 }
 
+/// [`not_blank`] as a JSON Schema pattern (`char::is_control` is Unicode's Cc), for the OpenAPI
+/// document. Field attributes need their patterns as literals, so they spell this and
+/// [`printable`]'s out; the schemathesis test in the cli crate catches a document that drifts.
+pub const NOT_BLANK_PATTERN: &str = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$";
+
 #[cfg(test)]
 mod tests {
     use super::*;

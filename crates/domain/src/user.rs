@@ -52,30 +52,51 @@ pub struct UserProfileInput {
         length(min = 1, max = 100, message = "must be 1 to 100 characters"),
         custom(function = "printable")
     )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub name: String,
     #[validate(range(min = 18, max = 120, message = "must be between 18 and 120"))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 18, maximum = 120))]
     pub age: u32,
     #[validate(range(min = 0.0, max = MAX_AMOUNT, message = "must be between 0 and 1e12"))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1e12))]
     pub annual_household_income: f64,
     #[serde(default)]
     #[validate(range(min = 0.0, max = MAX_AMOUNT, message = "must be between 0 and 1e12"))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1e12))]
     pub assets: f64,
     #[serde(default)]
     #[validate(range(min = 0.0, max = MAX_AMOUNT, message = "must be between 0 and 1e12"))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1e12))]
     pub liabilities: f64,
     pub risk_tolerance: RiskTolerance,
     #[validate(range(min = 30, max = 100, message = "must be between 30 and 100"))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 30, maximum = 100))]
     pub retirement_age: u32,
     #[serde(default)]
     #[validate(
         length(max = 10, message = "at most 10 goals"),
         custom(function = "short_items")
     )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = short_items_schema))]
     pub goals: Vec<String>,
     #[serde(default)]
     #[validate(
         length(max = 100, message = "must be at most 100 characters"),
         custom(function = "printable")
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 100,
+            pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+        )
     )]
     pub favorite_advisor: Option<String>,
     #[serde(default)]
@@ -83,13 +104,38 @@ pub struct UserProfileInput {
         length(max = 200, message = "must be at most 200 characters"),
         custom(function = "printable")
     )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 200,
+            pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub favorite_book: Option<String>,
     #[serde(default)]
     #[validate(
         length(max = 10, message = "at most 10 hobbies"),
         custom(function = "short_items")
     )]
+    #[cfg_attr(feature = "openapi", schema(schema_with = short_items_schema))]
     pub hobbies: Vec<String>,
+}
+
+/// Goals and hobbies as the OpenAPI document states them: what [`short_items`] and the
+/// field's length rule accept.
+#[cfg(feature = "openapi")]
+fn short_items_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(200))
+                .pattern(Some(crate::text::NOT_BLANK_PATTERN)),
+        )
+        .max_items(Some(10))
+        .build()
 }
 
 fn short_items(items: &[String]) -> Result<(), ValidationError> {

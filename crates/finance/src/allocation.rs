@@ -31,20 +31,39 @@ pub enum AssetClass {
 impl AssetClass {
     pub const ALL: [AssetClass; 4] = [Self::Stocks, Self::Bonds, Self::Cash, Self::RealEstate];
 
-    /// Reads the names people and the original Miyagi UI use ("Stocks", "HomeEquity", …).
+    /// The names people and the original Miyagi UI give the classes, as the API documents them.
+    pub const SPELLINGS: [(&'static str, AssetClass); 15] = [
+        ("Stocks", Self::Stocks),
+        ("Stock", Self::Stocks),
+        ("Equities", Self::Stocks),
+        ("Equity", Self::Stocks),
+        ("Shares", Self::Stocks),
+        ("Bonds", Self::Bonds),
+        ("Bond", Self::Bonds),
+        ("FixedIncome", Self::Bonds),
+        ("Cash", Self::Cash),
+        ("Savings", Self::Cash),
+        ("MoneyMarket", Self::Cash),
+        ("RealEstate", Self::RealEstate),
+        ("HomeEquity", Self::RealEstate),
+        ("Home", Self::RealEstate),
+        ("Property", Self::RealEstate),
+    ];
+
+    /// Reads one of [`Self::SPELLINGS`], in any case and with any spacing or punctuation
+    /// ("real estate", "Fixed-Income"), as a spreadsheet's column may have it.
     pub fn parse(name: &str) -> Option<Self> {
-        let key: String = name
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        match key.as_str() {
-            "stocks" | "stock" | "equities" | "equity" | "shares" => Some(Self::Stocks),
-            "bonds" | "bond" | "fixedincome" => Some(Self::Bonds),
-            "cash" | "savings" | "moneymarket" => Some(Self::Cash),
-            "realestate" | "homeequity" | "home" | "property" => Some(Self::RealEstate),
-            _ => None,
-        }
+        let key = |text: &str| -> String {
+            text.chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase()
+        };
+        let wanted = key(name);
+        Self::SPELLINGS
+            .iter()
+            .find(|(spelling, _)| key(spelling) == wanted)
+            .map(|(_, class)| *class)
     }
 
     /// The class's name as the API and prompts spell it.

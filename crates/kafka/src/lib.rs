@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use futures::FutureExt;
 use miyagi_platform::{
     config::KafkaConfig,
-    events::{BusError, Delivery, EventBus, Record, Subscription},
+    events::{BusError, Delivery, EventBus, PartitionLag, Record, Subscription},
 };
 use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
@@ -395,6 +395,43 @@ impl Subscription for KafkaSubscription {
         self.consumer
             .resume(&self.one_partition(topic, partition))
             .map_err(unavailable)
+    }
+
+    async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError> {
+        const ASK_FOR: Duration = Duration::from_secs(5);
+        let consumer = self.consumer.clone();
+        let prefix = self.prefix.clone();
+        tokio::task::spawn_blocking(move || {
+            // This member's partitions only: the group's other members report theirs.
+            let assigned = consumer.assignment()?;
+            let committed = consumer.committed_offsets(assigned, ASK_FOR)?;
+            committed
+                .elements()
+                .iter()
+                .map(|e| {
+                    let (low, high) =
+                        consumer.fetch_watermarks(e.topic(), e.partition(), ASK_FOR)?;
+                    // Nothing committed yet, or committed before what retention kept: the
+                    // group owes everything still in the log.
+                    let from = match e.offset() {
+                        Offset::Offset(o) => o.max(low),
+                        _ => low,
+                    };
+                    Ok(PartitionLag {
+                        topic: e
+                            .topic()
+                            .strip_prefix(&prefix)
+                            .unwrap_or(e.topic())
+                            .to_string(),
+                        partition: e.partition() as u32,
+                        records: (high - from).max(0) as u64,
+                    })
+                })
+                .collect::<Result<Vec<_>, KafkaError>>()
+        })
+        .await
+        .map_err(|e| BusError::Unavailable(e.to_string()))?
+        .map_err(unavailable)
     }
 }
 

@@ -282,7 +282,14 @@ impl Kernel {
             .as_ref()
             .map(|_| ResponseCache::key(model.model_id(), &request));
         if let (Some(cache), Some(key)) = (&self.inner.cache, &key) {
-            if let Some(hit) = cache.get(key) {
+            let hit = cache.get(key);
+            metrics::counter!(
+                "gen_ai_cache_requests_total",
+                "model" => model.model_id().to_string(),
+                "outcome" => if hit.is_some() { "hit" } else { "miss" },
+            )
+            .increment(1);
+            if let Some(hit) = hit {
                 self.record(model.model_id(), &hit, false, true);
                 return Ok(hit);
             }

@@ -9,6 +9,7 @@
 //! - [`filter`]: hooks around rendering and function calls (telemetry, redaction, approval gates).
 //! - [`usage`], [`cache`]: a token/cost ledger and an exact-match response cache.
 //! - [`limits`]: per-user calls per minute and tokens per day.
+//! - [`telemetry`]: the span and token counters every model call reports.
 
 pub mod cache;
 pub mod chat;
@@ -19,6 +20,7 @@ pub mod function;
 pub mod kernel;
 pub mod limits;
 pub mod structured;
+pub mod telemetry;
 pub mod template;
 pub mod usage;
 

@@ -28,18 +28,23 @@ pub const LIBRARY_PASSAGES_PATH: &str = "/api/v1/library/passages";
 #[serde(rename_all = "camelCase")]
 pub struct PassagesRequest {
     #[validate(length(min = 1, max = 2000, message = "must be 1 to 2000 characters"))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 2000))]
     pub query: String,
     /// Only this collection of the library.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z0-9_-]{1,64}$"))]
     pub collection: Option<String>,
     /// `hybrid` (default), `vector` or `keyword`.
     pub mode: Option<Mode>,
     #[validate(range(min = 1, max = 50, message = "must be between 1 and 50"))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 50))]
     pub limit: Option<usize>,
     /// Minimum cosine similarity between the query and a passage (-1 to 1).
     #[validate(range(min = -1.0, max = 1.0, message = "must be between -1 and 1"))]
+    #[cfg_attr(feature = "openapi", schema(minimum = -1, maximum = 1))]
     pub min_relevance: Option<f32>,
     /// Most tokens the passages may hold together.
     #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100000))]
     pub token_budget: Option<usize>,
 }
 

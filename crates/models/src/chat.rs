@@ -10,6 +10,7 @@ use std::{
     fs::File,
     path::Path,
     sync::{atomic::Ordering, Arc, Mutex},
+    time::Instant,
 };
 
 use anyhow::Context;
@@ -21,7 +22,7 @@ use candle_transformers::{
 };
 use miyagi_kernel::{
     chat::{ChatDelta, ChatStream, FinishReason, ResponseFormat, Usage},
-    ChatMessage, ChatModel, ChatRequest, ChatResponse, KernelError, Role,
+    telemetry, ChatMessage, ChatModel, ChatRequest, ChatResponse, KernelError, Role,
 };
 use tokenizers::Tokenizer;
 
@@ -161,6 +162,8 @@ impl LocalChat {
         mut on_text: impl FnMut(&str) -> bool,
     ) -> Result<Generated, KernelError> {
         let engine = &self.engine;
+        let span = telemetry::model_span("chat", "miyagi.local", &engine.id);
+        let _in_span = span.enter();
         let failed =
             |e: &dyn std::fmt::Display| KernelError::BadResponse(format!("local model: {e}"));
         let prompt = self
@@ -217,10 +220,15 @@ impl LocalChat {
             .unwrap_or(1)
             .saturating_sub(1);
 
+        // Callers take turns on the one model: the wait for it is the queue's.
+        let waiting = Instant::now();
         let mut model = engine
             .model
             .lock()
             .map_err(|_| failed(&"model lock poisoned by an earlier panic"))?;
+        metrics::histogram!("local_model_queue_wait_seconds", "model" => engine.id.clone())
+            .record(waiting.elapsed());
+        let mut first_token_at = None;
         let device = Device::Cpu;
         let mut input = prompt_ids.clone();
         let mut position = 0;
@@ -267,6 +275,7 @@ impl LocalChat {
                 break;
             }
             generated.push(next);
+            first_token_at.get_or_insert_with(Instant::now);
             input = vec![next];
             let decoded = engine
                 .tokenizer
@@ -302,6 +311,12 @@ impl LocalChat {
             prompt_tokens: prompt_ids.len() as u32,
             completion_tokens: generated.len() as u32,
         };
+        telemetry::record_usage(&span, &engine.id, usage, finish_reason);
+        if let (Some(first), true) = (first_token_at, generated.len() > 1) {
+            // Decoding speed alone, without the prompt's pass, so it reads as tokens/s.
+            metrics::histogram!("gen_ai_server_time_per_output_token_seconds", "model" => engine.id.clone())
+                .record(first.elapsed().as_secs_f64() / (generated.len() - 1) as f64);
+        }
         Ok(Generated {
             text,
             finish_reason,
@@ -429,8 +444,9 @@ impl ChatModel for LocalChat {
         let gone = cancel.flag();
         let this = self.clone();
         let request = request.clone();
+        let caller = tracing::Span::current();
         let generated = tokio::task::spawn_blocking(move || {
-            this.generate(&request, |_| !gone.load(Ordering::SeqCst))
+            caller.in_scope(|| this.generate(&request, |_| !gone.load(Ordering::SeqCst)))
         })
         .await
         .map_err(|e| KernelError::BadResponse(format!("generation task failed: {e}")))??;
@@ -448,11 +464,14 @@ impl ChatModel for LocalChat {
         let this = self.clone();
         let request = request.clone();
         // The reader dropping the stream closes the channel, which ends generation.
+        let caller = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _place = place;
-            let result = this.generate(&request, |piece| {
-                tx.blocking_send(Ok(ChatDelta::Text(piece.to_string())))
-                    .is_ok()
+            let result = caller.in_scope(|| {
+                this.generate(&request, |piece| {
+                    tx.blocking_send(Ok(ChatDelta::Text(piece.to_string())))
+                        .is_ok()
+                })
             });
             let last = result.map(|g| ChatDelta::Finished {
                 finish_reason: g.finish_reason,

@@ -98,6 +98,7 @@ struct ListQuery {
     /// Only this service's dead letters.
     service: Option<String>,
     /// How many, newest first (1–500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 

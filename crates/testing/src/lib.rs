@@ -11,6 +11,7 @@
 //! - [`disk`]: a small filesystem of a test's own that it can fill and free.
 //! - [`log`]: the event log as a test reads it.
 //! - [`postgres`]: a database of a test's own on the test PostgreSQL server.
+//! - [`python`]: a pinned Python tool from PyPI in a venv of its own.
 //! - `models` (feature `models`): the local chat and embedding models, loaded once per binary.
 
 mod app;
@@ -22,5 +23,6 @@ pub mod models;
 pub mod openai;
 pub mod outage;
 pub mod postgres;
+pub mod python;
 
 pub use app::{api_key, Reply, TestApp, TestContext};

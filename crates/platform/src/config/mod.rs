@@ -45,7 +45,7 @@ pub use self::{
     http::HttpConfig,
     markets::MarketsConfig,
     models::{ChatEndpointConfig, ModelsConfig},
-    telemetry::{LogFormat, TelemetryConfig},
+    telemetry::{LogFormat, OtlpProtocol, TelemetryConfig},
 };
 pub use crate::secret::Secret;
 
@@ -115,6 +115,8 @@ impl Default for Config {
             telemetry: TelemetryConfig {
                 log_filter: "info".into(),
                 log_format: LogFormat::Pretty,
+                otlp_endpoint: None,
+                otlp_protocol: OtlpProtocol::HttpProtobuf,
             },
             models: ModelsConfig {
                 local: true,
@@ -195,6 +197,7 @@ impl Config {
         self.bus.validate()?;
         self.cache.validate()?;
         self.consumer.validate()?;
+        self.telemetry.validate()?;
         self.models.validate()?;
         self.auth.validate(self.http.bind)?;
         self.documents.validate()?;

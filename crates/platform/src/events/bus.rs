@@ -105,4 +105,17 @@ pub trait Subscription: Send {
     async fn pause(&mut self, topic: &str, partition: u32) -> Result<(), BusError>;
 
     async fn resume(&mut self, topic: &str, partition: u32) -> Result<(), BusError>;
+
+    /// For each subscribed partition, the records after the group's committed position (what
+    /// Kafka calls consumer lag): a group that falls behind shows here before people notice.
+    async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError>;
+}
+
+/// How far a group is behind on one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionLag {
+    pub topic: String,
+    pub partition: u32,
+    /// Records appended after the group's committed position.
+    pub records: u64,
 }

@@ -4,8 +4,8 @@
 //!
 //! Services rely on the bus together with the [`Consumer`] loop running on it, so the suite
 //! checks both: keyed order, committed offsets surviving a restart, independent groups, prompt
-//! wake-up, poison records parked on `<topic>.dlq`, and redelivery of exactly what was not
-//! committed.
+//! wake-up, poison records parked on `<topic>.dlq`, redelivery of exactly what was not
+//! committed, and the lag operators watch.
 
 use std::{
     collections::HashMap,
@@ -51,6 +51,7 @@ macro_rules! bus_conformance {
             a_poison_record_is_parked_on_the_dead_letter_topic_with_the_reason,
             a_consumer_stopped_mid_batch_redelivers_only_what_it_did_not_commit,
             a_paused_partition_is_held_back_until_resumed_and_then_skips_nothing,
+            a_groups_lag_counts_the_records_after_its_committed_position,
         );
     };
     (@each $harness:path; $($promise:ident),+ $(,)?) => {
@@ -310,6 +311,27 @@ fn event(key: &str, n: usize) -> CloudEvent {
         key,
         &serde_json::json!({ "n": n }),
     )
+}
+
+pub async fn a_groups_lag_counts_the_records_after_its_committed_position(harness: &dyn Harness) {
+    let bus = harness.connect().await;
+    bus.publish(
+        (0..10)
+            .map(|n| Record::event("t", &event("k", n)))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    let mut sub = bus.subscribe("lagging", &["t"]).await.unwrap();
+    let got = drain(&mut sub, 10).await;
+    let behind = |lags: Vec<super::PartitionLag>| lags.iter().map(|l| l.records).sum::<u64>();
+
+    // Read but not committed is still owed: a restart would deliver it again.
+    assert_eq!(behind(sub.lag().await.unwrap()), 10);
+    sub.commit(&got[..4]).await.unwrap();
+    assert_eq!(behind(sub.lag().await.unwrap()), 6);
+    sub.commit(&got).await.unwrap();
+    assert_eq!(behind(sub.lag().await.unwrap()), 0);
 }
 
 fn n_of(delivery: &Delivery) -> usize {

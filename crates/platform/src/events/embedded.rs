@@ -14,7 +14,7 @@ use sqlx::{
 use tokio::sync::{watch, Mutex};
 
 use super::{
-    bus::{BusError, Delivery, EventBus, Record, Subscription, MAX_RECORD_BYTES},
+    bus::{BusError, Delivery, EventBus, PartitionLag, Record, Subscription, MAX_RECORD_BYTES},
     CloudEvent,
 };
 
@@ -460,5 +460,33 @@ impl Subscription for EmbeddedSubscription {
 
     async fn resume(&mut self, topic: &str, partition: u32) -> Result<(), BusError> {
         self.set_paused(topic, partition, false)
+    }
+
+    async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError> {
+        let mut lags = Vec::with_capacity(self.positions.len());
+        for position in &self.positions {
+            // A lone MIN or MAX over the primary key reads one index entry; records pruned by
+            // retention are not owed, so the count starts at the oldest one kept.
+            let (oldest, next): (Option<i64>, Option<i64>) = sqlx::query_as(
+                "SELECT (SELECT MIN(log_offset) FROM log_records WHERE topic = $1 AND partition_no = $2),
+                        (SELECT MAX(log_offset) + 1 FROM log_records WHERE topic = $1 AND partition_no = $2)",
+            )
+            .bind(&position.topic)
+            .bind(position.partition)
+            .fetch_one(&self.log.inner.reader)
+            .await
+            .map_err(unavailable)?;
+            let committed = self
+                .log
+                .committed(&self.group, &position.topic, position.partition)
+                .await?;
+            let owed_from = committed.max(oldest.unwrap_or(0));
+            lags.push(PartitionLag {
+                topic: position.topic.clone(),
+                partition: position.partition,
+                records: next.map_or(0, |next| (next - owed_from).max(0) as u64),
+            });
+        }
+        Ok(lags)
     }
 }

@@ -28,7 +28,7 @@ mod pause;
 mod probe;
 pub mod retention;
 
-pub use bus::{BusError, Delivery, EventBus, Record, Subscription, MAX_RECORD_BYTES};
+pub use bus::{BusError, Delivery, EventBus, PartitionLag, Record, Subscription, MAX_RECORD_BYTES};
 pub use consumer::Consumer;
 pub use envelope::{CloudEvent, EnvelopeError};
 pub use handler::{is_storage_full, is_transient, EventHandler, HandlerError};

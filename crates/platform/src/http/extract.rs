@@ -10,6 +10,7 @@ use axum::{
     http::{header, StatusCode},
 };
 use serde::de::DeserializeOwned;
+use serde_json::{Number, Value};
 use validator::Validate;
 
 use super::problem::{FieldError, Problem};
@@ -54,31 +55,24 @@ where
 
 /// Parses JSON into `T`, naming the offending field on type errors and rejecting unknown fields.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    let mut unknown = Vec::new();
-    let mut json = serde_json::Deserializer::from_slice(bytes);
-    let mut record_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
-    let ignoring = serde_ignored::Deserializer::new(&mut json, &mut record_unknown);
-    let value = serde_path_to_error::deserialize(ignoring).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner();
-        let message = strip_position(&inner.to_string());
-        if inner.is_syntax() || inner.is_eof() {
-            Problem::bad_request(format!("malformed JSON: {message}"))
-        } else if field == "." {
-            Problem::invalid_fields(vec![FieldError {
-                field: "(body)".into(),
-                message,
-            }])
-        } else {
-            Problem::invalid_fields(vec![FieldError { field, message }])
-        }
-    })?;
-    if let Err(e) = json.end() {
-        return Err(Problem::bad_request(format!(
+    let mut document: Value = serde_json::from_slice(bytes).map_err(|e| {
+        Problem::bad_request(format!(
             "malformed JSON: {}",
             strip_position(&e.to_string())
-        )));
-    }
+        ))
+    })?;
+    whole_numbers_as_integers(&mut document);
+    let mut unknown = Vec::new();
+    let mut record_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let ignoring = serde_ignored::Deserializer::new(document, &mut record_unknown);
+    let value = serde_path_to_error::deserialize(ignoring).map_err(|e| {
+        let field = match e.path().to_string() {
+            root if root == "." => "(body)".to_string(),
+            field => field,
+        };
+        let message = e.into_inner().to_string();
+        Problem::invalid_fields(vec![FieldError { field, message }])
+    })?;
     if !unknown.is_empty() {
         return Err(Problem::invalid_fields(
             unknown
@@ -91,6 +85,26 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         ));
     }
     Ok(value)
+}
+
+/// JSON has one kind of number, and JSON Schema counts `3.0` as an integer (JavaScript cannot
+/// even tell the two apart), so an integer field takes a number without a fraction, as the
+/// OpenAPI document promises. Beyond 2^53 a float no longer holds every integer exactly; those
+/// stay floats and an integer field refuses them.
+fn whole_numbers_as_integers(value: &mut Value) {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        Value::Number(number) => {
+            if let Some(float) = number.as_f64().filter(|_| number.is_f64()) {
+                if float.fract() == 0.0 && float.abs() <= EXACT {
+                    *number = Number::from(float as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
 }
 
 fn strip_position(message: &str) -> String {
@@ -161,6 +175,18 @@ mod tests {
     fn malformed_json_is_a_bad_request() {
         let p = parse::<Person>(br#"{"name":"A","#).unwrap_err();
         assert_eq!(p.status, 400);
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_fills_an_integer_field() {
+        let person = parse::<Person>(br#"{"name":"A","age":30.0,"pets":[]}"#).unwrap();
+        assert_eq!(person.age, 30);
+    }
+
+    #[test]
+    fn a_fraction_is_refused_by_an_integer_field() {
+        let p = parse::<Person>(br#"{"name":"A","age":30.5,"pets":[]}"#).unwrap_err();
+        assert_eq!((p.status, field_of(p)), (422, "age".to_string()));
     }
 
     #[test]

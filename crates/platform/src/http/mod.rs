@@ -3,6 +3,7 @@
 //! problem+json for every error (including the framework's own), health, readiness and OpenAPI.
 
 mod authenticate;
+mod document;
 mod extract;
 mod health;
 mod local_only;
@@ -98,6 +99,7 @@ pub(crate) fn app_with_public(
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api)
         .split_for_parts();
+    let openapi = document::as_served(openapi);
     let gate = Arc::new(authenticate::Gate {
         auth,
         cors_origins: config.cors_origins.clone(),
@@ -112,7 +114,7 @@ pub(crate) fn app_with_public(
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
         .with_state(health)
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi))
         .merge(public);
 
     let cors = CorsLayer::new()

@@ -230,7 +230,7 @@ async fn an_incoming_traceparent_is_carried_into_events_the_request_emits() {
     static TRACING: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     TRACING.get_or_init(|| {
         // Kept for the whole test process: spans need a live provider to carry ids.
-        std::mem::forget(telemetry::init(&Config::default().telemetry).unwrap());
+        std::mem::forget(telemetry::init(&Config::default().telemetry, "miyagi-test").unwrap());
     });
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let request = Request::get("/emit")

@@ -215,6 +215,7 @@ struct HistoryQuery {
     /// Only advice for this profile.
     user_id: Option<Uuid>,
     /// How many to return (1–100, default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 

@@ -32,9 +32,11 @@ pub struct PersonalizeRequest {
     /// unit: percent, fractions or money.
     #[serde(default)]
     #[validate(length(max = 20, message = "at most 20 holdings"), nested)]
+    #[schema(max_items = 20)]
     pub portfolio: Vec<AssetHolding>,
     #[serde(default)]
     #[validate(length(max = MAX_STOCKS, message = "at most 50 stocks"), nested)]
+    #[schema(max_items = 50)]
     pub stocks: Vec<StockHolding>,
 }
 
@@ -44,18 +46,28 @@ pub struct UserInfo {
     /// The profile (from the users service) the advice is for.
     pub user_id: Uuid,
     #[validate(range(min = 18, max = 120, message = "must be between 18 and 120"))]
+    #[schema(minimum = 18, maximum = 120)]
     pub age: Option<u32>,
     pub risk_level: Option<RiskTolerance>,
     #[validate(range(min = 0.0, max = MAX_AMOUNT, message = "must be between 0 and 1e12"))]
+    #[schema(minimum = 0, maximum = 1e12)]
     pub annual_household_income: Option<f64>,
     #[validate(
         length(max = 200, message = "must be at most 200 characters"),
-        custom(function = "printable")
+        custom(function = "miyagi_domain::text::printable")
+    )]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
     )]
     pub favorite_book: Option<String>,
     #[validate(
         length(max = 100, message = "must be at most 100 characters"),
-        custom(function = "printable")
+        custom(function = "miyagi_domain::text::printable")
+    )]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
     )]
     pub favorite_advisor: Option<String>,
 }
@@ -63,9 +75,12 @@ pub struct UserInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssetHolding {
+    /// The class, in any case and spacing (`real estate` is `RealEstate`).
     #[validate(custom(function = "asset_class"))]
+    #[schema(schema_with = asset_class_schema)]
     pub name: String,
     #[validate(range(min = 0.0, max = MAX_AMOUNT, message = "must be between 0 and 1e12"))]
+    #[schema(minimum = 0, maximum = 1e12)]
     pub allocation: f64,
 }
 
@@ -73,21 +88,25 @@ pub struct AssetHolding {
 #[serde(rename_all = "camelCase")]
 pub struct StockHolding {
     #[validate(custom(function = "ticker"))]
+    #[schema(pattern = r"^[A-Za-z0-9.^-]{1,12}$", example = "MSFT")]
     pub symbol: String,
     #[validate(range(min = 0.0, max = MAX_AMOUNT, message = "must be between 0 and 1e12"))]
+    #[schema(minimum = 0, maximum = 1e12)]
     pub allocation: f64,
     /// Daily closes, oldest first; gives the stock's volatility.
     #[serde(default)]
     #[validate(length(max = 2000, message = "at most 2000 prices"))]
+    #[schema(max_items = 2000)]
     pub prices: Vec<f64>,
 }
 
-fn printable(text: &str) -> Result<(), ValidationError> {
-    if text.chars().any(char::is_control) {
-        return Err(ValidationError::new("control_character")
-            .with_message("must not contain control characters".into()));
-    }
-    Ok(())
+/// An asset class as the OpenAPI document states it: one of the spellings it is read from.
+fn asset_class_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(AssetClass::SPELLINGS.map(|(spelling, _)| spelling)))
+        .examples([serde_json::json!("Stocks")])
+        .build()
 }
 
 fn asset_class(name: &str) -> Result<(), ValidationError> {
@@ -144,7 +163,7 @@ pub struct Writing {
     /// Times the model was asked: 2 when its first answer failed the checks for sense.
     pub attempts: u32,
     /// Who wrote the narrative after its opening.
-    pub narrative_by: Author,
+    pub narrative_by: NarrativeAuthor,
     /// What of the model's answer was left out after its retry, and why; a note left out leaves
     /// its recommendation with the engine's action and numbers alone.
     pub refused: Vec<String>,
@@ -152,7 +171,7 @@ pub struct Writing {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum Author {
+pub enum NarrativeAuthor {
     #[default]
     Model,
     /// Sentences built from the engine's numbers, used where the model's failed twice.

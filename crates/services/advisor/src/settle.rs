@@ -12,7 +12,7 @@ use miyagi_finance::{
 use miyagi_memory::cite::Cited;
 
 use crate::{
-    model::{Author, EngineResult, Writing},
+    model::{EngineResult, NarrativeAuthor, Writing},
     sense::{whole_sentences, Grounds},
     writing::{Answer, Checked, Note},
 };
@@ -63,11 +63,11 @@ pub fn settle(
     let (continuation, narrative_by) = match chosen {
         Some(i) => (
             whole_sentences(&attempts[i].0.answer.narrative).to_string(),
-            Author::Model,
+            NarrativeAuthor::Model,
         ),
         None => {
             refused.extend(attempts.last().and_then(|(_, r)| r.narrative.clone()));
-            (template(engine), Author::Template)
+            (template(engine), NarrativeAuthor::Template)
         }
     };
     let pick = |notes: fn(&Answer) -> &Vec<Note>, refused: &mut Vec<String>| -> Vec<Note> {
@@ -232,7 +232,7 @@ mod tests {
             attempt(&grounds, "16", "Add steadily."),
         ];
         let checked = settle("Opening.", &engine, attempts);
-        assert_eq!(checked.writing.narrative_by, Author::Template);
+        assert_eq!(checked.writing.narrative_by, NarrativeAuthor::Template);
         assert_eq!(checked.writing.attempts, 2);
         assert!(
             checked
@@ -258,7 +258,7 @@ mod tests {
             attempt(&grounds, GOOD, " 16"),
         ];
         let checked = settle("Opening.", &engine, attempts);
-        assert_eq!(checked.writing.narrative_by, Author::Model);
+        assert_eq!(checked.writing.narrative_by, NarrativeAuthor::Model);
         assert_eq!(checked.narrative, format!("Opening. {GOOD}"));
         let bonds = checked.assets.iter().find(|n| n.name == "Bonds").unwrap();
         assert_eq!(bonds.note, "Keep a cushion of bonds.");

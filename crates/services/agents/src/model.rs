@@ -37,14 +37,18 @@ pub struct Tool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanStep {
-    /// One of `/api/v1/agents/tools`.
+    /// One of `/api/v1/agents/tools`. (A plan the model proposes may name another; its
+    /// `problems` say so, and it cannot run until that is changed.)
     #[validate(length(min = 1, max = 60))]
-    #[schema(min_length = 1, max_length = 60, example = "read-positions")]
+    #[schema(schema_with = crate::domain::tool_name_schema)]
     pub tool: String,
     /// Why the step is there, in a few words.
     #[validate(length(max = 300), custom(function = "miyagi_domain::text::printable"))]
     #[serde(default)]
-    #[schema(max_length = 300)]
+    #[schema(
+        max_length = 300,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub purpose: String,
     #[serde(default = "empty_object")]
     #[schema(value_type = Object)]
@@ -65,7 +69,10 @@ pub struct NewRun {
     pub agent: String,
     /// What the run is for, in the person's words (default: the agent's description).
     #[validate(length(max = 500), custom(function = "miyagi_domain::text::not_blank"))]
-    #[schema(max_length = 500)]
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub goal: Option<String>,
     /// The agent's inputs; see `/api/v1/agents`.
     #[schema(value_type = Option<Object>)]
@@ -99,6 +106,7 @@ pub struct PlanRequest {
     #[schema(
         min_length = 3,
         max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$",
         example = "Rebalance my paper portfolio"
     )]
     pub goal: String,
@@ -120,13 +128,17 @@ pub struct ProposedPlan {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Decision {
     /// The step decided on (the run's waiting step).
+    #[schema(minimum = 0, maximum = 19)]
     pub step: usize,
     pub approve: bool,
     /// Arguments to run the step with instead of the proposed ones (say, fewer orders).
     #[schema(value_type = Option<Object>)]
     pub arguments: Option<Value>,
     #[validate(length(max = 500), custom(function = "miyagi_domain::text::printable"))]
-    #[schema(max_length = 500)]
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub note: Option<String>,
 }
 

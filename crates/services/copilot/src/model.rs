@@ -47,12 +47,23 @@ pub struct Chat {
 pub struct ChatSettings {
     /// A new chat's defaults to "New chat", renamed after its first question.
     #[validate(length(min = 1, max = MAX_TITLE_CHARS, message = "must be 1 to 120 characters"), custom(function = "not_blank"))]
+    #[schema(
+        min_length = 1,
+        max_length = 120,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub title: Option<String>,
     /// A new chat's defaults to a coach in the voice of the favourite advisor on your profile.
     #[validate(length(min = 1, max = MAX_PERSONA_CHARS, message = "must be 1 to 2000 characters"), custom(function = "not_blank"))]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub persona: Option<String>,
     /// 0..1; a new chat's defaults to 0.5.
     #[validate(range(min = 0.0, max = 1.0, message = "must be between 0 and 1"))]
+    #[schema(minimum = 0, maximum = 1)]
     pub memory_balance: Option<f64>,
 }
 
@@ -61,6 +72,11 @@ pub struct ChatSettings {
 pub struct NewMessage {
     /// Your question or remark, 1 to 4000 characters.
     #[validate(length(min = 1, max = MAX_QUESTION_CHARS, message = "must be 1 to 4000 characters"), custom(function = "not_blank"))]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub content: String,
 }
 
@@ -175,6 +191,11 @@ pub struct Memory {
 #[serde(rename_all = "camelCase")]
 pub struct MemoryChange {
     #[validate(length(min = 1, max = MAX_MEMORY_CHARS, message = "must be 1 to 300 characters"), custom(function = "not_blank"))]
+    #[schema(
+        min_length = 1,
+        max_length = 300,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub text: Option<String>,
     pub kind: Option<MemoryKind>,
 }
@@ -184,12 +205,24 @@ pub struct MemoryChange {
 #[serde(rename_all = "camelCase")]
 pub struct ChatExport {
     #[validate(length(min = 1, max = MAX_TITLE_CHARS, message = "must be 1 to 120 characters"), custom(function = "not_blank"))]
+    #[schema(
+        min_length = 1,
+        max_length = 120,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub title: String,
     #[validate(length(min = 1, max = MAX_PERSONA_CHARS, message = "must be 1 to 2000 characters"), custom(function = "not_blank"))]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub persona: String,
     #[validate(range(min = 0.0, max = 1.0, message = "must be between 0 and 1"))]
+    #[schema(minimum = 0, maximum = 1)]
     pub memory_balance: f64,
     #[validate(length(max = MAX_IMPORTED_MESSAGES, message = "at most 200 messages"), nested)]
+    #[schema(max_items = 200)]
     pub messages: Vec<ExportedMessage>,
 }
 
@@ -198,6 +231,11 @@ pub struct ChatExport {
 pub struct ExportedMessage {
     pub author: Author,
     #[validate(length(min = 1, max = MAX_IMPORTED_CHARS, message = "must be 1 to 8000 characters"), custom(function = "printable"))]
+    #[schema(
+        min_length = 1,
+        max_length = 8000,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub content: String,
     /// Kept as exported; an imported citation is not verified again.
     #[serde(default)]

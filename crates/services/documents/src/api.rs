@@ -213,8 +213,10 @@ fn multipart_problem(e: axum::extract::multipart::MultipartError) -> Problem {
 #[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Only this collection.
+    #[param(pattern = r"^[a-z0-9_-]{1,64}$")]
     collection: Option<String>,
     /// How many documents to return (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     offset: Option<u32>,
 }
@@ -302,7 +304,12 @@ struct SummaryRequest {
         length(min = 2, max = 200),
         custom(function = "miyagi_domain::text::not_blank")
     )]
-    #[schema(min_length = 2, max_length = 200, example = "MSFT")]
+    #[schema(
+        min_length = 2,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$",
+        example = "MSFT"
+    )]
     focus: Option<String>,
 }
 
@@ -335,20 +342,25 @@ fn collection_name(collection: &str) -> Result<(), ValidationError> {
 #[serde(rename_all = "camelCase")]
 pub struct SearchRequest {
     #[validate(length(min = 1, max = 2000, message = "must be 1 to 2000 characters"))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub query: String,
     #[validate(custom(function = "collection_name"))]
+    #[schema(pattern = r"^[a-z0-9_-]{1,64}$")]
     pub collection: Option<String>,
     /// Only passages of this document.
     pub document_id: Option<Uuid>,
     /// `hybrid` (default), `vector` or `keyword`.
     pub mode: Option<Mode>,
     #[validate(range(min = 1, max = 50, message = "must be between 1 and 50"))]
+    #[schema(minimum = 1, maximum = 50)]
     pub limit: Option<usize>,
     /// Minimum cosine similarity between the query and a passage (-1 to 1).
     #[validate(range(min = -1.0, max = 1.0, message = "must be between -1 and 1"))]
+    #[schema(minimum = -1, maximum = 1)]
     pub min_relevance: Option<f32>,
     /// Most tokens the passages may hold together.
     #[validate(range(min = 1, max = 100000, message = "must be between 1 and 100000"))]
+    #[schema(minimum = 1, maximum = 100000)]
     pub token_budget: Option<usize>,
 }
 
@@ -413,11 +425,14 @@ async fn search_documents(
 #[serde(rename_all = "camelCase")]
 pub struct AskRequest {
     #[validate(length(min = 1, max = 1000, message = "must be 1 to 1000 characters"))]
+    #[schema(min_length = 1, max_length = 1000)]
     pub question: String,
     #[validate(custom(function = "collection_name"))]
+    #[schema(pattern = r"^[a-z0-9_-]{1,64}$")]
     pub collection: Option<String>,
     /// Passages to answer from (default 3).
     #[validate(range(min = 1, max = 8, message = "must be between 1 and 8"))]
+    #[schema(minimum = 1, maximum = 8)]
     pub passages: Option<usize>,
 }
 
@@ -479,6 +494,7 @@ async fn list_datasets(_principal: Principal) -> Json<Vec<DatasetInfo>> {
 pub struct IngestDatasetRequest {
     /// Target collection; defaults to the dataset's name.
     #[validate(custom(function = "collection_name"))]
+    #[schema(pattern = r"^[a-z0-9_-]{1,64}$")]
     pub collection: Option<String>,
 }
 
@@ -505,6 +521,7 @@ async fn ingest_dataset(
 #[into_params(parameter_in = Query)]
 struct StatusQuery {
     /// The collection the dataset was ingested into; defaults to the dataset's name.
+    #[param(pattern = r"^[a-z0-9_-]{1,64}$")]
     collection: Option<String>,
 }
 

@@ -145,14 +145,14 @@ pub struct NewRule {
     #[validate(length(min = 2, max = 80))]
     #[schema(min_length = 2, max_length = 80, example = "UBER EATS")]
     pub pattern: String,
-    #[schema(example = "FOOD_AND_DRINK_RESTAURANT")]
+    #[schema(schema_with = miyagi_domain::expenses::category_schema)]
     pub category: String,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Recategorise {
-    #[schema(example = "FOOD_AND_DRINK_COFFEE")]
+    #[schema(schema_with = miyagi_domain::expenses::category_schema)]
     pub category: String,
 }
 

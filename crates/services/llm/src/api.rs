@@ -136,21 +136,29 @@ struct ChatCompletionRequest {
         length(min = 1, max = 256, message = "must hold 1 to 256 messages"),
         custom(function = "known_roles")
     )]
+    #[schema(min_items = 1, max_items = 256)]
     messages: Vec<WireMessage>,
     #[validate(range(min = 1, max = 8192, message = "must be between 1 and 8192"))]
+    #[schema(minimum = 1, maximum = 8192)]
     max_tokens: Option<u32>,
     #[validate(range(min = 1, max = 8192, message = "must be between 1 and 8192"))]
+    #[schema(minimum = 1, maximum = 8192)]
     max_completion_tokens: Option<u32>,
     #[validate(range(min = 0.0, max = 2.0, message = "must be between 0 and 2"))]
+    #[schema(minimum = 0, maximum = 2)]
     temperature: Option<f32>,
     #[validate(range(min = 0.0, max = 1.0, message = "must be between 0 and 1"))]
+    #[schema(minimum = 0, maximum = 1)]
     top_p: Option<f32>,
     /// An extension many OpenAI-compatible servers accept (llama.cpp, vLLM).
     #[validate(range(min = 1, message = "must be at least 1"))]
+    #[schema(minimum = 1)]
     top_k: Option<u32>,
     #[validate(range(min = -2.0, max = 2.0, message = "must be between -2 and 2"))]
+    #[schema(minimum = -2, maximum = 2)]
     frequency_penalty: Option<f32>,
     #[validate(range(min = -2.0, max = 2.0, message = "must be between -2 and 2"))]
+    #[schema(minimum = -2, maximum = 2)]
     presence_penalty: Option<f32>,
     stop: Option<OneOrMany>,
     seed: Option<u64>,
@@ -169,6 +177,7 @@ struct ChatCompletionRequest {
     parallel_tool_calls: Option<bool>,
     /// Accepted for compatibility; the number of choices is always 1.
     #[validate(range(min = 1, max = 1, message = "only 1 choice is supported"))]
+    #[schema(minimum = 1, maximum = 1)]
     n: Option<u32>,
     /// Accepted for compatibility and ignored: end-user ids are not tracked.
     #[allow(dead_code)]

@@ -325,42 +325,15 @@ async fn a_caller_past_the_daily_token_quota_gets_429_with_when_to_come_back() {
     );
 }
 
-/// The official OpenAI Python client, pinned, in a venv built once per target dir.
+/// The official OpenAI Python client, pinned.
 const OPENAI_PYTHON: &str = "openai==3.60.0";
 
 async fn openai_python() -> std::path::PathBuf {
-    use tokio::process::Command;
-    let venv =
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(OPENAI_PYTHON.replace("==", "-"));
-    let python = venv.join("bin/python");
-    let ready = Command::new(&python)
-        .args(["-c", "import openai"])
-        .status()
-        .await
-        .is_ok_and(|s| s.success());
-    if !ready {
-        let made = Command::new("python3")
-            .args(["-m", "venv", "--clear"])
-            .arg(&venv)
-            .status()
-            .await
-            .expect("python3 runs");
-        assert!(made.success(), "python3 -m venv failed");
-        let installed = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                OPENAI_PYTHON,
-            ])
-            .status()
-            .await
-            .unwrap();
-        assert!(installed.success(), "pip install {OPENAI_PYTHON} failed");
-    }
-    python
+    miyagi_testing::python::venv_with(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")),
+        OPENAI_PYTHON,
+    )
+    .await
 }
 
 #[tokio::test]

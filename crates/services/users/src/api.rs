@@ -51,6 +51,7 @@ impl From<StoreError> for Problem {
 #[into_params(parameter_in = Query)]
 struct Page {
     /// How many profiles to return (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// How many to skip.
     offset: Option<u32>,
@@ -108,7 +109,7 @@ async fn get_profile(
 /// Replace one of your profiles; emits `miyagi.user.profile.updated.v1`. Send `If-Match` with
 /// the ETag you read to refuse the write if someone changed the profile meanwhile.
 #[utoipa::path(put, path = "/api/v1/userprofile/{id}", tag = TAG, request_body = UserProfileInput,
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^[ \t]*(\*|(W/)?"*[+-]?[0-9]{1,18}"*)[ \t]*$"#)),
     responses((status = 200, body = UserProfile, headers(("ETag"))), (status = 404, body = Problem),
               (status = 412, body = Problem), (status = 422, body = Problem)))]
 async fn update_profile(
@@ -129,7 +130,7 @@ async fn update_profile(
 
 /// Delete one of your profiles; emits `miyagi.user.profile.deleted.v1`.
 #[utoipa::path(delete, path = "/api/v1/userprofile/{id}", tag = TAG,
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^[ \t]*(\*|(W/)?"*[+-]?[0-9]{1,18}"*)[ \t]*$"#)),
     responses((status = 204), (status = 404, body = Problem), (status = 412, body = Problem)))]
 async fn delete_profile(
     State(store): State<UserStore>,
@@ -173,6 +174,7 @@ async fn delete_account(
 #[into_params(parameter_in = Query)]
 struct Generate {
     /// How many profiles to create (1–100, default 1).
+    #[param(minimum = 1, maximum = 100)]
     count: Option<usize>,
     /// Seed for reproducible profiles; random when absent.
     seed: Option<u64>,

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use clap::Parser;
 use miyagi_domain::user::{RiskTolerance, UserProfileInput};
 use miyagi_platform::{
-    config::{ConsumerConfig, KafkaConfig, LogFormat, TelemetryConfig},
+    config::{Config, ConsumerConfig, KafkaConfig, TelemetryConfig},
     db::Db,
     events::{
         embedded::EmbeddedLog, inbox, outbox::Relay, CloudEvent, Consumer, EventBus, EventHandler,
@@ -61,10 +61,13 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // Logs only when asked (`RUST_LOG=info`), to see why a case failed; the test runs it silent.
-    let _telemetry = miyagi_platform::telemetry::init(&TelemetryConfig {
-        log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "off".into()),
-        log_format: LogFormat::Pretty,
-    })?;
+    let _telemetry = miyagi_platform::telemetry::init(
+        &TelemetryConfig {
+            log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| "off".into()),
+            ..Config::default().telemetry
+        },
+        "miyagi-crash-harness",
+    )?;
     if let Some(spec) = &args.crash_at {
         arm_crash_point(spec)?;
     }

@@ -23,9 +23,9 @@ pub use config::{AzureAuth, Endpoint, OpenAiConfig};
 use crate::{
     chat::{
         ChatMessage, ChatModel, ChatRequest, ChatResponse, ChatStream, EmbeddingModel,
-        FinishReason, ResponseFormat, ToolCall, Usage,
+        ResponseFormat, ToolCall, Usage,
     },
-    KernelError,
+    telemetry, KernelError,
 };
 
 #[derive(Clone)]
@@ -51,16 +51,7 @@ impl OpenAiClient {
     }
 
     fn span(&self, operation: &str) -> tracing::Span {
-        tracing::info_span!(
-            "gen_ai",
-            otel.name = %format!("{operation} {}", self.config.model),
-            gen_ai.operation.name = operation,
-            gen_ai.system = self.config.system(),
-            gen_ai.request.model = %self.config.model,
-            gen_ai.usage.input_tokens = tracing::field::Empty,
-            gen_ai.usage.output_tokens = tracing::field::Empty,
-            gen_ai.response.finish_reasons = tracing::field::Empty,
-        )
+        telemetry::model_span(operation, self.config.system(), &self.config.model)
     }
 
     /// Sends a chat request, streamed or not (its format checked by `unsupported_format`).
@@ -107,12 +98,6 @@ async fn read_body(response: reqwest::Response) -> Result<String, KernelError> {
         .map_err(|e| KernelError::Network(e.to_string()))
 }
 
-fn record_usage(span: &tracing::Span, usage: Usage, finish: FinishReason) {
-    span.record("gen_ai.usage.input_tokens", usage.prompt_tokens);
-    span.record("gen_ai.usage.output_tokens", usage.completion_tokens);
-    span.record("gen_ai.response.finish_reasons", finish.as_str());
-}
-
 #[async_trait]
 impl ChatModel for OpenAiClient {
     fn model_id(&self) -> &str {
@@ -154,7 +139,7 @@ impl ChatModel for OpenAiClient {
             let finish =
                 wire::finish_reason(choice.finish_reason.as_deref(), !tool_calls.is_empty());
             let usage = completion.usage.map(Usage::from).unwrap_or_default();
-            record_usage(&tracing::Span::current(), usage, finish);
+            telemetry::record_usage(&tracing::Span::current(), &self.config.model, usage, finish);
             Ok(ChatResponse {
                 message: ChatMessage {
                     tool_calls,
@@ -178,7 +163,12 @@ impl ChatModel for OpenAiClient {
             .post_chat(request, true)
             .instrument(span.clone())
             .await?;
-        Ok(stream::read(response, self.config.timeout, span))
+        Ok(stream::read(
+            response,
+            self.config.timeout,
+            span,
+            self.config.model.clone(),
+        ))
     }
 }
 

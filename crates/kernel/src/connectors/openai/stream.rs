@@ -7,7 +7,7 @@ use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use tracing::Instrument;
 
-use super::{parse, record_usage, wire};
+use super::{parse, wire};
 use crate::{
     chat::{channel_stream, ChatDelta, ChatStream, ToolCall, Usage},
     KernelError,
@@ -19,6 +19,7 @@ pub(super) fn read(
     response: reqwest::Response,
     timeout: Duration,
     span: tracing::Span,
+    model: String,
 ) -> ChatStream {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(
@@ -58,7 +59,12 @@ pub(super) fn read(
                             usage,
                         }) = deltas.last()
                         {
-                            record_usage(&tracing::Span::current(), *usage, *finish_reason);
+                            crate::telemetry::record_usage(
+                                &tracing::Span::current(),
+                                &model,
+                                *usage,
+                                *finish_reason,
+                            );
                         }
                         for delta in deltas {
                             let _ = tx.send(Ok(delta)).await;

@@ -17,7 +17,11 @@
 //! what the loop is doing: a consumer that stopped, or one that has had an event in hand for too
 //! long, is not ready.
 
-use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
+use std::{
+    panic::AssertUnwindSafe,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use futures::FutureExt;
 use rand::Rng;
@@ -37,6 +41,9 @@ use crate::{config::ConsumerConfig, db::Db};
 
 /// How soon what the lanes finish is committed while they work.
 const COMMIT_EVERY: Duration = Duration::from_millis(100);
+/// How often the group's lag is measured for `/metrics`: often enough to alert on, rarely
+/// enough that asking the broker costs nothing noticeable.
+const LAG_EVERY: Duration = Duration::from_secs(15);
 
 /// Type of the envelope that carries a dead-lettered record.
 pub const DEAD_LETTER_TYPE: &str = "miyagi.deadletter.v1";
@@ -135,6 +142,7 @@ impl Consumer {
         });
         let work: lanes::Work = Arc::new(move |delivery| Box::pin(lane.clone().finish(delivery)));
         let mut lanes = Lanes::new(work, 2 * settings.batch_size);
+        let mut lag_due = Instant::now();
         while !shutdown.is_cancelled() {
             let working = tokio::select! {
                 working = self.gate.working() => working,
@@ -163,6 +171,10 @@ impl Consumer {
                 }
             }
             self.commit(&mut *subscription, lanes.finished()).await;
+            if Instant::now() >= lag_due {
+                self.report_lag(&mut *subscription).await;
+                lag_due = Instant::now() + LAG_EVERY;
+            }
             if let Some(why) = lanes.broken() {
                 // Stopping turns readiness red; a restart redelivers what was not committed.
                 tracing::error!(group = %self.group, %why, "a partition's lane failed; the consumer stops");
@@ -172,6 +184,25 @@ impl Consumer {
         }
         let finished = lanes.close().await;
         self.commit(&mut *subscription, finished).await;
+    }
+
+    /// Sets `event_consumer_lag_records{group, topic, partition}`. A failure to measure is only
+    /// logged: the figure is for operators, and consuming goes on without it.
+    async fn report_lag(&self, subscription: &mut dyn Subscription) {
+        match subscription.lag().await {
+            Ok(lags) => {
+                for lag in lags {
+                    metrics::gauge!(
+                        "event_consumer_lag_records",
+                        "group" => self.group.clone(),
+                        "topic" => lag.topic,
+                        "partition" => lag.partition.to_string(),
+                    )
+                    .set(lag.records as f64);
+                }
+            }
+            Err(e) => tracing::debug!(group = %self.group, error = %e, "cannot measure the lag"),
+        }
     }
 
     async fn commit(&self, subscription: &mut dyn Subscription, done: Vec<Delivery>) {

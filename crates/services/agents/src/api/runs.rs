@@ -53,7 +53,7 @@ pub(super) struct ListQuery {
 }
 
 /// Your runs, newest first, each with its step timeline.
-#[utoipa::path(get, path = "/api/v1/runs", tag = TAG, params(ListQuery), responses((status = 200, body = [Run])))]
+#[utoipa::path(get, path = "/api/v1/runs", operation_id = "list_runs", tag = TAG, params(ListQuery), responses((status = 200, body = [Run])))]
 pub(super) async fn list(
     State(agents): State<Agents>,
     principal: Principal,
@@ -69,7 +69,7 @@ pub(super) async fn list(
 /// Start a run. Its plan is checked whole first: an unknown tool, an argument a tool does not
 /// take or a reference forwards is refused (422, naming the step) before any step runs. Emits
 /// `miyagi.agents.run.changed.v1`; the run then moves on step by step on its own events.
-#[utoipa::path(post, path = "/api/v1/runs", tag = TAG, request_body = NewRun,
+#[utoipa::path(post, path = "/api/v1/runs", operation_id = "start_run", tag = TAG, request_body = NewRun,
     responses((status = 201, body = Run), (status = 422, body = Problem)))]
 pub(super) async fn create(
     State(agents): State<Agents>,
@@ -83,7 +83,7 @@ pub(super) async fn create(
 }
 
 /// A run with its step timeline: each step's arguments, output, attempts, decision and orders.
-#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = TAG, params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/runs/{id}", operation_id = "get_run", tag = TAG, params(("id" = Uuid, Path)),
     responses((status = 200, body = Run), (status = 404, body = Problem)))]
 pub(super) async fn get(
     State(agents): State<Agents>,
@@ -94,7 +94,7 @@ pub(super) async fn get(
 }
 
 /// Replace the plan of a run that has not started (`start: false`).
-#[utoipa::path(put, path = "/api/v1/runs/{id}/plan", tag = TAG, params(("id" = Uuid, Path)), request_body = NewPlan,
+#[utoipa::path(put, path = "/api/v1/runs/{id}/plan", operation_id = "edit_run_plan", tag = TAG, params(("id" = Uuid, Path)), request_body = NewPlan,
     responses((status = 200, body = Run), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub(super) async fn replan(
     State(agents): State<Agents>,
@@ -108,7 +108,7 @@ pub(super) async fn replan(
 }
 
 /// Start a planned run.
-#[utoipa::path(post, path = "/api/v1/runs/{id}/start", tag = TAG, params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/runs/{id}/start", operation_id = "start_planned_run", tag = TAG, params(("id" = Uuid, Path)),
     responses((status = 200, body = Run), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub(super) async fn start(
     State(agents): State<Agents>,
@@ -119,7 +119,7 @@ pub(super) async fn start(
 }
 
 /// Cancel a run that has not finished; steps not yet run never run.
-#[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = TAG, params(("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", operation_id = "cancel_run", tag = TAG, params(("id" = Uuid, Path)),
     responses((status = 200, body = Run), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub(super) async fn cancel(
     State(agents): State<Agents>,
@@ -132,7 +132,7 @@ pub(super) async fn cancel(
 /// Approve or reject the step the run waits on, perhaps with edited arguments (checked like a
 /// plan's). Recorded with who and when; approved, the step runs; rejected, it never runs and
 /// the run is cancelled.
-#[utoipa::path(post, path = "/api/v1/runs/{id}/approvals", tag = TAG, params(("id" = Uuid, Path)), request_body = Decision,
+#[utoipa::path(post, path = "/api/v1/runs/{id}/approvals", operation_id = "decide_on_step", tag = TAG, params(("id" = Uuid, Path)), request_body = Decision,
     responses((status = 200, body = Run), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub(super) async fn decide(
     State(agents): State<Agents>,

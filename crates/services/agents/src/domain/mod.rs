@@ -37,6 +37,7 @@ use uuid::Uuid;
 
 use execute::StepError;
 pub use plan::PlanFault;
+pub(crate) use tools::tool_name_schema;
 use tools::ToolName;
 
 use crate::events;

@@ -85,6 +85,15 @@ pub struct WriteAnalysisArgs {
     pub passages: Vec<Value>,
 }
 
+/// A step's tool as the OpenAPI document states it: one of [`ToolName::ALL`].
+pub(crate) fn tool_name_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(ToolName::ALL.map(ToolName::name)))
+        .examples([serde_json::json!("read-positions")])
+        .build()
+}
+
 impl ToolName {
     pub const ALL: [ToolName; 8] = [
         ToolName::ReadPositions,

@@ -34,6 +34,7 @@ use crate::{
 #[into_params(parameter_in = Query)]
 pub(super) struct ChatPage {
     /// How many chats to return (1–200, default 50), the most recently active first.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -117,6 +118,7 @@ pub(super) struct HistoryPage {
     /// Messages before this `seq` (the previous page's `nextCursor`); the newest when absent.
     before: Option<i64>,
     /// How many messages (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -206,6 +208,7 @@ pub(super) async fn ask(
 #[into_params(parameter_in = Query)]
 pub(super) struct PromptQuestion {
     /// The question whose prompt to show (1–4000 characters).
+    #[param(min_length = 1, max_length = 4000, pattern = r"\S")]
     question: String,
 }
 

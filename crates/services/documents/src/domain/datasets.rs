@@ -87,9 +87,10 @@ impl Documents {
         name: &str,
         collection: Option<&str>,
     ) -> Result<DatasetStatus, DocumentsError> {
+        // An unknown dataset is not found, whatever collection its name would make.
+        let files = datasets::files(name).ok_or(DocumentsError::NoDataset)?;
         let collection = collection.unwrap_or(name);
         validate_collection(collection)?;
-        let files = datasets::files(name).ok_or(DocumentsError::NoDataset)?;
         let names: Vec<&str> = files.iter().map(|f| f.name).collect();
         let documents = self.store.list(owner, Some(collection), 200, 0).await?;
         let mut status = DatasetStatus {

@@ -39,6 +39,7 @@ pub(super) async fn categories(_principal: Principal) -> Json<Vec<CategoryInfo>>
 #[into_params(parameter_in = Query)]
 pub(super) struct Months {
     /// How many months back from this one (1–36, default 6).
+    #[param(minimum = 1, maximum = 36)]
     months: Option<u32>,
 }
 
@@ -67,6 +68,7 @@ pub(super) async fn summary(
 #[into_params(parameter_in = Query)]
 pub(super) struct Month {
     /// The month, `YYYY-MM` (default this one).
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-11")]
     month: Option<String>,
 }
 
@@ -95,15 +97,23 @@ pub(super) async fn list_budgets(
     ))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(super) struct CategoryPath {
+    /// One of `/api/v1/expenses/categories`.
+    #[param(schema_with = miyagi_domain::expenses::category_schema)]
+    category: String,
+}
+
 /// Set a category's monthly budget. When this month's pace overshoots it, Miyagi emits
 /// `miyagi.expenses.budget.at_risk.v1` (once a month).
-#[utoipa::path(put, path = "/api/v1/expenses/budgets/{category}", tag = TAG, params(("category" = String, Path)),
+#[utoipa::path(put, path = "/api/v1/expenses/budgets/{category}", tag = TAG, params(CategoryPath),
     request_body = BudgetInput,
     responses((status = 200, body = [BudgetStatus]), (status = 422, body = Problem)))]
 pub(super) async fn set_budget(
     State(expenses): State<Expenses>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(CategoryPath { category: id }): Path<CategoryPath>,
     ValidJson(input): ValidJson<BudgetInput>,
 ) -> Result<Json<Vec<BudgetStatus>>, Problem> {
     if category(&id).is_none() {
@@ -123,12 +133,12 @@ pub(super) async fn set_budget(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/v1/expenses/budgets/{category}", tag = TAG, params(("category" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/expenses/budgets/{category}", tag = TAG, params(CategoryPath),
     responses((status = 204), (status = 404, body = Problem)))]
 pub(super) async fn delete_budget(
     State(expenses): State<Expenses>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(CategoryPath { category: id }): Path<CategoryPath>,
 ) -> Result<StatusCode, Problem> {
     expenses
         .store
@@ -166,7 +176,7 @@ pub(super) async fn insights(
 /// compared to February?"). The question is read into a typed query by rules, the figures are
 /// summed from your transactions, and the sentence is written around them; a question the rules
 /// do not understand is answered with what can be asked (`query` is then `null`).
-#[utoipa::path(post, path = "/api/v1/expenses/questions", tag = TAG, request_body = Question,
+#[utoipa::path(post, path = "/api/v1/expenses/questions", operation_id = "ask_about_spending", tag = TAG, request_body = Question,
     responses((status = 200, body = question::Answer), (status = 422, body = Problem)))]
 pub(super) async fn ask(
     State(expenses): State<Expenses>,

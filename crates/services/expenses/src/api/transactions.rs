@@ -31,6 +31,7 @@ const DEFAULT_ACCOUNT: &str = "checking";
 pub(super) struct Account {
     /// The account the file is from (default `checking`); re-importing a file into the same
     /// account skips what is already there.
+    #[param(min_length = 1, max_length = 60, pattern = r"\S")]
     account: Option<String>,
 }
 
@@ -179,6 +180,7 @@ pub(super) async fn add_transactions(
 #[into_params(parameter_in = Query)]
 pub(super) struct Generate {
     /// Months of statements ending this month (1–24, default 6).
+    #[param(minimum = 1, maximum = 24)]
     months: Option<u32>,
     /// The same seed gives the same household; random when absent.
     seed: Option<u64>,
@@ -215,12 +217,14 @@ pub(super) async fn generate_transactions(
 #[into_params(parameter_in = Query)]
 pub(super) struct Listing {
     /// Only this month, `YYYY-MM`.
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-11")]
     month: Option<String>,
     /// Only this category.
     category: Option<String>,
     /// How many to return (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
-    offset: Option<i64>,
+    offset: Option<u32>,
 }
 
 /// Your transactions, newest first.
@@ -252,7 +256,7 @@ pub(super) async fn list_transactions(
                 to,
                 listing.category.as_deref(),
                 limit,
-                listing.offset.unwrap_or(0).max(0),
+                i64::from(listing.offset.unwrap_or(0)),
             )
             .await?,
     ))

@@ -8,6 +8,7 @@ use axum::{
     Json,
 };
 use futures::{Stream, StreamExt};
+use miyagi_markets::history::DailyCloses;
 use miyagi_platform::http::Problem;
 use serde::{Deserialize, Serialize};
 use tokio_stream::wrappers::WatchStream;
@@ -28,6 +29,16 @@ pub struct Symbol {
     pub previous_close: f64,
     /// Dollars a tick: the smallest step of a price.
     pub tick: f64,
+}
+
+/// A symbol of an order, as the OpenAPI document states it: one of the bundled history's, so a
+/// generated client offers exactly what the engine trades.
+pub(super) fn traded_symbol() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(DailyCloses::bundled().symbols().to_vec()))
+        .examples([serde_json::json!("MSFT")])
+        .build()
 }
 
 /// The symbols traded here (20 S&P 500 stocks; their history ships with Miyagi).
@@ -183,6 +194,7 @@ pub struct Candle {
 pub struct CandleQuery {
     /// `1m`: one-minute bars of the simulated market's trades (default); `1d`: daily closes of
     /// the history it was calibrated from.
+    #[param(pattern = "^(1m|1d)$")]
     interval: Option<String>,
     /// How many of the latest bars, 1 to 1000 (default 120).
     #[param(minimum = 1, maximum = 1000)]

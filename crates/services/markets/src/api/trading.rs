@@ -40,17 +40,18 @@ const MAX_PRICE: f64 = 1_000_000.0;
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlaceOrder {
-    /// One of `/api/v1/markets/symbols`.
+    /// One of `/api/v1/markets/symbols` (read in any case).
+    #[schema(schema_with = super::market::traded_symbol)]
     pub symbol: String,
     pub side: OrderSide,
     #[serde(rename = "type")]
     pub kind: OrderType,
     /// Shares: at least 1, at most `markets.max_order_shares` (100,000 by default).
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 100000)]
     #[validate(range(min = 1, message = "must be at least 1 share"))]
     pub qty: u64,
     /// Dollars, a whole number of cents, for a limit order; a market order has none.
-    #[schema(exclusive_minimum = 0, maximum = 1000000)]
+    #[schema(minimum = 0.01, maximum = 1000000, multiple_of = 0.01)]
     pub price: Option<f64>,
     /// For a limit order (default `gtc`); a market order has none.
     pub time_in_force: Option<OrderTimeInForce>,
@@ -147,7 +148,7 @@ fn check_price(price: f64, errors: &mut Vec<super::FieldError>) -> Option<i64> {
 /// limit) and against the price band around the last trade, then matched. Answers 201 with the
 /// order as the engine left it (open, filled or cancelled), 422 with the reason if it was
 /// rejected, or 202 if the engine has not taken it yet.
-#[utoipa::path(post, path = "/api/v1/orders", tag = TAG, request_body = PlaceOrder,
+#[utoipa::path(post, path = "/api/v1/orders", operation_id = "place_order", tag = TAG, request_body = PlaceOrder,
     responses((status = 201, body = Order, headers(("Location"))), (status = 202, body = Order),
               (status = 400, body = Problem), (status = 422, body = Problem)))]
 pub async fn place(
@@ -226,7 +227,7 @@ pub struct ListQuery {
 }
 
 /// Your orders, newest first.
-#[utoipa::path(get, path = "/api/v1/orders", tag = TAG, params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/orders", operation_id = "list_orders", tag = TAG, params(ListQuery),
     responses((status = 200, body = [Order]), (status = 422, body = Problem)))]
 pub async fn list(
     State(api): State<Api>,
@@ -248,7 +249,7 @@ pub async fn list(
 }
 
 /// One of your orders.
-#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = TAG, params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/orders/{id}", operation_id = "get_order", tag = TAG, params(("id" = Uuid, Path)),
     responses((status = 200, body = Order), (status = 404, body = Problem)))]
 pub async fn get(
     State(api): State<Api>,
@@ -278,7 +279,7 @@ fn still_changeable(order: &OrderRecord) -> Result<(), Problem> {
 
 /// Cancel what is left of one of your orders. Answers with the order once the engine has taken
 /// the cancel (200), or 202 if it has not yet.
-#[utoipa::path(delete, path = "/api/v1/orders/{id}", tag = TAG, params(("id" = Uuid, Path)),
+#[utoipa::path(delete, path = "/api/v1/orders/{id}", operation_id = "cancel_order", tag = TAG, params(("id" = Uuid, Path)),
     responses((status = 200, body = Order), (status = 202, body = Order), (status = 404, body = Problem),
               (status = 409, body = Problem)))]
 pub async fn cancel(
@@ -302,11 +303,11 @@ pub async fn cancel(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReplaceOrder {
     /// The new limit price, dollars.
-    #[schema(exclusive_minimum = 0, maximum = 1000000)]
+    #[schema(minimum = 0.01, maximum = 1000000, multiple_of = 0.01)]
     pub price: f64,
     /// The shares still to fill. Less at the same price keeps the order's place in the queue;
     /// more, or a new price, sends it to the back.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 100000)]
     #[validate(range(min = 1, message = "must be at least 1 share"))]
     pub qty: u64,
 }
@@ -314,7 +315,7 @@ pub struct ReplaceOrder {
 /// Change the price or size of one of your open limit orders. Answers with the order once the
 /// engine has taken the change (200), 422 with the reason if it refused it, or 202 if it has
 /// not yet.
-#[utoipa::path(patch, path = "/api/v1/orders/{id}", tag = TAG, params(("id" = Uuid, Path)), request_body = ReplaceOrder,
+#[utoipa::path(patch, path = "/api/v1/orders/{id}", operation_id = "replace_order", tag = TAG, params(("id" = Uuid, Path)), request_body = ReplaceOrder,
     responses((status = 200, body = Order), (status = 202, body = Order), (status = 404, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn replace(
