@@ -148,6 +148,7 @@ async fn with_jwt_auth_one_users_token_cannot_touch_another_users_profile() {
 /// advice comes back with the engine's numbers and a narrative the local model wrote.
 #[tokio::test]
 async fn up_gives_personalized_advice_written_by_the_local_model() {
+    let _turn = common::heavy_turn().await;
     let dir = tempfile::tempdir().unwrap();
     let miyagi = Miyagi::up_with_models(dir.path()).await;
     let http = reqwest::Client::new();

@@ -17,6 +17,7 @@ const FILE_CONTENT_OPERATIONS: [&str; 3] = ["upload_documents", "import_csv", "p
 
 #[tokio::test]
 async fn the_openapi_document_admits_exactly_the_inputs_the_handlers_accept() {
+    let _turn = super::common::heavy_turn().await;
     let python =
         miyagi_testing::python::venv_with(Path::new(env!("CARGO_TARGET_TMPDIR")), SCHEMATHESIS)
             .await;

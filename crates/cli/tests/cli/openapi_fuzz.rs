@@ -158,6 +158,7 @@ fn with_path_params(path: &str, value: &str) -> String {
 
 #[tokio::test]
 async fn no_input_to_any_json_operation_gets_a_server_error() {
+    let _turn = super::common::heavy_turn().await;
     let dir = tempfile::tempdir().unwrap();
     let miyagi = Miyagi::up(dir.path(), &[]).await;
     let http = reqwest::Client::new();

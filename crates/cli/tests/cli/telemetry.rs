@@ -99,8 +99,10 @@ async fn receive(State(collector): State<Collector>, body: Bytes) -> &'static st
     ""
 }
 
-fn advice_text() -> String {
-    json!({
+/// A household advised by `miyagi up` (with `env` besides), its narrative written by a scripted
+/// remote model: the process, the model's endpoint, and the data dir to keep while they run.
+async fn advised(env: &[(&str, &str)]) -> (Miyagi, ScriptedLlm, tempfile::TempDir) {
+    let written = json!({
         "narrative": "A plan you keep matters more than any forecast. Add to your savings each month and let the years do the work.",
         "assets": [
             {"name": "Stocks", "note": "Broad index funds carry the growth."},
@@ -111,32 +113,21 @@ fn advice_text() -> String {
         "stocks": [],
         "citations": []
     })
-    .to_string()
-}
-
-#[tokio::test]
-async fn a_collector_receives_one_trace_from_the_request_through_the_model_call_and_across_the_event_log(
-) {
-    let (collector, otlp) = Collector::start().await;
+    .to_string();
     // The advisor may ask twice (a retry when the checks for sense refuse the first answer).
     let llm = ScriptedLlm::start(vec![
-        Reply::Json(completion(&advice_text())),
-        Reply::Json(completion(&advice_text())),
+        Reply::Json(completion(&written)),
+        Reply::Json(completion(&written)),
     ])
     .await;
     let dir = tempfile::tempdir().unwrap();
     let base_url = format!("{}/v1", llm.base);
-    let miyagi = Miyagi::up(
-        dir.path(),
-        &[
-            ("MIYAGI_TELEMETRY__OTLP_ENDPOINT", otlp.as_str()),
-            ("MIYAGI_MODELS__CHAT_ENDPOINT__BASE_URL", &base_url),
-            ("MIYAGI_MODELS__CHAT_ENDPOINT__MODEL", "gpt-test"),
-            // Batches leave every 200 ms instead of every 5 s.
-            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
-        ],
-    )
-    .await;
+    let mut settings = vec![
+        ("MIYAGI_MODELS__CHAT_ENDPOINT__BASE_URL", base_url.as_str()),
+        ("MIYAGI_MODELS__CHAT_ENDPOINT__MODEL", "gpt-test"),
+    ];
+    settings.extend_from_slice(env);
+    let miyagi = Miyagi::up(dir.path(), &settings).await;
     let http = reqwest::Client::new();
     let created = json_of(
         http.post(miyagi.url("/api/v1/userprofile"))
@@ -150,6 +141,19 @@ async fn a_collector_receives_one_trace_from_the_request_through_the_model_call_
     })))
     .await;
     assert!(advice["narrative"].is_string(), "{advice}");
+    (miyagi, llm, dir)
+}
+
+#[tokio::test]
+async fn a_collector_receives_one_trace_from_the_request_through_the_model_call_and_across_the_event_log(
+) {
+    let (collector, otlp) = Collector::start().await;
+    let (miyagi, _llm, _dir) = advised(&[
+        ("MIYAGI_TELEMETRY__OTLP_ENDPOINT", otlp.as_str()),
+        // Batches leave every 200 ms instead of every 5 s.
+        ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+    ])
+    .await;
 
     let is_consumer_of_the_advice = |s: &Received| {
         s.span.name == "event.consume"
@@ -207,36 +211,9 @@ async fn a_collector_receives_one_trace_from_the_request_through_the_model_call_
 
 #[tokio::test]
 async fn metrics_show_the_model_calls_tokens_and_each_consumer_groups_lag() {
-    let llm = ScriptedLlm::start(vec![
-        Reply::Json(completion(&advice_text())),
-        Reply::Json(completion(&advice_text())),
-    ])
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let base_url = format!("{}/v1", llm.base);
-    let miyagi = Miyagi::up(
-        dir.path(),
-        &[
-            ("MIYAGI_MODELS__CHAT_ENDPOINT__BASE_URL", &base_url),
-            ("MIYAGI_MODELS__CHAT_ENDPOINT__MODEL", "gpt-test"),
-        ],
-    )
-    .await;
-    let http = reqwest::Client::new();
-    let created = json_of(
-        http.post(miyagi.url("/api/v1/userprofile"))
-            .json(&profile()),
-    )
-    .await;
-    json_of(http.post(miyagi.url("/api/v1/personalize")).json(&json!({
-        "userInfo": {"userId": created["id"]},
-        "portfolio": [{"name": "Stocks", "allocation": 60}, {"name": "Bonds", "allocation": 40}]
-    })))
-    .await;
+    let (miyagi, llm, _dir) = advised(&[]).await;
 
-    let metrics = http
-        .get(miyagi.url("/metrics"))
-        .send()
+    let metrics = reqwest::get(miyagi.url("/metrics"))
         .await
         .unwrap()
         .text()

@@ -19,6 +19,14 @@ pub fn miyagi() -> Command {
     command
 }
 
+/// A turn for a test that loads the machine for minutes (the local model writing advice, a
+/// fuzzer's thousands of requests): on two cores, two of them at once turn a model's minute into
+/// a request timeout, so they take turns while the light tests run beside them.
+pub async fn heavy_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
 pub struct Miyagi {
     child: Child,
     base: String,

@@ -21,16 +21,13 @@ pub struct AdvisorConfig {
 
 impl AdvisorConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(url) = &self.library_url {
-            let ok = url::Url::parse(url)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
-            if !ok {
-                return Err(ConfigError::expected(
-                    "advisor.library_url",
-                    "the documents service's http:// or https:// address, such as http://documents:8080",
-                ));
-            }
+        match &self.library_url {
+            Some(url) => super::http_address(
+                "advisor.library_url",
+                url,
+                "the documents service's http:// or https:// address, such as http://documents:8080",
+            ),
+            None => Ok(()),
         }
-        Ok(())
     }
 }

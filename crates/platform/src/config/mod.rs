@@ -161,6 +161,18 @@ impl ConfigError {
     }
 }
 
+/// Checks that `value` of `key` is an http:// or https:// address with a host; the error says
+/// what is expected (`expected`, with an example).
+fn http_address(key: &str, value: &str, expected: &str) -> Result<(), ConfigError> {
+    let ok = url::Url::parse(value)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::expected(key, expected))
+    }
+}
+
 impl Config {
     /// Loads defaults ← `file` (if given; it must exist) ← `MIYAGI_*` environment variables.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {

@@ -32,16 +32,13 @@ pub enum OtlpProtocol {
 
 impl TelemetryConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(endpoint) = &self.otlp_endpoint {
-            let ok = url::Url::parse(endpoint)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
-            if !ok {
-                return Err(ConfigError::expected(
-                    "telemetry.otlp_endpoint",
-                    "a collector's OTLP/HTTP address, such as http://localhost:4318",
-                ));
-            }
+        match &self.otlp_endpoint {
+            Some(endpoint) => super::http_address(
+                "telemetry.otlp_endpoint",
+                endpoint,
+                "a collector's OTLP/HTTP address, such as http://localhost:4318",
+            ),
+            None => Ok(()),
         }
-        Ok(())
     }
 }

@@ -113,6 +113,17 @@ fn an_advisor_library_url_that_is_not_http_names_the_key() {
 }
 
 #[test]
+fn an_otlp_endpoint_that_is_not_http_names_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("MIYAGI_TELEMETRY__OTLP_ENDPOINT", "collector:4318");
+        let err = load_err(jail, None);
+        assert!(err.contains("key `telemetry.otlp_endpoint`"), "{err}");
+        assert!(err.contains("http://localhost:4318"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
 fn a_markets_setting_out_of_range_names_the_key_and_what_fits() {
     let cases = [
         (

@@ -125,13 +125,7 @@ pub async fn records_with_the_same_key_are_consumed_in_publish_order(harness: &d
 pub async fn a_group_resumes_after_its_committed_offsets_after_a_restart(harness: &dyn Harness) {
     {
         let bus = harness.connect().await;
-        bus.publish(
-            (0..10)
-                .map(|n| Record::event("t", &event("k", n)))
-                .collect(),
-        )
-        .await
-        .unwrap();
+        publish_in_order(&*bus, 10).await;
         let mut sub = bus.subscribe("resume", &["t"]).await.unwrap();
         let first = drain(&mut sub, 10).await;
         // Processed 0..=3 and committed them, then "crashed": the commit lands mid-batch.
@@ -146,9 +140,7 @@ pub async fn a_group_resumes_after_its_committed_offsets_after_a_restart(harness
 
 pub async fn groups_consume_independently(harness: &dyn Harness) {
     let bus = harness.connect().await;
-    bus.publish((0..5).map(|n| Record::event("t", &event("k", n))).collect())
-        .await
-        .unwrap();
+    publish_in_order(&*bus, 5).await;
     let mut a = bus.subscribe("group-a", &["t"]).await.unwrap();
     let got_a = drain(&mut a, 5).await;
     a.commit(&got_a).await.unwrap();
@@ -315,13 +307,7 @@ fn event(key: &str, n: usize) -> CloudEvent {
 
 pub async fn a_groups_lag_counts_the_records_after_its_committed_position(harness: &dyn Harness) {
     let bus = harness.connect().await;
-    bus.publish(
-        (0..10)
-            .map(|n| Record::event("t", &event("k", n)))
-            .collect(),
-    )
-    .await
-    .unwrap();
+    publish_in_order(&*bus, 10).await;
     let mut sub = bus.subscribe("lagging", &["t"]).await.unwrap();
     let got = drain(&mut sub, 10).await;
     let behind = |lags: Vec<super::PartitionLag>| lags.iter().map(|l| l.records).sum::<u64>();
@@ -332,6 +318,17 @@ pub async fn a_groups_lag_counts_the_records_after_its_committed_position(harnes
     assert_eq!(behind(sub.lag().await.unwrap()), 6);
     sub.commit(&got).await.unwrap();
     assert_eq!(behind(sub.lag().await.unwrap()), 0);
+}
+
+/// Events 0..`count` on topic `t`, all under one key, so they keep their order.
+async fn publish_in_order(bus: &dyn EventBus, count: usize) {
+    bus.publish(
+        (0..count)
+            .map(|n| Record::event("t", &event("k", n)))
+            .collect(),
+    )
+    .await
+    .unwrap();
 }
 
 fn n_of(delivery: &Delivery) -> usize {

@@ -20,8 +20,8 @@ pub(super) fn as_served(openapi: OpenApi) -> Value {
     state_integer_ranges(&mut document);
     let mut referenced = BTreeSet::new();
     if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
-        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
-            for operation in operation.values_mut() {
+        for methods in paths.values_mut().filter_map(Value::as_object_mut) {
+            for operation in methods.values_mut() {
                 if let Some(schema) =
                     operation.pointer_mut("/requestBody/content/application~1json/schema")
                 {
@@ -117,5 +117,44 @@ fn state_integer_ranges(value: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(state_integer_ranges),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn objects_a_body_reaches_are_closed_and_free_form_ones_stay_open() {
+        let mut body = json!({
+            "type": "object",
+            "properties": {
+                "steps": {"type": "array", "items": {"$ref": "#/components/schemas/Step"}},
+                "arguments": {"type": "object"},
+            }
+        });
+        let mut referenced = BTreeSet::new();
+        close(&mut body, &mut referenced);
+        assert_eq!(body["additionalProperties"], false);
+        assert!(body["properties"]["arguments"]
+            .get("additionalProperties")
+            .is_none());
+        assert_eq!(referenced, BTreeSet::from(["Step".to_string()]));
+    }
+
+    #[test]
+    fn an_unsigned_format_states_its_range_and_keeps_a_tighter_one() {
+        let mut schema = json!({
+            "offset": {"type": "integer", "format": "u-int32", "minimum": 0},
+            "limit": {"type": "integer", "format": "u-int32", "minimum": 1, "maximum": 200},
+        });
+        state_integer_ranges(&mut schema);
+        assert_eq!(
+            schema["offset"],
+            json!({"type": "integer", "format": "uint32", "minimum": 0, "maximum": 4294967295u32})
+        );
+        assert_eq!(schema["limit"]["maximum"], 200);
     }
 }

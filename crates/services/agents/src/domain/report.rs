@@ -2,8 +2,8 @@
 //! arithmetic made; the comparison itself follows, so every number a person reads was computed.
 //!
 //! A small model's words are checked before they are shown: an opening that states a number the
-//! comparison does not (an invented figure), or that says nothing, is dropped, and the report is
-//! the comparison alone, marked as such.
+//! comparison does not (an invented figure), that says nothing, or that never took the shape
+//! asked for, is dropped, and the report is the comparison alone, marked as such.
 
 use miyagi_domain::prose::unsupported_number;
 use miyagi_kernel::{ChatMessage, ChatRequest, ExecutionSettings, Kernel, KernelError};
@@ -47,13 +47,25 @@ pub async fn write(
             ChatMessage::user(format!("Facts: {}", projections.summary)),
         ],
         settings: ExecutionSettings {
-            max_tokens: Some(200),
+            // Room for the longest opening the schema allows (600 characters) and its JSON.
+            max_tokens: Some(260),
             temperature: Some(0.2),
             ..ExecutionSettings::default()
         },
         ..ChatRequest::default()
     };
-    let opening: Opening = kernel.structured(request, 2).await?;
+    let opening: Opening = match kernel.structured(request, 2).await {
+        Ok(opening) => opening,
+        // Words that never took the shape asked for are words not to show; the comparison is
+        // computed and stands on its own. An outage is the step's to retry.
+        Err(KernelError::Schema { errors, .. }) => {
+            return Ok(template(
+                projections,
+                &format!("the model's opening never took its shape: {errors}"),
+            ))
+        }
+        Err(e) => return Err(e),
+    };
     Ok(match fault(&opening.opening, &projections.summary) {
         None => Report {
             text: format!("{}\n\n{}", opening.opening.trim(), projections.summary),

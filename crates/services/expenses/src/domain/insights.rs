@@ -102,11 +102,15 @@ pub const ANOMALY_SCORE: f64 = 3.5;
 const MIN_HISTORY: usize = 5;
 /// How far back "usual" reaches: a season of the same category.
 const HISTORY_DAYS: i64 = 180;
+/// How far from the same date a year before a spend still belongs to the season.
+const SEASON_DAYS: i64 = 30;
 
 /// Spends in `since..` that stand out from the same category's spends over the half-year before
 /// them: robust z-score 0.6745·(x − median)/MAD, which one earlier outlier cannot move the way
 /// it moves a mean and a standard deviation. Only higher spends count: spending less is news
-/// nobody needs an alert for.
+/// nobody needs an alert for. The season is the other baseline: a spend no larger than one the
+/// person made in the same category around the same date a year before (December's presents,
+/// August's holiday) is their usual for the time of year, not news.
 pub fn anomalies(transactions: &[Transaction], since: NaiveDate) -> Vec<Anomaly> {
     let mut found = Vec::new();
     for t in transactions
@@ -128,7 +132,7 @@ pub fn anomalies(transactions: &[Transaction], since: NaiveDate) -> Vec<Anomaly>
         // of the usual keeps a cent's price change from scoring as infinitely odd.
         let mad = median(&deviations).max(usual * 0.05).max(0.01);
         let score = 0.6745 * (-t.amount - usual) / mad;
-        if score >= ANOMALY_SCORE {
+        if score >= ANOMALY_SCORE && !seasonal(transactions, t) {
             found.push(Anomaly {
                 because: format!(
                     "${:.2} at {} is {:.1}× your usual ${:.2} for {}",
@@ -146,6 +150,18 @@ pub fn anomalies(transactions: &[Transaction], since: NaiveDate) -> Vec<Anomaly>
     }
     found.sort_by(|a, b| b.score.total_cmp(&a.score));
     found
+}
+
+/// Whether `t` is no larger than a spend of its category within [`SEASON_DAYS`] of the same day
+/// a year before, give or take a quarter (prices and plans move).
+fn seasonal(transactions: &[Transaction], t: &Transaction) -> bool {
+    let a_year_before = t.date - Duration::days(365);
+    let season =
+        a_year_before - Duration::days(SEASON_DAYS)..=a_year_before + Duration::days(SEASON_DAYS);
+    transactions
+        .iter()
+        .filter(|o| o.category == t.category && o.amount < 0.0 && season.contains(&o.date))
+        .any(|o| -t.amount <= -o.amount * 1.25)
 }
 
 /// Payees paid at least three times at a steady interval (weekly, monthly or yearly, within a
@@ -341,16 +357,7 @@ mod tests {
 
     #[test]
     fn a_spend_far_above_the_categorys_median_is_an_anomaly_and_says_how_far() {
-        let mut history: Vec<Transaction> = (1..=8)
-            .map(|i| {
-                spend(
-                    &format!("2026-10-{:02}", i * 3),
-                    "CORNER DINER",
-                    -40.0 - i as f64,
-                    "FOOD_AND_DRINK_RESTAURANT",
-                )
-            })
-            .collect();
+        let mut history = usual_meals(2026);
         history.push(spend(
             "2026-11-10",
             "STEAKHOUSE",
@@ -373,6 +380,49 @@ mod tests {
             "{}",
             found[0].because
         );
+    }
+
+    /// Eight restaurant meals of about $45 in the autumn of `year`.
+    fn usual_meals(year: i32) -> Vec<Transaction> {
+        (1..=8)
+            .map(|i| {
+                spend(
+                    &format!("{year}-10-{:02}", i * 3),
+                    "CORNER DINER",
+                    -40.0 - i as f64,
+                    "FOOD_AND_DRINK_RESTAURANT",
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_spend_like_one_made_at_the_same_time_last_year_is_the_season_not_an_anomaly() {
+        let mut history = usual_meals(2026);
+        history.push(spend(
+            "2025-11-14",
+            "STEAKHOUSE",
+            -380.0,
+            "FOOD_AND_DRINK_RESTAURANT",
+        ));
+        history.push(spend(
+            "2026-11-10",
+            "STEAKHOUSE",
+            -400.0,
+            "FOOD_AND_DRINK_RESTAURANT",
+        ));
+        assert!(anomalies(&history, day("2026-11-01")).is_empty());
+
+        // Twice last year's is news even in its season.
+        history.push(spend(
+            "2026-11-12",
+            "STEAKHOUSE",
+            -800.0,
+            "FOOD_AND_DRINK_RESTAURANT",
+        ));
+        let found = anomalies(&history, day("2026-11-01"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].transaction.amount, -800.0);
     }
 
     #[test]
