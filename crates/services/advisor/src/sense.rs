@@ -237,13 +237,31 @@ pub fn whole_sentences(text: &str) -> &str {
     }
 }
 
-/// A sentence the text says twice, if any (a small model caught in a loop).
+/// A sentence the text says twice, or again with a word or two changed, if any: a small model
+/// caught in a loop ("The first case shows how it can be uncomfortable. The second case shows
+/// how it can be uncomfortable."). Sentences of the same length that differ in at most a quarter
+/// of their words count as one said again.
 fn repeated_sentence(text: &str) -> Option<String> {
-    let mut seen = HashSet::new();
-    text.split_terminator(['.', '!', '?'])
-        .map(|sentence| sentence.trim().to_lowercase())
-        .filter(|sentence| sentence.split_whitespace().count() >= 3)
-        .find(|sentence| !seen.insert(sentence.clone()))
+    let said: Vec<Vec<String>> = text
+        .split_terminator(['.', '!', '?'])
+        .map(|sentence| {
+            sentence
+                .split_whitespace()
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .filter(|words| words.len() >= 3)
+        .collect();
+    said.iter().enumerate().find_map(|(i, later)| {
+        said[..i]
+            .iter()
+            .filter(|earlier| earlier.len() == later.len())
+            .any(|earlier| {
+                let changed = earlier.iter().zip(later).filter(|(a, b)| a != b).count();
+                changed <= later.len() / 4
+            })
+            .then(|| later.join(" "))
+    })
 }
 
 /// Source numbers the text cites as `[n]`.
@@ -384,6 +402,22 @@ mod tests {
             .narrative_problem("The fund grew this year. The fund grew this year. It will again.")
             .unwrap();
         assert!(problem.contains("more than once"), "{problem}");
+    }
+
+    #[test]
+    fn a_narrative_that_says_a_sentence_again_with_a_word_changed_is_refused() {
+        // Written by SmolLM2 for an eval household.
+        let problem = grounds()
+            .narrative_problem("The second case shows why rebalancing can be uncomfortable. It is an example of the shape, not a recommendation. The first case shows how it can be uncomfortable. The second case shows how it can be uncomfortable.")
+            .unwrap();
+        assert!(problem.contains("more than once"), "{problem}");
+    }
+
+    #[test]
+    fn sentences_that_share_a_shape_but_say_different_things_pass() {
+        assert!(grounds()
+            .narrative_problem("Your stocks carry the growth you need for a long horizon. Your bonds soften the falls that come on the way there.")
+            .is_none());
     }
 
     #[test]

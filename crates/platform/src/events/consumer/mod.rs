@@ -34,8 +34,8 @@ mod lanes;
 use lanes::Lanes;
 
 use super::{
-    bus::Record, dead_letters, pause::PauseGate, probe::ConsumerProbe, CloudEvent, Delivery,
-    EventBus, EventHandler, HandlerError, Subscription,
+    bus::Record, dead_letters, pause::PauseGate, probe::ConsumerProbe, BusError, CloudEvent,
+    Delivery, EventBus, EventHandler, HandlerError, Subscription,
 };
 use crate::{config::ConsumerConfig, db::Db};
 
@@ -186,10 +186,13 @@ impl Consumer {
         self.commit(&mut *subscription, finished).await;
     }
 
-    /// Sets `event_consumer_lag_records{group, topic, partition}`. A failure to measure is only
-    /// logged: the figure is for operators, and consuming goes on without it.
+    /// Sets `event_consumer_lag_records{group, topic, partition}`. A failure to measure, or a
+    /// broker slow to say, is only logged: the figure is for operators, and the loop does not
+    /// wait more than a second for it before consuming on.
     async fn report_lag(&self, subscription: &mut dyn Subscription) {
-        match subscription.lag().await {
+        let measured = tokio::time::timeout(Duration::from_secs(1), subscription.lag()).await;
+        match measured.unwrap_or_else(|_| Err(BusError::Unavailable("no answer within 1 s".into())))
+        {
             Ok(lags) => {
                 for lag in lags {
                     metrics::gauge!(
