@@ -61,6 +61,9 @@ pub mod types {
     pub const MARKETS_QUOTES: &str = "miyagi.markets.quotes.v1";
     /// What a person's paper account holds now, valued (`markets::PositionsUpdated`).
     pub const MARKETS_POSITIONS_UPDATED: &str = "miyagi.markets.positions.updated.v1";
+    /// A statement file arrived and waits in blob storage to be imported
+    /// (`expenses::ImportReceived`).
+    pub const EXPENSES_IMPORT_RECEIVED: &str = "miyagi.expenses.import.received.v1";
     pub const EXPENSES_IMPORTED: &str = "miyagi.expenses.transactions.imported.v1";
     pub const EXPENSES_RECATEGORISED: &str = "miyagi.expenses.transaction.recategorised.v1";
     /// At this month's pace a budget will be overspent (`expenses::BudgetAtRisk`).

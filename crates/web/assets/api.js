@@ -142,8 +142,9 @@ export const api = {
   positions: () => request('GET', '/api/v1/positions'),
   // expenses
   expenseCategories: () => request('GET', '/api/v1/expenses/categories'),
-  importCsv: (file, account) => request('POST', `/api/v1/expenses/imports?account=${encodeURIComponent(account || 'checking')}`,
+  importFile: (file, account) => request('POST', `/api/v1/expenses/imports?account=${encodeURIComponent(account || 'checking')}`,
     { body: file, headers: { 'content-type': 'text/csv' } }),
+  expenseImport: (id) => request('GET', `/api/v1/expenses/imports/${encodeURIComponent(id)}`),
   generateTransactions: (months = 6) => request('POST', `/api/v1/expenses/transactions/generate?months=${months}`),
   transactions: (limit = 200) => request('GET', `/api/v1/expenses/transactions?limit=${limit}`),
   recategorise: (id, category) => request('PATCH', `/api/v1/expenses/transactions/${encodeURIComponent(id)}`, { body: { category } }),

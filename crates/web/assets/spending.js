@@ -52,7 +52,15 @@ export async function render(root, ctx) {
     importButton.disabled = true;
     status.textContent = 'Importing…';
     try {
-      status.textContent = reportText(await api.importCsv(chosen, account.value));
+      // The file is stored at once and imported from its event: follow the import until done.
+      let job = await api.importFile(chosen, account.value);
+      status.textContent = `Received ${job.rows} rows; filing them…`;
+      while (job.status === 'received' && !signal.aborted) {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        job = await api.expenseImport(job.id);
+      }
+      if (job.status === 'failed') throw new Error(`The import failed: ${job.failure}`);
+      status.textContent = reportText(job);
       loadAll();
     } catch (err) {
       status.textContent = '';

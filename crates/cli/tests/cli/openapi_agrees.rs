@@ -13,7 +13,7 @@ const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
 /// Operations whose input is a file whose validity is in its contents (a bank statement, a
 /// PDF): no JSON schema can say which CSV has rows, so their own tests send bad files instead.
-const FILE_CONTENT_OPERATIONS: [&str; 3] = ["upload_documents", "import_csv", "preview_csv"];
+const FILE_CONTENT_OPERATIONS: [&str; 3] = ["upload_documents", "import_file", "preview_csv"];
 
 #[tokio::test]
 async fn the_openapi_document_admits_exactly_the_inputs_the_handlers_accept() {

@@ -1,16 +1,28 @@
 //! The events this service publishes, all on `miyagi.expenses`, keyed by owner: a person's
-//! imports, corrections and budget alerts stay in order. Payloads carry ids, categories and
+//! files received, imports, corrections and budget alerts stay in order. Payloads carry ids, categories and
 //! counts; payees and amounts stay in the service (the at-risk alert names a budget's sums, the
 //! summary a usual month's).
 
 use miyagi_domain::{
     events::{topics, types},
-    expenses::{BudgetAtRisk, SpendingSummarised, TransactionRecategorised, TransactionsImported},
+    expenses::{
+        BudgetAtRisk, ImportReceived, SpendingSummarised, TransactionRecategorised,
+        TransactionsImported,
+    },
 };
 use miyagi_platform::events::CloudEvent;
 
 pub const SOURCE: &str = "/miyagi/expenses";
 pub const TOPIC: &str = topics::EXPENSES;
+
+pub fn import_received(payload: &ImportReceived) -> CloudEvent {
+    CloudEvent::new(
+        SOURCE,
+        types::EXPENSES_IMPORT_RECEIVED,
+        &payload.owner,
+        payload,
+    )
+}
 
 pub fn imported(payload: &TransactionsImported) -> CloudEvent {
     CloudEvent::new(SOURCE, types::EXPENSES_IMPORTED, &payload.owner, payload)

@@ -1,18 +1,52 @@
-//! What the service consumes: its own imports, whose payees nothing cheaper recognised are then
-//! filed by the model off the request path; and account deletions, on which it deletes all it
-//! holds of the person, turns their expense events into tombstones and publishes that their
-//! usual month is no longer known.
+//! What the service consumes: its own received files, which it imports; its own imports, whose
+//! payees nothing cheaper recognised are then filed by the model off the request path; and
+//! account deletions, on which it deletes all it holds of the person, turns their expense events
+//! into tombstones and publishes that their usual month is no longer known.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use miyagi_domain::{events::types, expenses::TransactionsImported, user::AccountDeleted};
+use miyagi_domain::{
+    events::types,
+    expenses::{ImportReceived, TransactionsImported},
+    user::AccountDeleted,
+};
 use miyagi_platform::events::{erasure, CloudEvent, EventBus, EventHandler, HandlerError};
 
 use crate::domain::{Expenses, ExpensesError};
 use crate::events::TOPIC;
 
+pub const IMPORTER: &str = "expenses-importer";
 pub const CATEGORISER: &str = "expenses-categoriser";
+
+pub struct Importer {
+    pub expenses: Expenses,
+}
+
+#[async_trait]
+impl EventHandler for Importer {
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        if event.event_type != types::EXPENSES_IMPORT_RECEIVED {
+            return Ok(());
+        }
+        let received: ImportReceived = event.data_as()?;
+        self.expenses
+            .import_received(&received.owner, received.import_id)
+            .await
+            .map_err(transient)
+    }
+
+    async fn gave_up(&self, event: &CloudEvent, reason: &str) -> Result<(), HandlerError> {
+        if event.event_type != types::EXPENSES_IMPORT_RECEIVED {
+            return Ok(());
+        }
+        let received: ImportReceived = event.data_as()?;
+        self.expenses
+            .give_up(&received.owner, received.import_id, reason)
+            .await
+            .map_err(transient)
+    }
+}
 pub const ERASURE: &str = "expenses-erasure";
 
 pub struct Categoriser {
@@ -52,6 +86,10 @@ impl EventHandler for Erasure {
             return Ok(());
         }
         let deleted: AccountDeleted = event.data_as()?;
+        self.expenses
+            .erase_files(&deleted.user)
+            .await
+            .map_err(transient)?;
         self.expenses
             .store
             .erase(&deleted.user)

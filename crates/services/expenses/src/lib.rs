@@ -8,8 +8,8 @@
 //!   households (`synthetic`).
 //! - `store`: the tables, each change written with its outbox event.
 //! - [`events`]: what the service publishes.
-//! - `handlers`: its own imports (the model files what nothing cheaper recognised) and account
-//!   deletions.
+//! - `handlers`: its own received files (imported from blob storage), its own imports (the model
+//!   files what nothing cheaper recognised) and account deletions.
 
 mod api;
 mod domain;
@@ -50,6 +50,7 @@ impl ExpensesService {
         Ok(Self {
             expenses: domain::Expenses::new(
                 store::ExpensesStore::new(db),
+                context.blob.clone(),
                 models.embedder,
                 models.kernel,
             ),
@@ -73,6 +74,13 @@ impl Service for ExpensesService {
 
     fn consumers(&self) -> Vec<Consumer> {
         vec![
+            Consumer::new(
+                handlers::IMPORTER,
+                &[events::TOPIC],
+                Arc::new(handlers::Importer {
+                    expenses: self.expenses.clone(),
+                }),
+            ),
             Consumer::new(
                 handlers::CATEGORISER,
                 &[events::TOPIC],

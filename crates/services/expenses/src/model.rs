@@ -90,6 +90,56 @@ pub struct ImportReport {
     pub filed_by: std::collections::BTreeMap<String, usize>,
 }
 
+/// Where a statement file's import is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStatus {
+    /// Read, found sound and stored; its transactions are being filed and stored.
+    Received,
+    Completed,
+    /// It could not be imported (`failure` says why); nothing of it was stored.
+    Failed,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Received, Self::Completed, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// A statement file's import: answered as soon as the file is stored, completed from its event.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportJob {
+    pub id: Uuid,
+    pub account: String,
+    /// `csv`, `ofx`, `api` or `synthetic`.
+    pub source: String,
+    pub status: ImportStatus,
+    /// Rows the file holds.
+    pub rows: Option<usize>,
+    /// New transactions stored, once completed.
+    pub imported: usize,
+    /// Rows already stored by an earlier import, skipped.
+    pub duplicates: usize,
+    /// How many of the new ones each stage has filed so far (`pending`: the model's, shortly).
+    pub filed_by: std::collections::BTreeMap<String, usize>,
+    /// Why a failed import failed.
+    pub failure: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
 /// How a CSV file's columns were read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -173,9 +173,10 @@ pub(super) async fn insights(
 }
 
 /// Ask about your spending in plain language ("How much did I spend on restaurants in March
-/// compared to February?"). The question is read into a typed query by rules, the figures are
-/// summed from your transactions, and the sentence is written around them; a question the rules
-/// do not understand is answered with what can be asked (`query` is then `null`).
+/// compared to February?"). The question is read into a typed query (by rules; a category named
+/// in other words, "eating out", is found by meaning and the sentence says how it was read), the
+/// figures are summed from your transactions, and the sentence is written around them; a
+/// question that cannot be read is answered with what can be asked (`query` is then `null`).
 #[utoipa::path(post, path = "/api/v1/expenses/questions", operation_id = "ask_about_spending", tag = TAG, request_body = Question,
     responses((status = 200, body = question::Answer), (status = 422, body = Problem)))]
 pub(super) async fn ask(
@@ -183,14 +184,9 @@ pub(super) async fn ask(
     principal: Principal,
     ValidJson(input): ValidJson<Question>,
 ) -> Result<Json<question::Answer>, Problem> {
-    let query = match question::parse(&input.question, Utc::now().date_naive()) {
-        Ok(query) => query,
-        Err(why) => return Ok(Json(question::Answer::not_understood(why))),
-    };
-    let (from, to) = question::span(&query);
-    let transactions = expenses
-        .store
-        .transactions(&principal.user_id, from, to, None, i64::MAX, 0)
-        .await?;
-    Ok(Json(question::answer(query, &transactions)))
+    Ok(Json(
+        expenses
+            .ask(&principal.user_id, &input.question, Utc::now().date_naive())
+            .await?,
+    ))
 }

@@ -18,7 +18,8 @@ const TAG: &str = "expenses";
 pub fn routes(expenses: Expenses) -> OpenApiRouter {
     OpenApiRouter::new()
         // Both read their body themselves, up to `transactions::MAX_FILE_BYTES`.
-        .routes(routes!(transactions::import_csv))
+        .routes(routes!(transactions::import_file))
+        .routes(routes!(transactions::get_import))
         .routes(routes!(transactions::preview_csv))
         .routes(routes!(
             transactions::list_transactions,
@@ -52,6 +53,13 @@ impl From<ExpensesError> for Problem {
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("the embedding model failed: {e}"),
             ),
+            ExpensesError::Blob(e) => {
+                tracing::error!(error = %e, "blob storage failed");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the file could not be stored; try again shortly",
+                )
+            }
         }
     }
 }

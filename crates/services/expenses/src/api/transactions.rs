@@ -16,10 +16,10 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::{invalid, TAG};
-use crate::domain::{csv_file, ofx_file, synthetic, Expenses};
+use crate::domain::{self, csv_file, synthetic, Expenses, FileFormat, Reading};
 use crate::model::{
-    CsvPreview, ImportReport, NewRule, NewTransactions, Recategorise, Recategorised, Rule,
-    Transaction,
+    CsvPreview, ImportJob, ImportReport, NewRule, NewTransactions, Recategorise, Recategorised,
+    Rule, Transaction,
 };
 
 /// The largest CSV file taken in one request: years of one account's statements.
@@ -87,32 +87,44 @@ fn is_ofx(headers: &HeaderMap, bytes: &[u8]) -> bool {
 }
 
 /// Import a bank's CSV export or OFX / QFX statement (send the file as the body, `Content-Type:
-/// text/csv` or `application/x-ofx`). CSV columns are
-/// found by their header names (date, description, amount, or debit and credit) or, without a
-/// header, by what the cells hold; name them with the query parameters when the guess is wrong.
-/// Any unreadable row refuses the whole file, each bad row named by line and column, so nothing
-/// is half-imported. Rows already imported into the account are skipped. Emits
-/// `miyagi.expenses.transactions.imported.v1`.
+/// text/csv` or `application/x-ofx`). CSV columns are found by their header names (date,
+/// description, amount, or debit and credit) or, without a header, by what the cells hold; name
+/// them with the query parameters when the guess is wrong. The file is read and checked whole
+/// before anything is kept: any unreadable row refuses it, each bad row named by line and column,
+/// so nothing is half-imported. A sound file is stored and answered at once with `202` and the
+/// import (`Location` follows it); its rows are filed and stored from the import's event
+/// (`miyagi.expenses.import.received.v1`), skipping rows already imported into the account, and
+/// `miyagi.expenses.transactions.imported.v1` follows.
 #[utoipa::path(post, path = "/api/v1/expenses/imports", tag = TAG, params(Account, csv_file::Mapping),
     request_body(content = String, content_type = "text/csv", description = "a CSV export, or an OFX / QFX statement (`application/x-ofx`)"),
-    responses((status = 201, body = ImportReport), (status = 413, body = Problem), (status = 422, body = Problem)))]
-pub(super) async fn import_csv(
+    responses((status = 202, body = ImportJob, headers(("Location" = String, description = "the import"))),
+        (status = 413, body = Problem), (status = 422, body = Problem)))]
+pub(super) async fn import_file(
     State(expenses): State<Expenses>,
     principal: Principal,
     Query(account): Query<Account>,
     Query(mapping): Query<csv_file::Mapping>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<ImportReport>), Problem> {
+) -> Result<
+    (
+        StatusCode,
+        [(header::HeaderName, String); 1],
+        Json<ImportJob>,
+    ),
+    Problem,
+> {
     let account = account.name()?;
     let bytes = file_bytes(&headers, body).await?;
-    let (rows, errors, source) = if is_ofx(&headers, &bytes) {
-        let (rows, errors) = ofx_file::read(&bytes).map_err(file_problem)?;
-        (rows, errors, "ofx")
-    } else {
-        let read = csv_file::read(&bytes, &mapping).map_err(file_problem)?;
-        (read.rows, read.errors, "csv")
+    let reading = Reading {
+        format: if is_ofx(&headers, &bytes) {
+            FileFormat::Ofx
+        } else {
+            FileFormat::Csv
+        },
+        mapping,
     };
+    let (rows, errors) = domain::read_file(&bytes, &reading).map_err(file_problem)?;
     if !errors.is_empty() {
         let mut problem = Problem::invalid_fields(
             errors
@@ -130,10 +142,30 @@ pub(super) async fn import_csv(
         ));
         return Err(problem);
     }
-    let report = expenses
-        .import(&principal.user_id, &account, source, rows)
+    let job = expenses
+        .receive(&principal.user_id, &account, &reading, rows.len(), bytes)
         .await?;
-    Ok((StatusCode::CREATED, Json(report)))
+    let location = format!("/api/v1/expenses/imports/{}", job.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(job),
+    ))
+}
+
+/// One of your imports: `received` while its rows are being filed and stored, then `completed`
+/// with what it stored (or `failed`, saying why). `filedBy` counts the rows each stage has filed
+/// so far; `pending` ones wait for the model.
+#[utoipa::path(get, path = "/api/v1/expenses/imports/{id}", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 200, body = ImportJob), (status = 404, body = Problem)))]
+pub(super) async fn get_import(
+    State(expenses): State<Expenses>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ImportJob>, Problem> {
+    Ok(Json(
+        expenses.store.import_job(&principal.user_id, id).await?,
+    ))
 }
 
 /// How a CSV file would be read, without importing it: the columns found, the date format, the

@@ -268,7 +268,7 @@ pub fn nearest(vector: &[f32], examples: &[Example]) -> Nearest {
     )
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 

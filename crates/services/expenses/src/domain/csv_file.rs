@@ -15,7 +15,7 @@ const MAX_ERRORS: usize = 50;
 
 /// Column choices a person makes when the detection guessed wrong: header names (or 1-based
 /// column numbers in a file without a header).
-#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct Mapping {

@@ -1,9 +1,11 @@
 //! The service's decisions: importing (fingerprint, file, store), correcting and learning from
 //! it, the model's turn for payees nothing else recognised, and budgets checked as money moves.
 
+mod asking;
 mod catalogue;
 pub mod categorise;
 pub mod csv_file;
+mod file_import;
 pub mod insights;
 pub mod merchants;
 pub mod ofx_file;
@@ -19,14 +21,16 @@ use miyagi_domain::expenses::{
     category, BudgetAtRisk, SpendingSummarised, TransactionRecategorised, TransactionsImported,
 };
 use miyagi_kernel::{EmbeddingModel, Kernel, KernelError};
+use miyagi_platform::blob::BlobStore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::events;
 use crate::model::{BudgetStatus, ImportReport, NewTransaction, Recategorised, Rule};
-use crate::store::{ExpensesStore, Filable, StoreError};
+use crate::store::{Batch, ExpensesStore, Filable, StoreError};
 use catalogue::Catalogue;
 use categorise::{Example, ExampleKind, Filed, Nearest};
+pub use file_import::{read_file, FileFormat, Reading};
 
 /// Corrections of one payee to one category that make a rule.
 pub const LEARN_AFTER: i64 = 3;
@@ -39,11 +43,15 @@ pub enum ExpensesError {
     Model(#[from] KernelError),
     #[error("`{0}` is not a category; GET /api/v1/expenses/categories lists them")]
     UnknownCategory(String),
+    #[error("blob storage failed: {0}")]
+    Blob(#[from] object_store::Error),
 }
 
 #[derive(Clone)]
 pub struct Expenses {
     pub store: ExpensesStore,
+    /// Statement files between arriving and being imported.
+    blob: BlobStore,
     embedder: Arc<dyn EmbeddingModel>,
     /// What chooses a category when nothing cheaper could; `None`: such payees stay uncategorised.
     kernel: Option<Kernel>,
@@ -53,19 +61,22 @@ pub struct Expenses {
 impl Expenses {
     pub fn new(
         store: ExpensesStore,
+        blob: BlobStore,
         embedder: Arc<dyn EmbeddingModel>,
         kernel: Option<Kernel>,
     ) -> Self {
         Self {
             store,
+            blob,
             embedder,
             kernel,
             catalogue: Arc::default(),
         }
     }
 
-    /// Files and stores `rows` for `owner`; rows stored by an earlier import are skipped. Payees
-    /// nothing recognised are filed by the model after this returns (the import's event starts it).
+    /// Files and stores `rows` for `owner` as a new import; rows stored by an earlier import are
+    /// skipped. Payees nothing recognised are filed by the model after this returns (the import's
+    /// event starts it).
     pub async fn import(
         &self,
         owner: &str,
@@ -73,6 +84,27 @@ impl Expenses {
         source: &str,
         rows: Vec<NewTransaction>,
     ) -> Result<ImportReport, ExpensesError> {
+        let batch = Batch {
+            owner,
+            id: Uuid::now_v7(),
+            account,
+            source,
+        };
+        self.import_batch(&batch, rows).await
+    }
+
+    /// [`Expenses::import`] under the batch's import id: a received file's, or a new one.
+    async fn import_batch(
+        &self,
+        batch: &Batch<'_>,
+        rows: Vec<NewTransaction>,
+    ) -> Result<ImportReport, ExpensesError> {
+        let Batch {
+            owner,
+            id: import_id,
+            account,
+            ..
+        } = *batch;
         let rules = self.store.rules(owner).await?;
         let mut filable = Vec::with_capacity(rows.len());
         let mut seen: HashMap<String, usize> = HashMap::new();
@@ -117,28 +149,20 @@ impl Expenses {
                 }
             }
         }
-        let import_id = Uuid::now_v7();
         let stored = self
             .store
-            .import(
-                owner,
-                import_id,
-                account,
-                source,
-                &filable,
-                |imported, duplicates| {
-                    events::imported(&TransactionsImported {
-                        owner: owner.into(),
-                        import_id,
-                        imported: imported.len(),
-                        duplicates,
-                        pending: imported
-                            .iter()
-                            .filter(|&&i| filable[i].shortlist.is_some())
-                            .count(),
-                    })
-                },
-            )
+            .import(batch, &filable, |imported, duplicates| {
+                events::imported(&TransactionsImported {
+                    owner: owner.into(),
+                    import_id,
+                    imported: imported.len(),
+                    duplicates,
+                    pending: imported
+                        .iter()
+                        .filter(|&&i| filable[i].shortlist.is_some())
+                        .count(),
+                })
+            })
             .await?;
         let mut filed_by = BTreeMap::new();
         for &i in &stored.imported {

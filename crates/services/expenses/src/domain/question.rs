@@ -6,8 +6,8 @@
 //! "compared to", and the categories' own names and descriptions. The numbers come from summing
 //! transactions, and the sentence is written around them by code, so no figure is ever a
 //! model's guess and no text from the question reaches a database. A question outside what the
-//! rules understand is told what can be asked. (The local model was measured choosing among
-//! three categories and got none of 15 right; see BENCHMARKS.md. It has no say here.)
+//! rules understand is told what can be asked. A category named in other words ("eating out")
+//! is found by meaning in `asking.rs`, from the words [`subject_words`] leaves.
 
 use chrono::{Datelike, Months, NaiveDate};
 use miyagi_domain::expenses::{is_spending, CATEGORIES};
@@ -110,6 +110,43 @@ pub fn parse(question: &str, today: NaiveDate) -> Result<Query, String> {
     })
 }
 
+/// Words that carry the question's grammar, measure and period, not what was bought.
+#[rustfmt::skip]
+const NOT_SUBJECT: &[&str] = &[
+    "how", "much", "many", "what", "whats", "did", "does", "do", "i", "me", "my", "mine", "we",
+    "our", "us", "you", "the", "a", "an", "on", "in", "at", "for", "to", "of", "from", "over",
+    "during", "by", "with", "and", "or", "is", "was", "were", "are", "be", "been", "have", "has",
+    "had", "it", "its", "this", "that", "these", "those", "last", "past", "previous", "year",
+    "years", "month", "months", "week", "weeks", "spend", "spent", "spending", "spends", "cost",
+    "costs", "pay", "paid", "paying", "money", "total", "altogether", "average", "per", "go",
+    "went", "gone", "give", "gave", "put", "compared", "compare", "versus", "vs", "than", "before",
+    "so", "far", "all", "biggest", "largest", "top", "most", "where", "s", "purchase", "purchases",
+    "bought", "buy", "buying", "monthly", "weekly", "daily",
+];
+
+/// The question's words that are not grammar, measure, month or number, in order: what the
+/// person says they spent on, when the rules found no category in it ("eating out").
+pub fn subject_words(question: &str) -> Vec<String> {
+    let text = question.to_lowercase().replace(['’', '\''], "");
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let kept = |w: &&str| {
+        !NOT_SUBJECT.contains(w) && !MONTHS.contains(w) && !w.chars().all(|c| c.is_ascii_digit())
+    };
+    let Some(first) = words.iter().position(|w| kept(&w)) else {
+        return vec![];
+    };
+    let last = words.iter().rposition(|w| kept(&w)).expect("one is kept");
+    // "and" inside the phrase stays ("bikes and scooters"); other grammar goes.
+    words[first..=last]
+        .iter()
+        .filter(|w| kept(w) || **w == "and")
+        .map(|w| w.to_string())
+        .collect()
+}
+
 /// The periods the question names, in the order it names them.
 fn periods(text: &str, words: &[&str], today: NaiveDate) -> Vec<Period> {
     let mut found: Vec<(usize, Period)> = Vec::new();
@@ -200,7 +237,7 @@ fn category(words: &[&str]) -> Option<String> {
     let stem = |w: &str| w.trim_end_matches('s').to_string();
     let asked: Vec<String> = words
         .iter()
-        .filter(|w| w.len() >= 4)
+        .filter(|w| w.len() >= 4 && !NOT_SUBJECT.contains(w))
         .map(|w| stem(w))
         .collect();
     for (primary, names) in [
@@ -514,6 +551,19 @@ mod tests {
             ("monthlyAverage", Some("FOOD_AND_DRINK_GROCERIES"))
         );
         assert_eq!(query.period.from, day("2026-10-01"));
+    }
+
+    #[test]
+    fn the_subject_is_what_is_left_of_a_question_after_its_grammar_and_period() {
+        assert_eq!(
+            subject_words("What did eating out cost me in October?"),
+            vec!["eating", "out"]
+        );
+        assert_eq!(
+            subject_words("How much have I spent at the vet this year?"),
+            vec!["vet"]
+        );
+        assert!(subject_words("How much did I spend in October 2026?").is_empty());
     }
 
     #[test]

@@ -221,9 +221,9 @@ pub fn household(seed: u64, months: u32, last_month: NaiveDate) -> Vec<Labelled>
         );
         add(
             day(16),
-            "TRANSFER TO SAVINGS VANGUARD",
+            "VANGUARD BROKERAGE CONTRIB",
             -(salary * 0.15).round(),
-            "TRANSFER_OUT_SAVINGS",
+            "TRANSFER_OUT_INVESTMENT_AND_RETIREMENT_FUNDS",
             None,
             rng.random_range(100..9999),
         );

@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::{add, call, get, import_csv};
+use crate::{add, call, get, import_csv, import_file};
 
 const STATEMENT: &str = "Date,Description,Amount\n\
     2026-11-02,POS PURCHASE KROGER #1234 CINCINNATI OH,-54.21\n\
@@ -14,8 +14,15 @@ const STATEMENT: &str = "Date,Description,Amount\n\
 #[tokio::test]
 async fn a_statement_is_filed_row_by_row_with_the_reason_for_each() {
     let (status, report) = import_csv("alice", "", STATEMENT).await;
-    assert_eq!(status, StatusCode::CREATED, "{report}");
-    assert_eq!(report["imported"], 4);
+    assert_eq!(
+        (
+            status,
+            report["status"].as_str(),
+            report["imported"].as_u64()
+        ),
+        (StatusCode::ACCEPTED, Some("completed"), Some(4)),
+        "{report}"
+    );
     let rows = get("alice", "/api/v1/expenses/transactions").await;
     let kroger = rows
         .as_array()
@@ -36,7 +43,7 @@ async fn a_statement_is_filed_row_by_row_with_the_reason_for_each() {
 async fn importing_the_same_file_again_stores_nothing_twice_but_keeps_two_identical_coffees() {
     let (_, first) = import_csv("bob", "", STATEMENT).await;
     let (status, second) = import_csv("bob", "", STATEMENT).await;
-    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(
         (
             first["imported"].as_u64(),
@@ -53,6 +60,24 @@ async fn importing_the_same_file_again_stores_nothing_twice_but_keeps_two_identi
         .filter(|t| t["payee"] == "BLUE BOTTLE COFFEE")
         .count();
     assert_eq!(coffees, 2);
+}
+
+#[tokio::test]
+async fn an_import_says_what_each_stage_filed_to_its_owner_only() {
+    let (_, job) = import_csv("rosa", "", STATEMENT).await;
+    let path = format!("/api/v1/expenses/imports/{}", job["id"].as_str().unwrap());
+    let mine = get("rosa", &path).await;
+    assert_eq!(
+        (
+            mine["rows"].as_u64(),
+            mine["filedBy"]["merchant"].as_u64(),
+            mine["finishedAt"].is_string()
+        ),
+        (Some(4), Some(2), true),
+        "{mine}"
+    );
+    let (status, _) = call("gina", Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -189,17 +214,19 @@ async fn an_ofx_statement_is_imported_like_a_csv_one() {
         <STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20261103120000<TRNAMT>-54.21<FITID>1<NAME>KROGER #1234</STMTTRN>\n\
         <STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20261105<TRNAMT>2500.00<FITID>2<NAME>PAYROLL ACME</STMTTRN>\n\
         </BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>";
-    let request = crate::app()
-        .request(
-            "omar",
-            Method::POST,
-            "/api/v1/expenses/imports?account=savings",
-        )
-        .header("content-type", "application/x-ofx")
-        .body(ofx);
-    let (status, report) = crate::app().send(request).await;
-    assert_eq!(status, StatusCode::CREATED, "{report}");
-    assert_eq!(report["imported"], 2);
+    let (_, report) = import_file(
+        crate::app(),
+        "omar",
+        "?account=savings",
+        "application/x-ofx",
+        ofx,
+    )
+    .await;
+    assert_eq!(
+        (report["source"].as_str(), report["imported"].as_u64()),
+        (Some("ofx"), Some(2)),
+        "{report}"
+    );
     let rows = get("omar", "/api/v1/expenses/transactions?month=2026-11").await;
     let payroll = rows
         .as_array()

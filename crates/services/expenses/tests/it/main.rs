@@ -6,6 +6,7 @@ mod filing;
 mod imports;
 mod insights;
 mod postgres;
+mod questions;
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -29,7 +30,7 @@ fn server() -> &'static Server {
             let test = TestContext::new(
                 &[
                     "alice", "bob", "carol", "dave", "erin", "frank", "gina", "hal", "ivan",
-                    "judy", "ken", "lena", "mia", "nora", "omar", "pia",
+                    "judy", "ken", "lena", "mia", "nora", "omar", "pia", "rosa", "sam", "tess",
                 ],
                 |config| {
                     config.http.request_timeout_secs = 600;
@@ -72,17 +73,49 @@ async fn get(user: &str, path: &str) -> Value {
     body
 }
 
-/// Sends `csv` as a file to import; the status and answer.
+/// Sends `csv` as a file to import; the status and the answer: a refusal, or the import once
+/// its event has done it.
 async fn import_csv(user: &str, query: &str, csv: impl Into<reqwest::Body>) -> (StatusCode, Value) {
-    let request = app()
+    import_file(app(), user, query, "text/csv", csv).await
+}
+
+/// Sends a statement file to `app`; a refusal as it came, or, once accepted, the import when it
+/// is no longer `received` (up to 5 minutes: the model may file a payee first).
+async fn import_file(
+    app: &TestApp,
+    user: &str,
+    query: &str,
+    content_type: &str,
+    file: impl Into<reqwest::Body>,
+) -> (StatusCode, Value) {
+    let request = app
         .request(
             user,
             Method::POST,
             &format!("/api/v1/expenses/imports{query}"),
         )
-        .header("content-type", "text/csv")
-        .body(csv);
-    app().send(request).await
+        .header("content-type", content_type)
+        .body(file);
+    let (status, job) = app.send(request).await;
+    if status != StatusCode::ACCEPTED {
+        return (status, job);
+    }
+    let path = format!(
+        "/api/v1/expenses/imports/{}",
+        job["id"].as_str().expect("an id")
+    );
+    let started = Instant::now();
+    loop {
+        let (_, job) = app.call(user, Method::GET, &path, None).await;
+        if job["status"] != "received" {
+            return (status, job);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the import is still received: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn add(user: &str, transactions: Value) -> Value {

@@ -1,5 +1,5 @@
-//! The same service on PostgreSQL: every query the API makes (imports with their duplicates,
-//! corrections that learn, budgets, summaries, questions, erasure) runs there as it does on
+//! The same service on PostgreSQL: every query the API makes (imports with their duplicates, a
+//! file's import and its job, corrections that learn, budgets, summaries, questions, erasure) runs there as it does on
 //! SQLite.
 
 use miyagi_expenses::{ExpensesService, Models};
@@ -55,6 +55,20 @@ async fn every_query_of_the_api_runs_on_postgresql() {
     assert_eq!(
         (first["imported"].as_u64(), again["duplicates"].as_u64()),
         (Some(6), Some(6))
+    );
+    // A statement file: stored, then imported from its event.
+    let (_, job) = crate::import_file(
+        &app,
+        "quinn",
+        "?account=card",
+        "text/csv",
+        "Date,Description,Amount\n2026-09-26,KROGER 9,-80.00\n2026-09-27,SHELL OIL 5,-40.00\n",
+    )
+    .await;
+    assert_eq!(
+        (job["status"].as_str(), job["imported"].as_u64()),
+        (Some("completed"), Some(2)),
+        "{job}"
     );
 
     let (_, rows) = app

@@ -1,5 +1,7 @@
 //! The expenses tables. Every change is written with its outbox event in one transaction, and
-//! every read and write is scoped to the owner.
+//! every read and write is scoped to the owner. Imports and their jobs are in `imports.rs`.
+
+mod imports;
 
 use chrono::{NaiveDate, Utc};
 use miyagi_domain::expenses::CategorySource;
@@ -25,21 +27,7 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
-/// A transaction ready to store: the bank's row, its fingerprint and where it is filed.
-pub struct Filable {
-    pub transaction: crate::model::NewTransaction,
-    pub fingerprint: String,
-    pub payee: String,
-    pub filed: Filed,
-    /// The model's choices when no earlier stage filed it.
-    pub shortlist: Option<Vec<String>>,
-}
-
-/// What an import stored (positions in its rows) and skipped.
-pub struct Stored {
-    pub imported: Vec<usize>,
-    pub duplicates: usize,
-}
+pub use imports::{Batch, Filable};
 
 #[derive(Clone)]
 pub struct ExpensesStore {
@@ -53,65 +41,6 @@ impl ExpensesStore {
 
     pub fn db(&self) -> &Db {
         &self.db
-    }
-
-    /// Stores the rows not stored before (by fingerprint) and the import's event, all or none;
-    /// the positions of the rows stored. `event` is told how many were stored and skipped.
-    pub async fn import(
-        &self,
-        owner: &str,
-        import_id: Uuid,
-        account: &str,
-        source: &str,
-        rows: &[Filable],
-        event: impl FnOnce(&[usize], usize) -> CloudEvent,
-    ) -> Result<Stored, StoreError> {
-        let mut tx = self.db.begin().await?;
-        let mut imported = Vec::new();
-        for (i, row) in rows.iter().enumerate() {
-            let t = &row.transaction;
-            let done = sqlx::query(&format!(
-                "INSERT INTO expense_transactions (owner, fingerprint, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                 ON CONFLICT (owner, fingerprint) DO NOTHING"
-            ))
-            .bind(owner)
-            .bind(&row.fingerprint)
-            .bind(Uuid::now_v7().to_string())
-            .bind(account)
-            .bind(import_id.to_string())
-            .bind(t.date.to_string())
-            .bind(&t.description)
-            .bind(&row.payee)
-            .bind(to_cents(t.amount))
-            .bind(t.mcc.map(i64::from))
-            .bind(&row.filed.category)
-            .bind(row.filed.by.as_str())
-            .bind(row.filed.confidence)
-            .bind(&row.filed.because)
-            .bind(row.shortlist.as_ref().map(|s| serde_json::to_string(s).expect("strings serialize")))
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                imported.push(i);
-            }
-        }
-        let duplicates = rows.len() - imported.len();
-        sqlx::query("INSERT INTO expense_imports (id, owner, account, source, imported, duplicates, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(import_id.to_string())
-            .bind(owner)
-            .bind(account)
-            .bind(source)
-            .bind(imported.len() as i64)
-            .bind(duplicates as i64)
-            .bind(timestamp(Utc::now()))
-            .execute(&mut *tx)
-            .await?;
-        enqueue(&mut tx, &event(&imported, duplicates)).await?;
-        outbox::commit(&self.db, tx).await?;
-        Ok(Stored {
-            imported,
-            duplicates,
-        })
     }
 
     pub async fn transaction(&self, owner: &str, id: Uuid) -> Result<Transaction, StoreError> {
