@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Expense import throughput on `miyagi up`: one CSV of N rows posted to /api/v1/expenses/imports
-# and followed until imported,
-# in three shapes, with the preview endpoint (the same file read and checked, nothing filed or
-# stored) as the same-session baseline:
+# and followed until imported, in three shapes, with the preview endpoint (the same file read and
+# checked, nothing filed or stored) as the same-session baseline:
 #   known      rows whose payees the dictionary knows (stages 1–4 only)
 #   unknown    every row a payee of its own (each one embedded by MiniLM, stage 5)
 #   again      the `known` file re-imported: every row a duplicate

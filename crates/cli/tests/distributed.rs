@@ -185,3 +185,63 @@ async fn a_profile_update_in_the_users_process_produces_advice_in_the_advisor_pr
     assert!(documents.stop(), "documents stops cleanly on SIGTERM");
     assert!(advisor.stop(), "advisor stops cleanly on SIGTERM");
 }
+
+/// A statement file sent to an expenses process on Kafka and PostgreSQL: answered once stored,
+/// then imported by the process's own consumer from the `received` event that went through the
+/// broker, every row filed.
+#[tokio::test]
+async fn a_statement_file_is_imported_from_its_event_on_kafka() {
+    let database = fresh_database().await;
+    let prefix = format!("e2e-{}.", uuid::Uuid::new_v4().simple());
+    let brokers = brokers();
+    let dir = tempfile::tempdir().unwrap();
+    let expenses = Miyagi::start(
+        &["serve", "expenses"],
+        dir.path(),
+        &[
+            ("MIYAGI_DATABASE__URL", database.as_str()),
+            ("MIYAGI_BUS__KIND", "kafka"),
+            ("MIYAGI_BUS__KAFKA__BROKERS", brokers.as_str()),
+            ("MIYAGI_BUS__KAFKA__PREFIX", prefix.as_str()),
+            ("MIYAGI_MODELS__LOCAL", "true"),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let accepted = http
+        .post(expenses.url("/api/v1/expenses/imports"))
+        .header("content-type", "text/csv")
+        .body("Date,Description,Amount\n2026-11-02,POS PURCHASE KROGER #1234,-54.21\n2026-11-03,STARBUCKS STORE 42,-4.50\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    let location = accepted.headers()["location"].to_str().unwrap().to_string();
+    // The consumer group forms on the broker first, so the first import can take a while.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let job = loop {
+        let job: Value = http
+            .get(expenses.url(&location))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if job["status"] != "received" {
+            break job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the import is still received after 120 s:\n{}",
+            expenses.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(
+        (job["status"].as_str(), job["imported"].as_u64()),
+        (Some("completed"), Some(2)),
+        "{job}"
+    );
+    assert!(expenses.stop(), "expenses stops cleanly on SIGTERM");
+}

@@ -135,10 +135,10 @@ pub fn subject_words(question: &str) -> Vec<String> {
     let kept = |w: &&str| {
         !NOT_SUBJECT.contains(w) && !MONTHS.contains(w) && !w.chars().all(|c| c.is_ascii_digit())
     };
-    let Some(first) = words.iter().position(|w| kept(&w)) else {
+    let Some(first) = words.iter().position(kept) else {
         return vec![];
     };
-    let last = words.iter().rposition(|w| kept(&w)).expect("one is kept");
+    let last = words.iter().rposition(kept).expect("one is kept");
     // "and" inside the phrase stays ("bikes and scooters"); other grammar goes.
     words[first..=last]
         .iter()
