@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub struct Category {
     pub id: &'static str,
     pub primary: &'static str,
-    /// What a person would call it.
+    /// What a person would call it, as it reads after "you spent $40 on".
     pub label: &'static str,
     /// What belongs here, in words a payee could resemble.
     pub about: &'static str,
@@ -110,16 +110,16 @@ categories! {
         ("HOME_IMPROVEMENT_OTHER_HOME_IMPROVEMENT", "Other home upkeep", "pest control, pools and other home upkeep"),
     ],
     "MEDICAL" => [
-        ("MEDICAL_DENTAL_CARE", "Dentist", "dentist, dental group, orthodontist"),
+        ("MEDICAL_DENTAL_CARE", "Dental care", "dentist, dental group, orthodontist"),
         ("MEDICAL_EYE_CARE", "Eye care", "optometrist, glasses, contact lenses and eye exams"),
         ("MEDICAL_NURSING_CARE", "Nursing care", "nursing homes, carers and assisted living"),
-        ("MEDICAL_PHARMACIES_AND_SUPPLEMENTS", "Pharmacy", "pharmacies, drugstores and prescriptions"),
-        ("MEDICAL_PRIMARY_CARE", "Doctor", "doctor, medical clinic, hospital, urgent care, physician"),
-        ("MEDICAL_VETERINARY_SERVICES", "Vet", "veterinarian, veterinary practice and animal care"),
+        ("MEDICAL_PHARMACIES_AND_SUPPLEMENTS", "Pharmacy and medicine", "pharmacies, drugstores and prescriptions"),
+        ("MEDICAL_PRIMARY_CARE", "Doctor visits", "doctor, medical clinic, hospital, urgent care, physician"),
+        ("MEDICAL_VETERINARY_SERVICES", "Vet visits", "veterinarian, veterinary practice and animal care"),
         ("MEDICAL_OTHER_MEDICAL", "Other health", "labs, therapists, hearing aids and other care"),
     ],
     "PERSONAL_CARE" => [
-        ("PERSONAL_CARE_GYMS_AND_FITNESS_CENTERS", "Gym", "gym, fitness club, yoga studio, crossfit, pilates"),
+        ("PERSONAL_CARE_GYMS_AND_FITNESS_CENTERS", "Gym and fitness", "gym, fitness club, yoga studio, crossfit, pilates"),
         ("PERSONAL_CARE_HAIR_AND_BEAUTY", "Hair and beauty", "barber shop, hair salon, nail salon, spa, beauty"),
         ("PERSONAL_CARE_LAUNDRY_AND_DRY_CLEANING", "Laundry", "laundromat, dry cleaner and laundry service"),
         ("PERSONAL_CARE_OTHER_PERSONAL_CARE", "Other personal care", "massage, tanning, tattoo and other personal care"),
@@ -133,7 +133,7 @@ categories! {
         ("GENERAL_SERVICES_INSURANCE", "Insurance", "car, home, life and health insurance premiums"),
         ("GENERAL_SERVICES_POSTAGE_AND_SHIPPING", "Postage and shipping", "post office, postage, couriers and parcels such as UPS and FedEx"),
         ("GENERAL_SERVICES_STORAGE", "Storage", "self storage units and moving"),
-        ("GENERAL_SERVICES_OTHER_GENERAL_SERVICES", "Services", "cleaning, software subscriptions and other services"),
+        ("GENERAL_SERVICES_OTHER_GENERAL_SERVICES", "Other services", "cleaning, software subscriptions and other services"),
     ],
     "GOVERNMENT_AND_NON_PROFIT" => [
         ("GOVERNMENT_AND_NON_PROFIT_DONATIONS", "Donations", "charities and donations"),
@@ -161,8 +161,8 @@ categories! {
         ("RENT_AND_UTILITIES_INTERNET_AND_CABLE", "Internet and cable", "internet, broadband and cable TV providers"),
         ("RENT_AND_UTILITIES_RENT", "Rent", "rent, apartments, lofts, property management, landlord"),
         ("RENT_AND_UTILITIES_SEWAGE_AND_WASTE_MANAGEMENT", "Trash and sewer", "trash collection, recycling, waste management and sewer"),
-        ("RENT_AND_UTILITIES_TELEPHONE", "Phone", "mobile and telephone bills"),
-        ("RENT_AND_UTILITIES_WATER", "Water", "water utility and water bill"),
+        ("RENT_AND_UTILITIES_TELEPHONE", "Phone bills", "mobile and telephone bills"),
+        ("RENT_AND_UTILITIES_WATER", "Water bills", "water utility and water bill"),
         ("RENT_AND_UTILITIES_OTHER_UTILITIES", "Other utilities", "heating oil, propane and other utilities"),
     ],
     "OTHER" => [

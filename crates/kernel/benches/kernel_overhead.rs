@@ -1,6 +1,7 @@
 //! Kernel overhead per call: render + dispatch + parse, against a local mock endpoint.
 //!
-//! `cargo bench -p miyagi-kernel --bench kernel_overhead`
+//! `cargo bench -p miyagi-kernel --bench kernel_overhead` (with `MOCK_OPENAI_URL`, against that
+//! endpoint instead of one in this process: `bench/sk-python.sh` compares Python SK that way)
 //!
 //! - `raw_http`: the baseline — a bare reqwest POST of an equivalent pre-built body, JSON parsed.
 //! - `kernel_invoke`: a prompt function through the kernel (SK template render, filters, the
@@ -32,12 +33,16 @@ fn completion() -> Value {
 
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let base = runtime.block_on(async {
-        let app = axum::Router::new().fallback(|| async { axum::Json(completion()) });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}/v1", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        base
+    // Side by side with Python Semantic Kernel (`bench/sk-python.sh`), both call one endpoint
+    // outside either process; alone, the endpoint runs in this process.
+    let base = std::env::var("MOCK_OPENAI_URL").unwrap_or_else(|_| {
+        runtime.block_on(async {
+            let app = axum::Router::new().fallback(|| async { axum::Json(completion()) });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}/v1", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            base
+        })
     });
     let client = OpenAiClient::new(OpenAiConfig::openai(&base, "bench", Some("key"))).unwrap();
     let template = PromptTemplate::new(TemplateFormat::SemanticKernel, TEMPLATE).unwrap();

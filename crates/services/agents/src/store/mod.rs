@@ -445,6 +445,27 @@ async fn move_run(
     to: RunState,
     reason: Option<&str>,
 ) -> Result<(), StoreError> {
+    // The write comes first: on SQLite a transaction that reads and then writes fails at once
+    // (SQLITE_BUSY, which busy_timeout does not wait out) when another connection wrote in
+    // between, as the outbox relay does all the time; one that writes first waits its turn.
+    let states: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 6)).collect();
+    let sql = format!(
+        "UPDATE agent_runs SET state = $2, reason = COALESCE($3, reason), updated_at = $4
+         WHERE id = $1 AND owner = $5 AND state IN ({}) RETURNING state",
+        states.join(", ")
+    );
+    let mut update = sqlx::query_scalar::<_, String>(&sql)
+        .bind(id.to_string())
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(timestamp(Utc::now()))
+        .bind(owner);
+    for state in from {
+        update = update.bind(state.as_str());
+    }
+    if update.fetch_optional(&mut **tx).await?.is_some() {
+        return Ok(());
+    }
     let current: Option<String> =
         sqlx::query_scalar("SELECT state FROM agent_runs WHERE id = $1 AND owner = $2")
             .bind(id.to_string())
@@ -452,23 +473,13 @@ async fn move_run(
             .fetch_optional(&mut **tx)
             .await?;
     let current = current.ok_or(StoreError::NotFound("run"))?;
-    if !from.iter().any(|s| s.as_str() == current) {
-        return Err(StoreError::Conflict(format!(
-            "the run is {current}; this needs it {}",
-            from.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" or ")
-        )));
-    }
-    sqlx::query("UPDATE agent_runs SET state = $2, reason = COALESCE($3, reason), updated_at = $4 WHERE id = $1")
-        .bind(id.to_string())
-        .bind(to.as_str())
-        .bind(reason)
-        .bind(timestamp(Utc::now()))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    Err(StoreError::Conflict(format!(
+        "the run is {current}; this needs it {}",
+        from.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    )))
 }
 
 async fn touch(tx: &mut Transaction<'static, Any>, id: Uuid) -> Result<(), sqlx::Error> {
