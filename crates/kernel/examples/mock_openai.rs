@@ -17,7 +17,9 @@ async fn main() {
                      "message": {"role": "assistant", "content": "Hold 60% stocks and 40% bonds."}}],
         "usage": {"prompt_tokens": 40, "completion_tokens": 9, "total_tokens": 49}
     });
-    let app = axum::Router::new().fallback(move || {
+    // The request is read whole before the answer: a body left unread makes the server close the
+    // connection, and a client reusing it sees it gone.
+    let app = axum::Router::new().fallback(move |_request: axum::body::Bytes| {
         let completion = completion.clone();
         async move { axum::Json(completion) }
     });
