@@ -14,7 +14,7 @@
 
 use chrono::NaiveDate;
 use miyagi_domain::expenses::is_spending;
-use miyagi_kernel::{ChatMessage, ChatRequest, ExecutionSettings, Kernel};
+use miyagi_kernel::{ChatMessage, Kernel};
 use serde_json::json;
 
 use super::catalogue::Catalogue;
@@ -127,29 +127,22 @@ async fn copy_subject(kernel: &Kernel, question: &str) -> Option<String> {
         ));
     }
     messages.push(ChatMessage::user(question));
-    let request = ChatRequest {
+    let answer = super::one_field(
+        kernel,
         messages,
-        settings: ExecutionSettings {
-            max_tokens: Some(32),
-            temperature: Some(0.0),
-            ..ExecutionSettings::default()
-        },
-        ..ChatRequest::default()
-    };
-    let schema = json!({
-        "type": "object",
-        "properties": {"spentOn": {"type": "string", "maxLength": 40}},
-        "required": ["spentOn"],
-        "additionalProperties": false
-    });
-    let answer = match kernel.structured_value(request, "subject", schema, 2).await {
+        32,
+        "spentOn",
+        json!({"type": "string", "maxLength": 40}),
+    )
+    .await;
+    let answer = match answer {
         Ok(answer) => answer,
         Err(error) => {
             tracing::warn!(%error, "the model could not read a question; its own words stand in");
             return None;
         }
     };
-    let copied = answer["spentOn"].as_str().unwrap_or_default().trim();
+    let copied = answer.as_str().unwrap_or_default().trim();
     let phrase = question::subject_words(copied).join(" ");
     let asked = question.to_lowercase();
     (!phrase.is_empty() && phrase.split(' ').all(|w| asked.contains(w))).then_some(phrase)

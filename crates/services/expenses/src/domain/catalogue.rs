@@ -3,9 +3,7 @@
 //! nearest in meaning.
 
 use miyagi_domain::expenses::{category, CATEGORIES, UNCATEGORISED};
-use miyagi_kernel::{
-    ChatMessage, ChatRequest, EmbeddingModel, ExecutionSettings, Kernel, KernelError,
-};
+use miyagi_kernel::{ChatMessage, EmbeddingModel, Kernel, KernelError};
 use serde_json::json;
 
 use super::categorise::{label, Example, ExampleKind, Filed};
@@ -107,25 +105,15 @@ pub async fn choose(
         &format!("${:.2} {direction}", amount.abs()),
         &options,
     )));
-    let request = ChatRequest {
+    let answer = super::one_field(
+        kernel,
         messages,
-        settings: ExecutionSettings {
-            max_tokens: Some(48),
-            temperature: Some(0.0),
-            ..ExecutionSettings::default()
-        },
-        ..ChatRequest::default()
-    };
-    let schema = json!({
-        "type": "object",
-        "properties": {"category": {"type": "string", "enum": options}},
-        "required": ["category"],
-        "additionalProperties": false
-    });
-    let answer = kernel
-        .structured_value(request, "category", schema, 2)
-        .await?;
-    let chosen = answer["category"].as_str().unwrap_or_default();
+        48,
+        "category",
+        json!({"type": "string", "enum": options}),
+    )
+    .await?;
+    let chosen = answer.as_str().unwrap_or_default();
     if !options.iter().any(|o| o == chosen) {
         return Err(KernelError::BadResponse(format!(
             "`{chosen}` is not one of the categories offered"

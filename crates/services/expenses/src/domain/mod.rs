@@ -20,7 +20,9 @@ use chrono::{Datelike, NaiveDate, Utc};
 use miyagi_domain::expenses::{
     category, BudgetAtRisk, SpendingSummarised, TransactionRecategorised, TransactionsImported,
 };
-use miyagi_kernel::{EmbeddingModel, Kernel, KernelError};
+use miyagi_kernel::{
+    ChatMessage, ChatRequest, EmbeddingModel, ExecutionSettings, Kernel, KernelError,
+};
 use miyagi_platform::blob::BlobStore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -397,6 +399,34 @@ impl Expenses {
         examples.extend(catalogue.examples.iter().cloned());
         Ok(examples)
     }
+}
+
+/// Asks the model, from `messages` (worked examples first), for one JSON field shaped as
+/// `property`, written deterministically under that schema: the field's value.
+async fn one_field(
+    kernel: &Kernel,
+    messages: Vec<ChatMessage>,
+    max_tokens: u32,
+    field: &str,
+    property: serde_json::Value,
+) -> Result<serde_json::Value, KernelError> {
+    let request = ChatRequest {
+        messages,
+        settings: ExecutionSettings {
+            max_tokens: Some(max_tokens),
+            temperature: Some(0.0),
+            ..ExecutionSettings::default()
+        },
+        ..ChatRequest::default()
+    };
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {field: property},
+        "required": [field],
+        "additionalProperties": false
+    });
+    let mut answer = kernel.structured_value(request, field, schema, 2).await?;
+    Ok(answer[field].take())
 }
 
 /// Account, day, cents and the description as written: the same bank row gives the same hash.
