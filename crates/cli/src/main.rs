@@ -4,6 +4,7 @@
 //! prints the effective values with secrets masked; `events dlq` lists and redrives dead letters; `backup` / `restore` an embedded data dir.
 
 mod admin;
+mod eval;
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
@@ -15,7 +16,7 @@ use miyagi_kernel::{
     connectors::openai::{OpenAiClient, OpenAiConfig},
     limits::UsageLimits,
     usage::UsageLedger,
-    ChatModel, EmbeddingModel, Kernel,
+    ChatModel, EmbeddingModel, ImageModel, Kernel,
 };
 use miyagi_memory::{chunk::TokenCounter, remote::HttpRetriever, retrieve::Retriever};
 use miyagi_models::{
@@ -78,6 +79,12 @@ enum Command {
     Backup {
         #[command(flatten)]
         remote: Remote,
+    },
+    /// Evaluate prompts: a suite's dataset through its prompt variants on its models, each answer
+    /// checked; exits 1 when the suite's threshold is missed.
+    Eval {
+        #[command(subcommand)]
+        action: eval::EvalAction,
     },
     /// Put a backup back into the data dir; Miyagi must be stopped.
     Restore {
@@ -151,6 +158,9 @@ enum ServiceName {
     Expenses,
     /// Durable multi-step runs (rebalancing, retirement planning) that wait for approval.
     Agents,
+    /// Images asked for in words, drawn from an event into blob storage: cards of a person's
+    /// figures, or any picture through `models.image_endpoint`.
+    Images,
     /// The web UI and the live event stream it follows; starts last, to list the others.
     Web,
 }
@@ -277,6 +287,30 @@ impl ServiceName {
                         context,
                         models.writer.clone(),
                         started.library.clone(),
+                    )
+                    .await?,
+                ))
+            }
+            ServiceName::Images => {
+                let models = models()?;
+                let endpoint = match &context.config.models.image_endpoint {
+                    Some(endpoint) => Some(Arc::new(
+                        OpenAiClient::new(OpenAiConfig::openai(
+                            &endpoint.base_url,
+                            &endpoint.model,
+                            endpoint.api_key.as_ref().map(|k| k.expose()),
+                        ))
+                        .map_err(|e| anyhow::anyhow!("key `models.image_endpoint`: {e}"))?,
+                    ) as Arc<dyn ImageModel>),
+                    None => None,
+                };
+                Some(Box::new(
+                    miyagi_images::ImagesService::start(
+                        context,
+                        miyagi_images::Models {
+                            endpoint,
+                            embedder: Some(models.embeddings.clone()),
+                        },
                     )
                     .await?,
                 ))
@@ -429,6 +463,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Models { action } => return exit_with(models_command(&config.models, action)),
+        Command::Eval { action } => return eval::command(&config.models, action),
         Command::Events {
             remote,
             action: EventsAction::Dlq { action },

@@ -5,6 +5,8 @@ mod agents_crash;
 mod common;
 #[path = "cli/deploy.rs"]
 mod deploy;
+#[path = "cli/eval.rs"]
+mod eval;
 #[path = "cli/markets_crash.rs"]
 mod markets_crash;
 #[path = "cli/openapi_agrees.rs"]

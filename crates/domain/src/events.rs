@@ -30,6 +30,8 @@ pub mod topics {
     /// Agent runs and what they ask other services to do, keyed by owner so a person's runs
     /// move on in order.
     pub const AGENTS: &str = "miyagi.agents";
+    /// Generated images, keyed by image id.
+    pub const IMAGE: &str = "miyagi.image";
 }
 
 pub mod types {
@@ -75,4 +77,13 @@ pub mod types {
     /// Paper orders a person approved in a run, for the markets service to place
     /// (`agents::OrdersApproved`).
     pub const AGENTS_ORDERS_APPROVED: &str = "miyagi.agents.orders.approved.v1";
+    /// A person asked for an image; the images service's consumer generates it
+    /// (`image::ImageRequested`).
+    pub const IMAGE_REQUESTED: &str = "miyagi.image.requested.v1";
+    /// An image is in blob storage, ready to show (`image::ImageGenerated`).
+    pub const IMAGE_GENERATED: &str = "miyagi.image.generated.v1";
+    /// An image could not be generated, and why (`image::ImageFailed`).
+    pub const IMAGE_FAILED: &str = "miyagi.image.failed.v1";
+    /// A person deleted an image (`image::ImageDeleted`).
+    pub const IMAGE_DELETED: &str = "miyagi.image.deleted.v1";
 }

@@ -18,6 +18,7 @@ pub mod chat;
 pub mod document;
 pub mod events;
 pub mod expenses;
+pub mod image;
 pub mod markets;
 pub mod prose;
 pub mod text;

@@ -12,9 +12,14 @@
 //!    history when given, and a per-stock action.
 //! 4. [`projection`]: a Monte Carlo projection of wealth at retirement, as percentiles per year.
 //!
+//! With the `profile` feature, [`profile`] reads a person's profile (the users service's
+//! contract) into these inputs.
+//!
 //! [`words`] puts the numbers into prose the same way wherever they are written.
 
 pub mod allocation;
+#[cfg(feature = "profile")]
+pub mod profile;
 pub mod projection;
 pub mod risk;
 pub mod stocks;

@@ -48,6 +48,10 @@ pub enum KernelError {
     Schema { attempts: u32, errors: String },
     #[error("configuration: {0}")]
     Config(String),
+    /// The model cannot do what was asked (a card renderer asked for a landscape); the message
+    /// says what it can do, in words for the person who asked.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl KernelError {

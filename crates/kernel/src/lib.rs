@@ -7,6 +7,7 @@
 //! - [`function`]: plugins — native Rust functions and prompt functions — with JSON-schema parameters.
 //! - [`kernel`]: the [`Kernel`] that renders, invokes, auto-calls tools, and returns structured output.
 //! - [`filter`]: hooks around rendering and function calls (telemetry, redaction, approval gates).
+//! - [`image`]: the image model trait (the OpenAI images connector implements it).
 //! - [`usage`], [`cache`]: a token/cost ledger and an exact-match response cache.
 //! - [`limits`]: per-user calls per minute and tokens per day.
 //! - [`telemetry`]: the span and token counters every model call reports.
@@ -17,6 +18,7 @@ pub mod connectors;
 pub mod error;
 pub mod filter;
 pub mod function;
+pub mod image;
 pub mod kernel;
 pub mod limits;
 pub mod structured;
@@ -29,4 +31,5 @@ pub use chat::{
 };
 pub use error::KernelError;
 pub use function::{Arguments, KernelFunction, NativeFunction, Plugin};
+pub use image::{GeneratedImage, ImageModel, ImageRequest, ImageSize};
 pub use kernel::{Kernel, ToolOutcome};

@@ -108,6 +108,12 @@ export const api = {
   },
   personalize: (body, opts) => request('POST', '/api/v1/personalize', { ...opts, body }),
 
+  // images
+  imageModel: () => request('GET', '/api/v1/images/model'),
+  images: () => request('GET', '/api/v1/images'),
+  requestImage: (body) => request('POST', '/api/v1/images', { body }),
+  deleteImage: (id) => request('DELETE', `/api/v1/images/${encodeURIComponent(id)}`),
+
   // documents
   documents: () => request('GET', '/api/v1/documents?limit=200'),
   upload: (form) => request('POST', '/api/v1/documents', { body: form }),

@@ -15,6 +15,7 @@ import * as chat from './chat.js';
 import * as trade from './trade.js';
 import * as spending from './spending.js';
 import * as agents from './agents.js';
+import * as images from './images.js';
 import * as system from './system.js';
 
 // The API client, for anyone importing the app.
@@ -28,6 +29,7 @@ const ROUTES = {
   trade: { title: 'Trade', page: trade },
   spending: { title: 'Spending', page: spending },
   agents: { title: 'Agents', page: agents },
+  images: { title: 'Images', page: images },
   documents: { title: 'Documents', page: documents },
   system: { title: 'System', page: system },
 };

@@ -29,6 +29,9 @@ export const EVENT_TYPES = {
   budgetAtRisk: 'miyagi.expenses.budget.at_risk.v1',
   runChanged: 'miyagi.agents.run.changed.v1',
   ordersApproved: 'miyagi.agents.orders.approved.v1',
+  imageGenerated: 'miyagi.image.generated.v1',
+  imageFailed: 'miyagi.image.failed.v1',
+  imageDeleted: 'miyagi.image.deleted.v1',
 };
 
 /** Short human label for an event type. */
@@ -52,6 +55,9 @@ export function describeType(type) {
     [EVENT_TYPES.budgetAtRisk]: 'Budget at risk',
     [EVENT_TYPES.runChanged]: 'Run moved on',
     [EVENT_TYPES.ordersApproved]: 'Orders approved',
+    [EVENT_TYPES.imageGenerated]: 'Image drawn',
+    [EVENT_TYPES.imageFailed]: 'Image not drawn',
+    [EVENT_TYPES.imageDeleted]: 'Image deleted',
   };
   return labels[type] || type || 'Event';
 }
@@ -65,6 +71,7 @@ export function summarize(ev) {
   if (d.status) parts.push(`status: ${d.status}`);
   if (typeof d.chunkCount === 'number' && d.status === 'indexed') parts.push(`${d.chunkCount} chunks`);
   if (d.error) parts.push(String(d.error));
+  if (d.reason) parts.push(String(d.reason));
   if (d.userId && !d.name) parts.push(`profile ${String(d.userId).slice(0, 8)}…`);
   if (typeof d.imported === 'number') parts.push(`${d.imported} new, ${d.duplicates} already there`);
   if (d.runId && d.what) parts.push(`${d.agent}: ${d.what}`);

@@ -124,6 +124,7 @@ impl Default for Config {
                 chat_gguf: None,
                 embeddings_dir: None,
                 chat_endpoint: None,
+                image_endpoint: None,
                 queue_limit: 16,
                 calls_per_minute: 30,
                 tokens_per_day: 0,

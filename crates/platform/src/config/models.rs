@@ -18,6 +18,9 @@ pub struct ModelsConfig {
     /// An OpenAI-compatible endpoint that writes advice and answers instead of the local chat
     /// model (which `/v1` keeps serving while `local` is on).
     pub chat_endpoint: Option<ChatEndpointConfig>,
+    /// An OpenAI-compatible images endpoint (`{base_url}/images/generations`) that draws what
+    /// people ask for; without one, images are cards of the person's own figures.
+    pub image_endpoint: Option<ChatEndpointConfig>,
     /// Requests the local chat model admits at once, waiting or generating; more get 429 with
     /// `Retry-After` rather than a wait of minutes.
     pub queue_limit: usize,

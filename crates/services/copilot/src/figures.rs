@@ -3,43 +3,13 @@
 //! coach may state, so an answer's figures come from the engine, not from the model's memory.
 //! The projection and the rebalancing check are what the coach's tools answer with.
 
-use miyagi_domain::user::{RiskTolerance, UserProfile};
+use miyagi_domain::user::UserProfile;
 use miyagi_finance::{
     allocation::{self, Action, Allocation, AssetClass},
-    projection::{self, ProjectionInput, ASSUMED_SAVINGS_RATE, DEFAULT_PATHS},
-    risk::{self, Household, RiskProfile, Tolerance},
+    profile::{self, read, Reading},
+    projection::DEFAULT_PATHS,
     words::{count, money, percent},
 };
-
-/// What the finance engine makes of a profile.
-pub struct Reading {
-    pub household: Household,
-    pub risk: RiskProfile,
-    pub target: Allocation,
-}
-
-pub fn read(profile: &UserProfile) -> Reading {
-    let p = &profile.profile;
-    let household = Household {
-        age: p.age,
-        retirement_age: p.retirement_age,
-        annual_income: p.annual_household_income,
-        assets: p.assets,
-        liabilities: p.liabilities,
-        tolerance: match p.risk_tolerance {
-            RiskTolerance::Conservative => Tolerance::Conservative,
-            RiskTolerance::Moderate => Tolerance::Moderate,
-            RiskTolerance::Aggressive => Tolerance::Aggressive,
-        },
-    };
-    let risk = risk::assess(&household);
-    let target = allocation::target(&risk, None, p.assets, p.annual_household_income);
-    Reading {
-        household,
-        risk,
-        target,
-    }
-}
 
 /// A mix as a person reads it: "Stocks 60%, Bonds 30%, Cash 10%", leaving out what is zero.
 pub fn mix(allocation: &Allocation) -> String {
@@ -96,10 +66,6 @@ pub fn describe(profile: &UserProfile) -> String {
     lines.join("\n")
 }
 
-/// The same simulated markets for every projection: two answers then differ only by what was
-/// asked (years, savings), never by the luck of the draw.
-const MARKETS_SEED: u64 = 0x6d69_7961_6769;
-
 /// Wealth projected from the person's assets, saving `annual_savings` a year (by default the
 /// engine's assumed share of their income) for `years` (by default until they retire), with the
 /// engine's target mix. The first line is written for the person to read (an answer opens with
@@ -110,18 +76,9 @@ pub fn projection(
     annual_savings: Option<f64>,
 ) -> String {
     let p = &profile.profile;
-    let reading = read(profile);
-    let until_retirement = reading.household.years_to_retirement();
-    let years = years.unwrap_or(until_retirement).clamp(1, 80);
-    let savings = annual_savings.unwrap_or(p.annual_household_income * ASSUMED_SAVINGS_RATE);
-    let result = projection::project(&ProjectionInput {
-        starting_wealth: p.assets,
-        annual_savings: savings,
-        years,
-        allocation: reading.target,
-        paths: DEFAULT_PATHS,
-        seed: MARKETS_SEED,
-    });
+    let planned = profile::project(profile, years, annual_savings);
+    let until_retirement = planned.reading.household.years_to_retirement();
+    let (years, savings, result) = (planned.years, planned.annual_savings, planned.projection);
     let end = result.at_retirement();
     let at = if years == until_retirement {
         format!(" (at {})", p.retirement_age)
@@ -139,7 +96,7 @@ pub fn projection(
         money(end.p90),
         money(p.assets),
         money(savings),
-        mix(&reading.target),
+        mix(&planned.reading.target),
         percent(result.expected_return),
         percent(result.volatility),
     )
@@ -186,7 +143,8 @@ pub fn rebalance(profile: &UserProfile, current: &Allocation) -> String {
 mod tests {
     use super::*;
     use chrono::Utc;
-    use miyagi_domain::user::UserProfileInput;
+    use miyagi_domain::user::{RiskTolerance, UserProfileInput};
+    use miyagi_finance::risk::{self, Household, Tolerance};
     use uuid::Uuid;
 
     fn profile() -> UserProfile {

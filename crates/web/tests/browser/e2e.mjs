@@ -623,6 +623,26 @@ async function main() {
       await shot(page, 'agents');
     });
 
+    await step('images: ask for a card of my target mix, see it drawn with what it shows', async () => {
+      await nav(page, 'images');
+      await checkLabels(page, 'Images page');
+      await page.click('[data-testid="image-suggestion"] >> text=A card of my target mix');
+      await page.click('[data-testid="image-submit"]');
+      const tile = '[data-testid="image-tile"][data-status="ready"]';
+      await page.waitForFunction((sel) => {
+        const img = document.querySelector(`${sel} [data-testid="image-picture"]`);
+        return img && img.complete && img.naturalWidth > 0;
+      }, tile, { timeout: UI_TIMEOUT }).catch(async () => fail(`the card was not drawn: ${await page.innerText('[data-testid="image-gallery"]')}`));
+      const [image] = await api('/api/v1/images');
+      const width = await page.$eval(`${tile} [data-testid="image-picture"]`, (img) => img.naturalWidth);
+      check(width === 1024, `the picture is ${width} pixels wide, not the 1024 asked for`);
+      const caption = await page.innerText(`${tile} [data-testid="image-caption"]`);
+      check(caption === image.revisedPrompt && /target mix from Miyagi's finance engine: Stocks \d+%/.test(caption),
+        `the caption does not say what the card shows: ${caption}`);
+      note(caption);
+      await shot(page, 'images');
+    });
+
     await step('system: live event stream, health and models', async () => {
       await nav(page, 'system');
       await checkLabels(page, 'System page');
@@ -638,7 +658,7 @@ async function main() {
       await shot(page, 'system');
     });
 
-    await step('account: delete all my data, and every profile, document, chat, order, transaction and run goes', async () => {
+    await step('account: delete all my data, and every profile, document, chat, order, transaction, run and image goes', async () => {
       await nav(page, 'profile');
       const before = await api('/api/v1/documents?limit=200');
       check(before.length > 0, 'the run left no document to see deleted');
@@ -658,6 +678,8 @@ async function main() {
         { timeout: INDEX_TIMEOUT, what: 'every transaction to be deleted' });
       await waitFor(async () => ((await api('/api/v1/runs')).length === 0 ? true : null),
         { timeout: INDEX_TIMEOUT, what: 'every agent run to be deleted' });
+      await waitFor(async () => ((await api('/api/v1/images')).length === 0 ? true : null),
+        { timeout: INDEX_TIMEOUT, what: 'every image to be deleted' });
       note(`${before.length} documents, every profile and every chat deleted`);
     });
 

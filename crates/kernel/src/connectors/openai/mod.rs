@@ -7,6 +7,7 @@
 //! the deployment's quota before the server has to refuse.
 
 mod config;
+mod images;
 mod stream;
 mod transport;
 pub mod wire;

@@ -1,0 +1,233 @@
+//! Running a suite: every row through every variant on every model, each answer checked and
+//! written to `results.jsonl` as soon as it is known, so a run stopped half-way (a crash, a
+//! rate limit, Ctrl-C) is resumed from where it stopped rather than paid for again.
+//!
+//! A run lives in `<runs_dir>/<run id>/`: `run.json` (what was run), `results.jsonl` (one line
+//! per answer; a later line for the same model, variant and row replaces an earlier one),
+//! `summary.json` and `report.html` (written by [`crate::report`]).
+
+use std::{
+    collections::HashMap,
+    io::Write,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use chrono::{DateTime, Utc};
+use miyagi_kernel::{function::PromptFunction, Arguments, Kernel};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{
+    check::{self, Outcome},
+    suite::Suite,
+};
+
+/// A model the suite runs on, by the name the suite gives it.
+pub struct Model {
+    pub name: String,
+    pub kernel: Kernel,
+}
+
+/// What a run is, as `run.json` records it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunInfo {
+    pub id: String,
+    pub suite: String,
+    pub suite_path: PathBuf,
+    pub started_at: DateTime<Utc>,
+    pub models: Vec<String>,
+    pub variants: Vec<String>,
+    pub rows: usize,
+    pub threshold: f64,
+}
+
+/// One answer and what the checks made of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowResult {
+    pub model: String,
+    pub variant: String,
+    pub row: usize,
+    pub answer: String,
+    pub outcomes: Vec<Outcome>,
+    /// The model call failed; the row is run again on resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub completion_tokens: u32,
+}
+
+impl RowResult {
+    /// Every check passed.
+    pub fn passed(&self) -> bool {
+        self.error.is_none() && self.outcomes.iter().all(|o| o.passed)
+    }
+
+    fn key(&self) -> (String, String, usize) {
+        (self.model.clone(), self.variant.clone(), self.row)
+    }
+}
+
+/// A variant's name: its folder or file name without the extension.
+pub fn variant_name(path: &Path) -> String {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("variant")
+        .to_string()
+}
+
+fn load_variant(path: &Path) -> anyhow::Result<PromptFunction> {
+    let function = if path.is_dir() {
+        PromptFunction::from_directory("eval", path)
+    } else {
+        PromptFunction::from_yaml("eval", &std::fs::read_to_string(path)?)
+    };
+    function.map_err(|e| anyhow::anyhow!("variant {}: {e}", path.display()))
+}
+
+/// The results of a run so far, the latest line of each answer.
+pub fn read_results(dir: &Path) -> anyhow::Result<Vec<RowResult>> {
+    let path = dir.join("results.jsonl");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(e.into()),
+    };
+    let mut latest: HashMap<(String, String, usize), RowResult> = HashMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        // A line cut short by a crash mid-write is the one answer not saved: it runs again.
+        if let Ok(result) = serde_json::from_str::<RowResult>(line) {
+            latest.insert(result.key(), result);
+        }
+    }
+    let mut results: Vec<RowResult> = latest.into_values().collect();
+    results.sort_by(|a, b| a.key().cmp(&b.key()));
+    Ok(results)
+}
+
+pub fn read_info(dir: &Path) -> anyhow::Result<RunInfo> {
+    let path = dir.join("run.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("{}: {e} (is this a run directory?)", path.display()))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Runs `suite` into a new run under `runs_dir`, or on into `resume` (a run directory of the
+/// same suite), skipping the answers it already has. `grader` grades rubrics. The run's
+/// directory.
+pub async fn run(
+    suite: &Suite,
+    models: &[Model],
+    grader: Option<&Kernel>,
+    runs_dir: &Path,
+    resume: Option<&Path>,
+) -> anyhow::Result<PathBuf> {
+    let variants: Vec<(String, PromptFunction)> = suite
+        .variants
+        .iter()
+        .map(|path| Ok((variant_name(path), load_variant(path)?)))
+        .collect::<anyhow::Result<_>>()?;
+    let (dir, done) = match resume {
+        Some(dir) => {
+            let info = read_info(dir)?;
+            anyhow::ensure!(
+                info.suite == suite.name,
+                "run {} is of suite {:?}, not {:?}",
+                info.id,
+                info.suite,
+                suite.name
+            );
+            let done: Vec<(String, String, usize)> = read_results(dir)?
+                .into_iter()
+                .filter(|r| r.error.is_none())
+                .map(|r| r.key())
+                .collect();
+            (dir.to_path_buf(), done)
+        }
+        None => {
+            let id = format!(
+                "{}-{}",
+                Utc::now().format("%Y%m%dT%H%M%S"),
+                &uuid::Uuid::new_v4().simple().to_string()[..6]
+            );
+            let dir = runs_dir.join(&id);
+            std::fs::create_dir_all(&dir)?;
+            let info = RunInfo {
+                id,
+                suite: suite.name.clone(),
+                suite_path: suite.path.clone(),
+                started_at: Utc::now(),
+                models: models.iter().map(|m| m.name.clone()).collect(),
+                variants: variants.iter().map(|(name, _)| name.clone()).collect(),
+                rows: suite.rows.len(),
+                threshold: suite.threshold,
+            };
+            std::fs::write(dir.join("run.json"), serde_json::to_vec_pretty(&info)?)?;
+            (dir, vec![])
+        }
+    };
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("results.jsonl"))?;
+    for model in models {
+        for (variant, function) in &variants {
+            for (index, row) in suite.rows.iter().enumerate() {
+                if done.contains(&(model.name.clone(), variant.clone(), index)) {
+                    continue;
+                }
+                let result = answer(suite, model, variant, function, index, row, grader).await;
+                writeln!(out, "{}", serde_json::to_string(&result)?)?;
+                out.flush()?;
+            }
+        }
+    }
+    Ok(dir)
+}
+
+async fn answer(
+    suite: &Suite,
+    model: &Model,
+    variant: &str,
+    function: &PromptFunction,
+    index: usize,
+    row: &Value,
+    grader: Option<&Kernel>,
+) -> RowResult {
+    let args: Arguments = row
+        .as_object()
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let started = Instant::now();
+    let called = async {
+        let request = function.request(&model.kernel, args).await?;
+        model.kernel.chat(request).await
+    }
+    .await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let mut result = RowResult {
+        model: model.name.clone(),
+        variant: variant.into(),
+        row: index,
+        answer: String::new(),
+        outcomes: vec![],
+        error: None,
+        latency_ms,
+        completion_tokens: 0,
+    };
+    match called {
+        Ok(response) => {
+            result.answer = response.message.content.trim().to_string();
+            result.completion_tokens = response.usage.completion_tokens;
+            for check in &suite.checks {
+                result
+                    .outcomes
+                    .push(check::run(check, &result.answer, row, grader).await);
+            }
+        }
+        Err(e) => result.error = Some(e.to_string()),
+    }
+    result
+}

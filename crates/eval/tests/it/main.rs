@@ -1,0 +1,138 @@
+//! A suite run end to end against a scripted OpenAI-protocol server standing in for the model:
+//! answers checked and stored as they come, a failed call resumed without asking again what was
+//! answered, the summary and the HTML report.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use miyagi_eval::{report, run, Suite};
+use miyagi_kernel::{
+    connectors::openai::{OpenAiClient, OpenAiConfig},
+    Kernel,
+};
+use miyagi_testing::openai::{completion, Reply, ScriptedLlm};
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// A suite of two questions with one variant, checked for the sum and its figures.
+fn suite(dir: &Path) -> Suite {
+    write(
+        dir,
+        "eval.yaml",
+        "name: sums\ndataset: rows.jsonl\nvariants: [terse.yaml]\nmodels: [local]\nchecks:\n  - contains: expected\n  - numbers: numbers\nthreshold: 1.0\n",
+    );
+    write(
+        dir,
+        "rows.jsonl",
+        "{\"question\": \"groceries?\", \"expected\": \"$54\", \"numbers\": [54.21]}\n{\"question\": \"coffee?\", \"expected\": \"$4.75\", \"numbers\": [4.75]}\n",
+    );
+    write(
+        dir,
+        "terse.yaml",
+        "name: answer\ntemplate: |\n  <message role=\"user\">{{$question}}</message>\ntemplate_format: semantic-kernel\ninput_variables:\n  - name: question\n",
+    );
+    Suite::load(&dir.join("eval.yaml")).unwrap()
+}
+
+fn model(llm: &ScriptedLlm) -> run::Model {
+    let mut config = OpenAiConfig::openai(&format!("{}/v1", llm.base), "judge", None);
+    config.max_retries = 0;
+    config.timeout = Duration::from_secs(5);
+    run::Model {
+        name: "local".into(),
+        kernel: Kernel::builder()
+            .chat_model(Arc::new(OpenAiClient::new(config).unwrap()))
+            .build(),
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_run_is_resumed_without_asking_again_what_was_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = suite(dir.path());
+    let runs = dir.path().join("runs");
+
+    let llm = ScriptedLlm::start(vec![
+        Reply::Json(completion("You spent $54.21 on groceries.")),
+        Reply::Status(500, vec![], "{}".into()),
+    ])
+    .await;
+    let run_dir = run::run(&suite, &[model(&llm)], None, &runs, None)
+        .await
+        .unwrap();
+    let first = report::summarise(&run_dir).unwrap();
+    assert_eq!((first.variants[0].passed, first.variants[0].errors), (1, 1));
+    assert!(!first.passed, "a row not answered is a row not passed");
+
+    let again = ScriptedLlm::start(vec![Reply::Json(completion("Coffee came to $4.75."))]).await;
+    run::run(&suite, &[model(&again)], None, &runs, Some(&run_dir))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.requests().len(),
+        1,
+        "only the failed row is asked again"
+    );
+    assert!(again.requests()[0].body.to_string().contains("coffee?"));
+    let resumed = report::summarise(&run_dir).unwrap();
+    assert_eq!(resumed.variants[0].passed, 2);
+    assert!(resumed.passed);
+    assert_eq!(
+        report::compare(&first, &resumed),
+        vec!["local / terse: 50% → 100% (+50 points)"]
+    );
+}
+
+#[tokio::test]
+async fn the_report_says_why_each_failed_row_failed_and_escapes_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = suite(dir.path());
+    let llm = ScriptedLlm::start(vec![
+        Reply::Json(completion("<script>alert('x')</script> about $60.")),
+        Reply::Json(completion("Coffee came to $4.75.")),
+    ])
+    .await;
+    let run_dir = run::run(&suite, &[model(&llm)], None, &dir.path().join("runs"), None)
+        .await
+        .unwrap();
+    let summary = report::summarise(&run_dir).unwrap();
+    report::write(&run_dir, &summary).unwrap();
+    assert_eq!(summary.variants[0].checks["numbers"], 0.5);
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(html.contains("&lt;script&gt;"), "answers are escaped");
+    assert!(!html.contains("<script>alert"));
+    assert!(
+        html.contains("states numbers it was not given: [60.0]"),
+        "{html}"
+    );
+    assert!(html.contains("missed"));
+}
+
+#[test]
+fn a_suite_with_a_mistake_names_the_file_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    suite(dir.path());
+    write(
+        dir.path(),
+        "eval.yaml",
+        "name: x\ndataset: rows.jsonl\nvariants: [terse.yaml]\nchecks:\n  - regex: '('\n",
+    );
+    let error = Suite::load(&dir.path().join("eval.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("eval.yaml") && error.contains("`regex`"),
+        "{error}"
+    );
+    write(dir.path(), "rows.jsonl", "{\"question\": 1}\nnot json\n");
+    write(
+        dir.path(),
+        "eval.yaml",
+        "name: x\ndataset: rows.jsonl\nvariants: [terse.yaml]\nchecks:\n  - contains: expected\n",
+    );
+    let error = Suite::load(&dir.path().join("eval.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("rows.jsonl: line 2"), "{error}");
+}

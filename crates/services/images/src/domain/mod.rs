@@ -1,0 +1,263 @@
+//! What the images service decides. An image is asked for (`request`: its row and its
+//! `requested` event in one transaction, answered `202`), drawn off the request path from that
+//! event (`draw_requested`), stored in blob storage under `images/{id}` and announced with
+//! `miyagi.image.generated.v1`; or drawn in its request for OpenAI clients, which expect the
+//! picture in the answer (`draw_now`). Either way the row says what was drawn and by which model.
+//!
+//! Crash safety: the picture is put before its row is marked ready, so a ready row always has
+//! its picture; a crash between the two redraws it on redelivery, overwriting the same key.
+
+pub mod cards;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use miyagi_domain::image::{ImageDeleted, ImageFailed, ImageGenerated, ImageRequested};
+use miyagi_kernel::{GeneratedImage, ImageModel, ImageRequest, ImageSize, KernelError};
+use miyagi_platform::blob::BlobStore;
+use object_store::path::Path as BlobPath;
+use uuid::Uuid;
+
+use crate::{
+    events,
+    model::{Image, ImageModelInfo, ImageStatus},
+    store::{Drawn, ImagesStore, NewImage, StoreError},
+};
+
+const FOLDER: &str = "images";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImagesError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("blob storage failed: {0}")]
+    Blob(#[from] object_store::Error),
+    #[error(transparent)]
+    Model(#[from] KernelError),
+    /// The picture is asked for but not drawn (yet, or ever).
+    #[error("the image is {0}, so it has no picture")]
+    NotReady(&'static str),
+}
+
+#[derive(Clone)]
+pub struct Images {
+    store: ImagesStore,
+    blob: BlobStore,
+    model: Arc<dyn ImageModel>,
+}
+
+fn blob_path(id: Uuid) -> BlobPath {
+    BlobPath::from(format!("{FOLDER}/{id}"))
+}
+
+impl Images {
+    pub fn new(store: ImagesStore, blob: BlobStore, model: Arc<dyn ImageModel>) -> Self {
+        Self { store, blob, model }
+    }
+
+    pub fn store(&self) -> &ImagesStore {
+        &self.store
+    }
+
+    pub fn model_info(&self) -> ImageModelInfo {
+        let cards_only = self.model.model_id() == cards::MODEL;
+        ImageModelInfo {
+            model: self.model.model_id().into(),
+            cards_only,
+            suggestions: if cards_only {
+                cards::SUGGESTIONS.iter().map(|s| s.to_string()).collect()
+            } else {
+                vec!["A calm lighthouse at dusk, in watercolour".into()]
+            },
+        }
+    }
+
+    /// Records the image and the event that has it drawn.
+    pub async fn request(
+        &self,
+        owner: &str,
+        prompt: &str,
+        size: ImageSize,
+    ) -> Result<Image, ImagesError> {
+        let id = Uuid::now_v7();
+        let event = events::requested(&ImageRequested {
+            owner: owner.into(),
+            image_id: id,
+        });
+        let size = size.to_string();
+        Ok(self
+            .store
+            .request(&self.new_image(id, owner, prompt, &size), &event)
+            .await?)
+    }
+
+    /// Draws an image its event asked for. Nothing to do when it is no longer pending (drawn on
+    /// an earlier delivery, deleted, or gone with its owner). A prompt the model cannot draw
+    /// fails the image, saying why; a model or store that is down is retried by the consumer.
+    pub async fn draw_requested(&self, owner: &str, id: Uuid) -> Result<(), ImagesError> {
+        let Some((prompt, size)) = self.store.pending(owner, id).await? else {
+            return Ok(());
+        };
+        let size = ImageSize::parse(&size).unwrap_or(ImageSize {
+            width: 1024,
+            height: 1024,
+        });
+        match self.draw(owner, &prompt, size).await {
+            Ok(image) => {
+                self.blob
+                    .put(&blob_path(id), Bytes::from(image.bytes.clone()).into())
+                    .await?;
+                let event = events::generated(&ImageGenerated {
+                    owner: owner.into(),
+                    image_id: id,
+                    model: self.model.model_id().into(),
+                    media_type: image.media_type.clone(),
+                    bytes: image.bytes.len() as u64,
+                });
+                let drawn = drawn(&image);
+                self.store.complete(owner, id, &drawn, &event).await?;
+                Ok(())
+            }
+            Err(e) if !e.is_transient() => self.give_up(owner, id, &failure(&e)).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Marks a pending image failed with `reason`.
+    pub async fn give_up(&self, owner: &str, id: Uuid, reason: &str) -> Result<(), ImagesError> {
+        let event = events::failed(&ImageFailed {
+            owner: owner.into(),
+            image_id: id,
+            reason: reason.into(),
+        });
+        Ok(self.store.fail(owner, id, reason, &event).await?)
+    }
+
+    /// Draws in the request and records the image as ready: its row, its picture, its event.
+    pub async fn draw_now(
+        &self,
+        owner: &str,
+        prompt: &str,
+        size: ImageSize,
+    ) -> Result<(Image, GeneratedImage), ImagesError> {
+        let image = self.draw(owner, prompt, size).await?;
+        let id = Uuid::now_v7();
+        self.blob
+            .put(&blob_path(id), Bytes::from(image.bytes.clone()).into())
+            .await?;
+        let event = events::generated(&ImageGenerated {
+            owner: owner.into(),
+            image_id: id,
+            model: self.model.model_id().into(),
+            media_type: image.media_type.clone(),
+            bytes: image.bytes.len() as u64,
+        });
+        let row = self
+            .store
+            .record_drawn(
+                &self.new_image(id, owner, prompt, &size.to_string()),
+                &drawn(&image),
+                &event,
+            )
+            .await?;
+        Ok((row, image))
+    }
+
+    /// The picture of a ready image, with its media type.
+    pub async fn content(&self, owner: &str, id: Uuid) -> Result<(String, Bytes), ImagesError> {
+        let image = self.store.image(owner, id).await?;
+        if image.status != ImageStatus::Ready {
+            return Err(ImagesError::NotReady(image.status.as_str()));
+        }
+        let bytes = self.blob.get(&blob_path(id)).await?.bytes().await?;
+        Ok((
+            image.media_type.unwrap_or_else(|| "image/png".into()),
+            bytes,
+        ))
+    }
+
+    /// Deletes an image: its picture, then its row with its event.
+    pub async fn delete(&self, owner: &str, id: Uuid) -> Result<(), ImagesError> {
+        self.store.image(owner, id).await?;
+        self.delete_picture(id).await?;
+        let event = events::deleted(&ImageDeleted {
+            owner: owner.into(),
+            image_id: id,
+        });
+        if !self.store.delete(owner, id, &event).await? {
+            return Err(StoreError::NotFound.into());
+        }
+        Ok(())
+    }
+
+    /// Deletes everything of a deleted account's: pictures first, so a retry after a crash
+    /// still finds the rows that name them.
+    pub async fn delete_account(&self, owner: &str) -> Result<u64, ImagesError> {
+        for id in self.store.image_ids(owner).await? {
+            self.delete_picture(id).await?;
+        }
+        Ok(self.store.delete_account(owner).await?)
+    }
+
+    async fn draw(
+        &self,
+        owner: &str,
+        prompt: &str,
+        size: ImageSize,
+    ) -> Result<GeneratedImage, KernelError> {
+        let mut images = self
+            .model
+            .generate(&ImageRequest {
+                prompt: prompt.into(),
+                n: 1,
+                size,
+                user: owner.into(),
+            })
+            .await?;
+        images
+            .pop()
+            .ok_or_else(|| KernelError::BadResponse("the model drew no image".into()))
+    }
+
+    async fn delete_picture(&self, id: Uuid) -> Result<(), object_store::Error> {
+        match self.blob.delete(&blob_path(id)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn new_image<'a>(
+        &'a self,
+        id: Uuid,
+        owner: &'a str,
+        prompt: &'a str,
+        size: &'a str,
+    ) -> NewImage<'a> {
+        NewImage {
+            id,
+            owner,
+            prompt,
+            size,
+            model: self.model.model_id(),
+        }
+    }
+}
+
+fn drawn(image: &GeneratedImage) -> Drawn<'_> {
+    Drawn {
+        media_type: &image.media_type,
+        bytes: image.bytes.len() as u64,
+        revised_prompt: image.revised_prompt.as_deref(),
+    }
+}
+
+/// What a person is told when their image cannot be made.
+fn failure(e: &KernelError) -> String {
+    match e {
+        KernelError::Unsupported(why) => why.clone(),
+        KernelError::ContentFilter(why) => {
+            format!("The images endpoint's safety system refused the prompt: {why}")
+        }
+        other => format!("The image could not be made: {other}"),
+    }
+}

@@ -1,0 +1,118 @@
+//! What the images service consumes:
+//! - its own `miyagi.image.requested.v1`: the image is drawn, off the request path;
+//! - `miyagi.user.profile.*`, `miyagi.markets.positions.updated.v1` and
+//!   `miyagi.expenses.spending.summarised.v1`: its copies of what cards are drawn from;
+//! - `miyagi.user.account.deleted.v1`: every image, picture and copy of that person is deleted.
+
+use async_trait::async_trait;
+use miyagi_domain::{
+    events::{topics, types},
+    expenses::SpendingSummarised,
+    image::ImageRequested,
+    markets::PositionsUpdated,
+    user::{AccountDeleted, UserProfile, UserProfileDeleted},
+    RESERVED_PREFIX,
+};
+use miyagi_platform::events::{erasure, CloudEvent, EventHandler, HandlerError};
+
+use crate::{
+    domain::{Images, ImagesError},
+    store::StoreError,
+};
+
+/// The consumer group that draws requested images.
+pub const GENERATOR: &str = "images-generator";
+/// The consumer group that keeps the copies and deletes accounts.
+pub const PEOPLE: &str = "images-people";
+
+pub struct Generator(pub Images);
+
+#[async_trait]
+impl EventHandler for Generator {
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        if event.event_type != types::IMAGE_REQUESTED {
+            return Ok(());
+        }
+        let asked: ImageRequested = event.data_as()?;
+        self.0
+            .draw_requested(&asked.owner, asked.image_id)
+            .await
+            .map_err(to_handler)
+    }
+
+    async fn gave_up(&self, event: &CloudEvent, reason: &str) -> Result<(), HandlerError> {
+        if event.event_type != types::IMAGE_REQUESTED {
+            return Ok(());
+        }
+        let asked: ImageRequested = event.data_as()?;
+        self.0
+            .give_up(
+                &asked.owner,
+                asked.image_id,
+                &format!("The image could not be made: {reason}"),
+            )
+            .await
+            .map_err(to_handler)
+    }
+}
+
+pub struct PeopleFollower(pub Images);
+
+#[async_trait]
+impl EventHandler for PeopleFollower {
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        let store = self.0.store();
+        let stored = match event.event_type.as_str() {
+            types::USER_PROFILE_CREATED | types::USER_PROFILE_UPDATED => {
+                store.upsert_profile(&event.data_as::<UserProfile>()?).await
+            }
+            types::USER_PROFILE_DELETED => {
+                let deleted: UserProfileDeleted = event.data_as()?;
+                store
+                    .delete_profile(&deleted.owner, deleted.id)
+                    .await
+                    .map_err(|e| to_handler(e.into()))?;
+                // A profile event this service dead-lettered holds the whole profile.
+                erasure::erase_kept_copies(
+                    store.db(),
+                    topics::USER_PROFILE,
+                    &event.subject,
+                    &event.id,
+                )
+                .await?;
+                Ok(())
+            }
+            types::MARKETS_POSITIONS_UPDATED => {
+                store
+                    .upsert_positions(&event.data_as::<PositionsUpdated>()?)
+                    .await
+            }
+            types::EXPENSES_SPENDING_SUMMARISED => {
+                store
+                    .upsert_spending(&event.data_as::<SpendingSummarised>()?)
+                    .await
+            }
+            types::USER_ACCOUNT_DELETED => {
+                let AccountDeleted { user } = event.data_as()?;
+                if user.starts_with(RESERVED_PREFIX) {
+                    return Err(HandlerError::Permanent(anyhow::anyhow!(
+                        "refusing to delete the images of reserved owner {user:?}"
+                    )));
+                }
+                let images = self.0.delete_account(&user).await.map_err(to_handler)?;
+                tracing::info!(images, "deleted the images of a deleted account");
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        stored.map_err(|e| to_handler(e.into()))
+    }
+}
+
+fn to_handler(e: ImagesError) -> HandlerError {
+    match e {
+        ImagesError::Store(StoreError::Database(e)) => HandlerError::from(e),
+        ImagesError::Store(e @ StoreError::Json(_)) => HandlerError::Permanent(e.into()),
+        other => HandlerError::Transient(other.into()),
+    }
+}
