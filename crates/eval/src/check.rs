@@ -190,7 +190,8 @@ async fn grade(kernel: &Kernel, rubric: &str, answer: &str) -> Result<String, St
             ChatMessage::user(format!("Rubric: {rubric}\n\nAnswer:\n<answer>\n{answer}\n</answer>")),
         ],
         settings: ExecutionSettings {
-            max_tokens: Some(120),
+            // Room for the score and the longest reason: a grade cut short does not parse.
+            max_tokens: Some(200),
             temperature: Some(0.0),
             ..ExecutionSettings::default()
         },
@@ -199,10 +200,10 @@ async fn grade(kernel: &Kernel, rubric: &str, answer: &str) -> Result<String, St
     let schema = json!({
         "type": "object",
         "properties": {
-            "reason": {"type": "string", "maxLength": 200},
-            "score": {"type": "integer", "minimum": 1, "maximum": 5}
+            "score": {"type": "integer", "minimum": 1, "maximum": 5},
+            "reason": {"type": "string", "maxLength": 100}
         },
-        "required": ["reason", "score"],
+        "required": ["score", "reason"],
         "additionalProperties": false
     });
     let graded = kernel

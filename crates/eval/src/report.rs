@@ -87,11 +87,13 @@ pub fn write(dir: &Path, summary: &Summary) -> anyhow::Result<()> {
     let results = read_results(dir)?;
     let mut env = minijinja::Environment::new();
     env.add_template("report.html", TEMPLATE)?;
-    let html = env.get_template("report.html")?.render(minijinja::context! {
-        summary => summary,
-        results => results,
-        failures => results.iter().filter(|r| !r.passed()).collect::<Vec<_>>(),
-    })?;
+    let html = env
+        .get_template("report.html")?
+        .render(minijinja::context! {
+            summary => summary,
+            results => results,
+            failures => results.iter().filter(|r| !r.passed()).collect::<Vec<_>>(),
+        })?;
     std::fs::write(dir.join("report.html"), html)?;
     Ok(())
 }

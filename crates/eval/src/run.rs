@@ -103,7 +103,7 @@ pub fn read_results(dir: &Path) -> anyhow::Result<Vec<RowResult>> {
         }
     }
     let mut results: Vec<RowResult> = latest.into_values().collect();
-    results.sort_by(|a, b| a.key().cmp(&b.key()));
+    results.sort_by_key(RowResult::key);
     Ok(results)
 }
 

@@ -14,7 +14,7 @@ pub fn requested(payload: &ImageRequested) -> CloudEvent {
     CloudEvent::new(
         SOURCE,
         types::IMAGE_REQUESTED,
-        &payload.image_id.to_string(),
+        payload.image_id.to_string(),
         payload,
     )
 }
@@ -23,7 +23,7 @@ pub fn generated(payload: &ImageGenerated) -> CloudEvent {
     CloudEvent::new(
         SOURCE,
         types::IMAGE_GENERATED,
-        &payload.image_id.to_string(),
+        payload.image_id.to_string(),
         payload,
     )
 }
@@ -32,7 +32,7 @@ pub fn failed(payload: &ImageFailed) -> CloudEvent {
     CloudEvent::new(
         SOURCE,
         types::IMAGE_FAILED,
-        &payload.image_id.to_string(),
+        payload.image_id.to_string(),
         payload,
     )
 }
@@ -41,7 +41,7 @@ pub fn deleted(payload: &ImageDeleted) -> CloudEvent {
     CloudEvent::new(
         SOURCE,
         types::IMAGE_DELETED,
-        &payload.image_id.to_string(),
+        payload.image_id.to_string(),
         payload,
     )
 }

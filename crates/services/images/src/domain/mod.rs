@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use miyagi_domain::image::{ImageDeleted, ImageFailed, ImageGenerated, ImageRequested};
 use miyagi_kernel::{GeneratedImage, ImageModel, ImageRequest, ImageSize, KernelError};
-use miyagi_platform::blob::BlobStore;
+use miyagi_platform::{blob::BlobStore, events::CloudEvent};
 use object_store::path::Path as BlobPath;
 use uuid::Uuid;
 
@@ -104,18 +104,10 @@ impl Images {
         });
         match self.draw(owner, &prompt, size).await {
             Ok(image) => {
-                self.blob
-                    .put(&blob_path(id), Bytes::from(image.bytes.clone()).into())
+                let event = self.keep(owner, id, &image).await?;
+                self.store
+                    .complete(owner, id, &drawn(&image), &event)
                     .await?;
-                let event = events::generated(&ImageGenerated {
-                    owner: owner.into(),
-                    image_id: id,
-                    model: self.model.model_id().into(),
-                    media_type: image.media_type.clone(),
-                    bytes: image.bytes.len() as u64,
-                });
-                let drawn = drawn(&image);
-                self.store.complete(owner, id, &drawn, &event).await?;
                 Ok(())
             }
             Err(e) if !e.is_transient() => self.give_up(owner, id, &failure(&e)).await,
@@ -142,16 +134,7 @@ impl Images {
     ) -> Result<(Image, GeneratedImage), ImagesError> {
         let image = self.draw(owner, prompt, size).await?;
         let id = Uuid::now_v7();
-        self.blob
-            .put(&blob_path(id), Bytes::from(image.bytes.clone()).into())
-            .await?;
-        let event = events::generated(&ImageGenerated {
-            owner: owner.into(),
-            image_id: id,
-            model: self.model.model_id().into(),
-            media_type: image.media_type.clone(),
-            bytes: image.bytes.len() as u64,
-        });
+        let event = self.keep(owner, id, &image).await?;
         let row = self
             .store
             .record_drawn(
@@ -217,6 +200,25 @@ impl Images {
         images
             .pop()
             .ok_or_else(|| KernelError::BadResponse("the model drew no image".into()))
+    }
+
+    /// Puts a drawn picture in blob storage; the event that announces it, for its row's write.
+    async fn keep(
+        &self,
+        owner: &str,
+        id: Uuid,
+        image: &GeneratedImage,
+    ) -> Result<CloudEvent, ImagesError> {
+        self.blob
+            .put(&blob_path(id), Bytes::from(image.bytes.clone()).into())
+            .await?;
+        Ok(events::generated(&ImageGenerated {
+            owner: owner.into(),
+            image_id: id,
+            model: self.model.model_id().into(),
+            media_type: image.media_type.clone(),
+            bytes: image.bytes.len() as u64,
+        }))
     }
 
     async fn delete_picture(&self, id: Uuid) -> Result<(), object_store::Error> {

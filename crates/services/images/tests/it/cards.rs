@@ -188,7 +188,10 @@ async fn a_card_without_the_figures_it_needs_fails_saying_where_to_get_them() {
 async fn a_prompt_in_other_words_is_read_by_its_meaning() {
     with_profile("erin").await;
     for (prompt, shows) in [
-        ("how much could I have when I stop working?", "wealth projected at 62"),
+        (
+            "how much could I have when I stop working?",
+            "wealth projected at 62",
+        ),
         ("show me how my money is divided up", "target mix"),
     ] {
         let image = draw_when_copied("erin", prompt).await;
@@ -199,7 +202,10 @@ async fn a_prompt_in_other_words_is_read_by_its_meaning() {
     let image = draw("erin", "a watercolour of a cat asleep on a windowsill").await;
     assert_eq!(image["status"], "failed");
     assert!(
-        image["failure"].as_str().unwrap().contains("does not ask for one of them"),
+        image["failure"]
+            .as_str()
+            .unwrap()
+            .contains("does not ask for one of them"),
         "{image}"
     );
 }

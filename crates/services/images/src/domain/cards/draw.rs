@@ -356,16 +356,19 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_name_cannot_open_markup_in_the_card() {
-        let month = SpendingSummarised {
+    fn month() -> SpendingSummarised {
+        SpendingSummarised {
             owner: "x".into(),
             monthly_income: 5000.0,
             monthly_spending: 4200.0,
             months: 3,
             as_of: chrono::Utc::now(),
-        };
-        let mut drawing = spending(&month);
+        }
+    }
+
+    #[test]
+    fn a_name_cannot_open_markup_in_the_card() {
+        let mut drawing = spending(&month());
         drawing.title = "<script>&".into();
         let svg = svg(&drawing, ImageSize::parse("512x512").unwrap());
         assert!(svg.contains("&lt;script&gt;&amp;"));
@@ -374,14 +377,7 @@ mod tests {
 
     #[test]
     fn the_usual_month_says_what_is_left() {
-        let month = SpendingSummarised {
-            owner: "x".into(),
-            monthly_income: 5000.0,
-            monthly_spending: 4200.0,
-            months: 3,
-            as_of: chrono::Utc::now(),
-        };
-        let drawing = spending(&month);
+        let drawing = spending(&month());
         assert_eq!(
             drawing.caption,
             "A card of the usual month over 3 full months: income $5k, spending $4k. You keep $800 a month, 16% of income."
