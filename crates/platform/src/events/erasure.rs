@@ -7,10 +7,24 @@
 //! when they are tombstones too. The same rule as the log's: the event that asked for the
 //! erasure (`sparing`) stays whole, and erasing twice changes nothing.
 
+use miyagi_domain::{user::AccountDeleted, RESERVED_PREFIX};
 use sqlx::Row;
 
 use super::{CloudEvent, EventBus, HandlerError};
 use crate::db::Db;
+
+/// The person a `miyagi.user.account.deleted.v1` event names. A reserved owner (the system's
+/// own, such as the shared library) is no person's to delete: refused for good, whatever `what`
+/// the service would have deleted.
+pub fn deleted_account(event: &CloudEvent, what: &str) -> Result<String, HandlerError> {
+    let AccountDeleted { user } = event.data_as()?;
+    if user.starts_with(RESERVED_PREFIX) {
+        return Err(HandlerError::Permanent(anyhow::anyhow!(
+            "refusing to delete the {what} of reserved owner {user:?}"
+        )));
+    }
+    Ok(user)
+}
 
 /// A deleted person's events on `topic` (keyed by them) made tombstones everywhere: in the log
 /// and in the copies `db` keeps beside it; all but the event `sparing`, which asked for it. How
@@ -92,5 +106,29 @@ fn tombstone_of(text: &str) -> Option<String> {
         Ok(event) => Some(String::from_utf8(event.tombstone().to_bytes()).expect("JSON is UTF-8")),
         Err(_) if text == "null" => None,
         Err(_) => Some("null".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use miyagi_domain::events::types;
+
+    use super::*;
+
+    fn deletion(user: &str) -> CloudEvent {
+        let payload = AccountDeleted { user: user.into() };
+        CloudEvent::new("/test", types::USER_ACCOUNT_DELETED, user, &payload)
+    }
+
+    #[test]
+    fn a_persons_account_deletion_names_them() {
+        assert_eq!(deleted_account(&deletion("ada"), "images").unwrap(), "ada");
+    }
+
+    #[test]
+    fn the_systems_own_data_is_never_deleted_by_an_event() {
+        let refused = deleted_account(&deletion("miyagi:library"), "documents").unwrap_err();
+        assert!(matches!(&refused, HandlerError::Permanent(e)
+            if e.to_string() == r#"refusing to delete the documents of reserved owner "miyagi:library""#));
     }
 }

@@ -17,8 +17,7 @@ use miyagi_domain::{
     chat::{Author, ChatMessageCreated},
     events::{topics, types},
     expenses::SpendingSummarised,
-    user::{AccountDeleted, UserProfile, UserProfileDeleted},
-    RESERVED_PREFIX,
+    user::{UserProfile, UserProfileDeleted},
 };
 use miyagi_kernel::KernelError;
 use miyagi_platform::events::{erasure, inbox, CloudEvent, EventHandler, HandlerError};
@@ -119,12 +118,7 @@ impl EventHandler for PeopleFollower {
                 .await
                 .map_err(from_store),
             types::USER_ACCOUNT_DELETED => {
-                let AccountDeleted { user } = event.data_as()?;
-                if user.starts_with(RESERVED_PREFIX) {
-                    return Err(HandlerError::Permanent(anyhow::anyhow!(
-                        "refusing to delete the chats of reserved owner {user:?}"
-                    )));
-                }
+                let user = erasure::deleted_account(event, "chats")?;
                 let chats = store.delete_account(&user).await.map_err(from_store)?;
                 tracing::info!(chats, "deleted the chats and memories of a deleted account");
                 Ok(())

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use miyagi_domain::{document::Document, events::types, user::AccountDeleted, RESERVED_PREFIX};
+use miyagi_domain::{document::Document, events::types};
 use miyagi_platform::events::{erasure, CloudEvent, EventBus, EventHandler, HandlerError};
 
 use crate::{
@@ -80,13 +80,8 @@ impl EventHandler for AccountErasure {
         if event.event_type != types::USER_ACCOUNT_DELETED {
             return Ok(());
         }
-        let AccountDeleted { user } = event.data_as()?;
-        if user.starts_with(RESERVED_PREFIX) {
-            // Miyagi's own documents (the shared library) are no person's to erase.
-            return Err(HandlerError::Permanent(anyhow::anyhow!(
-                "refusing to delete the documents of reserved owner {user:?}"
-            )));
-        }
+        // Miyagi's own documents (the shared library) are no person's to erase.
+        let user = erasure::deleted_account(event, "documents")?;
         let deleted = self.0.delete_all(&user).await.map_err(|e| match e {
             DocumentsError::Store(StoreError::Database(e)) => HandlerError::from(e),
             other => HandlerError::Transient(other.into()),

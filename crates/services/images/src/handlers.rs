@@ -10,8 +10,7 @@ use miyagi_domain::{
     expenses::SpendingSummarised,
     image::ImageRequested,
     markets::PositionsUpdated,
-    user::{AccountDeleted, UserProfile, UserProfileDeleted},
-    RESERVED_PREFIX,
+    user::{UserProfile, UserProfileDeleted},
 };
 use miyagi_platform::events::{erasure, CloudEvent, EventHandler, HandlerError};
 
@@ -93,12 +92,7 @@ impl EventHandler for PeopleFollower {
                     .await
             }
             types::USER_ACCOUNT_DELETED => {
-                let AccountDeleted { user } = event.data_as()?;
-                if user.starts_with(RESERVED_PREFIX) {
-                    return Err(HandlerError::Permanent(anyhow::anyhow!(
-                        "refusing to delete the images of reserved owner {user:?}"
-                    )));
-                }
+                let user = erasure::deleted_account(event, "images")?;
                 let images = self.0.delete_account(&user).await.map_err(to_handler)?;
                 tracing::info!(images, "deleted the images of a deleted account");
                 Ok(())
