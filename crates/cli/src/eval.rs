@@ -8,6 +8,7 @@ use clap::Subcommand;
 use miyagi_eval::{report, run, ModelSpec, Suite};
 use miyagi_kernel::{
     connectors::openai::{OpenAiClient, OpenAiConfig},
+    flow::Flow,
     Kernel,
 };
 use miyagi_platform::config::ModelsConfig;
@@ -29,6 +30,14 @@ pub enum EvalAction {
     },
     /// How a run's pass rates moved from an earlier run's.
     Compare { before: PathBuf, after: PathBuf },
+    /// Run a Prompt flow (`flow.dag.yaml`, or its folder) once on the local model and print its
+    /// outputs as JSON.
+    Flow {
+        flow: PathBuf,
+        /// The flow's inputs, as a JSON object.
+        #[arg(long, default_value = "{}")]
+        inputs: String,
+    },
 }
 
 /// Exit codes: 0 the threshold was met, 1 it was missed, 2 the suite could not be run.
@@ -41,6 +50,9 @@ pub fn command(models: &ModelsConfig, action: EvalAction) -> ExitCode {
             grader,
         } => super::block_on(run_suite(models, &suite, &runs_dir, resume, grader)),
         EvalAction::Compare { before, after } => compare(&before, &after).map(|()| true),
+        EvalAction::Flow { flow, inputs } => {
+            super::block_on(run_flow(models, &flow, &inputs)).map(|()| true)
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -136,6 +148,27 @@ async fn run_suite(
         dir.join("report.html").display()
     );
     Ok(summary.passed)
+}
+
+async fn run_flow(
+    config: &ModelsConfig,
+    path: &std::path::Path,
+    inputs: &str,
+) -> anyhow::Result<()> {
+    let path = if path.is_dir() {
+        path.join("flow.dag.yaml")
+    } else {
+        path.to_path_buf()
+    };
+    let flow = Flow::load(&path)?;
+    let inputs: serde_json::Map<String, serde_json::Value> = serde_json::from_str(inputs)
+        .map_err(|e| anyhow::anyhow!("--inputs must be a JSON object: {e}"))?;
+    let kernel = super::local_models(config)?.chat.ok_or_else(|| {
+        anyhow::anyhow!("a flow runs on the local model, which needs `models.local` on")
+    })?;
+    let outputs = flow.run(&kernel, &inputs).await?;
+    println!("{}", serde_json::to_string_pretty(&outputs)?);
+    Ok(())
 }
 
 fn compare(before: &std::path::Path, after: &std::path::Path) -> anyhow::Result<()> {

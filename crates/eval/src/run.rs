@@ -14,7 +14,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use miyagi_kernel::{function::PromptFunction, Arguments, Kernel};
+use miyagi_kernel::{flow::Flow, function::PromptFunction, Arguments, Kernel, KernelError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -56,6 +56,7 @@ pub struct RowResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub latency_ms: u64,
+    /// Tokens the answer took; 0 for a flow, whose nodes' calls are not added up.
     pub completion_tokens: u32,
 }
 
@@ -70,21 +71,42 @@ impl RowResult {
     }
 }
 
-/// A variant's name: its folder or file name without the extension.
+/// What a variant is: one prompt function, or a Prompt flow whose first output is the answer.
+enum Variant {
+    Prompt(PromptFunction),
+    Flow(Flow),
+}
+
+const FLOW_FILE: &str = "flow.dag.yaml";
+
+/// A variant's name: its folder or file name without the extension; a flow's folder.
 pub fn variant_name(path: &Path) -> String {
-    path.file_stem()
+    let named = match path.file_name().and_then(|n| n.to_str()) {
+        Some(FLOW_FILE) => path.parent().unwrap_or(path),
+        _ => path,
+    };
+    named
+        .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("variant")
         .to_string()
 }
 
-fn load_variant(path: &Path) -> anyhow::Result<PromptFunction> {
-    let function = if path.is_dir() {
-        PromptFunction::from_directory("eval", path)
+/// A prompt directory, a prompt YAML file, or a flow (its `flow.dag.yaml` or the folder of one).
+fn load_variant(path: &Path) -> anyhow::Result<Variant> {
+    let flow = if path.is_dir() {
+        Some(path.join(FLOW_FILE)).filter(|f| f.exists())
     } else {
-        PromptFunction::from_yaml("eval", &std::fs::read_to_string(path)?)
+        Some(path.to_path_buf()).filter(|p| p.ends_with(FLOW_FILE))
     };
-    function.map_err(|e| anyhow::anyhow!("variant {}: {e}", path.display()))
+    let variant = match flow {
+        Some(flow) => Flow::load(&flow).map(Variant::Flow),
+        None if path.is_dir() => PromptFunction::from_directory("eval", path).map(Variant::Prompt),
+        None => {
+            PromptFunction::from_yaml("eval", &std::fs::read_to_string(path)?).map(Variant::Prompt)
+        }
+    };
+    variant.map_err(|e| anyhow::anyhow!("variant {}: {e}", path.display()))
 }
 
 /// The results of a run so far, the latest line of each answer.
@@ -124,7 +146,7 @@ pub async fn run(
     runs_dir: &Path,
     resume: Option<&Path>,
 ) -> anyhow::Result<PathBuf> {
-    let variants: Vec<(String, PromptFunction)> = suite
+    let variants: Vec<(String, Variant)> = suite
         .variants
         .iter()
         .map(|path| Ok((variant_name(path), load_variant(path)?)))
@@ -173,12 +195,12 @@ pub async fn run(
         .append(true)
         .open(dir.join("results.jsonl"))?;
     for model in models {
-        for (variant, function) in &variants {
+        for (variant, variant_of) in &variants {
             for (index, row) in suite.rows.iter().enumerate() {
                 if done.contains(&(model.name.clone(), variant.clone(), index)) {
                     continue;
                 }
-                let result = answer(suite, model, variant, function, index, row, grader).await;
+                let result = answer(suite, model, variant, variant_of, index, row, grader).await;
                 writeln!(out, "{}", serde_json::to_string(&result)?)?;
                 out.flush()?;
             }
@@ -191,7 +213,7 @@ async fn answer(
     suite: &Suite,
     model: &Model,
     variant: &str,
-    function: &PromptFunction,
+    variant_of: &Variant,
     index: usize,
     row: &Value,
     grader: Option<&Kernel>,
@@ -201,11 +223,31 @@ async fn answer(
         .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
     let started = Instant::now();
-    let called = async {
-        let request = function.request(&model.kernel, args).await?;
-        model.kernel.chat(request).await
-    }
-    .await;
+    let called = match variant_of {
+        Variant::Prompt(function) => {
+            async {
+                let request = function.request(&model.kernel, args).await?;
+                let response = model.kernel.chat(request).await?;
+                Ok::<_, KernelError>((response.message.content, response.usage.completion_tokens))
+            }
+            .await
+        }
+        Variant::Flow(flow) => flow
+            .run(&model.kernel, &args.into_iter().collect())
+            .await
+            .map(|outputs| {
+                let first = outputs
+                    .into_iter()
+                    .next()
+                    .map(|(_, v)| v)
+                    .unwrap_or_default();
+                let text = first
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| first.to_string());
+                (text, 0)
+            }),
+    };
     let latency_ms = started.elapsed().as_millis() as u64;
     let mut result = RowResult {
         model: model.name.clone(),
@@ -218,9 +260,9 @@ async fn answer(
         completion_tokens: 0,
     };
     match called {
-        Ok(response) => {
-            result.answer = response.message.content.trim().to_string();
-            result.completion_tokens = response.usage.completion_tokens;
+        Ok((answer, tokens)) => {
+            result.answer = answer.trim().to_string();
+            result.completion_tokens = tokens;
             for check in &suite.checks {
                 result
                     .outcomes

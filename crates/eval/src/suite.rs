@@ -5,7 +5,7 @@
 //! ```yaml
 //! name: expense-questions
 //! dataset: questions.jsonl          # one JSON object a line: the prompt's inputs and expectations
-//! variants: [prompts/terse, prompts/friendly.yaml]   # SK prompt dirs or prompt YAML
+//! variants: [prompts/terse, prompts/friendly.yaml, flows/qa]   # SK prompt dirs, prompt YAML, Prompt flows
 //! models: [local]                   # or {name, base_url, model, api_key_env}
 //! checks:
 //!   - contains: expected            # the row field each check reads

@@ -6,6 +6,7 @@
 //! - [`template`]: prompt templates in Semantic Kernel syntax, Handlebars prompt YAML and Jinja2.
 //! - [`function`]: plugins — native Rust functions and prompt functions — with JSON-schema parameters.
 //! - [`kernel`]: the [`Kernel`] that renders, invokes, auto-calls tools, and returns structured output.
+//! - [`flow`]: Prompt flow's `flow.dag.yaml` (inputs, `llm` and `prompt` nodes, outputs), run unchanged.
 //! - [`filter`]: hooks around rendering and function calls (telemetry, redaction, approval gates).
 //! - [`image`]: the image model trait (the OpenAI images connector implements it).
 //! - [`usage`], [`cache`]: a token/cost ledger and an exact-match response cache.
@@ -17,6 +18,7 @@ pub mod chat;
 pub mod connectors;
 pub mod error;
 pub mod filter;
+pub mod flow;
 pub mod function;
 pub mod image;
 pub mod kernel;

@@ -1,5 +1,5 @@
 //! `miyagi eval` on the shipped coach suite (`evals/coach`), with the local model: every row
-//! answered through both variants and checked, the report written, a resumed run asking nothing
+//! answered through every variant (two prompts and a Prompt flow) and checked, the report written, a resumed run asking nothing
 //! again, and the exit code gating on the threshold.
 
 use std::path::Path;
@@ -39,7 +39,7 @@ async fn the_coach_suite_runs_on_the_local_model_and_reports_each_answer() {
     let summary: Value =
         serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
     let variants = summary["variants"].as_array().unwrap();
-    assert_eq!(variants.len(), 2, "{summary}");
+    assert_eq!(variants.len(), 3, "{summary}");
     for variant in variants {
         assert_eq!(variant["answered"], 2, "every row was answered: {variant}");
         assert_eq!(variant["checks"].as_object().unwrap().len(), 3, "{variant}");

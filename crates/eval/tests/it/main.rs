@@ -136,3 +136,43 @@ fn a_suite_with_a_mistake_names_the_file_and_the_fix() {
         .to_string();
     assert!(error.contains("rows.jsonl: line 2"), "{error}");
 }
+
+#[tokio::test]
+async fn a_prompt_flow_is_a_variant_whose_first_output_is_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    suite(dir.path());
+    let flow = dir.path().join("qa");
+    std::fs::create_dir(&flow).unwrap();
+    write(
+        &flow,
+        "flow.dag.yaml",
+        "inputs:\n  question:\n    type: string\noutputs:\n  answer:\n    type: string\n    reference: ${ask.output}\nnodes:\n- name: ask\n  type: llm\n  source:\n    type: code\n    path: ask.jinja2\n  inputs:\n    question: ${inputs.question}\n  api: chat\n",
+    );
+    write(
+        &flow,
+        "ask.jinja2",
+        "system:\nAnswer with the sum.\nuser:\n{{question}}\n",
+    );
+    write(
+        dir.path(),
+        "eval.yaml",
+        "name: sums\ndataset: rows.jsonl\nvariants: [terse.yaml, qa]\nchecks:\n  - contains: expected\n",
+    );
+    let suite = Suite::load(&dir.path().join("eval.yaml")).unwrap();
+    let llm = ScriptedLlm::start(vec![
+        Reply::Json(completion("$54.21")),
+        Reply::Json(completion("$4.75")),
+        Reply::Json(completion("$54.21 on groceries")),
+        Reply::Json(completion("about four dollars")),
+    ])
+    .await;
+    let run_dir = run::run(&suite, &[model(&llm)], None, &dir.path().join("runs"), None)
+        .await
+        .unwrap();
+    let summary = report::summarise(&run_dir).unwrap();
+    let flow = summary.variants.iter().find(|v| v.variant == "qa").unwrap();
+    assert_eq!((flow.answered, flow.passed), (2, 1));
+    let sent = &llm.requests()[2].body["messages"];
+    assert_eq!(sent[0]["role"], "system");
+    assert_eq!(sent[1]["content"], "groceries?");
+}
