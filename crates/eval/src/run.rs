@@ -103,7 +103,9 @@ fn load_variant(path: &Path) -> anyhow::Result<Variant> {
         Some(flow) => Flow::load(&flow).map(Variant::Flow),
         None if path.is_dir() => PromptFunction::from_directory("eval", path).map(Variant::Prompt),
         None => {
-            PromptFunction::from_yaml("eval", &std::fs::read_to_string(path)?).map(Variant::Prompt)
+            let yaml = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("variant {}: {e}", path.display()))?;
+            PromptFunction::from_yaml("eval", &yaml).map(Variant::Prompt)
         }
     };
     variant.map_err(|e| anyhow::anyhow!("variant {}: {e}", path.display()))

@@ -99,13 +99,19 @@ export async function render(root, ctx) {
     return figure;
   }
 
+  // The live stream says when an image is drawn; while one is pending the page also asks again
+  // every two seconds, so a dropped stream never leaves it drawing forever.
+  let recheck = null;
+  signal.addEventListener('abort', () => clearTimeout(recheck));
   async function load() {
+    clearTimeout(recheck);
     try {
       const images = await api.images();
       if (signal.aborted) return;
       replace(gallery, ...(images.length
         ? images.map(tile)
         : [h('p', { class: 'muted' }, 'No images yet: ask for one above.')]));
+      if (images.some((image) => image.status === 'pending')) recheck = setTimeout(load, 2000);
     } catch (err) {
       if (!signal.aborted) replace(gallery, notice('error', 'Could not load your images', err.message));
     }

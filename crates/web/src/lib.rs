@@ -197,6 +197,7 @@ impl Service for WebService {
                 topics::MARKETS_ORDER,
                 topics::EXPENSES,
                 topics::AGENTS,
+                topics::IMAGE,
             ],
             Arc::new(FeedWriter(self.feed.clone())),
         )]

@@ -100,6 +100,10 @@ fn a_missed_threshold_exits_1_and_a_broken_suite_exits_2() {
         .replace(
             "brief.yaml",
             &coach.join("brief.yaml").display().to_string(),
+        )
+        .replace(
+            "  - explain-flow",
+            &format!("  - {}", coach.join("explain-flow").display()),
         );
     std::fs::write(dir.path().join("eval.yaml"), unreachable).unwrap();
     let suite = dir.path().join("eval.yaml");
