@@ -73,7 +73,7 @@ impl RowResult {
 
 /// What a variant is: one prompt function, or a Prompt flow whose first output is the answer.
 enum Variant {
-    Prompt(PromptFunction),
+    Prompt(Box<PromptFunction>),
     Flow(Flow),
 }
 
@@ -101,11 +101,13 @@ fn load_variant(path: &Path) -> anyhow::Result<Variant> {
     };
     let variant = match flow {
         Some(flow) => Flow::load(&flow).map(Variant::Flow),
-        None if path.is_dir() => PromptFunction::from_directory("eval", path).map(Variant::Prompt),
+        None if path.is_dir() => {
+            PromptFunction::from_directory("eval", path).map(|f| Variant::Prompt(Box::new(f)))
+        }
         None => {
             let yaml = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("variant {}: {e}", path.display()))?;
-            PromptFunction::from_yaml("eval", &yaml).map(Variant::Prompt)
+            PromptFunction::from_yaml("eval", &yaml).map(|f| Variant::Prompt(Box::new(f)))
         }
     };
     variant.map_err(|e| anyhow::anyhow!("variant {}: {e}", path.display()))
