@@ -43,4 +43,7 @@ pub struct AdviceGenerated {
     /// numbers, then the model's note (`Stocks: buy: 55% now, 70% target. …`).
     #[serde(default)]
     pub recommendations: Vec<String>,
+    /// Cards of the advice's figures (its target mix), for the images service to draw beside it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cards: Vec<crate::image::Card>,
 }

@@ -85,6 +85,9 @@ pub struct ChatMessageCreated {
     pub message_id: Uuid,
     pub owner: String,
     pub author: Author,
+    /// Cards of the figures an answer looked up, for the images service to draw beside it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cards: Vec<crate::image::Card>,
 }
 
 /// Payload of `miyagi.memory.extracted.v1`, `miyagi.memory.updated.v1` and

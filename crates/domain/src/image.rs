@@ -42,3 +42,36 @@ pub struct ImageDeleted {
     pub owner: String,
     pub image_id: Uuid,
 }
+
+/// A card of a person's figures that an answer shows, carried on the answer's event
+/// (`miyagi.chat.message.created.v1`, `miyagi.advice.generated.v1`); the images service draws it
+/// and attaches it to the answer. A card carries what the answer's figures were made from, so
+/// the picture states the same numbers as the words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Card {
+    /// The mix the answer recommends, class by class (shares of 1).
+    TargetMix { shares: Vec<ClassShare> },
+    /// The retirement projection from the person's profile, as asked (`None`: the engine's
+    /// defaults: until they retire, saving its assumed share of their income).
+    Projection {
+        years: Option<u32>,
+        annual_savings: Option<f64>,
+    },
+    /// Their usual month of income and spending.
+    UsualMonth,
+}
+
+/// One asset class's share of a mix, by the class's name (`Stocks`, `Bonds`, …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ClassShare {
+    pub class: String,
+    pub share: f64,
+}

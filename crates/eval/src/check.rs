@@ -36,13 +36,7 @@ impl Outcome {
 /// Runs `check` on `answer`; `grader` grades rubrics (without one a rubric fails, saying so).
 pub async fn run(check: &Check, answer: &str, row: &Value, grader: Option<&Kernel>) -> Outcome {
     let result = match check {
-        Check::Exact(field) => text(row, field).and_then(|expected| {
-            if answer.trim() == expected.trim() {
-                Ok(String::new())
-            } else {
-                Err(format!("expected exactly {expected:?}"))
-            }
-        }),
+        Check::Exact(name) => exact(answer, row, name),
         Check::Contains(field) => contains(answer, row, field),
         Check::Regex(pattern) => {
             let re = Regex::new(pattern).expect("patterns are compiled when the suite loads");
@@ -55,9 +49,11 @@ pub async fn run(check: &Check, answer: &str, row: &Value, grader: Option<&Kerne
         Check::JsonSchema(schema) => json_schema(answer, schema),
         Check::Numbers(field) => numbers(answer, row, field),
         Check::Citations(field) => citations(answer, row, field),
-        Check::Rubric(rubric) => match grader {
-            Some(kernel) => grade(kernel, rubric, answer).await,
-            None => Err("no grader model to grade the rubric".into()),
+        Check::Rubric(rubric) => graded(grader, rubric, answer).await,
+        Check::RowRubric(name) => match field(row, name) {
+            Ok(Value::String(rubric)) => graded(grader, rubric, answer).await,
+            Ok(_) => Err(format!("{name:?} is not a rubric (a string)")),
+            Err(missing) => Err(missing),
         },
     };
     Outcome::of(check, result)
@@ -68,10 +64,17 @@ fn field<'a>(row: &'a Value, field: &str) -> Result<&'a Value, String> {
         .ok_or_else(|| format!("the row has no field {field:?}"))
 }
 
-fn text(row: &Value, name: &str) -> Result<String, String> {
-    match field(row, name)? {
-        Value::String(s) => Ok(s.clone()),
-        other => Ok(other.to_string()),
+/// A string is compared as text; a JSON value (an object, a list, a number) as JSON, so a
+/// structured answer passes whatever its spacing or key order.
+fn exact(answer: &str, row: &Value, name: &str) -> Result<String, String> {
+    let matches = match field(row, name)? {
+        Value::String(expected) => answer.trim() == expected.trim(),
+        expected => serde_json::from_str::<Value>(answer.trim()).is_ok_and(|a| &a == expected),
+    };
+    if matches {
+        Ok(String::new())
+    } else {
+        Err(format!("expected exactly {}", field(row, name)?))
     }
 }
 
@@ -153,30 +156,71 @@ fn numbers(answer: &str, row: &Value, name: &str) -> Result<String, String> {
     }
 }
 
+/// A citation as a structured answer gives it: the source's number and the words it quotes.
+#[derive(Deserialize)]
+struct Quoted {
+    source: usize,
+    quote: String,
+}
+
+/// Prose cites `[n]`; a JSON answer lists `citations` of `{source, quote}`, and each quote must
+/// be words of the source it names (spacing and case aside) when the row gives the source's text.
 fn citations(answer: &str, row: &Value, name: &str) -> Result<String, String> {
     let sources = field(row, name)?
         .as_array()
-        .ok_or_else(|| format!("{name:?} is not a list of sources"))?
-        .len();
-    let re = Regex::new(r"\[(\d+)\]").expect("a valid pattern");
-    let cited: Vec<usize> = re
-        .captures_iter(answer)
-        .filter_map(|c| c[1].parse().ok())
-        .collect();
-    if cited.is_empty() {
+        .ok_or_else(|| format!("{name:?} is not a list of sources"))?;
+    let structured = serde_json::from_str::<Value>(answer.trim())
+        .ok()
+        .and_then(|v| v.get("citations").cloned());
+    let quoted: Vec<Quoted> = match structured {
+        Some(list) => serde_json::from_value(list)
+            .map_err(|e| format!("`citations` is not a list of {{source, quote}}: {e}"))?,
+        None => Regex::new(r"\[(\d+)\]")
+            .expect("a valid pattern")
+            .captures_iter(answer)
+            .filter_map(|c| c[1].parse().ok())
+            .map(|source| Quoted {
+                source,
+                quote: String::new(),
+            })
+            .collect(),
+    };
+    if quoted.is_empty() {
         return Err("cites no source".into());
     }
-    let unknown: Vec<usize> = cited
-        .iter()
-        .copied()
-        .filter(|n| *n == 0 || *n > sources)
-        .collect();
-    if unknown.is_empty() {
+    let squash = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let mut wrong = Vec::new();
+    for cited in &quoted {
+        match cited.source.checked_sub(1).and_then(|i| sources.get(i)) {
+            None => wrong.push(format!(
+                "[{}] does not exist (there are {})",
+                cited.source,
+                sources.len()
+            )),
+            Some(Value::String(text))
+                if !cited.quote.is_empty() && !squash(text).contains(&squash(&cited.quote)) =>
+            {
+                wrong.push(format!("[{}] does not say {:?}", cited.source, cited.quote))
+            }
+            Some(_) => {}
+        }
+    }
+    if wrong.is_empty() {
         Ok(String::new())
     } else {
-        Err(format!(
-            "cites sources that do not exist: {unknown:?} (there are {sources})"
-        ))
+        Err(format!("cites wrongly: {}", wrong.join("; ")))
+    }
+}
+
+async fn graded(grader: Option<&Kernel>, rubric: &str, answer: &str) -> Result<String, String> {
+    match grader {
+        Some(kernel) => grade(kernel, rubric, answer).await,
+        None => Err("no grader model to grade the rubric".into()),
     }
 }
 
@@ -301,6 +345,49 @@ mod tests {
                 .await
                 .passed
         );
+    }
+
+    #[tokio::test]
+    async fn a_quoted_citation_must_be_words_of_the_source_it_names() {
+        let row = json!({"sources": ["Index funds charge low fees.", "Bonds cushion a fall."]});
+        let quoting = |source: u32, quote: &str| {
+            json!({"answer": "Fees.", "citations": [{"source": source, "quote": quote}]})
+                .to_string()
+        };
+        let citations = Check::Citations("sources".into());
+        let cite = |answer: String| {
+            let (citations, row) = (citations.clone(), row.clone());
+            async move { check(citations, &answer, row).await }
+        };
+        assert!(
+            cite(quoting(1, "index funds  charge low fees"))
+                .await
+                .passed
+        );
+        let misattributed = cite(quoting(2, "Index funds charge low fees.")).await;
+        assert!(!misattributed.passed);
+        assert!(
+            misattributed.detail.contains("[2] does not say"),
+            "{}",
+            misattributed.detail
+        );
+        assert!(!cite(quoting(3, "Bonds cushion a fall.")).await.passed);
+        let none = json!({"answer": "I do not know.", "citations": []}).to_string();
+        assert_eq!(cite(none).await.detail, "cites no source");
+    }
+
+    #[tokio::test]
+    async fn an_exact_json_expectation_ignores_spacing_and_key_order() {
+        let row = json!({"expected": {"spentOn": "the plumber", "n": 1}});
+        let exact =
+            |answer: &'static str| check(Check::Exact("expected".into()), answer, row.clone());
+        assert!(
+            exact(r#"{ "n": 1,  "spentOn": "the plumber" }"#)
+                .await
+                .passed
+        );
+        assert!(!exact(r#"{"spentOn": "plumber", "n": 1}"#).await.passed);
+        assert!(!exact("the plumber").await.passed);
     }
 
     #[tokio::test]

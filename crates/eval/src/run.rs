@@ -113,6 +113,40 @@ fn load_variant(path: &Path) -> anyhow::Result<Variant> {
     variant.map_err(|e| anyhow::anyhow!("variant {}: {e}", path.display()))
 }
 
+/// Loads the suite's variants and checks that every row gives each prompt the inputs it
+/// requires, so a broken suite fails before anything is asked (a flow's inputs are checked as
+/// it runs).
+fn variants(suite: &Suite) -> anyhow::Result<Vec<(String, Variant)>> {
+    let variants: Vec<(String, Variant)> = suite
+        .variants
+        .iter()
+        .map(|path| Ok((variant_name(path), load_variant(path)?)))
+        .collect::<anyhow::Result<_>>()?;
+    for (name, variant) in &variants {
+        let Variant::Prompt(function) = variant else {
+            continue;
+        };
+        for (index, row) in suite.rows.iter().enumerate() {
+            function
+                .complete_arguments(arguments(row))
+                .map_err(|e| anyhow::anyhow!("variant {name}, row {}: {e}", index + 1))?;
+        }
+    }
+    Ok(variants)
+}
+
+/// Loads every variant of `suite` and checks each row against each prompt's inputs, without
+/// running anything: what `miyagi eval run` checks first.
+pub fn check(suite: &Suite) -> anyhow::Result<()> {
+    variants(suite).map(drop)
+}
+
+fn arguments(row: &Value) -> Arguments {
+    row.as_object()
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
 /// The results of a run so far, the latest line of each answer.
 pub fn read_results(dir: &Path) -> anyhow::Result<Vec<RowResult>> {
     let path = dir.join("results.jsonl");
@@ -150,11 +184,7 @@ pub async fn run(
     runs_dir: &Path,
     resume: Option<&Path>,
 ) -> anyhow::Result<PathBuf> {
-    let variants: Vec<(String, Variant)> = suite
-        .variants
-        .iter()
-        .map(|path| Ok((variant_name(path), load_variant(path)?)))
-        .collect::<anyhow::Result<_>>()?;
+    let variants = variants(suite)?;
     let (dir, done) = match resume {
         Some(dir) => {
             let info = read_info(dir)?;
@@ -222,10 +252,7 @@ async fn answer(
     row: &Value,
     grader: Option<&Kernel>,
 ) -> RowResult {
-    let args: Arguments = row
-        .as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+    let args = arguments(row);
     let started = Instant::now();
     let called = match variant_of {
         Variant::Prompt(function) => {

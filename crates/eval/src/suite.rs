@@ -12,6 +12,7 @@
 //!   - regex: '\$[0-9]'
 //!   - numbers: numbers
 //!   - rubric: The answer gives one dollar sum and names the category.
+//!   - row_rubric: rubric            # each row's own rubric, from its field
 //! threshold: 0.8                    # share of rows that must pass every check
 //! ```
 
@@ -87,7 +88,8 @@ impl ModelSpec {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Check {
-    /// The answer, trimmed, equals the row's field.
+    /// The answer, trimmed, equals the row's field; a field that is JSON (not a string) is
+    /// compared with the answer read as JSON.
     Exact(String),
     /// The answer contains the row's field (a string, or every string of a list), ignoring case.
     Contains(String),
@@ -98,10 +100,15 @@ pub enum Check {
     /// Every number in the answer is one of the row field's numbers (to its rounding), so an
     /// answer states only figures the finance engine gave it.
     Numbers(String),
-    /// Every `[n]` in the answer cites one of the row field's sources, and at least one does.
+    /// Every `[n]` in the answer, or every `{source, quote}` of a JSON answer's `citations`,
+    /// cites one of the row field's sources, and at least one does; a quote must be words of
+    /// the source it names.
     Citations(String),
     /// A model grades the answer against the rubric from 1 to 5; 4 or more passes.
     Rubric(String),
+    /// As `rubric`, with each row's own rubric from the named field: what a good answer says
+    /// to this person.
+    RowRubric(String),
 }
 
 impl Check {
@@ -114,6 +121,7 @@ impl Check {
             Self::Numbers(_) => "numbers",
             Self::Citations(_) => "citations",
             Self::Rubric(_) => "rubric",
+            Self::RowRubric(_) => "row_rubric",
         }
     }
 }

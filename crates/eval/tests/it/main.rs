@@ -176,3 +176,47 @@ async fn a_prompt_flow_is_a_variant_whose_first_output_is_the_answer() {
     assert_eq!(sent[0]["role"], "system");
     assert_eq!(sent[1]["content"], "groceries?");
 }
+
+#[test]
+fn every_shipped_suite_loads_and_its_rows_give_each_prompt_its_inputs() {
+    let evals = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../evals");
+    let mut checked = vec![];
+    for entry in std::fs::read_dir(&evals).unwrap() {
+        let file = entry.unwrap().path().join("eval.yaml");
+        if file.exists() {
+            let suite = Suite::load(&file).unwrap_or_else(|e| panic!("{e}"));
+            run::check(&suite).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            checked.push(suite.name);
+        }
+    }
+    checked.sort();
+    assert_eq!(
+        checked,
+        [
+            "coach-explanations",
+            "copilot-answers",
+            "documents-ask",
+            "expense-spent-on"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_row_missing_a_required_input_is_named_before_anything_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = suite(dir.path());
+    write(
+        dir.path(),
+        "rows.jsonl",
+        "{\"expected\": \"$54\", \"numbers\": [54.21]}\n",
+    );
+    write(
+        dir.path(),
+        "terse.yaml",
+        "name: answer\ntemplate: '{{$question}}'\ninput_variables:\n  - name: question\n    is_required: true\n",
+    );
+    let suite = Suite::load(&suite.path).unwrap();
+    let err = run::check(&suite).unwrap_err().to_string();
+    assert!(err.contains("variant terse, row 1"), "{err}");
+    assert!(err.contains("question"), "{err}");
+}

@@ -4,6 +4,7 @@
 use miyagi_domain::{
     advice::AdviceGenerated,
     events::{topics, types},
+    image::{Card, ClassShare},
 };
 use miyagi_platform::events::CloudEvent;
 
@@ -33,6 +34,17 @@ pub fn generated(owner: &str, advice: &Advice) -> CloudEvent {
                     .map(|s| format!("{}: {}", s.symbol, s.gpt_recommendation)),
             )
             .collect(),
+        cards: vec![Card::TargetMix {
+            shares: advice
+                .assets
+                .portfolio
+                .iter()
+                .map(|a| ClassShare {
+                    class: a.name.clone(),
+                    share: a.target,
+                })
+                .collect(),
+        }],
     };
     CloudEvent::new(
         SOURCE,

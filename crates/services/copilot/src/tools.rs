@@ -43,7 +43,8 @@ const NO_PROFILE: &str = "They have no profile yet: their age, income, assets an
 tolerance are unknown. Do not guess them; suggest they fill in their profile.";
 const NO_ADVICE: &str = "Miyagi's advisor has not advised them yet; they can ask for advice \
 on the Advice page.";
-const NO_SPENDING: &str = "Their spending is not known: they have not imported a full month of \
+pub const NO_SPENDING: &str =
+    "Their spending is not known: they have not imported a full month of \
 bank transactions. They can on the Spending page.";
 /// How much of the advice the tool states: enough to speak of it, bounded so the figures part
 /// of a prompt stays small.
@@ -459,6 +460,7 @@ mod tests {
                         Fees matter. Stay the course."
                 .into(),
             recommendations: vec!["Stocks: buy: 55% now, 70% target.".into()],
+            cards: vec![],
         };
         assert_eq!(
             advice_text(&advice),

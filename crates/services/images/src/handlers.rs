@@ -1,11 +1,15 @@
 //! What the images service consumes:
 //! - its own `miyagi.image.requested.v1`: the image is drawn, off the request path;
+//! - `miyagi.chat.message.created.v1` and `miyagi.advice.generated.v1`: the cards an answer
+//!   names are drawn and attached to it;
 //! - `miyagi.user.profile.*`, `miyagi.markets.positions.updated.v1` and
 //!   `miyagi.expenses.spending.summarised.v1`: its copies of what cards are drawn from;
 //! - `miyagi.user.account.deleted.v1`: every image, picture and copy of that person is deleted.
 
 use async_trait::async_trait;
 use miyagi_domain::{
+    advice::AdviceGenerated,
+    chat::ChatMessageCreated,
     events::{topics, types},
     expenses::SpendingSummarised,
     image::ImageRequested,
@@ -50,6 +54,43 @@ impl EventHandler for Generator {
                 asked.image_id,
                 &format!("The image could not be made: {reason}"),
             )
+            .await
+            .map_err(to_handler)
+    }
+}
+
+/// The consumer group that draws the cards answers name.
+pub const ATTACHER: &str = "images-attacher";
+
+/// Draws the cards a coach's answer (`miyagi.chat.message.created.v1`) or a piece of advice
+/// (`miyagi.advice.generated.v1`) names. A card drawn from a copy this service has not received
+/// yet (the profile the answer used) fails as a transient error, and is drawn on a retry.
+pub struct Attacher(pub Images);
+
+#[async_trait]
+impl EventHandler for Attacher {
+    async fn handle(&self, event: &CloudEvent) -> Result<(), HandlerError> {
+        let (owner, answer, cards) = match event.event_type.as_str() {
+            types::CHAT_MESSAGE_CREATED => {
+                let message: ChatMessageCreated = event.data_as()?;
+                let answer = format!("chat-message:{}", message.message_id);
+                (message.owner, answer, message.cards)
+            }
+            types::ADVICE_GENERATED => {
+                let advice: AdviceGenerated = event.data_as()?;
+                (
+                    advice.owner,
+                    format!("advice:{}", advice.advice_id),
+                    advice.cards,
+                )
+            }
+            _ => return Ok(()),
+        };
+        if cards.is_empty() {
+            return Ok(());
+        }
+        self.0
+            .attach(&owner, &answer, &cards)
             .await
             .map_err(to_handler)
     }

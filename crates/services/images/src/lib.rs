@@ -7,7 +7,8 @@
 //! - `store`: the images table, each change with its outbox event, and the copies cards are
 //!   drawn from.
 //! - [`events`]: what the service publishes.
-//! - `handlers`: its own requests (drawn here), the copies' events, account deletions.
+//! - `handlers`: its own requests (drawn here), the cards answers name, the copies' events,
+//!   account deletions.
 
 mod api;
 mod domain;
@@ -44,15 +45,12 @@ impl ImagesService {
     pub async fn start(context: &ServiceContext, models: Models) -> anyhow::Result<Self> {
         let db = Db::open(&context.config, NAME, &MIGRATOR).await?;
         let store = store::ImagesStore::new(db);
-        let model = match models.endpoint {
-            Some(endpoint) => endpoint,
-            None => Arc::new(domain::cards::CardRenderer::new(
-                store.clone(),
-                models.embedder,
-            )),
-        };
+        let cards = Arc::new(domain::cards::CardRenderer::new(
+            store.clone(),
+            models.embedder,
+        ));
         Ok(Self {
-            images: domain::Images::new(store, context.blob.clone(), model),
+            images: domain::Images::new(store, context.blob.clone(), models.endpoint, cards),
         })
     }
 }
@@ -76,6 +74,11 @@ impl Service for ImagesService {
                 handlers::GENERATOR,
                 &[events::TOPIC],
                 Arc::new(handlers::Generator(self.images.clone())),
+            ),
+            Consumer::new(
+                handlers::ATTACHER,
+                &[topics::CHAT, topics::ADVICE],
+                Arc::new(handlers::Attacher(self.images.clone())),
             ),
             Consumer::new(
                 handlers::PEOPLE,

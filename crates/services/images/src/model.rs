@@ -102,6 +102,33 @@ pub struct Image {
     /// The picture, once `ready`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_url: Option<String>,
+    /// The answer it was drawn for: `chat-message:{id}` or `advice:{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attached_to: Option<String>,
+}
+
+/// `GET /api/v1/images` filters.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct ImageFilter {
+    /// Only the cards drawn for this answer: `chat-message:{id}` or `advice:{id}`.
+    pub attached_to: Option<String>,
+}
+
+impl ImageFilter {
+    /// The answer named, checked: one of the two kinds, and a real id.
+    pub fn attachment(&self) -> Result<Option<String>, &'static str> {
+        let Some(named) = &self.attached_to else {
+            return Ok(None);
+        };
+        match named.split_once(':') {
+            Some(("chat-message" | "advice", id)) if Uuid::parse_str(id).is_ok() => {
+                Ok(Some(named.to_lowercase()))
+            }
+            _ => Err("write chat-message:{id} or advice:{id}, with the answer's id"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]

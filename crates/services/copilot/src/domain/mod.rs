@@ -9,7 +9,7 @@ mod remember;
 use std::{sync::Arc, time::Instant};
 
 use miyagi_domain::{chat::Author, prose, user::UserProfile};
-use miyagi_kernel::{chat::ExecutionSettings, ChatRequest, EmbeddingModel, Kernel, ToolOutcome};
+use miyagi_kernel::{ChatRequest, EmbeddingModel, Kernel, ToolOutcome};
 use miyagi_memory::{chunk::TokenCounter, retrieve::Retriever};
 use uuid::Uuid;
 
@@ -44,8 +44,6 @@ const ON_TOPIC_COSINE: f32 = 0.3;
 /// A source sentence this close to the question is worth quoting when the model's own words
 /// did not pass.
 const FALLBACK_COSINE: f32 = 0.3;
-/// Tokens the answer may take: two to four sentences, with room to finish the last.
-const ANSWER_TOKENS: u32 = 200;
 /// Rounds of tool calls a model that calls tools may make before it must answer.
 const TOOL_ROUNDS: u32 = 3;
 /// Told to a model that calls tools, after the instructions.
@@ -198,13 +196,7 @@ impl Copilot {
         };
         let request = ChatRequest {
             messages,
-            settings: ExecutionSettings {
-                max_tokens: Some(ANSWER_TOKENS),
-                // Greedy: the same question in the same chat gets the same answer, which a
-                // person can rely on and a test can check; sampling made a 135M model wander.
-                temperature: Some(0.0),
-                ..Default::default()
-            },
+            settings: prepared.assembled.settings.clone(),
             tools: vec![],
         };
         let (written, called) = kernel
@@ -387,7 +379,9 @@ impl Copilot {
             },
             &count,
             PROMPT_TOKENS,
-        );
+            kernel,
+        )
+        .await?;
         let kept = assembled.memories_kept;
         Ok(Prepared {
             query,

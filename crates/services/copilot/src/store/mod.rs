@@ -324,7 +324,7 @@ async fn insert_message(
     .bind(timestamp(at))
     .execute(&mut *conn)
     .await?;
-    let event = events::message_created(owner, chat_id, stored.id, stored.author);
+    let event = events::message_created(owner, &stored);
     enqueue_chat(conn, &event).await?;
     Ok(stored)
 }

@@ -267,6 +267,7 @@ fn advice(profile: uuid::Uuid, day: u32, said: &str) -> AdviceGenerated {
         created_at: format!("2026-11-{day:02}T09:00:00Z").parse().unwrap(),
         narrative: said.into(),
         recommendations: vec![],
+        cards: vec![],
     }
 }
 

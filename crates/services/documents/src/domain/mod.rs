@@ -290,7 +290,7 @@ impl Documents {
             .search(owner, question, collection, None, &settings)
             .await?;
         let passages: Vec<_> = found.into_iter().map(|f| f.passage).collect();
-        cite::answer(&kernel.for_user(owner), question, &passages, 200)
+        cite::answer(&kernel.for_user(owner), question, &passages)
             .await
             .map_err(DocumentsError::Answer)
     }

@@ -14,7 +14,9 @@
 
 use chrono::NaiveDate;
 use miyagi_domain::expenses::is_spending;
-use miyagi_kernel::{ChatMessage, Kernel};
+use std::sync::LazyLock;
+
+use miyagi_kernel::{chat::ResponseFormat, function::PromptFunction, Kernel, KernelError};
 use serde_json::json;
 
 use super::catalogue::Catalogue;
@@ -106,34 +108,39 @@ impl Expenses {
     }
 }
 
+/// The model's part, kept as a prompt directory so `miyagi eval` runs the very prompt the
+/// service sends (`evals/expenses`).
+static SPENT_ON: LazyLock<PromptFunction> = LazyLock::new(|| {
+    PromptFunction::from_sk(
+        "expenses",
+        "SpentOn",
+        include_str!("../../../../../prompts/expenses/SpentOn/skprompt.txt"),
+        Some(include_str!(
+            "../../../../../prompts/expenses/SpentOn/config.json"
+        )),
+    )
+    .expect("the built-in prompt parses (tested)")
+});
+
 /// Asks the model which words of `question` name what the money went on. The question is the
 /// person's own text; whatever the model writes, only words found in the question are kept.
 async fn copy_subject(kernel: &Kernel, question: &str) -> Option<String> {
-    let mut messages = vec![ChatMessage::system(
-        "You read questions about a person's spending. Copy the words of the question that name what the money was spent on. If it names nothing, answer with an empty string.",
-    )];
-    // Worked examples: a model this small follows a pattern far better than an instruction.
-    for (asked, words) in [
-        (
-            "How much did I spend on takeaway curry last month?",
-            "takeaway curry",
-        ),
-        ("What was my biggest purchase in May?", ""),
-        ("What did the plumber cost me this year?", "the plumber"),
-    ] {
-        messages.push(ChatMessage::user(asked));
-        messages.push(ChatMessage::assistant(
-            json!({ "spentOn": words }).to_string(),
-        ));
+    let args = [("question".to_string(), json!(question))]
+        .into_iter()
+        .collect();
+    let answer = async {
+        let mut request = SPENT_ON.request(kernel, args).await?;
+        let Some(ResponseFormat::JsonSchema { name, schema, .. }) =
+            request.settings.response_format.take()
+        else {
+            return Err(KernelError::Config(
+                "prompts/expenses/SpentOn: the prompt must give a JSON schema response_format"
+                    .into(),
+            ));
+        };
+        let mut answer = kernel.structured_value(request, &name, schema, 2).await?;
+        Ok(answer["spentOn"].take())
     }
-    messages.push(ChatMessage::user(question));
-    let answer = super::one_field(
-        kernel,
-        messages,
-        32,
-        "spentOn",
-        json!({"type": "string", "maxLength": 40}),
-    )
     .await;
     let answer = match answer {
         Ok(answer) => answer,
@@ -146,4 +153,26 @@ async fn copy_subject(kernel: &Kernel, question: &str) -> Option<String> {
     let phrase = question::subject_words(copied).join(" ");
     let asked = question.to_lowercase();
     (!phrase.is_empty() && phrase.split(' ').all(|w| asked.contains(w))).then_some(phrase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_spent_on_prompt_shows_its_worked_examples_then_the_question() {
+        let args = [("question".to_string(), json!("What did the vet cost?"))]
+            .into_iter()
+            .collect();
+        let request = SPENT_ON
+            .request(&Kernel::builder().build(), args)
+            .await
+            .unwrap();
+        assert_eq!(request.messages.len(), 8);
+        assert_eq!(
+            request.messages[2].content,
+            r#"{"spentOn":"takeaway curry"}"#
+        );
+        assert_eq!(request.messages[7].content, "What did the vet cost?");
+    }
 }

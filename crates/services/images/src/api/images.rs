@@ -2,7 +2,7 @@
 
 use axum::{
     body::Body,
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::{header, StatusCode},
     response::Response,
     Json,
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::TAG;
 use crate::{
     domain::Images,
-    model::{Image, ImageModelInfo, NewImage},
+    model::{Image, ImageFilter, ImageModelInfo, NewImage},
 };
 
 /// Images listed at most.
@@ -48,16 +48,22 @@ pub(super) async fn request_image(
     ))
 }
 
-/// Your images, newest first (the latest 50).
-#[utoipa::path(get, path = "/api/v1/images", tag = TAG, responses((status = 200, body = Vec<Image>)))]
+/// Your images, newest first (the latest 50); with `attachedTo`, the cards drawn for one answer
+/// of the coach's or the advisor's.
+#[utoipa::path(get, path = "/api/v1/images", tag = TAG, params(ImageFilter),
+    responses((status = 200, body = Vec<Image>), (status = 422, body = Problem)))]
 pub(super) async fn list_images(
     State(images): State<Images>,
     principal: Principal,
+    Query(filter): Query<ImageFilter>,
 ) -> Result<Json<Vec<Image>>, Problem> {
+    let attached_to = filter
+        .attachment()
+        .map_err(|why| super::invalid("attachedTo", why))?;
     Ok(Json(
         images
             .store()
-            .images(&principal.user_id, LIST_LIMIT)
+            .images(&principal.user_id, LIST_LIMIT, attached_to.as_deref())
             .await
             .map_err(crate::domain::ImagesError::from)?,
     ))

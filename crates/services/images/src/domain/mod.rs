@@ -4,6 +4,9 @@
 //! `miyagi.image.generated.v1`; or drawn in its request for OpenAI clients, which expect the
 //! picture in the answer (`draw_now`). Either way the row says what was drawn and by which model.
 //!
+//! The coach's and the advisor's answers name cards of their figures on their events; `attach`
+//! draws those with the card renderer and files them under the answer.
+//!
 //! Crash safety: the picture is put before its row is marked ready, so a ready row always has
 //! its picture; a crash between the two redraws it on redelivery, overwriting the same key.
 
@@ -12,10 +15,13 @@ pub mod cards;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use miyagi_domain::image::{ImageDeleted, ImageFailed, ImageGenerated, ImageRequested};
+use miyagi_domain::image::{
+    Card as AttachedCard, ImageDeleted, ImageFailed, ImageGenerated, ImageRequested,
+};
 use miyagi_kernel::{GeneratedImage, ImageModel, ImageRequest, ImageSize, KernelError};
 use miyagi_platform::{blob::BlobStore, events::CloudEvent};
 use object_store::path::Path as BlobPath;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{
@@ -44,6 +50,9 @@ pub struct Images {
     store: ImagesStore,
     blob: BlobStore,
     model: Arc<dyn ImageModel>,
+    /// Draws the cards attached to answers, whatever model draws what people ask for: an
+    /// endpoint's picture of "a projection" would state none of the answer's numbers.
+    cards: Arc<cards::CardRenderer>,
 }
 
 fn blob_path(id: Uuid) -> BlobPath {
@@ -51,8 +60,18 @@ fn blob_path(id: Uuid) -> BlobPath {
 }
 
 impl Images {
-    pub fn new(store: ImagesStore, blob: BlobStore, model: Arc<dyn ImageModel>) -> Self {
-        Self { store, blob, model }
+    pub fn new(
+        store: ImagesStore,
+        blob: BlobStore,
+        model: Option<Arc<dyn ImageModel>>,
+        cards: Arc<cards::CardRenderer>,
+    ) -> Self {
+        Self {
+            store,
+            blob,
+            model: model.unwrap_or_else(|| cards.clone()),
+            cards,
+        }
     }
 
     pub fn store(&self) -> &ImagesStore {
@@ -104,7 +123,7 @@ impl Images {
         });
         match self.draw(owner, &prompt, size).await {
             Ok(image) => {
-                let event = self.keep(owner, id, &image).await?;
+                let event = self.keep(owner, id, self.model.model_id(), &image).await?;
                 self.store
                     .complete(owner, id, &drawn(&image), &event)
                     .await?;
@@ -134,7 +153,7 @@ impl Images {
     ) -> Result<(Image, GeneratedImage), ImagesError> {
         let image = self.draw(owner, prompt, size).await?;
         let id = Uuid::now_v7();
-        let event = self.keep(owner, id, &image).await?;
+        let event = self.keep(owner, id, self.model.model_id(), &image).await?;
         let row = self
             .store
             .record_drawn(
@@ -144,6 +163,44 @@ impl Images {
             )
             .await?;
         Ok((row, image))
+    }
+
+    /// Draws the cards an answer's event names and attaches them to it (`answer`:
+    /// `chat-message:{id}` or `advice:{id}`). Each card's id is derived from the answer and its
+    /// place, so a redelivered event finds the cards it drew and draws only what is missing;
+    /// a crash after a picture is put redraws it over the same key.
+    pub async fn attach(
+        &self,
+        owner: &str,
+        answer: &str,
+        attached: &[AttachedCard],
+    ) -> Result<(), ImagesError> {
+        for (place, card) in attached.iter().enumerate() {
+            let id = card_id(answer, place);
+            match self.store.image(owner, id).await {
+                Ok(_) => continue,
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let image = self.cards.draw_attached(owner, card, ATTACHED_SIZE).await?;
+            let event = self.keep(owner, id, cards::MODEL, &image).await?;
+            let prompt = image.revised_prompt.clone().unwrap_or_default();
+            self.store
+                .record_drawn(
+                    &NewImage {
+                        id,
+                        owner,
+                        prompt: &prompt,
+                        size: &ATTACHED_SIZE.to_string(),
+                        model: cards::MODEL,
+                        attached_to: Some(answer),
+                    },
+                    &drawn(&image),
+                    &event,
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// The picture of a ready image, with its media type.
@@ -207,6 +264,7 @@ impl Images {
         &self,
         owner: &str,
         id: Uuid,
+        model: &str,
         image: &GeneratedImage,
     ) -> Result<CloudEvent, ImagesError> {
         self.blob
@@ -215,7 +273,7 @@ impl Images {
         Ok(events::generated(&ImageGenerated {
             owner: owner.into(),
             image_id: id,
-            model: self.model.model_id().into(),
+            model: model.into(),
             media_type: image.media_type.clone(),
             bytes: image.bytes.len() as u64,
         }))
@@ -241,8 +299,23 @@ impl Images {
             prompt,
             size,
             model: self.model.model_id(),
+            attached_to: None,
         }
     }
+}
+
+/// Cards beside an answer are wide and small: a chat bubble's width, a phone's screen.
+const ATTACHED_SIZE: ImageSize = ImageSize {
+    width: 1024,
+    height: 576,
+};
+
+/// The id of the card in `place` of an answer's: the same for every delivery of its event.
+fn card_id(answer: &str, place: usize) -> Uuid {
+    let digest = Sha256::digest(format!("{answer}#{place}"));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
 fn drawn(image: &GeneratedImage) -> Drawn<'_> {

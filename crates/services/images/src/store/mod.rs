@@ -35,6 +35,8 @@ pub struct NewImage<'a> {
     pub prompt: &'a str,
     pub size: &'a str,
     pub model: &'a str,
+    /// The answer a card is drawn for (`chat-message:{id}`, `advice:{id}`).
+    pub attached_to: Option<&'a str>,
 }
 
 /// What a drawn image is, as stored beside it.
@@ -49,7 +51,7 @@ pub struct ImagesStore {
     db: Db,
 }
 
-const COLUMNS: &str = "id, prompt, size, model, status, media_type, bytes, revised_prompt, failure, created_at, finished_at";
+const COLUMNS: &str = "id, prompt, size, model, status, media_type, bytes, revised_prompt, failure, created_at, finished_at, attached_to";
 
 impl ImagesStore {
     pub fn new(db: Db) -> Self {
@@ -174,15 +176,26 @@ impl ImagesStore {
         Ok(image(&row)?)
     }
 
-    /// The owner's images, newest first.
-    pub async fn images(&self, owner: &str, limit: u32) -> Result<Vec<Image>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM images WHERE owner = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
-        ))
-        .bind(owner)
-        .bind(i64::from(limit))
-        .fetch_all(self.db.pool())
-        .await?;
+    /// The owner's images, newest first; only those drawn for `attached_to` when given.
+    pub async fn images(
+        &self,
+        owner: &str,
+        limit: u32,
+        attached_to: Option<&str>,
+    ) -> Result<Vec<Image>, StoreError> {
+        let attached = match attached_to {
+            Some(_) => "AND attached_to = $3",
+            None => "",
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM images WHERE owner = $1 {attached}
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        let mut query = sqlx::query(&sql).bind(owner).bind(i64::from(limit));
+        if let Some(answer) = attached_to {
+            query = query.bind(answer);
+        }
+        let rows = query.fetch_all(self.db.pool()).await?;
         Ok(rows.iter().map(image).collect::<Result<_, _>>()?)
     }
 
@@ -247,8 +260,8 @@ async fn insert(
 ) -> Result<(), sqlx::Error> {
     let now = timestamp(Utc::now());
     sqlx::query(
-        "INSERT INTO images (id, owner, prompt, size, model, status, media_type, bytes, revised_prompt, created_at, finished_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO images (id, owner, prompt, size, model, status, media_type, bytes, revised_prompt, created_at, finished_at, attached_to)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(image.id.to_string())
     .bind(image.owner)
@@ -261,6 +274,7 @@ async fn insert(
     .bind(drawn.and_then(|d| d.revised_prompt))
     .bind(&now)
     .bind(drawn.map(|_| now.clone()))
+    .bind(image.attached_to)
     .execute(conn)
     .await?;
     Ok(())
@@ -289,5 +303,6 @@ fn image(row: &AnyRow) -> Result<Image, sqlx::Error> {
         created_at: parse_timestamp(&row.try_get::<String, _>("created_at")?)?,
         finished_at: finished.as_deref().map(parse_timestamp).transpose()?,
         content_url: (status == ImageStatus::Ready).then(|| format!("/api/v1/images/{id}/content")),
+        attached_to: row.try_get("attached_to")?,
     })
 }

@@ -15,7 +15,7 @@ use miyagi_testing::fixtures;
 use super::*;
 
 /// Gives `user` Grace's profile and waits until a card can be drawn from it; the profile.
-async fn with_profile(user: &str) -> UserProfile {
+pub(super) async fn with_profile(user: &str) -> UserProfile {
     let (status, profile) = call(
         user,
         Method::POST,
@@ -39,7 +39,12 @@ async fn draw_when_copied(user: &str, prompt: &str) -> Value {
     .await
 }
 
-async fn publish(topic: &str, event_type: &str, owner: &str, payload: &impl serde::Serialize) {
+pub(super) async fn publish(
+    topic: &str,
+    event_type: &str,
+    owner: &str,
+    payload: &impl serde::Serialize,
+) {
     let event = CloudEvent::new("/test", event_type, owner, payload);
     shared()
         .bus

@@ -3,6 +3,7 @@
 //! plainly are read by the local SmolLM2 model (loaded once for the binary). The remote-endpoint
 //! tests stand a scripted OpenAI-protocol server in for an images API.
 
+mod attached;
 mod cards;
 mod endpoint;
 
@@ -29,8 +30,13 @@ fn shared() -> &'static Shared {
     SHARED.get_or_init(|| {
         let (bus_tx, bus_rx) = std::sync::mpsc::channel();
         let app = TestApp::shared(move || async move {
-            let test =
-                TestContext::new(&["alice", "bob", "carol", "dave", "erin", "frank"], |_| {}).await;
+            let test = TestContext::new(
+                &[
+                    "alice", "bob", "carol", "dave", "erin", "frank", "gwen", "hana",
+                ],
+                |_| {},
+            )
+            .await;
             bus_tx.send(test.context.bus.clone()).unwrap();
             let models = Models {
                 endpoint: None,

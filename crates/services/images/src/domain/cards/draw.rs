@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use miyagi_domain::{expenses::SpendingSummarised, markets::PositionValue};
 use miyagi_finance::{
-    allocation::AssetClass,
+    allocation::{Allocation, AssetClass},
     profile::{PlannedProjection, Reading},
     words::{count, money, percent},
 };
@@ -58,8 +58,9 @@ pub fn svg(drawing: &Drawing, size: ImageSize) -> String {
     )
 }
 
-/// The target mix as a donut with its legend.
-pub fn allocation(name: &str, reading: &Reading) -> Drawing {
+/// A mix as a donut with its legend, `centre` (a label and a figure) in its hole; the chart and
+/// the mix in words ("Stocks 70%").
+fn donut(mix: &Allocation, centre: (&str, &str)) -> (String, Vec<String>) {
     let (cx, cy, r) = (330.0, 580.0, 210.0);
     let circumference = 2.0 * std::f64::consts::PI * r;
     let mut chart = String::new();
@@ -67,7 +68,7 @@ pub fn allocation(name: &str, reading: &Reading) -> Drawing {
     let mut legend_y = 420.0;
     let mut parts = Vec::new();
     for (class, colour) in AssetClass::ALL.into_iter().zip(CLASS_COLOURS) {
-        let share = reading.target.get(class);
+        let share = mix.get(class);
         if share <= 0.0 {
             continue;
         }
@@ -92,24 +93,49 @@ pub fn allocation(name: &str, reading: &Reading) -> Drawing {
     }
     let _ = write!(
         chart,
-        r##"<text x="{cx}" y="{y1}" font-size="30" fill="{MUTED}" text-anchor="middle">risk score</text><text x="{cx}" y="{y2}" font-size="56" font-weight="bold" fill="{INK}" text-anchor="middle">{score:.2}</text>"##,
+        r##"<text x="{cx}" y="{y1}" font-size="30" fill="{MUTED}" text-anchor="middle">{label}</text><text x="{cx}" y="{y2}" font-size="56" font-weight="bold" fill="{INK}" text-anchor="middle">{value}</text>"##,
         y1 = cy - 10.0,
         y2 = cy + 50.0,
-        score = reading.risk.score,
+        label = escape(centre.0),
+        value = escape(centre.1),
     );
+    (chart, parts)
+}
+
+/// The engine's target mix for a profile.
+pub fn allocation(name: &str, reading: &Reading) -> Drawing {
+    let score = format!("{:.2}", reading.risk.score);
+    let (chart, parts) = donut(&reading.target, ("risk score", &score));
     let years = reading.household.years_to_retirement();
     Drawing {
         title: format!("{}'s target mix", first_name(name)),
         subtitle: format!(
-            "{} to retirement · risk score {:.2} of 1",
-            plural(years, "year"),
-            reading.risk.score
+            "{} to retirement · risk score {score} of 1",
+            plural(years, "year")
         ),
         chart,
         source: "the finance engine's target for your profile",
         caption: format!(
             "A card of {}'s target mix from Miyagi's finance engine: {}.",
             first_name(name),
+            parts.join(", ")
+        ),
+    }
+}
+
+/// The mix a piece of advice recommends: its own target, which weighs what the person holds and
+/// their cash reserve, so it can differ from the profile's alone.
+pub fn advised_mix(name: Option<&str>, mix: &Allocation) -> Drawing {
+    let (chart, parts) = donut(mix, ("target", "mix"));
+    let whose = |your: &str| name.map_or(your.to_string(), |n| format!("{}'s", first_name(n)));
+    Drawing {
+        title: format!("{} advised mix", whose("Your")),
+        subtitle: "What the advice recommends holding, class by class".into(),
+        chart,
+        source: "the finance engine's target in this advice",
+        caption: format!(
+            "A card of the target mix in {} advice from Miyagi's finance engine: {}.",
+            whose("your"),
             parts.join(", ")
         ),
     }

@@ -10,11 +10,20 @@ mod raster;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use miyagi_kernel::{EmbeddingModel, GeneratedImage, ImageModel, ImageRequest, KernelError};
+use miyagi_domain::{image::Card as AttachedCard, user::UserProfile};
+use miyagi_finance::allocation::{Allocation, AssetClass};
+use miyagi_kernel::{
+    EmbeddingModel, GeneratedImage, ImageModel, ImageRequest, ImageSize, KernelError,
+};
 use tokio::sync::OnceCell;
 
-use crate::store::ImagesStore;
+use crate::store::{ImagesStore, StoreError};
 use choice::Card;
+
+/// A store that cannot answer is a model that is down: the consumer tries again.
+fn store_down(e: StoreError) -> KernelError {
+    KernelError::Network(e.to_string())
+}
 
 /// The name this model answers to.
 pub const MODEL: &str = "miyagi-cards";
@@ -64,15 +73,57 @@ impl CardRenderer {
         })
     }
 
+    /// A card an answer asked for by its event, drawn from the figures the event carries (an
+    /// advice's own mix) or from the same copies and engine the answer used.
+    pub async fn draw_attached(
+        &self,
+        owner: &str,
+        card: &AttachedCard,
+        size: ImageSize,
+    ) -> Result<GeneratedImage, KernelError> {
+        let drawing = match card {
+            AttachedCard::TargetMix { shares } => {
+                let mix = Allocation::from_holdings(
+                    shares
+                        .iter()
+                        .filter_map(|s| AssetClass::parse(&s.class).map(|c| (c, s.share))),
+                )
+                .ok_or_else(|| {
+                    KernelError::Unsupported("the advice names no asset class".into())
+                })?;
+                let profile = self.store.profile(owner).await.map_err(store_down)?;
+                draw::advised_mix(profile.as_ref().map(|p| p.profile.name.as_str()), &mix)
+            }
+            AttachedCard::Projection {
+                years,
+                annual_savings,
+            } => {
+                let profile = self.profile(owner).await?;
+                let p = &profile.profile;
+                draw::projection(
+                    &p.name,
+                    p.retirement_age,
+                    p.age,
+                    &miyagi_finance::profile::project(&profile, *years, *annual_savings),
+                )
+            }
+            AttachedCard::UsualMonth => self.drawing(Card::Spending, owner).await?,
+        };
+        render(drawing, size).await
+    }
+
+    async fn profile(&self, owner: &str) -> Result<UserProfile, KernelError> {
+        self.store.profile(owner).await.map_err(store_down)?.ok_or_else(|| {
+            KernelError::Unsupported(
+                "This card is drawn from your profile, and you have none yet: create one on the Profile page, then ask again.".into(),
+            )
+        })
+    }
+
     async fn drawing(&self, card: Card, owner: &str) -> Result<draw::Drawing, KernelError> {
-        let store = |e: crate::store::StoreError| KernelError::Network(e.to_string());
         Ok(match card {
             Card::Allocation | Card::Projection { .. } => {
-                let profile = self.store.profile(owner).await.map_err(store)?.ok_or_else(|| {
-                    KernelError::Unsupported(
-                        "This card is drawn from your profile, and you have none yet: create one on the Profile page, then ask again.".into(),
-                    )
-                })?;
+                let profile = self.profile(owner).await?;
                 let p = &profile.profile;
                 match card {
                     Card::Projection { years } => draw::projection(
@@ -85,7 +136,7 @@ impl CardRenderer {
                 }
             }
             Card::Positions => {
-                let held = self.store.positions(owner).await.map_err(store)?;
+                let held = self.store.positions(owner).await.map_err(store_down)?;
                 match held {
                     Some(held) if !held.positions.is_empty() => draw::positions(&held.positions),
                     _ => {
@@ -96,7 +147,7 @@ impl CardRenderer {
                 }
             }
             Card::Spending => {
-                let month = self.store.spending(owner).await.map_err(store)?;
+                let month = self.store.spending(owner).await.map_err(store_down)?;
                 match month {
                     Some(month) if month.months > 0 => draw::spending(&month),
                     _ => {
@@ -124,15 +175,19 @@ impl ImageModel for CardRenderer {
         }
         let card = self.choose(&request.prompt).await?;
         let drawing = self.drawing(card, &request.user).await?;
-        let svg = draw::svg(&drawing, request.size);
-        let size = request.size;
-        let png = tokio::task::spawn_blocking(move || raster::png(&svg, size))
-            .await
-            .map_err(|e| KernelError::BadResponse(format!("the card renderer stopped: {e}")))??;
-        Ok(vec![GeneratedImage {
-            bytes: png,
-            media_type: "image/png".into(),
-            revised_prompt: Some(drawing.caption),
-        }])
+        Ok(vec![render(drawing, request.size).await?])
     }
+}
+
+/// The card as a PNG, captioned.
+async fn render(drawing: draw::Drawing, size: ImageSize) -> Result<GeneratedImage, KernelError> {
+    let svg = draw::svg(&drawing, size);
+    let png = tokio::task::spawn_blocking(move || raster::png(&svg, size))
+        .await
+        .map_err(|e| KernelError::BadResponse(format!("the card renderer stopped: {e}")))??;
+    Ok(GeneratedImage {
+        bytes: png,
+        media_type: "image/png".into(),
+        revised_prompt: Some(drawing.caption),
+    })
 }
