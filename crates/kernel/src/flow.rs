@@ -9,13 +9,17 @@
 //! - `llm` nodes (`api: chat`) and `prompt` nodes, whose `source.path` is a Jinja2 template in
 //!   Prompt flow's chat format (`system:` / `user:` / `assistant:` lines) or a Semantic Kernel
 //!   prompt directory (`skprompt.txt` + `config.json`);
+//! - tool nodes that call one of the kernel's native functions: `type: python` with
+//!   `source: {type: package, tool: plugin.function}`, Prompt flow's form for a packaged tool.
+//!   Its output is the function's JSON, so `${node.output.field}` reads a field of it. Every
+//!   function a flow names is looked up before its first node runs;
 //! - node inputs that are literals or `${inputs.x}` / `${node.output…}` references.
 //!
 //! An `llm` node's `temperature`, `max_tokens`, `top_p`, `stop`, `presence_penalty` and
 //! `frequency_penalty` inputs are its settings; `deployment_name` and `model` are accepted and
 //! the kernel's model answers (the flow's connection is the deployment's business, not the
-//! flow's). Refused: `python` and every other node type, `activate`, `aggregation`,
-//! `use_variants`, `api: completion`.
+//! flow's). Refused: `python` code (a `.py` source: there is no Python here) and every other
+//! node type, `activate`, `aggregation`, `use_variants`, `api: completion`.
 //!
 //! Values never become roles: a template is split at its role lines before it is rendered, so a
 //! value holding "system:" stays text in the message it was put in.
@@ -75,7 +79,10 @@ struct NodeSpec {
 
 #[derive(Deserialize)]
 struct SourceSpec {
+    #[serde(rename = "type")]
+    kind: Option<String>,
     path: Option<PathBuf>,
+    tool: Option<String>,
 }
 
 /// What a node does.
@@ -84,6 +91,8 @@ enum Step {
     Llm(Template),
     /// Renders the template; the text is the output.
     Prompt(Template),
+    /// Calls the kernel's `plugin.function` with the node's inputs; its JSON is the output.
+    Native { plugin: String, function: String },
 }
 
 /// A node's template: Prompt flow's chat format cut at its role lines, or an SK function.
@@ -150,8 +159,9 @@ impl Flow {
                 ("llm", None | Some("chat")) => template().map(Step::Llm),
                 ("llm", Some(api)) => Err(format!("`api: {api}` is not supported; `chat` is")),
                 ("prompt", _) => template().map(Step::Prompt),
+                ("python", _) => native(spec.source.as_ref()),
                 (other, _) => Err(format!(
-                    "node type `{other}` is not supported (`llm` and `prompt` are)"
+                    "node type `{other}` is not supported (`llm`, `prompt` and `python` tools that name a kernel function are)"
                 )),
             };
             match step {
@@ -202,6 +212,23 @@ impl Flow {
             })?;
             given.insert(name.clone(), value.clone());
         }
+        let missing: Vec<String> = self
+            .nodes
+            .iter()
+            .filter_map(|node| match &node.step {
+                Step::Native { plugin, function } => kernel
+                    .find_function(plugin, function)
+                    .err()
+                    .map(|_| format!("node {:?}: `{plugin}.{function}`", node.name)),
+                _ => None,
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(KernelError::Config(format!(
+                "the kernel has no function for {}",
+                missing.join("; ")
+            )));
+        }
         let mut outputs: HashMap<String, Value> = HashMap::new();
         for node in &self.nodes {
             let mut args = Arguments::new();
@@ -215,6 +242,13 @@ impl Flow {
                 }
             }
             let output = match &node.step {
+                Step::Native { plugin, function } => {
+                    outputs.insert(
+                        node.name.clone(),
+                        kernel.invoke(plugin, function, args).await?,
+                    );
+                    continue;
+                }
                 Step::Prompt(template) => {
                     let messages = render(template, kernel, args).await?.0;
                     messages
@@ -275,6 +309,32 @@ impl Flow {
             known(reference, &format!("output {name:?}"))?;
         }
         Ok(())
+    }
+}
+
+/// A tool node's kernel function, from Prompt flow's packaged-tool form.
+fn native(source: Option<&SourceSpec>) -> Result<Step, String> {
+    let tool = match source {
+        Some(SourceSpec {
+            kind: Some(kind),
+            tool: Some(tool),
+            ..
+        }) if kind == "package" => tool,
+        _ => return Err(
+            "`python` code cannot run here; name a kernel function instead: `source: {type: package, tool: plugin.function}`"
+                .into(),
+        ),
+    };
+    match tool.rsplit_once('.') {
+        Some((plugin, function)) if !plugin.is_empty() && !function.is_empty() => {
+            Ok(Step::Native {
+                plugin: plugin.into(),
+                function: function.into(),
+            })
+        }
+        _ => Err(format!(
+            "tool {tool:?} does not name a kernel function as `plugin.function`"
+        )),
     }
 }
 
@@ -433,14 +493,16 @@ fn resolve(
             if path.is_empty() {
                 return Ok(output);
             }
-            // A field of an output: the output is read as JSON.
-            let mut json: Value = serde_json::from_str(output.as_str().unwrap_or_default())
-                .map_err(|e| {
+            // A field of an output: a model's text is read as JSON; a function's already is.
+            let mut json: Value = match output {
+                Value::String(text) => serde_json::from_str(&text).map_err(|e| {
                     KernelError::BadResponse(format!(
                         "node {node:?} did not write JSON for `{}`: {e}",
                         path.join(".")
                     ))
-                })?;
+                })?,
+                json => json,
+            };
             for key in path {
                 json = json.get(key).cloned().unwrap_or(Value::Null);
             }

@@ -110,7 +110,9 @@ export const api = {
 
   // images
   imageModel: () => request('GET', '/api/v1/images/model'),
-  images: () => request('GET', '/api/v1/images'),
+  images: ({ attachedTo } = {}) => request('GET', attachedTo
+    ? `/api/v1/images?attachedTo=${encodeURIComponent(attachedTo)}`
+    : '/api/v1/images'),
   requestImage: (body) => request('POST', '/api/v1/images', { body }),
   deleteImage: (id) => request('DELETE', `/api/v1/images/${encodeURIComponent(id)}`),
 

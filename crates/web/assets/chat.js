@@ -9,6 +9,7 @@ import { EVENT_TYPES } from './events.js';
 import { h, replace, card, notice, spinner, timeOnly } from './dom.js';
 import { showProblem, clearProblem, confirmButton } from './forms.js';
 import { field } from './profile.js';
+import { attachedCards } from './attached.js';
 
 export async function render(root, ctx) {
   const { signal, hub, toast, params, navigate } = ctx;
@@ -101,7 +102,7 @@ async function conversationCard(chat, ctx, onChanged) {
 
   async function loadPage(before) {
     const page = await api.chatMessages(chat.id, before);
-    const items = page.messages.map(messageItem);
+    const items = page.messages.map((m) => messageItem(m, ctx));
     if (before) list.prepend(...items); else replace(list, ...items);
     cursor = page.nextCursor ?? null;
     older.hidden = cursor === null;
@@ -136,7 +137,7 @@ async function conversationCard(chat, ctx, onChanged) {
     clearProblem(form, summary);
     const content = input.value;
     send.disabled = true;
-    const question = messageItem({ author: 'user', content, citations: [] });
+    const question = messageItem({ author: 'user', content, citations: [] }, ctx);
     const streamed = h('p', { class: 'message-text is-streaming', 'data-testid': 'chat-streaming', 'aria-busy': 'true' });
     const pending = h('li', { class: 'message message-assistant' }, streamed);
     list.append(question, pending);
@@ -166,8 +167,8 @@ async function conversationCard(chat, ctx, onChanged) {
       return;
     }
     input.value = '';
-    question.replaceWith(messageItem(exchange.question));
-    pending.replaceWith(messageItem(exchange.answer));
+    question.replaceWith(messageItem(exchange.question, ctx));
+    pending.replaceWith(messageItem(exchange.answer, ctx));
     const seconds = Math.round((exchange.answer.details?.elapsedMs || 0) / 100) / 10;
     status.textContent = `Answered in ${seconds} s.`;
     onChanged().catch(() => {});
@@ -177,8 +178,12 @@ async function conversationCard(chat, ctx, onChanged) {
     h('div', { class: 'older' }, older), list, form, promptSlot);
 }
 
-function messageItem(m) {
+// Lookups whose figures the images service draws as a card beside the answer.
+const CARD_TOOLS = ['finance-projection', 'spending-month'];
+
+function messageItem(m, ctx) {
   const mine = m.author === 'user';
+  const carded = !mine && m.id && (m.details?.toolCalls || []).some((c) => c.ok && CARD_TOOLS.includes(c.name));
   const citations = m.citations || [];
   const memories = m.details?.memories || [];
   return h('li', { class: ['message', mine ? 'message-user' : 'message-assistant'], 'data-testid': mine ? 'chat-question' : 'chat-answer' },
@@ -191,6 +196,7 @@ function messageItem(m) {
         h('p', { class: 'muted small' }, `passage ${Number(c.position) + 1} · relevance ${Number(c.score).toFixed(2)}`))))) : null,
     memories.length ? h('p', { class: 'muted small', 'data-testid': 'answer-memories' },
       `Remembered: ${memories.map((r) => r.text).join(' · ')}`) : null,
+    carded ? attachedCards(`chat-message:${m.id}`, ctx) : null,
     toolCalls(m.details?.toolCalls || []));
 }
 
@@ -201,6 +207,7 @@ const TOOL_LABELS = {
   'finance-projection': 'a projection',
   'finance-rebalance': 'a rebalancing check',
   'documents-search': 'a search',
+  'spending-month': 'your usual month',
 };
 
 function toolCalls(calls) {

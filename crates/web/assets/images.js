@@ -71,9 +71,11 @@ export async function render(root, ctx) {
 
   function tile(image) {
     const caption = h('figcaption', {},
-      h('p', { class: 'image-prompt' }, `“${image.prompt}”`),
+      h('p', { class: 'image-prompt' }, image.attachedTo
+        ? `Drawn beside ${image.attachedTo.startsWith('advice:') ? 'your advice' : 'an answer of your coach’s'}`
+        : `“${image.prompt}”`),
       h('p', { class: 'muted' }, `${image.size} · ${image.model} · ${dateTime(image.createdAt)}`));
-    const figure = h('figure', { class: 'image-tile', 'data-testid': 'image-tile', 'data-status': image.status });
+    const figure = h('figure', { class: 'image-tile', 'data-testid': 'image-tile', 'data-status': image.status, 'data-image-id': image.id });
     if (image.status === 'pending') {
       figure.append(h('div', { class: 'image-frame' }, spinner('Drawing…')), caption);
     } else if (image.status === 'failed') {

@@ -7,6 +7,7 @@ import { h, replace, card, notice, spinner, uid, pct, actionBadge, className } f
 import { getProfileId, setProfileId } from './state.js';
 import { showProblem, clearProblem } from './forms.js';
 import { field, ADVISORS, RISKS } from './profile.js';
+import { attachedCards } from './attached.js';
 
 const STAGES = [
   { key: 'engine', label: 'Computing your numbers' },
@@ -315,12 +316,12 @@ export async function render(root, ctx) {
     if (advice.narrative && streamed.textContent.trim() !== advice.narrative.trim()) streamed.textContent = advice.narrative;
     const seconds = Math.round((Date.now() - started) / 1000);
     progressStatus.textContent = advice.cached ? 'Done — the same request was answered before, so here is that advice again.' : `Done in ${seconds} s.`;
-    replace(resultSlot, result(advice));
+    replace(resultSlot, result(advice, ctx));
     toast('Your advice is ready.', 'success');
   });
 }
 
-function result(advice) {
+function result(advice, ctx) {
   const assets = advice.assets?.portfolio || [];
   const stocks = advice.investments?.portfolio || [];
   const citations = advice.citations || [];
@@ -331,6 +332,7 @@ function result(advice) {
         actionBadge(a.action), ' ', h('strong', {}, className(a.name)),
         h('span', { class: 'muted' }, ` ${a.current == null ? '' : `${pct(a.current)} → `}${pct(a.target)}`),
         a.gptRecommendation ? h('p', { class: 'small' }, a.gptRecommendation) : null))),
+      attachedCards(`advice:${advice.id}`, ctx),
       stocks.length ? h('h3', {}, 'Stocks') : null,
       stocks.length ? h('ul', { class: 'action-list' }, stocks.map((s) => h('li', {},
         actionBadge(s.action), ' ', h('strong', {}, s.symbol),

@@ -5,7 +5,11 @@
 
 use std::path::Path;
 
-use miyagi_kernel::{flow::Flow, Kernel, KernelError};
+use miyagi_kernel::{
+    flow::Flow,
+    function::{NativeFunction, Plugin},
+    Kernel, KernelError,
+};
 use serde_json::json;
 
 use crate::mock::{completion, Client, MockLlm, Reply};
@@ -134,7 +138,95 @@ fn a_flow_with_nodes_the_kernel_cannot_run_is_refused_naming_each() {
         why.contains(r#"node "score": `activate` is not supported"#),
         "{why}"
     );
-    assert!(why.contains("node type `python` is not supported"), "{why}");
+    assert!(
+        why.contains(r#"node "score": `python` code cannot run here"#),
+        "{why}"
+    );
+}
+
+/// A flow whose tool node calls the kernel's `finance.add` and whose LLM node reads its total.
+fn tool_flow(dir: &Path, tool: &str) {
+    write(
+        dir,
+        "flow.dag.yaml",
+        &format!(
+            r#"inputs:
+  a: {{type: double}}
+  b: {{type: double}}
+outputs:
+  said: {{type: string, reference: "${{say.output}}"}}
+  total: {{type: double, reference: "${{sum.output.total}}"}}
+nodes:
+- name: say
+  type: llm
+  source: {{type: code, path: say.jinja2}}
+  inputs: {{total: "${{sum.output.total}}"}}
+  api: chat
+- name: sum
+  type: python
+  source: {{type: package, tool: {tool}}}
+  inputs: {{a: "${{inputs.a}}", b: "${{inputs.b}}"}}
+"#
+        ),
+    );
+    write(dir, "say.jinja2", "# user:\nSay the total: {{total}}\n");
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct Pair {
+    a: f64,
+    b: f64,
+}
+
+fn with_add(llm: &MockLlm) -> Kernel {
+    let add = NativeFunction::from_fn("finance", "add", "Adds two amounts", |p: Pair| async move {
+        Ok::<_, String>(json!({"total": p.a + p.b}))
+    });
+    Kernel::builder()
+        .chat_model(std::sync::Arc::new(llm.client()))
+        .plugin(Plugin::new("finance", vec![add]))
+        .build()
+}
+
+#[tokio::test]
+async fn a_tool_node_calls_a_kernel_function_and_later_nodes_read_its_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    tool_flow(dir.path(), "finance.add");
+    let flow = Flow::load(&dir.path().join("flow.dag.yaml")).unwrap();
+    let llm = MockLlm::start(vec![Reply::Json(completion("The total is 5."))]).await;
+
+    let inputs = json!({"a": 2.0, "b": 3.0});
+    let outputs = flow
+        .run(&with_add(&llm), inputs.as_object().unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(outputs["total"], json!(5.0));
+    assert_eq!(outputs["said"], "The total is 5.");
+    assert_eq!(
+        llm.requests()[0].body["messages"][0]["content"],
+        "Say the total: 5.0"
+    );
+}
+
+#[tokio::test]
+async fn a_flow_naming_a_function_the_kernel_lacks_fails_before_any_node_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    tool_flow(dir.path(), "finance.subtract");
+    let flow = Flow::load(&dir.path().join("flow.dag.yaml")).unwrap();
+    let llm = MockLlm::start(vec![]).await;
+
+    let inputs = json!({"a": 2.0, "b": 3.0});
+    let Err(KernelError::Config(why)) =
+        flow.run(&with_add(&llm), inputs.as_object().unwrap()).await
+    else {
+        panic!("a missing function was not refused");
+    };
+    assert!(why.contains(r#"node "sum": `finance.subtract`"#), "{why}");
+    assert!(
+        llm.requests().is_empty(),
+        "the model was asked before the flow was refused"
+    );
 }
 
 #[test]

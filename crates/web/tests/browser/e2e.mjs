@@ -343,6 +343,17 @@ async function main() {
       firstAdvice = await latestAdvice(profileId);
       check(firstAdvice, 'the API has no advice for the profile after personalize');
       check((await page.getAttribute('[data-testid="advice-result"] [data-advice-id]', 'data-advice-id')) === firstAdvice.id, 'the advice shown is not the API\'s newest');
+      // The images service draws the advice's own target mix beside it, from the advice's event.
+      const beside = '[data-testid="advice-result"] [data-testid="attached-card"]';
+      await page.waitForFunction((sel) => {
+        const img = document.querySelector(`${sel} img`);
+        return img && img.complete && img.naturalWidth > 0;
+      }, beside, { timeout: UI_TIMEOUT }).catch(() => fail('no card of the advice\'s mix appeared beside it'));
+      const mix = await page.innerText(`${beside} figcaption`);
+      const stocks = firstAdvice.assets.portfolio.find((a) => a.name === 'Stocks');
+      check(mix.includes(`advice from Miyagi's finance engine: Stocks ${Math.round(stocks.target * 100)}%`),
+        `the card beside the advice does not state its stock target (${stocks.target}): ${mix}`);
+      note(mix);
       await shot(page, 'personalize');
     });
 
@@ -478,6 +489,20 @@ async function main() {
       const parts = await page.$$eval('[data-testid="prompt-parts"] tbody th', (els) => els.map((e) => e.textContent));
       check(['persona', 'figures', 'passages', 'history', 'question'].every((p) => parts.includes(p)),
         `the prompt view lacks parts: ${parts.join(', ')}`);
+      // A question about where their money is heading gets the engine's projection, and its card.
+      await page.fill('[data-testid="chat-input"]', 'How much will I have when I retire?');
+      await page.click('[data-testid="chat-send"]');
+      const projected = '[data-testid="messages"] > li:last-child';
+      await page.waitForFunction((sel) => {
+        const img = document.querySelector(`${sel} [data-testid="attached-picture"]`);
+        return img && img.complete && img.naturalWidth > 0;
+      }, projected, { timeout: MODEL_TIMEOUT }).catch(async () =>
+        fail(`no projection card beside the answer: ${await page.innerText('[data-testid="conversation"]')}`));
+      const card = await page.innerText(`${projected} [data-testid="attached-card"] figcaption`);
+      check(/wealth projected .* by Miyagi's finance engine over [\d,]+ simulated markets/.test(card),
+        `the card beside the answer is not the projection: ${card}`);
+      note(card);
+      await page.$eval(`${projected} [data-testid="attached-card"]`, (el) => el.scrollIntoView({ block: 'center' }));
       await shot(page, 'chat');
       await nav(page, 'documents');
       await page.waitForSelector('[data-testid="upload-form"]');
@@ -628,12 +653,16 @@ async function main() {
       await checkLabels(page, 'Images page');
       await page.click('[data-testid="image-suggestion"] >> text=A card of my target mix');
       await page.click('[data-testid="image-submit"]');
-      const tile = '[data-testid="image-tile"][data-status="ready"]';
+      // The newest image asked for on this page; the gallery also holds the cards drawn beside
+      // answers.
+      const asked = await waitFor(async () => (await api('/api/v1/images')).find((i) => !i.attachedTo),
+        { timeout: UI_TIMEOUT, what: 'the image asked for' });
+      const tile = `[data-testid="image-tile"][data-image-id="${asked.id}"][data-status="ready"]`;
       await page.waitForFunction((sel) => {
         const img = document.querySelector(`${sel} [data-testid="image-picture"]`);
         return img && img.complete && img.naturalWidth > 0;
       }, tile, { timeout: UI_TIMEOUT }).catch(async () => fail(`the card was not drawn: ${await page.innerText('[data-testid="image-gallery"]')}`));
-      const [image] = await api('/api/v1/images');
+      const image = await api(`/api/v1/images/${asked.id}`);
       const width = await page.$eval(`${tile} [data-testid="image-picture"]`, (img) => img.naturalWidth);
       check(width === 1024, `the picture is ${width} pixels wide, not the 1024 asked for`);
       const caption = await page.innerText(`${tile} [data-testid="image-caption"]`);

@@ -304,10 +304,11 @@ impl Images {
     }
 }
 
-/// Cards beside an answer are wide and small: a chat bubble's width, a phone's screen.
+/// Cards beside an answer are square, as the cards are laid out, and half the gallery's size:
+/// shown at a chat bubble's width, they are read without zooming.
 const ATTACHED_SIZE: ImageSize = ImageSize {
-    width: 1024,
-    height: 576,
+    width: 768,
+    height: 768,
 };
 
 /// The id of the card in `place` of an answer's: the same for every delivery of its event.

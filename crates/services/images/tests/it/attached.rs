@@ -61,7 +61,7 @@ async fn a_coach_answer_that_looked_up_a_projection_gets_the_projection_card_bes
         "the card states the answer's median: {caption}"
     );
     let (_, bytes) = picture(server(), "gwen", card).await;
-    assert_eq!(png_size(&bytes), (1024, 576));
+    assert_eq!(png_size(&bytes), (768, 768));
 }
 
 #[tokio::test]
