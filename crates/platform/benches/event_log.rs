@@ -18,26 +18,35 @@ use hdrhistogram::Histogram;
 use miyagi_platform::events::{embedded::EmbeddedLog, EventBus, Record};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-const EVENTS: usize = 20_000;
+/// A multiple of every batch size below, so each run sends exactly this many.
+const EVENTS: usize = 25_600;
 
 #[tokio::main]
 async fn main() {
-    println!("| batch | events | log: events/s | log: p50 latency | log: p99 latency | baseline INSERT events/s | ratio |");
-    println!("|---|---|---|---|---|---|---|");
-    for batch in [1usize, 10, 100] {
+    println!("| batch | events | log: events/s | log: p50 latency | log: p99 latency | baseline row-by-row INSERT events/s | baseline multi-row INSERT events/s | log / multi-row |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for batch in [1usize, 10, 100, 256] {
         let events = if batch == 1 { EVENTS / 10 } else { EVENTS };
         let (rate, p50, p99) = log_run(events, batch, None).await;
-        let baseline = baseline_run(events, batch).await;
+        let by_row = baseline_run(events, batch, false).await;
+        let multi_row = baseline_run(events, batch, true).await;
         println!(
-            "| {batch} | {events} | {rate:.0} | {:.2} ms | {:.2} ms | {baseline:.0} | {:.2} |",
+            "| {batch} | {events} | {rate:.0} | {:.2} ms | {:.2} ms | {by_row:.0} | {multi_row:.0} | {:.2} |",
             p50.as_secs_f64() * 1e3,
             p99.as_secs_f64() * 1e3,
-            rate / baseline
+            rate / multi_row
         );
     }
+    let (rate, p50, p99) = concurrent_run(16, 1_600).await;
+    println!(
+        "| 1, from 16 producers at once (publish → acknowledged) | {} | {rate:.0} | {:.2} ms | {:.2} ms | – | – | – |",
+        16 * 1_600,
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
     let (_, p50, p99) = log_run(1000, 1, Some(Duration::from_millis(5))).await;
     println!(
-        "| paced (5 ms apart) | 1000 | – | {:.2} ms | {:.2} ms | – | – |",
+        "| paced (5 ms apart) | 1000 | – | {:.2} ms | {:.2} ms | – | – | – |",
         p50.as_secs_f64() * 1e3,
         p99.as_secs_f64() * 1e3
     );
@@ -86,6 +95,55 @@ async fn log_run(events: usize, batch: usize, pace: Option<Duration>) -> (f64, D
     (rate, micros(0.5), micros(0.99))
 }
 
+/// `producers` tasks each publishing `each` one-event batches as fast as they are acknowledged,
+/// with a consumer group reading and committing beside them; latency is publish → acknowledged.
+async fn concurrent_run(producers: usize, each: usize) -> (f64, Duration, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(
+        EmbeddedLog::open(&dir.path().join("events.db"), 4)
+            .await
+            .unwrap(),
+    );
+    let mut subscription = log.subscribe("bench", &["bench"]).await.unwrap();
+    let total = producers * each;
+    let consumer = tokio::spawn(async move {
+        let mut seen = 0;
+        while seen < total {
+            let got = subscription
+                .poll(1000, Duration::from_secs(5))
+                .await
+                .unwrap();
+            subscription.commit(&got).await.unwrap();
+            seen += got.len();
+        }
+    });
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..producers)
+        .map(|p| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut latencies = Histogram::<u64>::new(3).unwrap();
+                for i in 0..each {
+                    let sent = Instant::now();
+                    log.publish(vec![record(p * each + i, 0)]).await.unwrap();
+                    latencies
+                        .record(sent.elapsed().as_micros().max(1) as u64)
+                        .unwrap();
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Histogram::<u64>::new(3).unwrap();
+    for task in tasks {
+        latencies.add(task.await.unwrap()).unwrap();
+    }
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    consumer.await.unwrap();
+    let micros = |q| Duration::from_micros(latencies.value_at_quantile(q));
+    (rate, micros(0.5), micros(0.99))
+}
+
 fn record(i: usize, sent_micros: u64) -> Record {
     // A realistic envelope size (~700 bytes, like a profile event) with the send time up front.
     let mut payload = sent_micros.to_le_bytes().to_vec();
@@ -97,7 +155,9 @@ fn record(i: usize, sent_micros: u64) -> Record {
     }
 }
 
-async fn baseline_run(events: usize, batch: usize) -> f64 {
+/// The storage engine's ceiling: the same records into a bare table, one statement a row or one
+/// statement a batch, a transaction a batch.
+async fn baseline_run(events: usize, batch: usize, multi_row: bool) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let options = SqliteConnectOptions::new()
         .filename(dir.path().join("baseline.db"))
@@ -116,14 +176,23 @@ async fn baseline_run(events: usize, batch: usize) -> f64 {
     let started = Instant::now();
     for chunk in 0..events / batch {
         let mut tx = pool.begin().await.unwrap();
-        for i in 0..batch {
-            let r = record(chunk * batch + i, 0);
-            sqlx::query("INSERT INTO t (k, payload) VALUES ($1, $2)")
-                .bind(r.key)
-                .bind(r.payload)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+        let records: Vec<Record> = (0..batch).map(|i| record(chunk * batch + i, 0)).collect();
+        if multi_row {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO t (k, payload) ");
+            insert.push_values(&records, |mut row, r| {
+                row.push_bind(r.key.as_str())
+                    .push_bind(r.payload.as_slice());
+            });
+            insert.build().execute(&mut *tx).await.unwrap();
+        } else {
+            for r in records {
+                sqlx::query("INSERT INTO t (k, payload) VALUES ($1, $2)")
+                    .bind(r.key)
+                    .bind(r.payload)
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
         }
         tx.commit().await.unwrap();
     }

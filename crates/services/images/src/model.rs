@@ -113,6 +113,9 @@ pub struct Image {
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct ImageFilter {
     /// Only the cards drawn for this answer: `chat-message:{id}` or `advice:{id}`.
+    #[param(
+        pattern = r"^(chat-message|advice):[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     pub attached_to: Option<String>,
 }
 
@@ -123,7 +126,10 @@ impl ImageFilter {
             return Ok(None);
         };
         match named.split_once(':') {
-            Some(("chat-message" | "advice", id)) if Uuid::parse_str(id).is_ok() => {
+            // 36 characters: the hyphenated form the parameter's pattern admits, and no other.
+            Some(("chat-message" | "advice", id))
+                if id.len() == 36 && Uuid::parse_str(id).is_ok() =>
+            {
                 Ok(Some(named.to_lowercase()))
             }
             _ => Err("write chat-message:{id} or advice:{id}, with the answer's id"),
