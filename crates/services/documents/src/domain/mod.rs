@@ -15,6 +15,7 @@ use futures::TryStreamExt;
 use miyagi_domain::document::{Document, DocumentStatus};
 use miyagi_kernel::{EmbeddingModel, Kernel, KernelError};
 use miyagi_memory::{
+    ask,
     chunk::Chunker,
     cite::{self, quotable_sentences, Citation, GroundedAnswer, Passage},
     index::{reconcile, Filter, IndexError, VectorIndex},
@@ -290,7 +291,7 @@ impl Documents {
             .search(owner, question, collection, None, &settings)
             .await?;
         let passages: Vec<_> = found.into_iter().map(|f| f.passage).collect();
-        cite::answer(&kernel.for_user(owner), question, &passages)
+        ask::answer(&kernel.for_user(owner), question, &passages)
             .await
             .map_err(DocumentsError::Answer)
     }
