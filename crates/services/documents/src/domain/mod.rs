@@ -17,7 +17,7 @@ use miyagi_kernel::{EmbeddingModel, Kernel, KernelError};
 use miyagi_memory::{
     ask,
     chunk::Chunker,
-    cite::{self, quotable_sentences, Citation, GroundedAnswer, Passage},
+    cite::{quotable_sentences, Citation, GroundedAnswer, Passage},
     index::{reconcile, Filter, IndexError, VectorIndex},
     retrieve::{cosine, reciprocal_rank_fusion, select, Mode, RetrievalSettings, Retriever},
     summarise::{self, Summary},
