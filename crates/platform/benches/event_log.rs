@@ -15,7 +15,7 @@ use std::{
 };
 
 use hdrhistogram::Histogram;
-use miyagi_platform::events::{embedded::EmbeddedLog, EventBus, Record};
+use miyagi_platform::events::{embedded::EmbeddedLog, Delivery, EventBus, Record, Subscription};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 /// A multiple of every batch size below, so each run sends exactly this many.
@@ -61,20 +61,14 @@ async fn log_run(events: usize, batch: usize, pace: Option<Duration>) -> (f64, D
     let origin = Instant::now();
     let consumer = tokio::spawn(async move {
         let mut latencies = Histogram::<u64>::new(3).unwrap();
-        let mut seen = 0;
-        while seen < events {
-            let got = subscription
-                .poll(1000, Duration::from_secs(5))
-                .await
-                .unwrap();
+        consume(subscription.as_mut(), events, |got| {
             let now = origin.elapsed().as_micros() as u64;
-            for d in &got {
+            for d in got {
                 let sent = u64::from_le_bytes(d.payload[..8].try_into().unwrap());
                 latencies.record(now.saturating_sub(sent).max(1)).unwrap();
             }
-            subscription.commit(&got).await.unwrap();
-            seen += got.len();
-        }
+        })
+        .await;
         latencies
     });
     let started = Instant::now();
@@ -106,17 +100,7 @@ async fn concurrent_run(producers: usize, each: usize) -> (f64, Duration, Durati
     );
     let mut subscription = log.subscribe("bench", &["bench"]).await.unwrap();
     let total = producers * each;
-    let consumer = tokio::spawn(async move {
-        let mut seen = 0;
-        while seen < total {
-            let got = subscription
-                .poll(1000, Duration::from_secs(5))
-                .await
-                .unwrap();
-            subscription.commit(&got).await.unwrap();
-            seen += got.len();
-        }
-    });
+    let consumer = tokio::spawn(async move { consume(subscription.as_mut(), total, |_| {}).await });
     let started = Instant::now();
     let tasks: Vec<_> = (0..producers)
         .map(|p| {
@@ -142,6 +126,24 @@ async fn concurrent_run(producers: usize, each: usize) -> (f64, Duration, Durati
     consumer.await.unwrap();
     let micros = |q| Duration::from_micros(latencies.value_at_quantile(q));
     (rate, micros(0.5), micros(0.99))
+}
+
+/// The services' consumer loop: poll, look, commit, until `total` records are in.
+async fn consume(
+    subscription: &mut dyn Subscription,
+    total: usize,
+    mut look: impl FnMut(&[Delivery]),
+) {
+    let mut seen = 0;
+    while seen < total {
+        let got = subscription
+            .poll(1000, Duration::from_secs(5))
+            .await
+            .unwrap();
+        look(&got);
+        subscription.commit(&got).await.unwrap();
+        seen += got.len();
+    }
 }
 
 fn record(i: usize, sent_micros: u64) -> Record {
