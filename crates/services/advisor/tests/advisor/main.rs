@@ -62,7 +62,8 @@ fn server() -> &'static TestApp {
             )
             .await
             .unwrap();
-            let library: std::sync::Arc<dyn Retriever> = documents.documents().clone();
+            let pages = documents.documents().clone();
+            let library: std::sync::Arc<dyn Retriever> = pages.clone();
             let advisor =
                 AdvisorService::start(&test.context, Some(models.kernel.clone()), library.clone())
                     .await
@@ -75,8 +76,9 @@ fn server() -> &'static TestApp {
                     Box::new(advisor),
                 ])
                 .await;
-            // Advice should cite the library, so wait until it is searchable.
-            models::library_indexed(library.as_ref(), "diversification").await;
+            // Advice should cite the library, so wait until every page of it is searchable.
+            models::library_indexed(|| async { pages.library_status().await.unwrap().pending })
+                .await;
             app
         })
     })

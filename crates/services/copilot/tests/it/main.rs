@@ -16,7 +16,7 @@ use std::{
 
 use miyagi_advisor::AdvisorService;
 use miyagi_copilot::{CopilotService, Models};
-use miyagi_documents::DocumentsService;
+use miyagi_documents::{Documents, DocumentsService};
 use miyagi_kernel::Kernel;
 use miyagi_memory::retrieve::Retriever;
 use miyagi_platform::Service;
@@ -38,9 +38,10 @@ fn server() -> &'static TestApp {
             )
             .await;
             let kernel = &models::local().kernel;
-            let (app, passages) = spawn_coach(test, kernel, Some(kernel)).await;
-            // Answers should cite the library, so wait until it is searchable.
-            models::library_indexed(passages.as_ref(), "index fund fees").await;
+            let (app, documents) = spawn_coach(test, kernel, Some(kernel)).await;
+            // Answers should cite the library, so wait until every page of it is searchable.
+            models::library_indexed(|| async { documents.library_status().await.unwrap().pending })
+                .await;
             app
         })
     })
@@ -48,12 +49,12 @@ fn server() -> &'static TestApp {
 
 /// The users, documents and copilot services on the local embedder, the copilot writing with
 /// `copilot`; with `others` the documents service answers and the advisor advises with it too
-/// (without, documents only ingest and there is no advisor). The passages the copilot searches.
+/// (without, documents only ingest and there is no advisor). The documents the copilot searches.
 async fn spawn_coach(
     test: TestContext,
     copilot: &Kernel,
     others: Option<&Kernel>,
-) -> (TestApp, Arc<dyn Retriever>) {
+) -> (TestApp, Arc<Documents>) {
     let local = models::local();
     let documents = DocumentsService::start(
         &test.context,
@@ -65,7 +66,8 @@ async fn spawn_coach(
     )
     .await
     .unwrap();
-    let passages: Arc<dyn Retriever> = documents.documents().clone();
+    let library = documents.documents().clone();
+    let passages: Arc<dyn Retriever> = library.clone();
     let mut services: Vec<Box<dyn Service>> = vec![
         Box::new(UsersService::start(&test.context).await.unwrap()),
         Box::new(documents),
@@ -90,7 +92,7 @@ async fn spawn_coach(
         .await
         .unwrap(),
     ));
-    (test.spawn(services).await, passages)
+    (test.spawn(services).await, library)
 }
 
 async fn call(user: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {

@@ -2,7 +2,7 @@
 //! through the usual events) and followed by how far ingestion has got.
 
 use bytes::Bytes;
-use miyagi_domain::document::DocumentStatus;
+use miyagi_domain::document::{DocumentStatus, LIBRARY_OWNER};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -77,6 +77,13 @@ impl Documents {
             .await?;
         }
         self.dataset_status(owner, name, Some(collection)).await
+    }
+
+    /// How far ingestion of the shared investing library, which the service seeds at start,
+    /// has got: answers grounded on it before it is ready cite only the pages already in.
+    pub async fn library_status(&self) -> Result<DatasetStatus, DocumentsError> {
+        self.dataset_status(LIBRARY_OWNER, datasets::DEFAULT, None)
+            .await
     }
 
     /// How far ingestion of bundled dataset `name` into `owner`'s `collection` (its name when
