@@ -1,6 +1,8 @@
 //! Personalize latency through the real binary: `miyagi up` on embedded defaults with the local
 //! models, over HTTP. Cold = a portfolio the advisor has not seen (engine + retrieval + the local
 //! model writing the advice); cached = the same request again (answered from stored advice).
+//! Streamed = a cold request on `/personalize/stream`: when the first words of the narrative
+//! arrive (the engine's opening, sent before the model writes) and when the advice does.
 //!
 //! `cargo bench -p miyagi --bench personalize` (`MIYAGI_BENCH_COLD` sets the number of cold
 //! requests, default 8; cached requests are 50).
@@ -79,6 +81,38 @@ async fn main() {
         assert_eq!(advice["cached"], true);
         cached.push(ms);
     }
+    let (mut first_words, mut streamed) = (Vec::new(), Vec::new());
+    for i in 0..cold_runs {
+        let url = format!("{base}/api/v1/personalize/stream");
+        let (words, done) = stream(&http, url, body(&user_id, 40 + cold_runs + i)).await;
+        first_words.push(words);
+        streamed.push(done);
+    }
     report("personalize cold (local SmolLM2 writes the advice)", cold);
+    report(
+        "personalize/stream cold: first narrative words",
+        first_words,
+    );
+    report("personalize/stream cold: the advice", streamed);
     report("personalize cached (same request again)", cached);
+}
+
+/// Milliseconds from sending `body` to the first `narrative` event, and to the `advice` event.
+async fn stream(http: &reqwest::Client, url: String, body: Value) -> (f64, f64) {
+    let t = Instant::now();
+    let mut response = http.post(url).json(&body).send().await.unwrap();
+    assert!(response.status().is_success());
+    let (mut text, mut first_words) = (String::new(), None);
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if first_words.is_none() && text.contains("event: narrative") {
+            first_words = Some(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        assert!(!text.contains("event: problem"), "{text}");
+        if text.contains("event: advice") {
+            break;
+        }
+    }
+    let done = t.elapsed().as_secs_f64() * 1000.0;
+    (first_words.expect("a narrative before the advice"), done)
 }

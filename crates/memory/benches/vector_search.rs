@@ -2,10 +2,17 @@
 //!
 //! `cargo bench -p miyagi-memory --bench vector_search` (pgvector: `scripts/pgvector.sh start`
 //! first, or `TEST_PGVECTOR_URL`; `MIYAGI_BENCH_VECTORS` sets the collection size, default
-//! 100000; `MIYAGI_BENCH_SKIP=ingestion,hnsw` skips parts).
+//! 100000; `MIYAGI_BENCH_SKIP=ingestion,hnsw,pgvector` skips parts).
 //!
-//! Ingestion = extract + chunk + embed the bundled investing corpus with MiniLM. Search = 100k
-//! random 384-d vectors (the hardest case for a graph index), 200 random queries, one at a time.
+//! Ingestion = extract + chunk + embed the bundled investing corpus with MiniLM. Search = the
+//! MiniLM embeddings of that many distinct sentences of personal-finance text ([`corpus`]),
+//! 1,000 queries from the same generator that are not in the collection, one at a time. The
+//! embeddings are cached beside the model cache after the first run (embedding 100k sentences
+//! takes minutes). `MIYAGI_BENCH_DATA=random` searches uniformly random vectors instead: no
+//! structure for a graph to exploit, the hardest case.
+
+#[path = "vector_search/corpus.rs"]
+mod corpus;
 
 use std::{
     collections::{BTreeMap, HashSet},
@@ -27,7 +34,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use uuid::Uuid;
 
 const DIM: usize = 384;
-const QUERIES: usize = 200;
+const QUERIES: usize = 1_000;
 
 #[tokio::main]
 async fn main() {
@@ -88,17 +95,25 @@ async fn search() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let mut rng = StdRng::seed_from_u64(7);
-    let entries: Vec<Entry> = (0..n)
-        .map(|_| Entry {
+    let (vectors, queries) = if std::env::var("MIYAGI_BENCH_DATA").is_ok_and(|d| d == "random") {
+        println!("search: {n} uniformly random vectors");
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut random = |count| (0..count).map(|_| random_vector(&mut rng)).collect();
+        (random(n), random(QUERIES))
+    } else {
+        println!("search: MiniLM embeddings of {n} sentences of personal-finance text");
+        corpus::embedded(n, QUERIES).await
+    };
+    let entries: Vec<Entry> = vectors
+        .into_iter()
+        .map(|vector| Entry {
             id: Uuid::new_v4(),
             owner: "alice".into(),
             collection: "default".into(),
             metadata: BTreeMap::new(),
-            vector: random_vector(&mut rng),
+            vector,
         })
         .collect();
-    let queries: Vec<Vec<f32>> = (0..QUERIES).map(|_| random_vector(&mut rng)).collect();
     let filter = Filter::owner("alice");
 
     let exact = ExactIndex::new(DIM);
@@ -109,9 +124,13 @@ async fn search() {
     if !skipped("hnsw") {
         hnsw(&entries, &queries, &filter, &truth, exact_qps).await;
     }
-    pgvector(&entries, &queries, &filter, &truth, exact_qps).await;
+    if !skipped("pgvector") {
+        pgvector(&entries, &queries, &filter, &truth, exact_qps).await;
+    }
 }
 
+/// Each graph of `MIYAGI_BENCH_HNSW` (`M:ef_construction` pairs, default `16:128,32:200`, then
+/// the shipped default), searched at a sweep of ef_search.
 async fn hnsw(
     entries: &[Entry],
     queries: &[Vec<f32>],
@@ -120,27 +139,42 @@ async fn hnsw(
     exact_qps: f64,
 ) {
     let n = entries.len();
-    let settings = HnswSettings::default();
-    let mut hnsw = HnswIndex::in_memory(DIM, settings).unwrap();
-    let started = Instant::now();
-    for batch in entries.chunks(10_000) {
-        hnsw.upsert(batch.to_vec()).await.unwrap();
-    }
-    let build = started.elapsed().as_secs_f64();
-    println!(
-        "hnsw build (M={}, ef_construction={}): {build:.0} s, {:.0} vectors/s",
-        settings.max_connections,
-        settings.ef_construction,
-        n as f64 / build
-    );
-    for ef_search in [200, 400, 800, 1200, 1600] {
-        hnsw.set_ef_search(ef_search);
-        let (qps, hits) = run(&hnsw, queries, filter).await;
+    let graphs = std::env::var("MIYAGI_BENCH_HNSW").unwrap_or_else(|_| "16:128,32:200".into());
+    let mut builds: Vec<HnswSettings> = graphs
+        .split(',')
+        .map(|pair| {
+            let (m, ef) = pair.split_once(':').expect("M:ef_construction");
+            HnswSettings {
+                max_connections: m.trim().parse().unwrap(),
+                ef_construction: ef.trim().parse().unwrap(),
+                ..HnswSettings::default()
+            }
+        })
+        .collect();
+    builds.push(HnswSettings::default());
+    builds.dedup();
+    for settings in builds {
+        let mut hnsw = HnswIndex::in_memory(DIM, settings).unwrap();
+        let started = Instant::now();
+        for batch in entries.chunks(10_000) {
+            hnsw.upsert(batch.to_vec()).await.unwrap();
+        }
+        let build = started.elapsed().as_secs_f64();
         println!(
-            "hnsw ef_search={ef_search}: {qps:.0} QPS, recall@10 {:.3}, {:.1}x exact",
-            recall(truth, &hits),
-            qps / exact_qps,
+            "hnsw build (M={}, ef_construction={}): {build:.0} s, {:.0} vectors/s",
+            settings.max_connections,
+            settings.ef_construction,
+            n as f64 / build
         );
+        for ef_search in [16, 32, 64, 128, 256, 512, 1200] {
+            hnsw.set_ef_search(ef_search);
+            let (qps, hits) = run(&hnsw, queries, filter).await;
+            println!(
+                "  ef_search={ef_search}: {qps:.0} QPS, recall@10 {:.3}, {:.1}x exact",
+                recall(truth, &hits),
+                qps / exact_qps,
+            );
+        }
     }
 }
 
@@ -181,6 +215,8 @@ async fn pgvector(
                     "CREATE INDEX memory_vectors_embedding ON {schema}.memory_vectors USING hnsw (embedding vector_ip_ops) WITH (m = {}, ef_construction = {})",
                     settings.max_connections, settings.ef_construction
                 ),
+                // Without statistics the planner does not know one owner holds every row.
+                format!("ANALYZE {schema}.memory_vectors"),
             ] {
                 sqlx::query(&statement).execute(&mut *conn).await.unwrap();
             }

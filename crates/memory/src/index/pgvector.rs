@@ -164,6 +164,11 @@ impl VectorIndex for PgVectorIndex {
             tx.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
                 .await?;
         }
+        // The statement is prepared, and after five runs PostgreSQL may keep a generic plan
+        // made for an average owner: the owner index and a sort, an exact scan of every vector
+        // the owner has. Planned for this owner, a large collection walks the HNSW graph.
+        tx.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
         // Vectors are unit length, so the negative inner product (`<#>`) orders like cosine.
         let rows = sqlx::query(
             "SELECT id, -(embedding <#> $1) AS score FROM memory_vectors
