@@ -40,10 +40,11 @@ pub struct HnswSettings {
 
 impl Default for HnswSettings {
     /// Chosen on MiniLM embeddings of 100k sentences of finance text, what the documents
-    /// service indexes (BENCHMARKS.md, "Vector search on real embeddings"): recall@10 1.000 at
-    /// ~2,300 QPS and a 6,000 vectors/s build on 2 cores, where the previous M=48,
+    /// service indexes (BENCHMARKS.md, "Vector search on real embeddings"): recall@10 0.999 at
+    /// ~2,200 QPS and a 6,500 vectors/s build on 2 cores, where the previous M=48,
     /// ef_construction=400 graph built 3× slower for no better recall. Uniformly random
-    /// vectors, which have no neighbourhoods, would need ef_search ≥ 1,000 for 0.95.
+    /// vectors, which have no neighbourhoods, get 0.14 from this graph (0.64 at ef_search
+    /// 1,200): a collection unlike text would need other settings.
     fn default() -> Self {
         Self {
             max_connections: 16,
