@@ -5,7 +5,7 @@
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Subcommand;
-use miyagi_eval::{report, run, ModelSpec, Suite};
+use miyagi_eval::{finance, report, run, ModelSpec, Suite};
 use miyagi_kernel::{
     connectors::openai::{OpenAiClient, OpenAiConfig},
     flow::Flow,
@@ -109,10 +109,7 @@ async fn run_suite(
                 Kernel::builder().chat_model(Arc::new(client)).build()
             }
         };
-        models.push(run::Model {
-            name: spec.name().to_string(),
-            kernel,
-        });
+        models.push(run::Model::new(spec.name(), &kernel));
     }
     let grader = match &grader {
         Some(name) => Some(
@@ -166,7 +163,7 @@ async fn run_flow(
     let kernel = super::local_models(config)?.chat.ok_or_else(|| {
         anyhow::anyhow!("a flow runs on the local model, which needs `models.local` on")
     })?;
-    let outputs = flow.run(&kernel, &inputs).await?;
+    let outputs = flow.run(&finance::with_engine(&kernel), &inputs).await?;
     println!("{}", serde_json::to_string_pretty(&outputs)?);
     Ok(())
 }

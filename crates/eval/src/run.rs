@@ -29,6 +29,16 @@ pub struct Model {
     pub kernel: Kernel,
 }
 
+impl Model {
+    /// The model `kernel` answers with, its flows' tool nodes given the finance engine.
+    pub fn new(name: &str, kernel: &Kernel) -> Self {
+        Self {
+            name: name.into(),
+            kernel: crate::finance::with_engine(kernel),
+        }
+    }
+}
+
 /// What a run is, as `run.json` records it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -111,6 +111,25 @@ impl Allocation {
         AssetClass::ALL.iter().map(|c| self.get(*c)).sum()
     }
 
+    /// [`Self::from_holdings`] with each class named as a person or a model wrote it; the error
+    /// says which name is not a class, or that nothing is held, for the writer to correct.
+    pub fn from_named<'a>(
+        holdings: impl IntoIterator<Item = (&'a str, f64)>,
+    ) -> Result<Self, String> {
+        let holdings =
+            holdings
+                .into_iter()
+                .map(|(name, amount)| {
+                    AssetClass::parse(name).map(|class| (class, amount)).ok_or_else(|| {
+                    format!("unknown asset class {name:?}: use Stocks, Bonds, Cash or RealEstate")
+                })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+        Self::from_holdings(holdings).ok_or_else(|| {
+            "the current mix holds nothing: give at least one positive amount".into()
+        })
+    }
+
     /// The current mix from `(class, amount)` pairs in any unit (percent, fractions or money):
     /// repeated classes add up, and the result is scaled to sum to 1. `None` when nothing is held.
     pub fn from_holdings(holdings: impl IntoIterator<Item = (AssetClass, f64)>) -> Option<Self> {

@@ -13,11 +13,14 @@
 //! 4. [`projection`]: a Monte Carlo projection of wealth at retirement, as percentiles per year.
 //!
 //! With the `profile` feature, [`profile`] reads a person's profile (the users service's
-//! contract) into these inputs.
+//! contract) into these inputs, and [`figures`] states what the engine makes of it in sentences
+//! a model is given (the coach's tools, the eval runner's finance functions).
 //!
 //! [`words`] puts the numbers into prose the same way wherever they are written.
 
 pub mod allocation;
+#[cfg(feature = "profile")]
+pub mod figures;
 #[cfg(feature = "profile")]
 pub mod profile;
 pub mod projection;

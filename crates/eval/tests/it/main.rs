@@ -39,12 +39,10 @@ fn model(llm: &ScriptedLlm) -> run::Model {
     let mut config = OpenAiConfig::openai(&format!("{}/v1", llm.base), "judge", None);
     config.max_retries = 0;
     config.timeout = Duration::from_secs(5);
-    run::Model {
-        name: "local".into(),
-        kernel: Kernel::builder()
-            .chat_model(Arc::new(OpenAiClient::new(config).unwrap()))
-            .build(),
-    }
+    let kernel = Kernel::builder()
+        .chat_model(Arc::new(OpenAiClient::new(config).unwrap()))
+        .build();
+    run::Model::new("local", &kernel)
 }
 
 #[tokio::test]
@@ -175,6 +173,71 @@ async fn a_prompt_flow_is_a_variant_whose_first_output_is_the_answer() {
     let sent = &llm.requests()[2].body["messages"];
     assert_eq!(sent[0]["role"], "system");
     assert_eq!(sent[1]["content"], "groceries?");
+}
+
+/// A flow whose tool node asks the finance engine how the row's holdings compare with its
+/// target for the row's person, and whose LLM node explains what the engine said.
+fn rebalance_flow(dir: &Path) -> Suite {
+    let flow = dir.join("engine");
+    std::fs::create_dir(&flow).unwrap();
+    write(
+        &flow,
+        "flow.dag.yaml",
+        "inputs:\n  profile:\n    type: object\n  current:\n    type: object\noutputs:\n  answer:\n    type: string\n    reference: ${explain.output}\nnodes:\n- name: plan\n  type: python\n  source:\n    type: package\n    tool: finance.rebalance\n  inputs:\n    profile: ${inputs.profile}\n    current: ${inputs.current}\n- name: explain\n  type: llm\n  source:\n    type: code\n    path: explain.jinja2\n  inputs:\n    plan: ${plan.output}\n  api: chat\n",
+    );
+    write(
+        &flow,
+        "explain.jinja2",
+        "system:\nExplain the plan.\nuser:\n{{plan}}\n",
+    );
+    let grace = miyagi_testing::fixtures::grace(40);
+    let mut young = grace.clone();
+    young["age"] = 12.into();
+    let rows = [grace, young]
+        .into_iter()
+        .map(|profile| {
+            serde_json::json!({"profile": profile, "current": {"Stocks": 20, "Bonds": 50, "Cash": 30}})
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    write(dir, "rows.jsonl", &rows);
+    write(
+        dir,
+        "eval.yaml",
+        "name: engine\ndataset: rows.jsonl\nvariants: [engine]\nchecks:\n  - contains: Stocks\n",
+    );
+    Suite::load(&dir.join("eval.yaml")).unwrap()
+}
+
+#[tokio::test]
+async fn a_flows_tool_node_gives_the_model_the_finance_engines_figures_for_the_rows_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = rebalance_flow(dir.path());
+    let llm = ScriptedLlm::start(vec![Reply::Json(completion("Stocks: buy."))]).await;
+
+    let run_dir = run::run(&suite, &[model(&llm)], None, &dir.path().join("runs"), None)
+        .await
+        .unwrap();
+
+    let sent = llm.requests()[0].body["messages"][1]["content"].to_string();
+    assert!(
+        sent.contains("Against the finance engine's target mix: Stocks 20% now")
+            && sent.contains("buy ("),
+        "the model is given the engine's comparison: {sent}"
+    );
+    let results = run::read_results(&run_dir).unwrap();
+    let refused = results.iter().find(|r| r.row == 1).unwrap();
+    let why = refused.error.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("profile: age"),
+        "a person of 12 is refused, named: {why}"
+    );
+    assert_eq!(
+        llm.requests().len(),
+        1,
+        "a refused row asks the model nothing"
+    );
 }
 
 #[test]

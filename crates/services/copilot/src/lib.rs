@@ -6,7 +6,8 @@
 //!   and checked, what of a message is remembered.
 //! - `tools`: what the coach may look up (the profile, the latest advice, a projection, a
 //!   rebalancing check, a search), offered to a model that calls tools and planned by the
-//!   copilot for one that does not; `figures`: the person's numbers from the finance engine, as the tools state them.
+//!   copilot for one that does not, stating the person's numbers as `miyagi_finance::figures`
+//!   words them.
 //! - `prompt`: the prompt assembled under its token budget; `writing`: who wrote the answer (the
 //!   model, its words checked by `miyagi_domain::prose`, or a quoted source); `memory`: which
 //!   sentences become memories.
@@ -19,7 +20,6 @@ mod api;
 mod domain;
 mod error;
 mod events;
-mod figures;
 mod handlers;
 mod memory;
 mod model;

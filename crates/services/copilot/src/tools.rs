@@ -19,7 +19,10 @@ use miyagi_domain::{
     expenses::SpendingSummarised,
     prose,
 };
-use miyagi_finance::allocation::{Allocation, AssetClass};
+use miyagi_finance::{
+    allocation::{Allocation, AssetClass},
+    figures,
+};
 use miyagi_kernel::{chat::ToolCall, KernelError, NativeFunction, Plugin, ToolOutcome};
 use miyagi_memory::{
     cite::{self, Passage},
@@ -29,7 +32,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{figures, store::CopilotStore};
+use crate::store::CopilotStore;
 
 pub const PROFILE: &str = "profile-read";
 pub const ADVICE: &str = "advice-latest";
@@ -156,7 +159,11 @@ pub fn plugins(store: CopilotStore, passages: Arc<dyn Retriever>) -> Vec<Plugin>
         move |owner: String, args: RebalanceArgs| {
             let store = store.clone();
             async move {
-                let current = current_mix(&args.current)?;
+                let current = Allocation::from_named(
+                    args.current
+                        .iter()
+                        .map(|s| (s.asset_class.as_str(), s.amount)),
+                )?;
                 let profile = store.profile(&owner).await.map_err(|e| e.to_string())?;
                 Ok(profile.map_or(NO_PROFILE.into(), |p| figures::rebalance(&p, &current)))
             }
@@ -255,21 +262,6 @@ pub async fn search(
     found.extend(library?);
     found.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
     Ok(found)
-}
-
-fn current_mix(shares: &[Share]) -> Result<Allocation, String> {
-    let mut holdings = Vec::with_capacity(shares.len());
-    for share in shares {
-        let class = AssetClass::parse(&share.asset_class).ok_or_else(|| {
-            format!(
-                "unknown asset class {:?}: use Stocks, Bonds, Cash or RealEstate",
-                share.asset_class
-            )
-        })?;
-        holdings.push((class, share.amount));
-    }
-    Allocation::from_holdings(holdings)
-        .ok_or_else(|| "the current mix holds nothing: give at least one positive amount".into())
 }
 
 /// Questions a projection answers. A question this close in meaning to one of them is about

@@ -1,7 +1,9 @@
 //! What the images service consumes:
 //! - its own `miyagi.image.requested.v1`: the image is drawn, off the request path;
 //! - `miyagi.chat.message.created.v1` and `miyagi.advice.generated.v1`: the cards an answer
-//!   names are drawn and attached to it;
+//!   names are drawn and attached to it; `miyagi.chat.deleted.v1` and
+//!   `miyagi.user.profile.deleted.v1`: the cards of the chat's answers, or of the profile's
+//!   advice, are deleted;
 //! - `miyagi.user.profile.*`, `miyagi.markets.positions.updated.v1` and
 //!   `miyagi.expenses.spending.summarised.v1`: its copies of what cards are drawn from;
 //! - `miyagi.user.account.deleted.v1`: every image, picture and copy of that person is deleted.
@@ -9,7 +11,7 @@
 use async_trait::async_trait;
 use miyagi_domain::{
     advice::AdviceGenerated,
-    chat::ChatMessageCreated,
+    chat::{ChatChanged, ChatMessageCreated},
     events::{topics, types},
     expenses::SpendingSummarised,
     image::ImageRequested,
@@ -19,7 +21,7 @@ use miyagi_domain::{
 use miyagi_platform::events::{erasure, CloudEvent, EventHandler, HandlerError};
 
 use crate::{
-    domain::{Images, ImagesError},
+    domain::{Answer, AnswerHome, Images, ImagesError},
     store::StoreError,
 };
 
@@ -63,8 +65,12 @@ impl EventHandler for Generator {
 pub const ATTACHER: &str = "images-attacher";
 
 /// Draws the cards a coach's answer (`miyagi.chat.message.created.v1`) or a piece of advice
-/// (`miyagi.advice.generated.v1`) names. A card drawn from a copy this service has not received
-/// yet (the profile the answer used) fails as a transient error, and is drawn on a retry.
+/// (`miyagi.advice.generated.v1`) names, and deletes them with the chat or the profile. A card
+/// drawn from a copy this service has not received yet (the profile the answer used) fails as a
+/// transient error, and is drawn on a retry.
+///
+/// A chat's deletion follows its messages on the chat topic, so in this one group it is handled
+/// after every card of the chat is drawn.
 pub struct Attacher(pub Images);
 
 #[async_trait]
@@ -73,16 +79,25 @@ impl EventHandler for Attacher {
         let (owner, answer, cards) = match event.event_type.as_str() {
             types::CHAT_MESSAGE_CREATED => {
                 let message: ChatMessageCreated = event.data_as()?;
-                let answer = format!("chat-message:{}", message.message_id);
+                let answer = Answer::chat_message(message.chat_id, message.message_id);
                 (message.owner, answer, message.cards)
             }
             types::ADVICE_GENERATED => {
                 let advice: AdviceGenerated = event.data_as()?;
-                (
-                    advice.owner,
-                    format!("advice:{}", advice.advice_id),
-                    advice.cards,
-                )
+                let answer = Answer::advice(advice.user_id, advice.advice_id);
+                (advice.owner, answer, advice.cards)
+            }
+            types::CHAT_DELETED => {
+                let chat: ChatChanged = event.data_as()?;
+                return self
+                    .delete_cards(&chat.owner, AnswerHome::Chat(chat.chat_id))
+                    .await;
+            }
+            types::USER_PROFILE_DELETED => {
+                let profile: UserProfileDeleted = event.data_as()?;
+                return self
+                    .delete_cards(&profile.owner, AnswerHome::Profile(profile.id))
+                    .await;
             }
             _ => return Ok(()),
         };
@@ -93,6 +108,18 @@ impl EventHandler for Attacher {
             .attach(&owner, &answer, &cards)
             .await
             .map_err(to_handler)
+    }
+}
+
+impl Attacher {
+    async fn delete_cards(&self, owner: &str, home: AnswerHome) -> Result<(), HandlerError> {
+        let cards = self
+            .0
+            .delete_cards_in(owner, home)
+            .await
+            .map_err(to_handler)?;
+        tracing::debug!(cards, %home, "deleted the cards of deleted answers");
+        Ok(())
     }
 }
 

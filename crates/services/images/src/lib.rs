@@ -77,7 +77,7 @@ impl Service for ImagesService {
             ),
             Consumer::new(
                 handlers::ATTACHER,
-                &[topics::CHAT, topics::ADVICE],
+                &[topics::CHAT, topics::ADVICE, topics::USER_PROFILE],
                 Arc::new(handlers::Attacher(self.images.clone())),
             ),
             Consumer::new(

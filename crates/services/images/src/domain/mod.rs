@@ -5,7 +5,8 @@
 //! picture in the answer (`draw_now`). Either way the row says what was drawn and by which model.
 //!
 //! The coach's and the advisor's answers name cards of their figures on their events; `attach`
-//! draws those with the card renderer and files them under the answer.
+//! draws those with the card renderer and files them under the answer, and `delete_cards_in`
+//! deletes them when what the answer lives in (its chat, or the profile advice was for) goes.
 //!
 //! Crash safety: the picture is put before its row is marked ready, so a ready row always has
 //! its picture; a crash between the two redraws it on redelivery, overwriting the same key.
@@ -53,6 +54,46 @@ pub struct Images {
     /// Draws the cards attached to answers, whatever model draws what people ask for: an
     /// endpoint's picture of "a projection" would state none of the answer's numbers.
     cards: Arc<cards::CardRenderer>,
+}
+
+/// An answer that cards are drawn beside.
+pub struct Answer {
+    /// How the answer is named to the API (`chat-message:{id}`, `advice:{id}`).
+    pub name: String,
+    /// What it lives in: its cards are deleted when that is.
+    pub home: AnswerHome,
+}
+
+impl Answer {
+    pub fn chat_message(chat: Uuid, message: Uuid) -> Self {
+        Self {
+            name: format!("chat-message:{message}"),
+            home: AnswerHome::Chat(chat),
+        }
+    }
+
+    pub fn advice(profile: Uuid, advice: Uuid) -> Self {
+        Self {
+            name: format!("advice:{advice}"),
+            home: AnswerHome::Profile(profile),
+        }
+    }
+}
+
+/// A coach's message lives in its chat, and advice with the profile it was written for.
+#[derive(Debug, Clone, Copy)]
+pub enum AnswerHome {
+    Chat(Uuid),
+    Profile(Uuid),
+}
+
+impl std::fmt::Display for AnswerHome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Chat(id) => write!(f, "chat:{id}"),
+            Self::Profile(id) => write!(f, "profile:{id}"),
+        }
+    }
 }
 
 fn blob_path(id: Uuid) -> BlobPath {
@@ -165,18 +206,18 @@ impl Images {
         Ok((row, image))
     }
 
-    /// Draws the cards an answer's event names and attaches them to it (`answer`:
-    /// `chat-message:{id}` or `advice:{id}`). Each card's id is derived from the answer and its
-    /// place, so a redelivered event finds the cards it drew and draws only what is missing;
-    /// a crash after a picture is put redraws it over the same key.
+    /// Draws the cards an answer's event names and attaches them to it. Each card's id is
+    /// derived from the answer and its place, so a redelivered event finds the cards it drew and
+    /// draws only what is missing; a crash after a picture is put redraws it over the same key.
     pub async fn attach(
         &self,
         owner: &str,
-        answer: &str,
+        answer: &Answer,
         attached: &[AttachedCard],
     ) -> Result<(), ImagesError> {
+        let home = answer.home.to_string();
         for (place, card) in attached.iter().enumerate() {
-            let id = card_id(answer, place);
+            let id = card_id(&answer.name, place);
             match self.store.image(owner, id).await {
                 Ok(_) => continue,
                 Err(StoreError::NotFound) => {}
@@ -193,7 +234,8 @@ impl Images {
                         prompt: &prompt,
                         size: &ATTACHED_SIZE.to_string(),
                         model: cards::MODEL,
-                        attached_to: Some(answer),
+                        attached_to: Some(&answer.name),
+                        answer_home: Some(&home),
                     },
                     &drawn(&image),
                     &event,
@@ -230,10 +272,27 @@ impl Images {
         Ok(())
     }
 
+    /// Deletes the cards beside answers that lived in `home`, now deleted, each as `delete`
+    /// would; how many. A card already gone (an earlier delivery) is skipped.
+    pub async fn delete_cards_in(
+        &self,
+        owner: &str,
+        home: AnswerHome,
+    ) -> Result<usize, ImagesError> {
+        let ids = self.store.image_ids(owner, Some(&home.to_string())).await?;
+        for &id in &ids {
+            match self.delete(owner, id).await {
+                Ok(()) | Err(ImagesError::Store(StoreError::NotFound)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ids.len())
+    }
+
     /// Deletes everything of a deleted account's: pictures first, so a retry after a crash
     /// still finds the rows that name them.
     pub async fn delete_account(&self, owner: &str) -> Result<u64, ImagesError> {
-        for id in self.store.image_ids(owner).await? {
+        for id in self.store.image_ids(owner, None).await? {
             self.delete_picture(id).await?;
         }
         Ok(self.store.delete_account(owner).await?)
@@ -300,6 +359,7 @@ impl Images {
             size,
             model: self.model.model_id(),
             attached_to: None,
+            answer_home: None,
         }
     }
 }

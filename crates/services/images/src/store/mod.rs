@@ -37,6 +37,8 @@ pub struct NewImage<'a> {
     pub model: &'a str,
     /// The answer a card is drawn for (`chat-message:{id}`, `advice:{id}`).
     pub attached_to: Option<&'a str>,
+    /// What that answer lives in (`chat:{id}`, `profile:{id}`): the card goes when it goes.
+    pub answer_home: Option<&'a str>,
 }
 
 /// What a drawn image is, as stored beside it.
@@ -221,12 +223,23 @@ impl ImagesStore {
         Ok(true)
     }
 
-    /// Every image id of the owner's, for their pictures to be deleted before their rows.
-    pub async fn image_ids(&self, owner: &str) -> Result<Vec<Uuid>, StoreError> {
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM images WHERE owner = $1")
-            .bind(owner)
-            .fetch_all(self.db.pool())
-            .await?;
+    /// The owner's image ids, for their pictures to be deleted before their rows: all of them,
+    /// or only the cards beside answers that live in `home` (`chat:{id}`, `profile:{id}`).
+    pub async fn image_ids(
+        &self,
+        owner: &str,
+        home: Option<&str>,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let ids: Vec<String> = match home {
+            None => sqlx::query_scalar("SELECT id FROM images WHERE owner = $1").bind(owner),
+            Some(home) => {
+                sqlx::query_scalar("SELECT id FROM images WHERE owner = $1 AND answer_home = $2")
+                    .bind(owner)
+                    .bind(home)
+            }
+        }
+        .fetch_all(self.db.pool())
+        .await?;
         Ok(ids
             .iter()
             .map(|id| parse_uuid(id))
@@ -260,8 +273,8 @@ async fn insert(
 ) -> Result<(), sqlx::Error> {
     let now = timestamp(Utc::now());
     sqlx::query(
-        "INSERT INTO images (id, owner, prompt, size, model, status, media_type, bytes, revised_prompt, created_at, finished_at, attached_to)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO images (id, owner, prompt, size, model, status, media_type, bytes, revised_prompt, created_at, finished_at, attached_to, answer_home)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(image.id.to_string())
     .bind(image.owner)
@@ -275,6 +288,7 @@ async fn insert(
     .bind(&now)
     .bind(drawn.map(|_| now.clone()))
     .bind(image.attached_to)
+    .bind(image.answer_home)
     .execute(conn)
     .await?;
     Ok(())

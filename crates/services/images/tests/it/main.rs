@@ -32,7 +32,8 @@ fn shared() -> &'static Shared {
         let app = TestApp::shared(move || async move {
             let test = TestContext::new(
                 &[
-                    "alice", "bob", "carol", "dave", "erin", "frank", "gwen", "hana",
+                    "alice", "bob", "carol", "dave", "erin", "frank", "gwen", "hana", "ivan",
+                    "june",
                 ],
                 |_| {},
             )

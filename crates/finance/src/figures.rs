@@ -1,10 +1,12 @@
-//! The person's figures as the coach is given them: their profile and what the finance engine
-//! computes from it (risk score, target mix). The prompt says these are the only numbers the
-//! coach may state, so an answer's figures come from the engine, not from the model's memory.
-//! The projection and the rebalancing check are what the coach's tools answer with.
+//! A person's figures as a model is given them: their profile and what the finance engine
+//! computes from it (risk score, target mix), a projection, a rebalancing check. The coach's
+//! prompt says these are the only numbers it may state, so an answer's figures come from the
+//! engine, not from the model's memory; the coach's tools and the eval runner's finance
+//! functions answer with them.
 
 use miyagi_domain::user::UserProfile;
-use miyagi_finance::{
+
+use crate::{
     allocation::{self, Action, Allocation, AssetClass},
     profile::{self, read, Reading},
     projection::DEFAULT_PATHS,
@@ -142,9 +144,9 @@ pub fn rebalance(profile: &UserProfile, current: &Allocation) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::risk::{self, Household, Tolerance};
     use chrono::Utc;
     use miyagi_domain::user::{RiskTolerance, UserProfileInput};
-    use miyagi_finance::risk::{self, Household, Tolerance};
     use uuid::Uuid;
 
     fn profile() -> UserProfile {
