@@ -276,6 +276,19 @@ mod tests {
     use super::*;
     use crate::risk::{assess, Household, Tolerance};
 
+    #[test]
+    fn an_unknown_asset_class_is_refused_with_the_classes_there_are() {
+        let err = Allocation::from_named([("Stocks", 60.0), ("crypto", 10.0)]).unwrap_err();
+        assert!(err.contains("\"crypto\""), "{err}");
+        assert!(err.contains("Stocks, Bonds, Cash or RealEstate"), "{err}");
+    }
+
+    #[test]
+    fn named_holdings_in_any_spelling_make_the_same_mix() {
+        let named = Allocation::from_named([("shares", 60.0), ("Fixed-Income", 40.0)]).unwrap();
+        assert_eq!((named.stocks, named.bonds), (0.6, 0.4));
+    }
+
     fn tolerance() -> impl Strategy<Value = Tolerance> {
         prop_oneof![
             Just(Tolerance::Conservative),

@@ -245,3 +245,59 @@ async fn concurrent_publishers_are_each_acknowledged_and_every_record_lands_once
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_committing_among_publishers_resume_where_they_committed_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let log = std::sync::Arc::new(EmbeddedLog::open(&path, 2).await.unwrap());
+    // Commits queue for the writer with the publishes and are written in their groups.
+    let groups: Vec<_> = ["a", "b", "c"]
+        .into_iter()
+        .map(|group| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut sub = log.subscribe(group, &["t"]).await.unwrap();
+                let mut seen = 0;
+                while seen < 400 {
+                    let got = sub
+                        .poll(7, std::time::Duration::from_secs(1))
+                        .await
+                        .unwrap();
+                    sub.commit(&got).await.unwrap();
+                    seen += got.len();
+                }
+            })
+        })
+        .collect();
+    let publishers: Vec<_> = (0..8)
+        .map(|p| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    log.publish(vec![record("t", &format!("p{p}"), &format!("{p}:{i}"))])
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in publishers.into_iter().chain(groups) {
+        task.await.unwrap();
+    }
+    drop(log);
+
+    let log = EmbeddedLog::open(&path, 2).await.unwrap();
+    log.publish(vec![record("t", "p0", "after")]).await.unwrap();
+    for group in ["a", "b", "c"] {
+        let mut sub = log.subscribe(group, &["t"]).await.unwrap();
+        let next = drain(&mut sub, 1).await;
+        assert_eq!(
+            next.iter()
+                .map(|d| d.payload.as_slice())
+                .collect::<Vec<_>>(),
+            [b"after"],
+            "group {group} resumes after all 400 it committed"
+        );
+    }
+}

@@ -3,22 +3,25 @@
 //!
 //! SQLite gives us crash-safe appends and commits for free; an in-process `watch` channel wakes
 //! consumers the moment something is appended instead of making them poll the file. Concurrent
-//! publishes are written in groups, one transaction (one fsync) each, and every publish is
-//! answered only after its group commits.
+//! publishes and consumer groups' offset commits are written in groups, one transaction (one
+//! fsync) each, and each is answered only after its group commits (`writer.rs`).
 
 use std::{collections::HashMap, hash::Hasher, path::Path, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    QueryBuilder, Row, Sqlite, SqlitePool,
+    Row, SqlitePool,
 };
-use tokio::sync::{oneshot, watch, Mutex};
+use tokio::sync::{watch, Mutex};
 
+use self::writer::{Waiting, Write};
 use super::{
     bus::{BusError, Delivery, EventBus, PartitionLag, Record, Subscription, MAX_RECORD_BYTES},
     CloudEvent,
 };
+
+mod writer;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS log_records (
@@ -42,10 +45,6 @@ CREATE TABLE IF NOT EXISTS log_group_offsets (
     PRIMARY KEY (group_id, topic, partition_no)
 ) WITHOUT ROWID;";
 
-/// Rows in one `INSERT`: six parameters each, well inside SQLite's 32,766, and one statement
-/// for the outbox relay's largest batch (256).
-const ROWS_PER_INSERT: usize = 256;
-
 #[derive(Clone)]
 pub struct EmbeddedLog {
     inner: Arc<Inner>,
@@ -59,15 +58,9 @@ struct Inner {
     /// Next offset per (topic, partition), loaded lazily from the file. Holding it is the
     /// writer's turn: appends are written one group at a time.
     next_offsets: Mutex<HashMap<(String, u32), i64>>,
-    /// Publishes waiting for the writer's turn.
+    /// Writes waiting for the writer's turn.
     waiting: std::sync::Mutex<Vec<Waiting>>,
     appended: watch::Sender<u64>,
-}
-
-/// A publish waiting to be written, and where to say whether it was.
-struct Waiting {
-    records: Vec<Record>,
-    done: oneshot::Sender<Result<(), String>>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> BusError {
@@ -201,88 +194,6 @@ impl EmbeddedLog {
         .map_err(unavailable)?;
         Ok(row.map_or(0, |r| r.get(0)))
     }
-
-    /// Group commit: whoever holds the writer's turn writes every publish waiting, its own and
-    /// those queued while the previous group was being written, in one transaction, so
-    /// concurrent publishers share an fsync instead of queueing for one each. Each is answered
-    /// only after the transaction that holds its records commits; if it fails, all of them fail
-    /// and nothing of theirs is in the log.
-    async fn write_waiting(&self, next: &mut HashMap<(String, u32), i64>) {
-        let group = std::mem::take(
-            &mut *self
-                .inner
-                .waiting
-                .lock()
-                .expect("the queue's lock is never held across a panic"),
-        );
-        if group.is_empty() {
-            return;
-        }
-        let records: Vec<&Record> = group.iter().flat_map(|w| &w.records).collect();
-        let outcome = self.append(next, &records).await;
-        match &outcome {
-            Ok(()) => self
-                .inner
-                .appended
-                .send_modify(|n| *n += records.len() as u64),
-            // Another writer may have appended to the same file; re-read offsets next time.
-            Err(_) => next.clear(),
-        }
-        let said = outcome.map_err(|e| e.to_string());
-        for waiting in group {
-            let _ = waiting.done.send(said.clone());
-        }
-    }
-
-    /// Writes `records` in one transaction, assigning offsets from `next`, which is advanced
-    /// only once the transaction commits.
-    async fn append(
-        &self,
-        next: &mut HashMap<(String, u32), i64>,
-        records: &[&Record],
-    ) -> Result<(), sqlx::Error> {
-        let mut tx = self.inner.writer.begin().await?;
-        let mut assigned: HashMap<(String, u32), i64> = HashMap::new();
-        let mut rows = Vec::with_capacity(records.len());
-        for record in records {
-            let slot = (record.topic.clone(), self.partition_for(&record.key));
-            let offset = match assigned.get(&slot).or_else(|| next.get(&slot)) {
-                Some(o) => *o,
-                None => {
-                    sqlx::query_scalar::<_, i64>(
-                        "SELECT COALESCE(MAX(log_offset) + 1, 0) FROM log_records WHERE topic = $1 AND partition_no = $2",
-                    )
-                    .bind(&slot.0)
-                    .bind(slot.1)
-                    .fetch_one(&mut *tx)
-                    .await?
-                }
-            };
-            rows.push((slot.1, offset, *record));
-            assigned.insert(slot, offset + 1);
-        }
-        // Many rows a statement: each statement is a round trip to SQLite's connection thread,
-        // which cost more than the rows themselves when they went one at a time.
-        let now = chrono::Utc::now().timestamp_millis();
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO log_records (topic, partition_no, log_offset, record_key, payload, appended_at) ",
-            );
-            insert.push_values(chunk, |mut row, (partition, offset, record)| {
-                row.push_bind(record.topic.as_str())
-                    .push_bind(*partition)
-                    .push_bind(*offset)
-                    .push_bind(record.key.as_str())
-                    .push_bind(record.payload.as_slice())
-                    .push_bind(now);
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        // Only after the commit: a failed append must not leave offsets that were never written.
-        next.extend(assigned);
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -303,33 +214,7 @@ impl EventBus for EmbeddedLog {
                 ),
             });
         }
-        // A publish abandoned while it waits is still written with the next group: at least
-        // once, as the bus promises, and consumers' inboxes drop the repeat.
-        let (done, mut outcome) = oneshot::channel();
-        self.inner
-            .waiting
-            .lock()
-            .expect("the queue's lock is never held across a panic")
-            .push(Waiting { records, done });
-        let abandoned = || unavailable("the append was abandoned before it committed");
-        let answered = {
-            let mut next = self.inner.next_offsets.lock().await;
-            match outcome.try_recv() {
-                // Written with an earlier group: leave the turn to a publish still waiting,
-                // which by then has more company (writing now would write it alone).
-                Ok(said) => Some(said),
-                Err(oneshot::error::TryRecvError::Empty) => {
-                    self.write_waiting(&mut next).await;
-                    None
-                }
-                Err(oneshot::error::TryRecvError::Closed) => return Err(abandoned()),
-            }
-        };
-        let said = match answered {
-            Some(said) => said,
-            None => outcome.await.map_err(|_| abandoned())?,
-        };
-        said.map_err(unavailable)
+        self.write(Write::Append(records)).await
     }
 
     async fn subscribe(
@@ -506,6 +391,9 @@ impl Subscription for EmbeddedSubscription {
     }
 
     async fn commit(&mut self, deliveries: &[Delivery]) -> Result<(), BusError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
         let mut highest: HashMap<(&str, u32), i64> = HashMap::new();
         for d in deliveries {
             let entry = highest
@@ -513,22 +401,16 @@ impl Subscription for EmbeddedSubscription {
                 .or_insert(d.offset);
             *entry = (*entry).max(d.offset);
         }
-        let mut tx = self.log.inner.writer.begin().await.map_err(unavailable)?;
-        for ((topic, partition), offset) in highest {
-            sqlx::query(
-                "INSERT INTO log_group_offsets (group_id, topic, partition_no, next_offset) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (group_id, topic, partition_no)
-                 DO UPDATE SET next_offset = MAX(next_offset, excluded.next_offset)",
-            )
-            .bind(&self.group)
-            .bind(topic)
-            .bind(partition)
-            .bind(offset + 1)
-            .execute(&mut *tx)
+        let next = highest
+            .into_iter()
+            .map(|((topic, partition), offset)| (topic.to_string(), partition, offset + 1))
+            .collect();
+        self.log
+            .write(Write::Commit {
+                group: self.group.clone(),
+                next,
+            })
             .await
-            .map_err(unavailable)?;
-        }
-        tx.commit().await.map_err(unavailable)
     }
 
     async fn pause(&mut self, topic: &str, partition: u32) -> Result<(), BusError> {
