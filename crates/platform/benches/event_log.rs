@@ -5,9 +5,11 @@
 //! A producer publishes records in batches while a consumer group polls, and commits after each
 //! batch (the same loop services run). Throughput rows run the producer flat out, so their latency
 //! includes queueing; the paced row leaves 5 ms between events to show latency without a backlog.
-//! Latency is publish-call start → record in the consumer's hands. Baseline, same session and same
-//! SQLite settings (WAL, synchronous=FULL): plain batched INSERTs into a bare table, i.e. the
-//! storage engine's own ceiling, so the ratio shows what the log machinery costs.
+//! Latency is publish-call start → record in the consumer's hands. Baselines, same session and same
+//! SQLite settings (WAL, synchronous=FULL), the same records into a bare table a transaction a
+//! batch: from this thread with one prepared statement a row (rusqlite, as the log's writer
+//! thread does: the storage engine's own ceiling, so the ratio shows what the log machinery
+//! costs), and through sqlx in one multi-row statement a batch (how the log wrote before).
 
 use std::{
     sync::Arc,
@@ -23,18 +25,18 @@ const EVENTS: usize = 25_600;
 
 #[tokio::main]
 async fn main() {
-    println!("| batch | events | log: events/s | log: p50 latency | log: p99 latency | baseline row-by-row INSERT events/s | baseline multi-row INSERT events/s | log / multi-row |");
+    println!("| batch | events | log: events/s | log: p50 latency | log: p99 latency | bare table, rusqlite, prepared a row | bare table, sqlx, multi-row | log / rusqlite |");
     println!("|---|---|---|---|---|---|---|---|");
     for batch in [1usize, 10, 100, 256] {
         let events = if batch == 1 { EVENTS / 10 } else { EVENTS };
         let (rate, p50, p99) = log_run(events, batch, None).await;
-        let by_row = baseline_run(events, batch, false).await;
-        let multi_row = baseline_run(events, batch, true).await;
+        let prepared = prepared_baseline(events, batch);
+        let multi_row = multi_row_baseline(events, batch).await;
         println!(
-            "| {batch} | {events} | {rate:.0} | {:.2} ms | {:.2} ms | {by_row:.0} | {multi_row:.0} | {:.2} |",
+            "| {batch} | {events} | {rate:.0} | {:.2} ms | {:.2} ms | {prepared:.0} | {multi_row:.0} | {:.2} |",
             p50.as_secs_f64() * 1e3,
             p99.as_secs_f64() * 1e3,
-            rate / multi_row
+            rate / prepared
         );
     }
     let (rate, p50, p99) = concurrent_run(16, 1_600).await;
@@ -157,9 +159,39 @@ fn record(i: usize, sent_micros: u64) -> Record {
     }
 }
 
-/// The storage engine's ceiling: the same records into a bare table, one statement a row or one
-/// statement a batch, a transaction a batch.
-async fn baseline_run(events: usize, batch: usize, multi_row: bool) -> f64 {
+/// The storage engine's ceiling: the same records into a bare table from this thread, one
+/// prepared statement a row, a transaction a batch.
+fn prepared_baseline(events: usize, batch: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = rusqlite::Connection::open(dir.path().join("baseline.db")).unwrap();
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+        .unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT, payload BLOB)",
+        [],
+    )
+    .unwrap();
+    let started = Instant::now();
+    for chunk in 0..events / batch {
+        let tx = conn.transaction().unwrap();
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO t (k, payload) VALUES (?1, ?2)")
+                .unwrap();
+            for i in 0..batch {
+                let r = record(chunk * batch + i, 0);
+                insert.execute(rusqlite::params![r.key, r.payload]).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    events as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The same records through sqlx, one multi-row statement a batch: each statement is a round
+/// trip to sqlx's SQLite worker thread.
+async fn multi_row_baseline(events: usize, batch: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let options = SqliteConnectOptions::new()
         .filename(dir.path().join("baseline.db"))
@@ -179,23 +211,12 @@ async fn baseline_run(events: usize, batch: usize, multi_row: bool) -> f64 {
     for chunk in 0..events / batch {
         let mut tx = pool.begin().await.unwrap();
         let records: Vec<Record> = (0..batch).map(|i| record(chunk * batch + i, 0)).collect();
-        if multi_row {
-            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO t (k, payload) ");
-            insert.push_values(&records, |mut row, r| {
-                row.push_bind(r.key.as_str())
-                    .push_bind(r.payload.as_slice());
-            });
-            insert.build().execute(&mut *tx).await.unwrap();
-        } else {
-            for r in records {
-                sqlx::query("INSERT INTO t (k, payload) VALUES ($1, $2)")
-                    .bind(r.key)
-                    .bind(r.payload)
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-            }
-        }
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO t (k, payload) ");
+        insert.push_values(&records, |mut row, r| {
+            row.push_bind(r.key.as_str())
+                .push_bind(r.payload.as_slice());
+        });
+        insert.build().execute(&mut *tx).await.unwrap();
         tx.commit().await.unwrap();
     }
     events as f64 / started.elapsed().as_secs_f64()

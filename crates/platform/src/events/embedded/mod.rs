@@ -2,23 +2,23 @@
 //! committed offsets) stored in one SQLite file, for `miyagi up` on a single machine.
 //!
 //! SQLite gives us crash-safe appends and commits for free; an in-process `watch` channel wakes
-//! consumers the moment something is appended instead of making them poll the file. Concurrent
-//! publishes and consumer groups' offset commits are written in groups, one transaction (one
-//! fsync) each, and each is answered only after its group commits (`writer.rs`).
+//! consumers the moment something is appended instead of making them poll the file. One thread
+//! writes (`writer.rs`): concurrent publishes and consumer groups' offset commits are written in
+//! groups, one transaction (one fsync) each, and each is answered only after its group commits.
+//! Reads go through a pool of read-only connections, which WAL lets run beside the writer.
 
 use std::{collections::HashMap, hash::Hasher, path::Path, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sqlx::{
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
     Row, SqlitePool,
 };
-use tokio::sync::{watch, Mutex};
+use tokio::sync::watch;
 
-use self::writer::{Waiting, Write};
-use super::{
-    bus::{BusError, Delivery, EventBus, PartitionLag, Record, Subscription, MAX_RECORD_BYTES},
-    CloudEvent,
+use self::writer::{Change, Writer};
+use super::bus::{
+    BusError, Delivery, EventBus, PartitionLag, Record, Subscription, MAX_RECORD_BYTES,
 };
 
 mod writer;
@@ -51,16 +51,19 @@ pub struct EmbeddedLog {
 }
 
 struct Inner {
-    /// One connection: appends are serialised here, so offsets are assigned without gaps.
-    writer: SqlitePool,
+    writer: Writer,
     reader: SqlitePool,
     partitions: u32,
-    /// Next offset per (topic, partition), loaded lazily from the file. Holding it is the
-    /// writer's turn: appends are written one group at a time.
-    next_offsets: Mutex<HashMap<(String, u32), i64>>,
-    /// Writes waiting for the writer's turn.
-    waiting: std::sync::Mutex<Vec<Waiting>>,
-    appended: watch::Sender<u64>,
+    /// Counts appends; the writer sends on it, each subscription waits on a clone.
+    appended: watch::Receiver<u64>,
+}
+
+/// Partition of a key: a stable hash (FNV-1a), so a key maps to the same partition across
+/// restarts and versions — `std`'s hasher promises neither.
+fn partition_of(key: &str, partitions: u32) -> u32 {
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(key.as_bytes());
+    (hasher.finish() % u64::from(partitions)) as u32
 }
 
 fn unavailable(e: impl std::fmt::Display) -> BusError {
@@ -70,56 +73,34 @@ fn unavailable(e: impl std::fmt::Display) -> BusError {
 impl EmbeddedLog {
     pub async fn open(path: &Path, partitions: u32) -> anyhow::Result<Self> {
         assert!(partitions > 0, "a topic needs at least one partition");
+        let (appended, seen) = watch::channel(0);
+        let file = path.to_owned();
+        // The writer creates the file and its tables, so it starts before the readers open it.
+        let writer =
+            tokio::task::spawn_blocking(move || Writer::start(&file, partitions, appended))
+                .await??;
         let options = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        sqlx::raw_sql(SCHEMA).execute(&writer).await?;
-        // Keys map to partitions by count: a different count would scatter keys (breaking their
-        // order) and strand records in partitions that no longer exist.
-        sqlx::query("INSERT INTO log_meta (name, value) VALUES ('partitions', $1) ON CONFLICT (name) DO NOTHING")
-            .bind(partitions)
-            .execute(&writer)
-            .await?;
-        let stored: i64 =
-            sqlx::query_scalar("SELECT value FROM log_meta WHERE name = 'partitions'")
-                .fetch_one(&writer)
-                .await?;
-        if stored != i64::from(partitions) {
-            anyhow::bail!(
-                "the event log at {} has {stored} partitions but key `bus.partitions` is {partitions}; set it back to {stored}",
-                path.display()
-            );
-        }
+            .busy_timeout(Duration::from_secs(10))
+            .read_only(true);
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.read_only(true))
+            .connect_with(options)
             .await?;
-        let (appended, _) = watch::channel(0);
         Ok(Self {
             inner: Arc::new(Inner {
                 writer,
                 reader,
                 partitions,
-                next_offsets: Mutex::default(),
-                waiting: std::sync::Mutex::default(),
-                appended,
+                appended: seen,
             }),
         })
     }
 
-    /// Partition of a key: a stable hash (FNV-1a), so a key maps to the same partition across
-    /// restarts and versions — `std`'s hasher promises neither.
+    /// Partition of a key, the same across restarts and versions.
     pub fn partition_for(&self, key: &str) -> u32 {
-        let mut hasher = fnv::FnvHasher::default();
-        hasher.write(key.as_bytes());
-        (hasher.finish() % u64::from(self.inner.partitions)) as u32
+        partition_of(key, self.inner.partitions)
     }
 
     /// Reads up to `max` records of one partition from `from_offset` on, without a group:
@@ -163,17 +144,15 @@ impl EmbeddedLog {
         partition: u32,
         offset: i64,
     ) -> Result<(), BusError> {
-        sqlx::query(
-            "INSERT INTO log_group_offsets (group_id, topic, partition_no, next_offset) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (group_id, topic, partition_no) DO UPDATE SET next_offset = excluded.next_offset",
-        )
-        .bind(group)
-        .bind(topic)
-        .bind(partition)
-        .bind(offset)
-        .execute(&self.inner.writer)
-        .await
-        .map_err(unavailable)?;
+        self.inner
+            .writer
+            .write(Change::Seek {
+                group: group.into(),
+                topic: topic.into(),
+                partition,
+                offset,
+            })
+            .await?;
         Ok(())
     }
 
@@ -189,7 +168,7 @@ impl EmbeddedLog {
         .bind(group)
         .bind(topic)
         .bind(partition)
-        .fetch_optional(&self.inner.writer)
+        .fetch_optional(&self.inner.reader)
         .await
         .map_err(unavailable)?;
         Ok(row.map_or(0, |r| r.get(0)))
@@ -214,7 +193,8 @@ impl EventBus for EmbeddedLog {
                 ),
             });
         }
-        self.write(Write::Append(records)).await
+        self.inner.writer.write(Change::Append(records)).await?;
+        Ok(())
     }
 
     async fn subscribe(
@@ -237,7 +217,7 @@ impl EventBus for EmbeddedLog {
             log: self.clone(),
             group: group.to_string(),
             positions,
-            appended: self.inner.appended.subscribe(),
+            appended: self.inner.appended.clone(),
             start: 0,
         }))
     }
@@ -254,60 +234,17 @@ impl EventBus for EmbeddedLog {
     /// has committed past, keeping each partition's newest record: offsets continue from it, so
     /// a pruned log never hands out an offset twice.
     async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, BusError> {
-        let deleted = sqlx::query(
-            "DELETE FROM log_records WHERE appended_at < $1
-             AND log_offset < (SELECT MAX(n.log_offset) FROM log_records n
-                               WHERE n.topic = log_records.topic AND n.partition_no = log_records.partition_no)
-             AND NOT EXISTS (SELECT 1 FROM log_group_offsets g
-                             WHERE g.topic = log_records.topic AND g.partition_no = log_records.partition_no
-                               AND g.next_offset <= log_records.log_offset)",
-        )
-        .bind(before.timestamp_millis())
-        .execute(&self.inner.writer)
-        .await
-        .map_err(unavailable)?;
-        Ok(deleted.rows_affected())
+        let before = before.timestamp_millis();
+        self.inner.writer.write(Change::Prune { before }).await
     }
 
     async fn erase(&self, topic: &str, key: &str, sparing: &str) -> Result<u64, BusError> {
-        self.tombstone(topic, key, sparing)
-            .await
-            .map_err(unavailable)
-    }
-}
-
-impl EmbeddedLog {
-    async fn tombstone(&self, topic: &str, key: &str, sparing: &str) -> Result<u64, sqlx::Error> {
-        let mut tx = self.inner.writer.begin().await?;
-        let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
-            "SELECT partition_no, log_offset, payload FROM log_records WHERE topic = $1 AND record_key = $2",
-        )
-        .bind(topic)
-        .bind(key)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut erased = 0;
-        for (partition, offset, payload) in rows {
-            // A record that is not an envelope carries nothing it could be told apart by; it
-            // is dropped to a null payload all the same.
-            let tombstone = match CloudEvent::from_bytes(&payload) {
-                Ok(event) if event.erased || event.id == sparing => continue,
-                Ok(event) => event.tombstone().to_bytes(),
-                Err(_) => b"null".to_vec(),
-            };
-            sqlx::query(
-                "UPDATE log_records SET payload = $1 WHERE topic = $2 AND partition_no = $3 AND log_offset = $4",
-            )
-            .bind(tombstone)
-            .bind(topic)
-            .bind(partition)
-            .bind(offset)
-            .execute(&mut *tx)
-            .await?;
-            erased += 1;
-        }
-        tx.commit().await?;
-        Ok(erased)
+        let change = Change::Erase {
+            topic: topic.into(),
+            key: key.into(),
+            sparing: sparing.into(),
+        };
+        self.inner.writer.write(change).await
     }
 }
 
@@ -405,12 +342,12 @@ impl Subscription for EmbeddedSubscription {
             .into_iter()
             .map(|((topic, partition), offset)| (topic.to_string(), partition, offset + 1))
             .collect();
-        self.log
-            .write(Write::Commit {
-                group: self.group.clone(),
-                next,
-            })
-            .await
+        let change = Change::Commit {
+            group: self.group.clone(),
+            next,
+        };
+        self.log.inner.writer.write(change).await?;
+        Ok(())
     }
 
     async fn pause(&mut self, topic: &str, partition: u32) -> Result<(), BusError> {
