@@ -199,16 +199,10 @@ async fn erasing_a_key_leaves_tombstones_in_order_but_spares_the_deletion_and_ot
     assert_eq!(events[0].id, created.id, "a tombstone keeps its event's id");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_publishers_are_each_acknowledged_and_every_record_lands_once_in_key_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = std::sync::Arc::new(
-        EmbeddedLog::open(&dir.path().join("events.db"), 1)
-            .await
-            .unwrap(),
-    );
-    // Sixteen publishers at once, each one record at a time: written in groups.
-    let publishers: Vec<_> = (0..16)
+/// `count` tasks publishing 50 records each, one at a time: publisher `p`'s are keyed `p{p}`
+/// and say `{p}:{i}`.
+fn publishers(log: &std::sync::Arc<EmbeddedLog>, count: usize) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..count)
         .map(|p| {
             let log = log.clone();
             tokio::spawn(async move {
@@ -219,8 +213,19 @@ async fn concurrent_publishers_are_each_acknowledged_and_every_record_lands_once
                 }
             })
         })
-        .collect();
-    for publisher in publishers {
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_publishers_are_each_acknowledged_and_every_record_lands_once_in_key_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(
+        EmbeddedLog::open(&dir.path().join("events.db"), 1)
+            .await
+            .unwrap(),
+    );
+    // Sixteen publishers at once, each one record at a time: written in groups.
+    for publisher in publishers(&log, 16) {
         publisher.await.unwrap();
     }
 
@@ -270,19 +275,7 @@ async fn groups_committing_among_publishers_resume_where_they_committed_after_a_
             })
         })
         .collect();
-    let publishers: Vec<_> = (0..8)
-        .map(|p| {
-            let log = log.clone();
-            tokio::spawn(async move {
-                for i in 0..50 {
-                    log.publish(vec![record("t", &format!("p{p}"), &format!("{p}:{i}"))])
-                        .await
-                        .unwrap();
-                }
-            })
-        })
-        .collect();
-    for task in publishers.into_iter().chain(groups) {
+    for task in publishers(&log, 8).into_iter().chain(groups) {
         task.await.unwrap();
     }
     drop(log);
