@@ -9,7 +9,7 @@ cargo build --release -p miyagi
 data=$(mktemp -d)
 port=18080
 MIYAGI_DATA_DIR="$data" MIYAGI_HTTP__BIND="127.0.0.1:$port" MIYAGI_TELEMETRY__LOG_FILTER=warn \
-  ./target/release/miyagi up >/dev/null 2>&1 &
+  "${CARGO_TARGET_DIR:-target}/release/miyagi" up >/dev/null 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
