@@ -130,6 +130,10 @@ impl Db {
         let url = format!("sqlite://{escaped}?mode=rwc");
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            // A file cannot drop a connection the way a server can, and sqlx's check before each
+            // acquire is a round trip to the connection's worker thread: a profile of profile
+            // reads under load showed it beside the query itself (BENCHMARKS.md, "HTTP").
+            .test_before_acquire(false)
             .after_connect(|conn, _| {
                 Box::pin(async move { conn.execute(SQLITE_PRAGMAS).await.map(|_| ()) })
             })
