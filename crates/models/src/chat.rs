@@ -402,13 +402,13 @@ fn token_bytes(tokenizer: &Tokenizer) -> Vec<Option<Vec<u8>>> {
         .collect()
 }
 
-/// Models whose dequantized weights (f32 + an f16 copy, 6 bytes a parameter) fit in this are
+/// Models whose dequantized weights (f32 + an 8-bit copy, 5 bytes a parameter) fit in this are
 /// dequantized at load time.
 const DEQUANTIZE_UP_TO_BYTES: usize = 3 << 30;
 
 /// Loads the weights, dequantized when the model is small. candle's quantized CPU kernels are
 /// chosen at compile time (a portable build gets scalar code), while float products pick their
-/// SIMD at run time (candle's f32 for the prompt, ours over f16 in [`crate::llama`] for each new
+/// SIMD at run time (candle's f32 for the prompt, ours over 8 bits in [`crate::llama`] for each new
 /// token): for a 135M-parameter model that is many times faster, for 810 MB of memory. Larger
 /// models keep their quantized weights.
 fn load_weights(content: gguf_file::Content, file: &mut File) -> anyhow::Result<Llama> {
@@ -417,7 +417,7 @@ fn load_weights(content: gguf_file::Content, file: &mut File) -> anyhow::Result<
         .values()
         .map(|t| t.shape.elem_count())
         .sum();
-    let dequantize = parameters * 6 <= DEQUANTIZE_UP_TO_BYTES;
+    let dequantize = parameters * 5 <= DEQUANTIZE_UP_TO_BYTES;
     Ok(Llama::from_gguf(&content, file, &Device::Cpu, dequantize)?)
 }
 
