@@ -86,7 +86,7 @@ fn main() {
         long_prompt.repeat(4)
     );
     let mut deep = vec![];
-    let mut deep_tokens = 0;
+    let (mut deep_tokens, mut deep_written) = (0, 0);
     for _ in 0..3 {
         let t = Instant::now();
         let mut first: Option<Duration> = None;
@@ -101,10 +101,10 @@ fn main() {
             f64::from(out.usage.completion_tokens.saturating_sub(1))
                 / (t.elapsed() - first).as_secs_f64(),
         );
-        deep_tokens = out.usage.prompt_tokens;
+        (deep_tokens, deep_written) = (out.usage.prompt_tokens, out.usage.completion_tokens);
     }
     println!(
-        "decode after a {deep_tokens}-token prompt: {:.1} tokens/s (128 tokens)",
+        "decode after a {deep_tokens}-token prompt: {:.1} tokens/s ({deep_written} tokens)",
         median(deep)
     );
 

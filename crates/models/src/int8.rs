@@ -60,7 +60,7 @@ impl Int8Matrix {
     /// Rounds each weight to the nearest of 255 levels spread over its block's largest magnitude.
     pub fn quantize(weights: &[f32], cols: usize) -> Self {
         assert!(
-            cols > 0 && weights.len() % cols == 0,
+            cols > 0 && weights.len().is_multiple_of(cols),
             "{} weights do not make rows of {cols}",
             weights.len()
         );

@@ -7,23 +7,24 @@
 //! speed is memory bandwidth ÷ weight bytes (measured: f32 weights decode at the bandwidth this
 //! machine has). [`Linear`] keeps an 8-bit copy of each matrix ([`Int8Matrix`]) for those
 //! one-row products — a quarter of the bytes. Several rows (the prompt) still go through
-//! candle's f32 matrix product, which is compute-bound and fast there.
+//! candle's f32 matrix product, which is compute-bound and fast there. A new token's attention
+//! runs over each layer's growing key/value cache in [`crate::attention`], without tensors.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use candle_core::{
     quantized::{gguf_file, QMatMul, QTensor},
     DType, Device, IndexOp, Module, Result, Tensor,
 };
-use candle_nn::{kv_cache::KvCache, Embedding};
+use candle_nn::Embedding;
 
-use crate::int8::Int8Matrix;
+use crate::{
+    attention::{self, KvCache},
+    int8::Int8Matrix,
+};
 
 /// Longest sequence the rotary tables cover.
 pub const MAX_SEQ_LEN: usize = 4096;
-
-/// Positions the key/value cache makes room for at a time: most chats fit in the first step.
-const KV_CACHE_GROWTH: usize = 512;
 
 /// A weight matrix `[out, in]` applied as `x · Wᵀ`.
 #[derive(Debug, Clone)]
@@ -125,7 +126,6 @@ struct Layer {
     head_dim: usize,
     cos: Tensor,
     sin: Tensor,
-    neg_inf: Tensor,
     kv_cache: KvCache,
 }
 
@@ -137,44 +137,74 @@ impl Layer {
         candle_nn::rotary_emb::rope_i(&x.contiguous()?, &cos, &sin)
     }
 
-    fn attention(&mut self, x: &Tensor, mask: Option<&Tensor>, position: usize) -> Result<Tensor> {
+    fn attention(&mut self, x: &Tensor, position: usize) -> Result<Tensor> {
         let (batch, seq_len, n_embd) = x.dims3()?;
+        if batch != 1 {
+            candle_core::bail!("the model runs one sequence at a time, not {batch}");
+        }
+        if position == 0 {
+            self.kv_cache.clear();
+        }
+        if position != self.kv_cache.len() {
+            candle_core::bail!(
+                "position {position} does not follow the cached {}",
+                self.kv_cache.len()
+            );
+        }
         let heads = |t: Tensor, n: usize| {
             t.reshape((batch, seq_len, n, self.head_dim))?
                 .transpose(1, 2)
         };
         let q = self.rotary(&heads(self.wq.forward(x)?, self.n_head)?, position)?;
         let k = self.rotary(&heads(self.wk.forward(x)?, self.n_kv_head)?, position)?;
-        let v = heads(self.wv.forward(x)?, self.n_kv_head)?.contiguous()?;
-        if position == 0 {
-            self.kv_cache.reset();
-        }
-        // Views of the cache's first `position + seq_len` rows: appending writes the new rows in
-        // place, where concatenating would copy the whole cache for every token.
-        let (k, v) = self.kv_cache.append(&k, &v)?;
-        let context = k.dim(2)?;
+        let v = heads(self.wv.forward(x)?, self.n_kv_head)?;
+        // Cached rows are `[position][kv head][dim]`.
+        let rows = |t: Tensor| {
+            t.squeeze(0)?
+                .transpose(0, 1)?
+                .flatten_all()?
+                .to_vec1::<f32>()
+        };
+        self.kv_cache.append(&rows(k)?, &rows(v)?);
+        let y = if seq_len == 1 {
+            let y = self.kv_cache.attend(&q.flatten_all()?.to_vec1::<f32>()?);
+            Tensor::from_vec(y, (batch, seq_len, n_embd), x.device())?
+        } else {
+            self.attend_prompt(&q, position)?
+        };
+        self.wo.forward(&y)
+    }
+
+    /// Several new tokens (a prompt) at once, as matrix products over the whole cache: each
+    /// token sees the positions up to its own.
+    fn attend_prompt(&self, q: &Tensor, position: usize) -> Result<Tensor> {
+        let (batch, _, seq_len, dim) = q.dims4()?;
+        let context = self.kv_cache.len();
+        let device = q.device();
+        let cached = |rows: &[f32]| {
+            Tensor::from_slice(rows, (context, self.n_kv_head, dim), device)?
+                .transpose(0, 1)?
+                .unsqueeze(0)
+        };
+        let (keys, values) = self.kv_cache.rows();
+        let (k, v) = (cached(keys)?, cached(values)?.contiguous()?);
         // Grouped-query attention: the query heads sharing a key/value head are stacked as rows
         // of one matrix product with it, instead of copying that head once per query head.
-        let (group, scale) = (self.n_head / self.n_kv_head, (self.head_dim as f64).sqrt());
-        let q = q.reshape((batch, self.n_kv_head, group * seq_len, self.head_dim))?;
-        let scores = (q.matmul(&k.t()?)? / scale)?;
-        let scores = match mask {
-            None => scores,
-            Some(mask) => {
-                let scores = scores.reshape((batch, self.n_head, seq_len, context))?;
-                let masked = mask
-                    .broadcast_as(scores.shape())?
-                    .where_cond(&self.neg_inf.broadcast_as(scores.shape())?, &scores)?;
-                masked.reshape((batch, self.n_kv_head, group * seq_len, context))?
-            }
-        };
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let y = weights.matmul(&v)?;
-        let y = y
-            .reshape((batch, self.n_head, seq_len, self.head_dim))?
+        let group = self.n_head / self.n_kv_head;
+        let q = q.reshape((batch, self.n_kv_head, group * seq_len, dim))?;
+        let scores = (q.matmul(&k.t()?)? / (dim as f64).sqrt())?;
+        let mut scores = scores.flatten_all()?.to_vec1::<f32>()?;
+        attention::causal_softmax(&mut scores, seq_len, position);
+        let weights = Tensor::from_vec(
+            scores,
+            (batch, self.n_kv_head, group * seq_len, context),
+            device,
+        )?;
+        weights
+            .matmul(&v)?
+            .reshape((batch, self.n_head, seq_len, dim))?
             .transpose(1, 2)?
-            .reshape((batch, seq_len, n_embd))?;
-        self.wo.forward(&y)
+            .reshape((batch, seq_len, self.n_head * dim))
     }
 }
 
@@ -184,7 +214,6 @@ pub struct Llama {
     layers: Vec<Layer>,
     norm: RmsNorm,
     output: Linear,
-    masks: HashMap<usize, Tensor>,
 }
 
 fn rotary_tables(head_dim: usize, base: f32, device: &Device) -> Result<(Tensor, Tensor)> {
@@ -229,7 +258,6 @@ impl Llama {
             .and_then(|v| v.to_f32())
             .unwrap_or(10_000.0);
         let (cos, sin) = rotary_tables(rope_dim, rope_base, device)?;
-        let neg_inf = Tensor::new(f32::NEG_INFINITY, device)?;
 
         let mut tensor = |name: &str| content.tensor(reader, name, device);
         let linear = |weight: QTensor| Linear::load(weight, dequantize);
@@ -258,8 +286,7 @@ impl Llama {
                 head_dim: embedding_length / head_count,
                 cos: cos.clone(),
                 sin: sin.clone(),
-                neg_inf: neg_inf.clone(),
-                kv_cache: KvCache::new(2, KV_CACHE_GROWTH),
+                kv_cache: KvCache::new(head_count_kv, embedding_length / head_count),
             });
         }
         Ok(Self {
@@ -267,21 +294,7 @@ impl Llama {
             layers,
             norm,
             output,
-            masks: HashMap::new(),
         })
-    }
-
-    /// Causal mask for `len` new tokens: each sees itself and those before it.
-    fn mask(&mut self, len: usize, device: &Device) -> Result<Tensor> {
-        if let Some(mask) = self.masks.get(&len) {
-            return Ok(mask.clone());
-        }
-        let mask: Vec<u8> = (0..len)
-            .flat_map(|i| (0..len).map(move |j| u8::from(j > i)))
-            .collect();
-        let mask = Tensor::from_slice(&mask, (len, len), device)?;
-        self.masks.insert(len, mask.clone());
-        Ok(mask)
     }
 
     /// Logits for the token after `tokens` (`[batch, len]`), which start at `position` in the
@@ -296,15 +309,9 @@ impl Llama {
 
     fn pass(&mut self, tokens: &Tensor, position: usize) -> Result<Tensor> {
         let (_batch, len) = tokens.dims2()?;
-        let mask = if len == 1 {
-            None
-        } else {
-            Some(self.mask(len, tokens.device())?)
-        };
         let mut x = self.embeddings.forward(tokens)?;
         for layer in &mut self.layers {
-            let attention =
-                layer.attention(&layer.attention_norm.forward(&x)?, mask.as_ref(), position)?;
+            let attention = layer.attention(&layer.attention_norm.forward(&x)?, position)?;
             let x1 = (attention + &x)?;
             x = (layer.mlp.forward(&layer.ffn_norm.forward(&x1)?)? + x1)?;
         }
