@@ -4,10 +4,10 @@
 use chrono::Utc;
 use miyagi_domain::user::{UserProfile, UserProfileInput};
 use miyagi_platform::{
-    db::{parse_timestamp, timestamp, Db},
+    db::{parse_timestamp, timestamp, Columns, Db},
     events::{outbox, CloudEvent},
 };
-use sqlx::{any::AnyRow, AnyConnection, Row};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use crate::events;
@@ -87,16 +87,15 @@ impl UserStore {
         Ok(created)
     }
 
+    /// One profile: the hot read of the API, so a point read (on SQLite, no thread hand-off).
     pub async fn get(&self, owner: &str, id: Uuid) -> Result<UserProfile, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM user_profiles WHERE id = $1 AND owner = $2"
-        ))
-        .bind(id.to_string())
-        .bind(owner)
-        .fetch_optional(self.db.pool())
-        .await?;
-        row.map(|r| from_row(&r))
-            .transpose()?
+        static SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!("SELECT {COLUMNS} FROM user_profiles WHERE id = $1 AND owner = $2")
+        });
+        let id = id.to_string();
+        self.db
+            .fetch_point(&SELECT, &[&id, owner], from_row)
+            .await?
             .ok_or(StoreError::NotFound)
     }
 
@@ -115,7 +114,10 @@ impl UserStore {
         .bind(i64::from(offset))
         .fetch_all(self.db.pool())
         .await?;
-        Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(|row| from_row(row))
+            .collect::<Result<_, _>>()?)
     }
 
     /// Replaces a profile. With `expected_version` the write only happens if nobody else wrote
@@ -244,38 +246,39 @@ fn json(items: &[String]) -> String {
     serde_json::to_string(items).expect("strings serialize")
 }
 
-fn from_row(row: &AnyRow) -> Result<UserProfile, sqlx::Error> {
+/// A profile from its row, as the pool or a point read returns it.
+fn from_row(row: &dyn Columns) -> Result<UserProfile, sqlx::Error> {
     let decode = |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::Decode(e);
     let list = |column: &str| -> Result<Vec<String>, sqlx::Error> {
-        serde_json::from_str(&row.try_get::<String, _>(column)?).map_err(|e| decode(e.into()))
+        serde_json::from_str(&row.text(column)?).map_err(|e| decode(e.into()))
     };
     let small = |column: &str| -> Result<u32, sqlx::Error> {
-        u32::try_from(row.try_get::<i64, _>(column)?).map_err(|e| decode(e.into()))
+        u32::try_from(row.integer(column)?).map_err(|e| decode(e.into()))
     };
     Ok(UserProfile {
         id: row
-            .try_get::<String, _>("id")?
+            .text("id")?
             .parse()
             .map_err(|e: uuid::Error| decode(e.into()))?,
-        owner: row.try_get("owner")?,
+        owner: row.text("owner")?,
         profile: UserProfileInput {
-            name: row.try_get("name")?,
+            name: row.text("name")?,
             age: small("age")?,
-            annual_household_income: row.try_get("annual_household_income")?,
-            assets: row.try_get("assets")?,
-            liabilities: row.try_get("liabilities")?,
+            annual_household_income: row.real("annual_household_income")?,
+            assets: row.real("assets")?,
+            liabilities: row.real("liabilities")?,
             risk_tolerance: row
-                .try_get::<String, _>("risk_tolerance")?
+                .text("risk_tolerance")?
                 .parse()
                 .map_err(|e: String| decode(e.into()))?,
             retirement_age: small("retirement_age")?,
             goals: list("goals")?,
-            favorite_advisor: row.try_get("favorite_advisor")?,
-            favorite_book: row.try_get("favorite_book")?,
+            favorite_advisor: row.optional_text("favorite_advisor")?,
+            favorite_book: row.optional_text("favorite_book")?,
             hobbies: list("hobbies")?,
         },
-        version: row.try_get("version")?,
-        created_at: parse_timestamp(&row.try_get::<String, _>("created_at")?)?,
-        updated_at: parse_timestamp(&row.try_get::<String, _>("updated_at")?)?,
+        version: row.integer("version")?,
+        created_at: parse_timestamp(&row.text("created_at")?)?,
+        updated_at: parse_timestamp(&row.text("updated_at")?)?,
     })
 }

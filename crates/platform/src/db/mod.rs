@@ -24,10 +24,16 @@ pub enum Backend {
     Postgres,
 }
 
+mod point;
+
+pub use point::Columns;
+
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// The file, on SQLite: point reads open their own connections to it.
+    sqlite_file: Option<Arc<point::SqliteFile>>,
     /// Wakes this database's outbox relay after a commit that wrote events.
     outbox_signal: Arc<Notify>,
 }
@@ -143,6 +149,7 @@ impl Db {
         Ok(Self {
             pool,
             backend: Backend::Sqlite,
+            sqlite_file: Some(Arc::new(point::SqliteFile::new(path))),
             outbox_signal: Arc::default(),
         })
     }
@@ -180,6 +187,7 @@ impl Db {
         Ok(Self {
             pool,
             backend: Backend::Postgres,
+            sqlite_file: None,
             outbox_signal: Arc::default(),
         })
     }
