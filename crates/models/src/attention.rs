@@ -38,9 +38,10 @@ impl KvCache {
         self.keys.len() / self.width()
     }
 
-    pub fn clear(&mut self) {
-        self.keys.clear();
-        self.values.clear();
+    /// Forgets every position from `positions` on.
+    pub fn truncate(&mut self, positions: usize) {
+        self.keys.truncate(positions * self.width());
+        self.values.truncate(positions * self.width());
     }
 
     /// Appends positions given as rows `[position][kv head][dim]`.
@@ -391,7 +392,8 @@ mod tests {
             }
         }
         assert_eq!(cache.len(), 7);
-        cache.clear();
-        assert_eq!(cache.len(), 0);
+        cache.truncate(5);
+        assert_eq!(cache.len(), 5);
+        assert_eq!(cache.rows().0, &numbers(5 * kv_heads * dim, 0)[..]);
     }
 }

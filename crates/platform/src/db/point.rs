@@ -188,6 +188,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_point_read_opens_after_the_pool_has_closed_every_connection() {
+        // As after the pool's idle timeout: the last connection out removes the WAL files, which
+        // a read-only connection must then manage without.
+        let (db, _dir) = people().await;
+        sqlx::query("INSERT INTO people (id, name, age) VALUES ('a', 'Ada', 36)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        db.close().await;
+        let read = db.fetch_point(SELECT, &["a"], name_and_age).await.unwrap();
+        assert_eq!(read, Some(("Ada".to_string(), 36)));
+    }
+
+    #[tokio::test]
     async fn each_database_file_is_read_through_its_own_connection() {
         let ((one, _a), (two, _b)) = (people().await, people().await);
         for (db, name) in [(&one, "One"), (&two, "Two")] {
