@@ -100,13 +100,17 @@ impl<'a> Head<'a> {
         self.keys.len() / self.width
     }
 
-    /// Scores against every key, their softmax, and the weighted sum of values into `out`.
+    /// Scores against every key, their softmax, and the weighted sum of values into `out`
+    /// (zeros when called).
     fn attend(&self, query: &[f32], out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU was just checked for AVX2 and FMA.
-            return unsafe { avx2::attend(self, query, out) };
+            let done = unsafe { avx2::attend(self, query, out) };
+            if done {
+                return;
+            }
         }
         let scale = 1.0 / (query.len() as f32).sqrt();
         let mut weights: Vec<f32> = (0..self.positions())
@@ -162,54 +166,54 @@ mod avx2 {
 
     use super::Head;
 
+    /// [`Head::attend`] for the head sizes models use; false for any other.
     #[target_feature(enable = "avx2,fma")]
-    pub fn attend(head: &Head, query: &[f32], out: &mut [f32]) {
-        let scale = 1.0 / (query.len() as f32).sqrt();
+    pub fn attend(head: &Head, query: &[f32], out: &mut [f32]) -> bool {
+        match query.len() {
+            32 => attend_in_registers::<4>(head, query, out),
+            64 => attend_in_registers::<8>(head, query, out),
+            128 => attend_in_registers::<16>(head, query, out),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The query (scaled) and the output stay in `N` registers each while the rows stream past:
+    /// a key row costs `N` multiply-adds and one sum across lanes, a value row `N` multiply-adds,
+    /// and nothing is stored until the end.
+    #[target_feature(enable = "avx2,fma")]
+    fn attend_in_registers<const N: usize>(head: &Head, query: &[f32], out: &mut [f32]) {
+        let dim = N * 8;
+        assert!(query.len() == dim && out.len() == dim);
+        let scale = _mm256_set1_ps(1.0 / (dim as f32).sqrt());
+        let mut q = [_mm256_setzero_ps(); N];
+        for (i, q) in q.iter_mut().enumerate() {
+            // SAFETY: i * 8 + 8 <= dim = query.len().
+            *q = _mm256_mul_ps(scale, unsafe { _mm256_loadu_ps(query.as_ptr().add(i * 8)) });
+        }
         let mut weights = vec![0.0; head.positions()];
         for (p, weight) in weights.iter_mut().enumerate() {
-            *weight = dot(query, head.row(head.keys, p, query.len())) * scale;
+            let key = head.row(head.keys, p, dim).as_ptr();
+            let mut sum = _mm256_setzero_ps();
+            for (i, q) in q.iter().enumerate() {
+                // SAFETY: a row is `dim` floats long.
+                sum = _mm256_fmadd_ps(*q, unsafe { _mm256_loadu_ps(key.add(i * 8)) }, sum);
+            }
+            *weight = lanes_sum(sum);
         }
         softmax(&mut weights);
-        for (p, &weight) in weights.iter().enumerate() {
-            axpy(out, weight, head.row(head.values, p, query.len()));
-        }
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    fn dot(a: &[f32], b: &[f32]) -> f32 {
-        let whole = a.len().min(b.len()) / 8 * 8;
-        let mut acc = _mm256_setzero_ps();
-        for i in (0..whole).step_by(8) {
-            // SAFETY: i + 8 <= whole, within both slices; the loads are the unaligned kind.
-            unsafe {
-                let (x, y) = (
-                    _mm256_loadu_ps(a.as_ptr().add(i)),
-                    _mm256_loadu_ps(b.as_ptr().add(i)),
-                );
-                acc = _mm256_fmadd_ps(x, y, acc);
+        let mut o = [_mm256_setzero_ps(); N];
+        for (p, weight) in weights.iter().enumerate() {
+            let value = head.row(head.values, p, dim).as_ptr();
+            let weight = _mm256_set1_ps(*weight);
+            for (i, o) in o.iter_mut().enumerate() {
+                // SAFETY: a row is `dim` floats long.
+                *o = _mm256_fmadd_ps(weight, unsafe { _mm256_loadu_ps(value.add(i * 8)) }, *o);
             }
         }
-        let tail: f32 = a[whole..].iter().zip(&b[whole..]).map(|(x, y)| x * y).sum();
-        lanes_sum(acc) + tail
-    }
-
-    /// `out += weight · x`.
-    #[target_feature(enable = "avx2,fma")]
-    fn axpy(out: &mut [f32], weight: f32, x: &[f32]) {
-        let whole = out.len().min(x.len()) / 8 * 8;
-        let w = _mm256_set1_ps(weight);
-        for i in (0..whole).step_by(8) {
-            // SAFETY: as in `dot`.
-            unsafe {
-                let o = out.as_mut_ptr().add(i);
-                _mm256_storeu_ps(
-                    o,
-                    _mm256_fmadd_ps(w, _mm256_loadu_ps(x.as_ptr().add(i)), _mm256_loadu_ps(o)),
-                );
-            }
-        }
-        for (o, x) in out[whole..].iter_mut().zip(&x[whole..]) {
-            *o += weight * x;
+        for (i, o) in o.iter().enumerate() {
+            // SAFETY: i * 8 + 8 <= dim = out.len().
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(i * 8), *o) };
         }
     }
 
@@ -377,23 +381,39 @@ mod tests {
 
     #[test]
     fn a_new_tokens_attention_equals_attention_written_out_head_by_head() {
-        let (heads, kv_heads, dim) = (9, 3, 20);
-        let mut cache = KvCache::new(kv_heads, dim);
-        for step in 0..3 {
-            // Appended in pieces, as a prompt and then tokens are.
-            let positions = [5, 1, 1][step];
-            let n = positions * kv_heads * dim;
-            cache.append(&numbers(n, step), &numbers(n, step + 100));
-            let queries = numbers(heads * dim, step + 7);
-            let (got, want) = (cache.attend(&queries), reference(&queries, &cache));
-            assert_eq!(got.len(), want.len());
-            for (g, w) in got.iter().zip(&want) {
-                assert!((g - w).abs() < 1e-5, "step {step}: {g} vs {w}");
+        // 64 takes the register kernel where the CPU has AVX2, 20 the plain loops.
+        for dim in [64, 20] {
+            let (heads, kv_heads) = (9, 3);
+            let mut cache = KvCache::new(kv_heads, dim);
+            for step in 0..3 {
+                // Appended in pieces, as a prompt and then tokens are.
+                let positions = [5, 1, 1][step];
+                let n = positions * kv_heads * dim;
+                cache.append(&numbers(n, step), &numbers(n, step + 100));
+                let queries = numbers(heads * dim, step + 7);
+                let (got, want) = (cache.attend(&queries), reference(&queries, &cache));
+                assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() < 1e-5, "dim {dim}, step {step}: {g} vs {w}");
+                }
             }
+        }
+    }
+
+    #[test]
+    fn truncating_the_cache_forgets_the_last_positions() {
+        let (kv_heads, dim) = (3, 8);
+        let mut cache = KvCache::new(kv_heads, dim);
+        for step in 0..7 {
+            let row = numbers(kv_heads * dim, step);
+            cache.append(&row, &row);
         }
         assert_eq!(cache.len(), 7);
         cache.truncate(5);
         assert_eq!(cache.len(), 5);
-        assert_eq!(cache.rows().0, &numbers(5 * kv_heads * dim, 0)[..]);
+        let kept: Vec<f32> = (0..5)
+            .flat_map(|step| numbers(kv_heads * dim, step))
+            .collect();
+        assert_eq!(cache.rows().0, &kept[..]);
     }
 }
