@@ -29,18 +29,8 @@ fn main() {
     let long_prompt = "Explain, step by step, how a person in their thirties should think about saving for retirement, \
                        including index funds, bonds, emergency savings, employer matches and taxes. "
         .repeat(6);
-    // Every request opens with a system line of its own, so the model, which keeps the last
-    // prompt's keys and values and starts the next prompt where it differs, reuses nothing:
-    // each figure counts the whole prompt.
-    let requests = std::cell::Cell::new(0);
     let request = |prompt: &str, max_tokens: u32| ChatRequest {
-        messages: vec![
-            ChatMessage::system(format!(
-                "Conversation {}.",
-                requests.replace(requests.get() + 1)
-            )),
-            ChatMessage::user(prompt),
-        ],
+        messages: vec![ChatMessage::user(prompt)],
         settings: ExecutionSettings {
             max_tokens: Some(max_tokens),
             temperature: Some(0.0),

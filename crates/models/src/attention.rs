@@ -1,12 +1,12 @@
 //! A layer's key/value cache and the attention of one new token over it.
 //!
 //! Each decoded token attends over every position before it, so past a few hundred positions
-//! the cache, not the weights, is what a token's attention reads. Run as tensor operations, that
-//! took a matrix product per head group with its operands repacked on every call (measured: half
-//! of each token's time after an 856-token prompt). Here the cache is one growing buffer that
-//! new positions are appended to, and a new token's attention is two passes over it per key/value
-//! head — scores, then the weighted sum of values — with the query heads that share the head
-//! computed together, so each cached row is read once.
+//! attention costs a token more than its weights do. Run as tensor operations, it copied the
+//! whole cache per token (a concatenation, then each key/value head repeated for the query heads
+//! sharing it) and repacked the operands of small matrix products (measured: more than half of
+//! each token's time after an 856-token prompt). Here the cache is one growing buffer that new
+//! positions are appended to, and a new token's attention is two passes over it per query head:
+//! scores, then the weighted sum of values.
 
 use rayon::prelude::*;
 

@@ -230,8 +230,8 @@ impl LocalChat {
             .record(waiting.elapsed());
         let mut first_token_at = None;
         let device = Device::Cpu;
-        let mut position = model.cached_prefix(&prompt_ids);
-        let mut input = prompt_ids[position..].to_vec();
+        let mut input = prompt_ids.clone();
+        let mut position = 0;
         let mut generated: Vec<u32> = Vec::new();
         let mut text = String::new();
         let mut emitted = 0;

@@ -206,8 +206,6 @@ pub struct Llama {
     layers: Vec<Layer>,
     norm: RmsNorm,
     output: Linear,
-    /// The tokens whose keys and values every layer's cache holds, in order.
-    cached: Vec<u32>,
 }
 
 fn rotary_tables(head_dim: usize, base: f32, device: &Device) -> Result<(Tensor, Tensor)> {
@@ -288,40 +286,17 @@ impl Llama {
             layers,
             norm,
             output,
-            cached: vec![],
         })
     }
 
-    /// How many of `tokens`' first positions the cache already holds, from an earlier request
-    /// that began the same way (a chat's earlier turns, a retry of the same prompt): a forward
-    /// pass can start there. At most all but the last token, whose logits the caller wants.
-    pub fn cached_prefix(&self, tokens: &[u32]) -> usize {
-        let same = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b);
-        same.count().min(tokens.len().saturating_sub(1))
-    }
-
     /// Logits for the token after `tokens` (`[1, len]`), which start at `position` in the
-    /// sequence: the cache's positions before it are kept, any after it forgotten.
+    /// sequence: each layer's cache keeps its positions before it and forgets any after.
     pub fn forward(&mut self, tokens: &Tensor, position: usize) -> Result<Tensor> {
-        if position > self.cached.len() {
-            candle_core::bail!(
-                "position {position} is past the {} cached",
-                self.cached.len()
-            );
-        }
-        self.cached.truncate(position);
-        let ids = tokens.flatten_all()?.to_vec1::<u32>()?;
         // Run the whole pass on a thread of rayon's pool. From any other thread, each of the
         // ~200 matrix products a token takes would hand its halves to the pool and sleep on a
         // lock until they were done (a futex wait and a wake-up per product); from a pool thread
         // the product splits with a work-stealing join and the caller works on one half itself.
-        let logits = rayon::scope(|_| self.pass(tokens, position));
-        match &logits {
-            Ok(_) => self.cached.extend(ids),
-            // Some layers may have cached the tokens and others not: trust none of it.
-            Err(_) => self.cached.clear(),
-        }
-        logits
+        rayon::scope(|_| self.pass(tokens, position))
     }
 
     fn pass(&mut self, tokens: &Tensor, position: usize) -> Result<Tensor> {

@@ -89,27 +89,6 @@ async fn a_stop_sequence_ends_the_answer_before_it() {
 }
 
 #[tokio::test]
-async fn a_chats_next_turn_answers_alike_whatever_the_model_read_before() {
-    // The model keeps the keys and values of the last prompt and starts the next one where
-    // they differ: a chat's next turn starts after its earlier turns. It must not matter.
-    let first = greedy("What is an index fund?", 30);
-    let answer = chat().chat(&first).await.unwrap().message;
-    let mut next = first.clone();
-    next.messages.push(answer);
-    next.messages.push(ChatMessage::user("Name one, please."));
-    let after_its_first_turn = chat().chat(&next).await.unwrap().message.content;
-    chat()
-        .chat(&greedy("Why do bonds pay interest?", 10))
-        .await
-        .unwrap();
-    let after_another_question = chat().chat(&next).await.unwrap().message.content;
-    let after_itself = chat().chat(&next).await.unwrap().message.content;
-    assert!(!after_its_first_turn.is_empty());
-    assert_eq!(after_another_question, after_its_first_turn);
-    assert_eq!(after_itself, after_its_first_turn);
-}
-
-#[tokio::test]
 async fn the_same_seed_samples_the_same_answer() {
     let mut request = greedy("Write a short sentence about saving money.", 20);
     request.settings.temperature = Some(0.9);

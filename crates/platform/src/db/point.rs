@@ -153,11 +153,13 @@ mod tests {
     async fn people() -> (Db, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::sqlite(&dir.path().join("point.db"), 2).await.unwrap();
-        sqlx::query("CREATE TABLE people (id TEXT PRIMARY KEY, name TEXT NOT NULL, age BIGINT, height DOUBLE PRECISION, nick TEXT)")
-            .execute(db.pool())
-            .await
-            .unwrap();
+        let columns = "id TEXT PRIMARY KEY, name TEXT NOT NULL, age BIGINT, height DOUBLE PRECISION, nick TEXT";
+        run(&db, &format!("CREATE TABLE people ({columns})")).await;
         (db, dir)
+    }
+
+    async fn run(db: &Db, sql: &str) {
+        sqlx::query(sql).execute(db.pool()).await.unwrap();
     }
 
     fn name_and_age(row: &dyn Columns) -> Result<(String, i64), sqlx::Error> {
@@ -165,6 +167,7 @@ mod tests {
     }
 
     const SELECT: &str = "SELECT name, age FROM people WHERE id = $1";
+    const ADA: &str = "INSERT INTO people (id, name, age) VALUES ('a', 'Ada', 36)";
 
     #[tokio::test]
     async fn a_point_read_sees_what_the_pool_committed_just_before() {
@@ -173,16 +176,10 @@ mod tests {
             db.fetch_point(SELECT, &["a"], name_and_age).await.unwrap(),
             None
         );
-        sqlx::query("INSERT INTO people (id, name, age) VALUES ('a', 'Ada', 36)")
-            .execute(db.pool())
-            .await
-            .unwrap();
+        run(&db, ADA).await;
         let read = db.fetch_point(SELECT, &["a"], name_and_age).await.unwrap();
         assert_eq!(read, Some(("Ada".to_string(), 36)));
-        sqlx::query("UPDATE people SET age = 37 WHERE id = 'a'")
-            .execute(db.pool())
-            .await
-            .unwrap();
+        run(&db, "UPDATE people SET age = 37 WHERE id = 'a'").await;
         let read = db.fetch_point(SELECT, &["a"], name_and_age).await.unwrap();
         assert_eq!(read, Some(("Ada".to_string(), 37)));
     }
@@ -192,10 +189,7 @@ mod tests {
         // As after the pool's idle timeout: the last connection out removes the WAL files, which
         // a read-only connection must then manage without.
         let (db, _dir) = people().await;
-        sqlx::query("INSERT INTO people (id, name, age) VALUES ('a', 'Ada', 36)")
-            .execute(db.pool())
-            .await
-            .unwrap();
+        run(&db, ADA).await;
         db.close().await;
         let read = db.fetch_point(SELECT, &["a"], name_and_age).await.unwrap();
         assert_eq!(read, Some(("Ada".to_string(), 36)));
@@ -224,10 +218,11 @@ mod tests {
     #[tokio::test]
     async fn columns_read_alike_through_the_pool_and_a_point_read() {
         let (db, _dir) = people().await;
-        sqlx::query("INSERT INTO people VALUES ('a', 'Ada', 36, 1.75, NULL)")
-            .execute(db.pool())
-            .await
-            .unwrap();
+        run(
+            &db,
+            "INSERT INTO people VALUES ('a', 'Ada', 36, 1.75, NULL)",
+        )
+        .await;
         let sql = "SELECT * FROM people WHERE id = $1";
         let all = |row: &dyn Columns| {
             Ok((
