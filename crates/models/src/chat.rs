@@ -409,7 +409,7 @@ const DEQUANTIZE_UP_TO_BYTES: usize = 3 << 30;
 /// Loads the weights, dequantized when the model is small. candle's quantized CPU kernels are
 /// chosen at compile time (a portable build gets scalar code), while float products pick their
 /// SIMD at run time (candle's f32 for the prompt, ours over 8 bits in [`crate::llama`] for each new
-/// token): for a 135M-parameter model that is many times faster, for 810 MB of memory. Larger
+/// token): for a 135M-parameter model that is many times faster, for 675 MB of memory. Larger
 /// models keep their quantized weights.
 fn load_weights(content: gguf_file::Content, file: &mut File) -> anyhow::Result<Llama> {
     let parameters: usize = content
