@@ -294,3 +294,62 @@ async fn groups_committing_among_publishers_resume_where_they_committed_after_a_
         );
     }
 }
+
+#[tokio::test]
+async fn a_consumer_stopping_inside_a_batch_resumes_at_the_next_record_of_it() {
+    let (log, _dir) = five_records_on_one_partition().await;
+    let mut sub = log.subscribe("g", &["t"]).await.unwrap();
+    let first = sub.poll(2, std::time::Duration::ZERO).await.unwrap();
+    sub.commit(&first).await.unwrap();
+    let mut resumed = log.subscribe("g", &["t"]).await.unwrap();
+    let rest: Vec<(i64, Vec<u8>)> = drain(&mut resumed, 3)
+        .await
+        .into_iter()
+        .map(|d| (d.offset, d.payload))
+        .collect();
+    assert_eq!(
+        rest,
+        [(2, b"2".to_vec()), (3, b"3".to_vec()), (4, b"4".to_vec())]
+    );
+}
+
+/// The tables of a log written before record batches, a row per record.
+const RECORD_PER_ROW_LAYOUT: &str = "
+CREATE TABLE log_records (
+    topic TEXT NOT NULL, partition_no INTEGER NOT NULL, log_offset INTEGER NOT NULL,
+    record_key TEXT NOT NULL, payload BLOB NOT NULL, appended_at INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition_no, log_offset)
+) WITHOUT ROWID;
+CREATE TABLE log_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE log_group_offsets (
+    group_id TEXT NOT NULL, topic TEXT NOT NULL, partition_no INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL, PRIMARY KEY (group_id, topic, partition_no)
+) WITHOUT ROWID;
+INSERT INTO log_meta VALUES ('partitions', 1);
+INSERT INTO log_records VALUES ('t', 0, 0, 'k', X'30', 1), ('t', 0, 1, 'k', X'31', 1), ('t', 0, 2, 'k', X'32', 1);
+INSERT INTO log_group_offsets VALUES ('g', 't', 0, 2);";
+
+#[tokio::test]
+async fn a_log_written_a_record_a_row_opens_with_its_records_and_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(RECORD_PER_ROW_LAYOUT)
+        .unwrap();
+    let log = EmbeddedLog::open(&path, 1).await.unwrap();
+    log.publish(vec![record("t", "k", "3")]).await.unwrap();
+
+    let mut resumed = log.subscribe("g", &["t"]).await.unwrap();
+    let rest: Vec<(i64, Vec<u8>)> = drain(&mut resumed, 2)
+        .await
+        .into_iter()
+        .map(|d| (d.offset, d.payload))
+        .collect();
+    assert_eq!(
+        rest,
+        [(2, b"2".to_vec()), (3, b"3".to_vec())],
+        "the group resumes where it was, and offsets go on"
+    );
+    assert_eq!(bodies_from_the_start(&log, 4).await, ["0", "1", "2", "3"]);
+}

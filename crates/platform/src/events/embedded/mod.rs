@@ -5,45 +5,26 @@
 //! consumers the moment something is appended instead of making them poll the file. One thread
 //! writes (`writer.rs`): concurrent publishes and consumer groups' offset commits are written in
 //! groups, one transaction (one fsync) each, and each is answered only after its group commits.
-//! Reads go through a pool of read-only connections, which WAL lets run beside the writer.
+//! A group's records for one partition are stored as one row, a record batch (`batch.rs`).
+//! Reads run on read-only connections (`reader.rs`), which WAL lets run beside the writer.
 
 use std::{collections::HashMap, hash::Hasher, path::Path, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use sqlx::{
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
-    Row, SqlitePool,
-};
 use tokio::sync::watch;
 
-use self::writer::{Change, Writer};
+use self::{
+    reader::{From, Readers},
+    writer::{Change, Writer},
+};
 use super::bus::{
     BusError, Delivery, EventBus, PartitionLag, Record, Subscription, MAX_RECORD_BYTES,
 };
 
+mod batch;
+mod reader;
+mod schema;
 mod writer;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS log_records (
-    topic TEXT NOT NULL,
-    partition_no INTEGER NOT NULL,
-    log_offset INTEGER NOT NULL,
-    record_key TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    appended_at INTEGER NOT NULL,
-    PRIMARY KEY (topic, partition_no, log_offset)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS log_meta (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS log_group_offsets (
-    group_id TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    partition_no INTEGER NOT NULL,
-    next_offset INTEGER NOT NULL,
-    PRIMARY KEY (group_id, topic, partition_no)
-) WITHOUT ROWID;";
 
 #[derive(Clone)]
 pub struct EmbeddedLog {
@@ -52,7 +33,7 @@ pub struct EmbeddedLog {
 
 struct Inner {
     writer: Writer,
-    reader: SqlitePool,
+    readers: Readers,
     partitions: u32,
     /// Counts appends; the writer sends on it, each subscription waits on a clone.
     appended: watch::Receiver<u64>,
@@ -66,10 +47,6 @@ fn partition_of(key: &str, partitions: u32) -> u32 {
     (hasher.finish() % u64::from(partitions)) as u32
 }
 
-fn unavailable(e: impl std::fmt::Display) -> BusError {
-    BusError::Unavailable(e.to_string())
-}
-
 impl EmbeddedLog {
     pub async fn open(path: &Path, partitions: u32) -> anyhow::Result<Self> {
         assert!(partitions > 0, "a topic needs at least one partition");
@@ -79,19 +56,10 @@ impl EmbeddedLog {
         let writer =
             tokio::task::spawn_blocking(move || Writer::start(&file, partitions, appended))
                 .await??;
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(10))
-            .read_only(true);
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 writer,
-                reader,
+                readers: Readers::new(path),
                 partitions,
                 appended: seen,
             }),
@@ -112,27 +80,12 @@ impl EmbeddedLog {
         from_offset: i64,
         max: usize,
     ) -> Result<Vec<Delivery>, BusError> {
-        let rows = sqlx::query(
-            "SELECT log_offset, record_key, payload FROM log_records
-             WHERE topic = $1 AND partition_no = $2 AND log_offset >= $3 ORDER BY log_offset LIMIT $4",
-        )
-        .bind(topic)
-        .bind(partition)
-        .bind(from_offset)
-        .bind(max as i64)
-        .fetch_all(&self.inner.reader)
-        .await
-        .map_err(unavailable)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| Delivery {
-                topic: topic.to_string(),
-                partition,
-                offset: row.get(0),
-                key: row.get(1),
-                payload: row.get(2),
-            })
-            .collect())
+        let from = From {
+            topic: topic.to_string(),
+            partition,
+            offset: from_offset,
+        };
+        self.inner.readers.records(vec![from], max).await
     }
 
     /// Moves a group's position: the group re-reads (replays) the partition from `offset` on.
@@ -162,16 +115,12 @@ impl EmbeddedLog {
         topic: &str,
         partition: u32,
     ) -> Result<i64, BusError> {
-        let row = sqlx::query(
-            "SELECT next_offset FROM log_group_offsets WHERE group_id = $1 AND topic = $2 AND partition_no = $3",
-        )
-        .bind(group)
-        .bind(topic)
-        .bind(partition)
-        .fetch_optional(&self.inner.reader)
-        .await
-        .map_err(unavailable)?;
-        Ok(row.map_or(0, |r| r.get(0)))
+        let committed = self
+            .inner
+            .readers
+            .committed(group, vec![(topic.to_string(), partition)])
+            .await?;
+        Ok(committed[0])
     }
 }
 
@@ -202,17 +151,25 @@ impl EventBus for EmbeddedLog {
         group: &str,
         topics: &[&str],
     ) -> Result<Box<dyn Subscription>, BusError> {
-        let mut positions = Vec::new();
-        for topic in topics {
-            for partition in 0..self.inner.partitions {
-                positions.push(Position {
-                    topic: topic.to_string(),
-                    partition,
-                    next: self.committed(group, topic, partition).await?,
-                    paused: false,
-                });
-            }
-        }
+        let partitions: Vec<(String, u32)> = topics
+            .iter()
+            .flat_map(|topic| (0..self.inner.partitions).map(|p| (topic.to_string(), p)))
+            .collect();
+        let committed = self
+            .inner
+            .readers
+            .committed(group, partitions.clone())
+            .await?;
+        let positions = partitions
+            .into_iter()
+            .zip(committed)
+            .map(|((topic, partition), next)| Position {
+                topic,
+                partition,
+                next,
+                paused: false,
+            })
+            .collect();
         Ok(Box::new(EmbeddedSubscription {
             log: self.clone(),
             group: group.to_string(),
@@ -223,11 +180,7 @@ impl EventBus for EmbeddedLog {
     }
 
     async fn ping(&self) -> Result<(), BusError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.inner.reader)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.inner.readers.ping().await
     }
 
     /// Deletes records appended before `before` that every consumer group of their partition
@@ -278,38 +231,29 @@ impl EmbeddedSubscription {
         Ok(())
     }
 
+    /// Up to `max` records, reading the unpaused partitions in turn from a start that rotates
+    /// each call, so one busy partition cannot starve the others.
     async fn fetch(&mut self, max: usize) -> Result<Vec<Delivery>, BusError> {
-        let mut out = Vec::new();
         let count = self.positions.len();
-        for i in 0..count {
-            if out.len() >= max {
-                break;
-            }
-            let position = &mut self.positions[(self.start + i) % count];
-            if position.paused {
-                continue;
-            }
-            let batch = match self
-                .log
-                .read(
-                    &position.topic,
-                    position.partition,
-                    position.next,
-                    max - out.len(),
-                )
-                .await
+        let wanted = (0..count)
+            .map(|i| &self.positions[(self.start + i) % count])
+            .filter(|position| !position.paused)
+            .map(|position| From {
+                topic: position.topic.clone(),
+                partition: position.partition,
+                offset: position.next,
+            })
+            .collect();
+        self.start = (self.start + 1) % count.max(1);
+        let out = self.log.inner.readers.records(wanted, max).await?;
+        for position in &mut self.positions {
+            if let Some(last) = out
+                .iter()
+                .rfind(|d| d.partition == position.partition && d.topic == position.topic)
             {
-                Ok(batch) => batch,
-                // Hand out what was already read (its positions have advanced); never drop it.
-                Err(_) if !out.is_empty() => break,
-                Err(e) => return Err(e),
-            };
-            if let Some(last) = batch.last() {
                 position.next = last.offset + 1;
             }
-            out.extend(batch);
         }
-        self.start = (self.start + 1) % count.max(1);
         Ok(out)
     }
 }
@@ -359,30 +303,26 @@ impl Subscription for EmbeddedSubscription {
     }
 
     async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError> {
-        let mut lags = Vec::with_capacity(self.positions.len());
-        for position in &self.positions {
-            // A lone MIN or MAX over the primary key reads one index entry; records pruned by
-            // retention are not owed, so the count starts at the oldest one kept.
-            let (oldest, next): (Option<i64>, Option<i64>) = sqlx::query_as(
-                "SELECT (SELECT MIN(log_offset) FROM log_records WHERE topic = $1 AND partition_no = $2),
-                        (SELECT MAX(log_offset) + 1 FROM log_records WHERE topic = $1 AND partition_no = $2)",
-            )
-            .bind(&position.topic)
-            .bind(position.partition)
-            .fetch_one(&self.log.inner.reader)
-            .await
-            .map_err(unavailable)?;
-            let committed = self
-                .log
-                .committed(&self.group, &position.topic, position.partition)
-                .await?;
-            let owed_from = committed.max(oldest.unwrap_or(0));
-            lags.push(PartitionLag {
-                topic: position.topic.clone(),
-                partition: position.partition,
-                records: next.map_or(0, |next| (next - owed_from).max(0) as u64),
-            });
-        }
-        Ok(lags)
+        let partitions: Vec<(String, u32)> = self
+            .positions
+            .iter()
+            .map(|p| (p.topic.clone(), p.partition))
+            .collect();
+        let readers = &self.log.inner.readers;
+        let bounds = readers.bounds(partitions.clone()).await?;
+        let committed = readers.committed(&self.group, partitions.clone()).await?;
+        Ok(partitions
+            .into_iter()
+            .zip(bounds.into_iter().zip(committed))
+            .map(|((topic, partition), ((oldest, next), committed))| {
+                // Records pruned by retention are not owed: the count starts at the oldest kept.
+                let owed_from = committed.max(oldest.unwrap_or(0));
+                PartitionLag {
+                    topic,
+                    partition,
+                    records: next.map_or(0, |next| (next - owed_from).max(0) as u64),
+                }
+            })
+            .collect())
     }
 }

@@ -15,13 +15,12 @@ use std::{
     collections::HashMap,
     path::Path,
     sync::mpsc::{self, Receiver},
-    time::Duration,
 };
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use tokio::sync::{oneshot, watch};
 
-use super::{partition_of, SCHEMA};
+use super::{batch, partition_of, schema};
 use crate::events::{
     bus::{BusError, Record},
     CloudEvent,
@@ -72,35 +71,13 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Opens the file's write connection, creates the tables, checks the partition count and
-    /// starts the thread.
+    /// Opens the file for writing (`schema.rs`) and starts the thread.
     pub(super) fn start(
         path: &Path,
         partitions: u32,
         appended: watch::Sender<u64>,
     ) -> anyhow::Result<Self> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        // Keys map to partitions by count: a different count would scatter keys (breaking their
-        // order) and strand records in partitions that no longer exist.
-        conn.execute(
-            "INSERT INTO log_meta (name, value) VALUES ('partitions', ?1) ON CONFLICT (name) DO NOTHING",
-            [partitions],
-        )?;
-        let stored: i64 = conn.query_row(
-            "SELECT value FROM log_meta WHERE name = 'partitions'",
-            [],
-            |row| row.get(0),
-        )?;
-        if stored != i64::from(partitions) {
-            anyhow::bail!(
-                "the event log at {} has {stored} partitions but key `bus.partitions` is {partitions}; set it back to {stored}",
-                path.display()
-            );
-        }
+        let conn = schema::open_for_writing(path, partitions)?;
         let (requests, received) = mpsc::channel();
         let thread = Thread {
             conn,
@@ -179,17 +156,14 @@ impl Thread {
         }
     }
 
-    /// Writes a group's records and positions in one transaction; how many records.
+    /// Writes a group's records and positions in one transaction; how many records. The
+    /// group's records for each partition become one batch.
     fn append(&mut self, group: &[Request]) -> rusqlite::Result<u64> {
         let tx = self.conn.transaction()?;
-        let mut assigned: HashMap<(String, u32), i64> = HashMap::new();
-        let now = chrono::Utc::now().timestamp_millis();
+        // Few partitions take part in a group: a list searched in turn beats a map.
+        let mut batches: Vec<Pending> = Vec::new();
         let mut written = 0;
         {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO log_records (topic, partition_no, log_offset, record_key, payload, appended_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
             let mut commit = tx.prepare_cached(
                 "INSERT INTO log_group_offsets (group_id, topic, partition_no, next_offset) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (group_id, topic, partition_no)
@@ -199,28 +173,24 @@ impl Thread {
                 match &request.change {
                     Change::Append(records) => {
                         for record in records {
-                            let slot = (
-                                record.topic.clone(),
-                                partition_of(&record.key, self.partitions),
-                            );
-                            let offset = match assigned.get(&slot).or(self.next_offsets.get(&slot))
-                            {
-                                Some(offset) => *offset,
-                                None => tx.query_row(
-                                    "SELECT COALESCE(MAX(log_offset) + 1, 0) FROM log_records WHERE topic = ?1 AND partition_no = ?2",
-                                    params![slot.0, slot.1],
-                                    |row| row.get(0),
-                                )?,
+                            let partition = partition_of(&record.key, self.partitions);
+                            let found = batches
+                                .iter()
+                                .position(|b| b.partition == partition && b.topic == record.topic);
+                            let at = match found {
+                                Some(at) => at,
+                                None => {
+                                    let base = next_offset(
+                                        &tx,
+                                        &self.next_offsets,
+                                        &record.topic,
+                                        partition,
+                                    )?;
+                                    batches.push(Pending::new(&record.topic, partition, base));
+                                    batches.len() - 1
+                                }
                             };
-                            insert.execute(params![
-                                record.topic,
-                                slot.1,
-                                offset,
-                                record.key,
-                                record.payload,
-                                now
-                            ])?;
-                            assigned.insert(slot, offset + 1);
+                            batches[at].push(&record.key, &record.payload);
                             written += 1;
                         }
                     }
@@ -234,10 +204,27 @@ impl Thread {
                     _ => unreachable!("only appends and commits join a group"),
                 }
             }
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO log_batches (topic, partition_no, base_offset, last_offset, appended_at, records)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let now = chrono::Utc::now().timestamp_millis();
+            for b in &batches {
+                insert.execute(params![
+                    b.topic,
+                    b.partition,
+                    b.base,
+                    b.next - 1,
+                    now,
+                    b.records
+                ])?;
+            }
         }
         tx.commit()?;
         // Only after the commit: a failed append must not leave offsets that were never written.
-        self.next_offsets.extend(assigned);
+        for b in batches {
+            self.next_offsets.insert((b.topic, b.partition), b.next);
+        }
         Ok(written)
     }
 
@@ -256,20 +243,7 @@ impl Thread {
                     params![group, topic, partition, offset],
                 )
                 .map(|n| n as u64),
-            // Each partition's newest record is kept: offsets continue from it, so a pruned
-            // log never hands out an offset twice.
-            Change::Prune { before } => self
-                .conn
-                .execute(
-                    "DELETE FROM log_records WHERE appended_at < ?1
-                     AND log_offset < (SELECT MAX(n.log_offset) FROM log_records n
-                                       WHERE n.topic = log_records.topic AND n.partition_no = log_records.partition_no)
-                     AND NOT EXISTS (SELECT 1 FROM log_group_offsets g
-                                     WHERE g.topic = log_records.topic AND g.partition_no = log_records.partition_no
-                                       AND g.next_offset <= log_records.log_offset)",
-                    [before],
-                )
-                .map(|n| n as u64),
+            Change::Prune { before } => self.prune(*before),
             Change::Erase {
                 topic,
                 key,
@@ -281,38 +255,173 @@ impl Thread {
         }
     }
 
-    fn tombstone(&mut self, topic: &str, key: &str, sparing: &str) -> rusqlite::Result<u64> {
+    /// Deletes the records appended before `before` (epoch milliseconds) that every group of
+    /// their partition has read past; how many. A batch read only in part loses that part.
+    /// Each partition's newest record is kept: offsets continue from it, so a pruned log never
+    /// hands out an offset twice.
+    fn prune(&mut self, before: i64) -> rusqlite::Result<u64> {
         let tx = self.conn.transaction()?;
-        let mut erased = 0;
+        let mut pruned = 0;
         {
-            let mut found = tx.prepare(
-                "SELECT partition_no, log_offset, payload FROM log_records WHERE topic = ?1 AND record_key = ?2",
+            // Per partition, the first offset kept: the lowest any group will read next, but
+            // not past the newest record.
+            let mut bounds = tx.prepare(
+                "SELECT b.topic, b.partition_no,
+                        MIN(MAX(b.last_offset), COALESCE(
+                            (SELECT MIN(g.next_offset) FROM log_group_offsets g
+                             WHERE g.topic = b.topic AND g.partition_no = b.partition_no),
+                            MAX(b.last_offset)))
+                 FROM log_batches b GROUP BY b.topic, b.partition_no",
             )?;
-            let rows = found
-                .query_map(params![topic, key], |row| {
+            let bounds = bounds
+                .query_map([], |row| {
                     Ok((
-                        row.get::<_, u32>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, Vec<u8>>(2)?,
+                        row.get::<_, String>(0)?,
+                        row.get::<_, u32>(1)?,
+                        row.get::<_, i64>(2)?,
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut replace = tx.prepare(
-                "UPDATE log_records SET payload = ?1 WHERE topic = ?2 AND partition_no = ?3 AND log_offset = ?4",
+            let mut whole = tx.prepare(
+                "DELETE FROM log_batches WHERE topic = ?1 AND partition_no = ?2 AND last_offset < ?3
+                 AND appended_at < ?4 RETURNING last_offset - base_offset + 1",
             )?;
-            for (partition, offset, payload) in rows {
-                // A record that is not an envelope carries nothing it could be told apart by;
-                // it is dropped to a null payload all the same.
-                let tombstone = match CloudEvent::from_bytes(&payload) {
-                    Ok(event) if event.erased || event.id == sparing => continue,
-                    Ok(event) => event.tombstone().to_bytes(),
-                    Err(_) => b"null".to_vec(),
-                };
-                replace.execute(params![tombstone, topic, partition, offset])?;
-                erased += 1;
+            let mut straddling = tx.prepare(
+                "SELECT base_offset, last_offset, records FROM log_batches
+                 WHERE topic = ?1 AND partition_no = ?2 AND base_offset < ?3 AND last_offset >= ?3
+                 AND appended_at < ?4",
+            )?;
+            let mut trim = tx.prepare(
+                "UPDATE log_batches SET base_offset = ?4, records = ?5
+                 WHERE topic = ?1 AND partition_no = ?2 AND last_offset = ?3",
+            )?;
+            for (topic, partition, keep_from) in bounds {
+                let mut deleted = whole.query(params![topic, partition, keep_from, before])?;
+                while let Some(row) = deleted.next()? {
+                    pruned += row.get::<_, i64>(0)? as u64;
+                }
+                let part = straddling
+                    .query_row(params![topic, partition, keep_from, before], |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, i64>(1)?,
+                            row.get::<_, Vec<u8>>(2)?,
+                        ))
+                    })
+                    .optional()?;
+                if let Some((base, last, records)) = part {
+                    let read = (keep_from - base) as usize;
+                    let records = batch::decode(&records)?;
+                    trim.execute(params![
+                        topic,
+                        partition,
+                        last,
+                        keep_from,
+                        batch::encode(records.into_iter().skip(read))
+                    ])?;
+                    pruned += read as u64;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(pruned)
+    }
+
+    /// Replaces the payload of every record of `key` on `topic` with its tombstone, but for
+    /// the event `sparing`; how many.
+    fn tombstone(&mut self, topic: &str, key: &str, sparing: &str) -> rusqlite::Result<u64> {
+        let tx = self.conn.transaction()?;
+        let mut erased = 0;
+        // Rewritten batches are kept aside and written after the scan, not under its cursor.
+        let mut rewritten: Vec<(u32, i64, Vec<u8>)> = Vec::new();
+        {
+            let mut batches = tx.prepare(
+                "SELECT partition_no, last_offset, records FROM log_batches WHERE topic = ?1",
+            )?;
+            let mut rows = batches.query(params![topic])?;
+            while let Some(row) = rows.next()? {
+                let records = batch::decode(row.get_ref(2)?.as_blob()?)?;
+                let mut tombstones = 0;
+                let kept: Vec<(&str, Vec<u8>)> = records
+                    .into_iter()
+                    .map(|(k, payload)| {
+                        if k != key {
+                            return (k, payload.to_vec());
+                        }
+                        // A record that is not an envelope carries nothing it could be told
+                        // apart by; it is dropped to a null payload all the same.
+                        let tombstone = match CloudEvent::from_bytes(payload) {
+                            Ok(event) if event.erased || event.id == sparing => {
+                                return (k, payload.to_vec())
+                            }
+                            Ok(event) => event.tombstone().to_bytes(),
+                            Err(_) => b"null".to_vec(),
+                        };
+                        tombstones += 1;
+                        (k, tombstone)
+                    })
+                    .collect();
+                if tombstones > 0 {
+                    let records = batch::encode(kept.iter().map(|(k, p)| (*k, p.as_slice())));
+                    rewritten.push((row.get(0)?, row.get(1)?, records));
+                    erased += tombstones;
+                }
+            }
+        }
+        {
+            let mut replace = tx.prepare(
+                "UPDATE log_batches SET records = ?1 WHERE topic = ?2 AND partition_no = ?3 AND last_offset = ?4",
+            )?;
+            for (partition, last, records) in rewritten {
+                replace.execute(params![records, topic, partition, last])?;
             }
         }
         tx.commit()?;
         Ok(erased)
     }
+}
+
+/// Records of one partition a group appends, as one batch.
+struct Pending {
+    topic: String,
+    partition: u32,
+    base: i64,
+    /// The offset the next record takes.
+    next: i64,
+    records: Vec<u8>,
+}
+
+impl Pending {
+    fn new(topic: &str, partition: u32, base: i64) -> Self {
+        Self {
+            topic: topic.to_string(),
+            partition,
+            base,
+            next: base,
+            records: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, key: &str, payload: &[u8]) {
+        batch::push(&mut self.records, key, payload);
+        self.next += 1;
+    }
+}
+
+/// The offset a partition's next record takes: remembered from the last append, or read from
+/// the file the first time.
+fn next_offset(
+    tx: &Transaction,
+    known: &HashMap<(String, u32), i64>,
+    topic: &str,
+    partition: u32,
+) -> rusqlite::Result<i64> {
+    if let Some(next) = known.get(&(topic.to_string(), partition)) {
+        return Ok(*next);
+    }
+    tx.query_row(
+        "SELECT COALESCE(MAX(last_offset) + 1, 0) FROM log_batches WHERE topic = ?1 AND partition_no = ?2",
+        params![topic, partition],
+        |row| row.get(0),
+    )
 }
