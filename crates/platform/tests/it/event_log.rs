@@ -295,21 +295,25 @@ async fn groups_committing_among_publishers_resume_where_they_committed_after_a_
     }
 }
 
+/// (offset, body) of the `n` records group `g` reads next on topic `t`, as a member that joins now.
+async fn what_group_g_reads_next(log: &EmbeddedLog, n: usize) -> Vec<(i64, String)> {
+    let mut sub = log.subscribe("g", &["t"]).await.unwrap();
+    drain(&mut sub, n)
+        .await
+        .into_iter()
+        .map(|d| (d.offset, String::from_utf8(d.payload).unwrap()))
+        .collect()
+}
+
 #[tokio::test]
 async fn a_consumer_stopping_inside_a_batch_resumes_at_the_next_record_of_it() {
     let (log, _dir) = five_records_on_one_partition().await;
     let mut sub = log.subscribe("g", &["t"]).await.unwrap();
     let first = sub.poll(2, std::time::Duration::ZERO).await.unwrap();
     sub.commit(&first).await.unwrap();
-    let mut resumed = log.subscribe("g", &["t"]).await.unwrap();
-    let rest: Vec<(i64, Vec<u8>)> = drain(&mut resumed, 3)
-        .await
-        .into_iter()
-        .map(|d| (d.offset, d.payload))
-        .collect();
     assert_eq!(
-        rest,
-        [(2, b"2".to_vec()), (3, b"3".to_vec()), (4, b"4".to_vec())]
+        what_group_g_reads_next(&log, 3).await,
+        [(2, "2".into()), (3, "3".into()), (4, "4".into())]
     );
 }
 
@@ -340,15 +344,9 @@ async fn a_log_written_a_record_a_row_opens_with_its_records_and_positions() {
     let log = EmbeddedLog::open(&path, 1).await.unwrap();
     log.publish(vec![record("t", "k", "3")]).await.unwrap();
 
-    let mut resumed = log.subscribe("g", &["t"]).await.unwrap();
-    let rest: Vec<(i64, Vec<u8>)> = drain(&mut resumed, 2)
-        .await
-        .into_iter()
-        .map(|d| (d.offset, d.payload))
-        .collect();
     assert_eq!(
-        rest,
-        [(2, b"2".to_vec()), (3, b"3".to_vec())],
+        what_group_g_reads_next(&log, 2).await,
+        [(2, "2".into()), (3, "3".into())],
         "the group resumes where it was, and offsets go on"
     );
     assert_eq!(bodies_from_the_start(&log, 4).await, ["0", "1", "2", "3"]);
