@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use self::{
-    reader::{From, Readers},
+    reader::{ReadStart, Readers},
     writer::{Change, Writer},
 };
 use super::bus::{
@@ -80,7 +80,7 @@ impl EmbeddedLog {
         from_offset: i64,
         max: usize,
     ) -> Result<Vec<Delivery>, BusError> {
-        let from = From {
+        let from = ReadStart {
             topic: topic.to_string(),
             partition,
             offset: from_offset,
@@ -238,7 +238,7 @@ impl EmbeddedSubscription {
         let wanted = (0..count)
             .map(|i| &self.positions[(self.start + i) % count])
             .filter(|position| !position.paused)
-            .map(|position| From {
+            .map(|position| ReadStart {
                 topic: position.topic.clone(),
                 partition: position.partition,
                 offset: position.next,

@@ -28,7 +28,7 @@ pub(super) struct Readers {
 }
 
 /// One partition's read: its topic, partition and the first offset wanted.
-pub(super) struct From {
+pub(super) struct ReadStart {
     pub topic: String,
     pub partition: u32,
     pub offset: i64,
@@ -71,7 +71,7 @@ impl Readers {
     /// the first failing fails the whole.
     pub(super) async fn records(
         &self,
-        partitions: Vec<From>,
+        partitions: Vec<ReadStart>,
         max: usize,
     ) -> Result<Vec<Delivery>, BusError> {
         self.run(move |connection| {
@@ -156,7 +156,7 @@ impl Readers {
 /// read before a failure stays in `out`.
 fn read_partition(
     statement: &mut rusqlite::CachedStatement<'_>,
-    from: &From,
+    from: &ReadStart,
     max: usize,
     out: &mut Vec<Delivery>,
 ) -> rusqlite::Result<()> {
@@ -186,8 +186,5 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open_with_flags(path, flags)?;
     // As long as the writer's: a reader waits out a checkpoint rather than failing.
     connection.busy_timeout(Duration::from_secs(10))?;
-    if let Ok(v) = std::env::var("EXP_MMAP") {
-        connection.pragma_update(None, "mmap_size", v.parse::<i64>().unwrap())?;
-    }
     Ok(connection)
 }
