@@ -4,7 +4,7 @@
 //!
 //! Why batches: a row per record cost SQLite a b-tree insert (and an index insert) per record,
 //! which made the writer thread the bottleneck of a busy log (BENCHMARKS.md, "Embedded event log:
-//! record batches"). A batch is one insert whatever its length.
+//! record batches, and reads without sqlx"). A batch is one insert whatever its length.
 //!
 //! The layout is a version byte, then per record its key and payload, each a little-endian
 //! `u32` length and the bytes. It is written by hand: two length prefixes do not justify a
