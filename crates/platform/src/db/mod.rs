@@ -26,6 +26,8 @@ pub enum Backend {
 
 mod point;
 
+pub(crate) use point::open_read_only;
+
 pub use point::Columns;
 
 #[derive(Clone)]

@@ -98,6 +98,15 @@ thread_local! {
 /// How long a reader waits on a lock, as the pool's connections do.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// A read-only connection to a SQLite file, for a reader that keeps it to one thread at a time
+/// (hence no mutex of SQLite's own), waiting out a writer's lock as the pool's connections do.
+pub(crate) fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(connection)
+}
+
 impl Db {
     /// The row `sql` selects with text parameters `$1`, `$2`, … (at most one is expected),
     /// mapped by `map`.
@@ -128,12 +137,7 @@ fn read_here<T>(
         let mut readers = readers.borrow_mut();
         let connection = match readers.entry(file.id) {
             Entry::Occupied(entry) => entry.into_mut(),
-            Entry::Vacant(entry) => {
-                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                let connection = Connection::open_with_flags(&file.path, flags).map_err(failed)?;
-                connection.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
-                entry.insert(connection)
-            }
+            Entry::Vacant(entry) => entry.insert(open_read_only(&file.path).map_err(failed)?),
         };
         let mut statement = connection.prepare_cached(sql).map_err(failed)?;
         let mut rows = statement

@@ -11,12 +11,12 @@
 use std::{
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection};
 
 use super::batch;
+use crate::db::open_read_only;
 use crate::events::bus::{BusError, Delivery};
 
 /// Idle read connections, opened as needed and kept: the most at once is the number of reads
@@ -51,7 +51,7 @@ impl Readers {
         tokio::task::spawn_blocking(move || {
             let connection = match readers.idle.lock().expect("no read panics").pop() {
                 Some(connection) => connection,
-                None => open(&readers.path)?,
+                None => open_read_only(&readers.path)?,
             };
             let outcome = read(&connection);
             readers
@@ -179,12 +179,4 @@ fn read_partition(
         }
     }
     Ok(())
-}
-
-fn open(path: &Path) -> rusqlite::Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let connection = Connection::open_with_flags(path, flags)?;
-    // As long as the writer's: a reader waits out a checkpoint rather than failing.
-    connection.busy_timeout(Duration::from_secs(10))?;
-    Ok(connection)
 }

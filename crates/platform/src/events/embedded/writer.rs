@@ -341,6 +341,9 @@ impl Thread {
             let mut rows = batches.query(params![topic])?;
             while let Some(row) = rows.next()? {
                 let records = batch::decode(row.get_ref(2)?.as_blob()?)?;
+                if records.iter().all(|(k, _)| *k != key) {
+                    continue;
+                }
                 let mut tombstones = 0;
                 let kept: Vec<(&str, Vec<u8>)> = records
                     .into_iter()
