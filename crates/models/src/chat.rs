@@ -207,11 +207,7 @@ impl LocalChat {
         let mut sampler =
             LogitsProcessor::from_sampling(settings.seed.unwrap_or_else(rand_seed), sampling);
         let mut constraint = constraint_for(settings.response_format.as_ref())?;
-        // The repetition penalty would fight the structure a constraint requires (`"`, `:`, `,`).
-        let repeat_penalty = match constraint {
-            Some(_) => 1.0,
-            None => 1.0 + settings.frequency_penalty.unwrap_or(0.1),
-        };
+        let repeat_penalty = 1.0 + settings.frequency_penalty.unwrap_or(0.1);
         let stops = &settings.stop;
         let holdback = stops
             .iter()
@@ -233,6 +229,9 @@ impl LocalChat {
         let mut input = prompt_ids.clone();
         let mut position = 0;
         let mut generated: Vec<u32> = Vec::new();
+        if let Some(c) = constraint.as_mut() {
+            force(engine, c, max_tokens, &mut input, &mut generated);
+        }
         let mut text = String::new();
         let mut emitted = 0;
         let mut finish_reason = FinishReason::Length;
@@ -246,9 +245,15 @@ impl LocalChat {
                 .map_err(|e| failed(&e))?;
             position += input.len();
             let start = generated.len().saturating_sub(REPEAT_WINDOW);
+            // Under a constraint only words are penalised: the structure it requires (`"`, `:`,
+            // `,`) repeats by design.
+            let repeated: Vec<u32> = generated[start..]
+                .iter()
+                .copied()
+                .filter(|id| constraint.is_none() || is_word(&engine.token_bytes, *id))
+                .collect();
             let logits = if repeat_penalty != 1.0 {
-                apply_repeat_penalty(&logits, repeat_penalty, &generated[start..])
-                    .map_err(|e| failed(&e))?
+                apply_repeat_penalty(&logits, repeat_penalty, &repeated).map_err(|e| failed(&e))?
             } else {
                 logits
             };
@@ -277,6 +282,9 @@ impl LocalChat {
             generated.push(next);
             first_token_at.get_or_insert_with(Instant::now);
             input = vec![next];
+            if let Some(c) = constraint.as_mut() {
+                force(engine, c, max_tokens, &mut input, &mut generated);
+            }
             let decoded = engine
                 .tokenizer
                 .decode(&generated, true)
@@ -323,6 +331,53 @@ impl LocalChat {
             usage,
         })
     }
+}
+
+/// Whether token `id` spells (part of) a word rather than only punctuation and spaces.
+fn is_word(token_bytes: &[Option<Vec<u8>>], id: u32) -> bool {
+    token_bytes
+        .get(id as usize)
+        .and_then(Option::as_ref)
+        .is_some_and(|bytes| bytes.iter().any(u8::is_ascii_alphabetic))
+}
+
+/// Appends the tokens that spell what `constraint` forces next to the model's next pass and to
+/// the output, so they cost a share of one pass (as a prompt's tokens do) instead of a pass
+/// each: a schema's keys, the rest of a quote once only one quotable sentence fits. The last
+/// forced token is left to the model, so free text after it starts at a token boundary the model
+/// chooses. Nothing is forced where the tokens would not spell the bytes exactly.
+fn force(
+    engine: &Engine,
+    constraint: &mut Constraint,
+    max_tokens: usize,
+    input: &mut Vec<u32>,
+    generated: &mut Vec<u32>,
+) {
+    let forced = constraint.forced();
+    let text = match std::str::from_utf8(&forced) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(&forced[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    if text.is_empty() {
+        return;
+    }
+    let Ok(encoding) = engine.tokenizer.encode(text, false) else {
+        return;
+    };
+    let mut ids = encoding.get_ids().to_vec();
+    ids.pop();
+    ids.truncate(max_tokens.saturating_sub(generated.len() + 1));
+    let spelled: Option<Vec<u8>> = ids
+        .iter()
+        .map(|id| engine.token_bytes.get(*id as usize).cloned().flatten())
+        .collect::<Option<Vec<_>>>()
+        .map(|parts| parts.concat());
+    let Some(spelled) = spelled.filter(|bytes| forced.starts_with(bytes)) else {
+        return;
+    };
+    constraint.accept(&spelled);
+    input.extend_from_slice(&ids);
+    generated.extend(ids);
 }
 
 fn constraint_for(format: Option<&ResponseFormat>) -> Result<Option<Constraint>, KernelError> {

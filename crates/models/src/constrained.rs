@@ -103,6 +103,27 @@ impl Constraint {
             self.state = self.dfa.next_state(self.state, b);
         }
     }
+
+    /// The bytes every valid continuation starts with, up to the first choice or the end: what
+    /// the constraint alone decides (a schema's keys and punctuation, the rest of the only enum
+    /// value left), so no model pass need choose it.
+    pub fn forced(&self) -> Vec<u8> {
+        let mut state = self.state;
+        let mut forced = Vec::new();
+        while !self.dfa.is_match_state(self.dfa.next_eoi_state(state)) {
+            let mut live = (0..=255u8)
+                .map(|b| (b, self.dfa.next_state(state, b)))
+                .filter(|(_, next)| !self.dfa.is_dead_state(*next));
+            match (live.next(), live.next()) {
+                (Some((b, next)), None) => {
+                    forced.push(b);
+                    state = next;
+                }
+                _ => break,
+            }
+        }
+        forced
+    }
 }
 
 fn any_value(depth: usize) -> String {
@@ -193,6 +214,7 @@ fn schema_regex(schema: &Value, root: &Value, depth: usize) -> anyhow::Result<St
     Ok(match schema["type"].as_str() {
         // A bounded string both keeps a model from writing past its token budget and lets the
         // caller size that budget.
+        Some("string") if schema.get("pattern").is_some() => string_pattern(schema)?,
         Some("string") => match (schema["minLength"].as_u64(), schema["maxLength"].as_u64()) {
             (None, None) => STRING.to_string(),
             (min, Some(max)) => format!(r#""{STRING_CHAR}{{{},{max}}}""#, min.unwrap_or(0)),
@@ -251,6 +273,53 @@ fn schema_regex(schema: &Value, root: &Value, depth: usize) -> anyhow::Result<St
         None => any_value(1),
         Some(other) => anyhow::bail!("schema type {other:?} is not supported"),
     })
+}
+
+/// A string whose whole content matches the schema's `pattern` (anchors optional: an unanchored
+/// pattern is held to the whole string, a stricter reading than JSON Schema's search, so every
+/// output still validates). The pattern is put between the quotes as it is, so it may not allow a
+/// character JSON must escape, and it carries the string's lengths itself: a DFA cannot
+/// intersect it with a separate `minLength`/`maxLength`.
+fn string_pattern(schema: &Value) -> anyhow::Result<String> {
+    let pattern = schema["pattern"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("a string's `pattern` must be a string"))?;
+    anyhow::ensure!(
+        schema.get("minLength").is_none() && schema.get("maxLength").is_none(),
+        "a string with a `pattern` cannot also have `minLength`/`maxLength`: bound the length inside the pattern"
+    );
+    let inner = pattern.strip_prefix('^').unwrap_or(pattern);
+    let inner = match inner.strip_suffix('$') {
+        Some(rest) if !rest.ends_with('\\') => rest,
+        _ => inner,
+    };
+    let hir =
+        regex_syntax::parse(inner).map_err(|e| anyhow::anyhow!("`pattern` does not parse: {e}"))?;
+    anyhow::ensure!(
+        json_safe(&hir),
+        "`pattern` {pattern:?} allows a quote, a backslash or a control character, which a JSON string must escape: exclude them (for example [^\"\\\\\\x00-\\x1F] instead of .)"
+    );
+    Ok(format!(r#""(?:{inner})""#))
+}
+
+/// Whether every character `hir` can match may stand unescaped in a JSON string.
+fn json_safe(hir: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    let unsafe_char = |c: u32| c < 0x20 || c == u32::from('"') || c == u32::from('\\');
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => true,
+        HirKind::Literal(literal) => !literal.0.iter().any(|b| unsafe_char(u32::from(*b))),
+        // Every unsafe character is below 0x80, so a range is unsafe when its ASCII part holds one.
+        HirKind::Class(Class::Unicode(class)) => class.ranges().iter().all(|r| {
+            (u32::from(r.start())..=u32::from(r.end()).min(0x7F)).all(|c| !unsafe_char(c))
+        }),
+        HirKind::Class(Class::Bytes(class)) => class.ranges().iter().all(|r| {
+            (u32::from(r.start())..=u32::from(r.end()).min(0x7F)).all(|c| !unsafe_char(c))
+        }),
+        HirKind::Repetition(repetition) => json_safe(&repetition.sub),
+        HirKind::Capture(capture) => json_safe(&capture.sub),
+        HirKind::Concat(parts) | HirKind::Alternation(parts) => parts.iter().all(json_safe),
+    }
 }
 
 #[cfg(test)]
@@ -368,5 +437,44 @@ mod tests {
                             "$defs": {"P": {"type": "object", "properties": {"x": {"type": "number"}}}}});
         let c = Constraint::json_schema(&schema).unwrap();
         assert!(accepts(&c, r#"{"p":{"x":1.5e3}}"#));
+    }
+
+    #[test]
+    fn a_string_pattern_shapes_the_whole_string() {
+        let sentences = r"^[A-Z][a-z ]{2,20}\.( [A-Z][a-z ]{2,20}\.){1,2}$";
+        let c = Constraint::json_schema(&json!({"type": "string", "pattern": sentences})).unwrap();
+        assert!(accepts(&c, r#""Hold on. Buy more.""#));
+        assert!(!accepts(&c, r#""Hold on.""#), "one sentence is too few");
+        assert!(
+            !accepts(&c, r#""Hold on. Buy more. Sell. Wait.""#),
+            "four are too many"
+        );
+        assert!(!accepts(&c, r#""Hold 60 now. Buy more.""#), "no digits");
+    }
+
+    #[test]
+    fn a_pattern_that_would_break_the_json_string_is_refused() {
+        for pattern in [".*", r#"[a-z"]+"#, r"\\d+", "a\nb"] {
+            let error = Constraint::json_schema(&json!({"type": "string", "pattern": pattern}))
+                .err()
+                .unwrap_or_else(|| panic!("{pattern} was accepted"));
+            assert!(error.to_string().contains("must escape"), "{error}");
+        }
+        let bounded = json!({"type": "string", "pattern": "[a-z]+", "maxLength": 4});
+        assert!(Constraint::json_schema(&bounded).is_err());
+    }
+
+    #[test]
+    fn what_only_one_continuation_allows_is_forced() {
+        let schema = json!({"type": "object", "properties": {
+            "quote": {"enum": ["Costs compound.", "Costs matter."]}, "n": {"type": "integer"}}});
+        let mut c = Constraint::json_schema(&schema).unwrap();
+        assert_eq!(c.forced(), br#"{"n":"#);
+        c.accept(br#"{"n":7"#);
+        assert!(c.forced().is_empty(), "a digit or a comma may follow");
+        c.accept(br#","quote":"Costs m"#);
+        assert_eq!(c.forced(), br#"atter."}"#);
+        c.accept(br#"atter."}"#);
+        assert!(c.forced().is_empty() && c.complete());
     }
 }

@@ -344,4 +344,25 @@ mod constrained {
             "{answer:?}"
         );
     }
+
+    #[tokio::test]
+    async fn text_the_constraint_dictates_comes_back_exactly_within_the_token_budget() {
+        let quote =
+            "Costs compound over decades, so a fund that charges less keeps more of your return.";
+        let mut request = greedy("Quote the sentence about fees.", 40);
+        request.settings.response_format = Some(ResponseFormat::JsonSchema {
+            name: "quote".into(),
+            schema: serde_json::json!({"type": "object", "properties": {
+                "quote": {"enum": [quote, "Stocks are volatile."]}}}),
+            strict: true,
+        });
+        let answer = chat().chat(&request).await.unwrap();
+        let text = answer.message.content;
+        assert!(
+            text == format!(r#"{{"quote":"{quote}"}}"#)
+                || text == r#"{"quote":"Stocks are volatile."}"#,
+            "{text}"
+        );
+        assert!(answer.usage.completion_tokens <= 40);
+    }
 }

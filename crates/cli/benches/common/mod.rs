@@ -8,6 +8,17 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// Where the server's log goes: the file `MIYAGI_BENCH_LOG` names (with `RUST_LOG`, to read why
+/// a request took as long as it did), else nowhere, so it cannot slow the run.
+fn server_log() -> Stdio {
+    match std::env::var("MIYAGI_BENCH_LOG") {
+        Ok(path) => std::fs::File::create(&path)
+            .unwrap_or_else(|e| panic!("MIYAGI_BENCH_LOG={path}: {e}"))
+            .into(),
+        Err(_) => Stdio::null(),
+    }
+}
+
 /// The binary serving on a fresh data dir and a free port; killed when dropped.
 pub struct Miyagi {
     pub base: String,
@@ -48,7 +59,7 @@ impl Miyagi {
             .env("MIYAGI_HTTP__BIND", format!("127.0.0.1:{port}"))
             .env("MIYAGI_DATA_DIR", data.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(server_log())
             .spawn()
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");

@@ -103,14 +103,7 @@ async fn receive(State(collector): State<Collector>, body: Bytes) -> &'static st
 /// remote model: the process, the model's endpoint, and the data dir to keep while they run.
 async fn advised(env: &[(&str, &str)]) -> (Miyagi, ScriptedLlm, tempfile::TempDir) {
     let written = json!({
-        "narrative": "A plan you keep matters more than any forecast. Add to your savings each month and let the years do the work.",
-        "assets": [
-            {"name": "Stocks", "note": "Broad index funds carry the growth."},
-            {"name": "Bonds", "note": "They steady the portfolio in bad years."},
-            {"name": "Cash", "note": "Keep the emergency reserve here."},
-            {"name": "RealEstate", "note": "A small share spreads the risk."}
-        ],
-        "stocks": [],
+        "advice": "A plan you keep matters more than any forecast. Add to your savings each month and let the years do the work.",
         "citations": []
     })
     .to_string();

@@ -194,10 +194,10 @@ impl Advisor {
             cached: false,
             model,
             assets: AssetsAdvice {
-                portfolio: asset_recommendations(request, &engine, &written.assets),
+                portfolio: asset_recommendations(request, &engine),
             },
             investments: InvestmentsAdvice {
-                portfolio: stock_recommendations(&engine, &written.stocks),
+                portfolio: stock_recommendations(&engine),
                 stocks_from: *stocks_from,
             },
             engine,

@@ -164,8 +164,7 @@ pub struct Writing {
     pub attempts: u32,
     /// Who wrote the narrative after its opening.
     pub narrative_by: NarrativeAuthor,
-    /// What of the model's answer was left out after its retry, and why; a note left out leaves
-    /// its recommendation with the engine's action and numbers alone.
+    /// Why the model's narrative was left out after its retry, when it was.
     pub refused: Vec<String>,
 }
 
@@ -201,7 +200,7 @@ pub struct AssetRecommendation {
     /// Share of the portfolio now (absent when no holdings were given) and at target.
     pub current: Option<f64>,
     pub target: f64,
-    /// The engine's action and numbers, then the model's note.
+    /// The engine's action, the person's share against the target, and the gap between them.
     pub gpt_recommendation: String,
 }
 

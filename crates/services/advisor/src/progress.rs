@@ -11,7 +11,7 @@ pub enum Stage {
     Engine,
     /// Library passages are retrieved for the household's situation.
     Library,
-    /// The model writes the narrative and notes.
+    /// The model writes the narrative.
     Writing,
     /// The advice is stored with its event.
     Saving,

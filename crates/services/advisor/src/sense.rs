@@ -1,14 +1,15 @@
-//! Written advice checked for sense, after its schema. A schema can make the model write a note
-//! for every asset class; it cannot make the note say something. What is never advice is
-//! refused here: a note that is only digits or punctuation, a narrative under two sentences,
-//! text that is mostly the prompt copied back, a source number that was not given, and a figure
-//! that is none of the engine's. [`crate::writing`] retries once with the reasons, then puts
-//! the engine's own words where the model's still fail.
+//! Written advice checked for sense, after its schema. A schema can make a model write two
+//! sentences; it cannot make them say something. What is never advice is refused here: a
+//! narrative under two sentences or saying one twice, text that is mostly the prompt copied
+//! back, a source number that was not given, and a figure that is none of the engine's. The
+//! local model's schema already rules out figures and single sentences; a remote model's answer
+//! is only validated, so these checks are its guard. [`crate::writing`] retries once with the
+//! reason, then puts the engine's own words where the model's still fail.
 //!
 //! Pure text rules, no model: cheap enough to run on every answer, and the same rules grade the
 //! eval set, so what the gate measures is what a person is protected from.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Words in a row that, found in the prompt, count as copied.
 const SHINGLE: usize = 4;
@@ -50,42 +51,26 @@ impl Grounds {
         if let Some(repeated) = repeated_sentence(narrative) {
             return Some(format!("the narrative says «{repeated}» more than once"));
         }
-        self.text_problem("the narrative", narrative)
-    }
-
-    /// Why the note for `name` says nothing, if it does not.
-    pub fn note_problem(&self, name: &str, note: &str) -> Option<String> {
-        let worded = note
-            .split_whitespace()
-            .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
-            .count();
-        if worded < 2 {
-            return Some(format!(
-                "the note for {name} (`{}`) says nothing; write a short sentence",
-                note.trim()
-            ));
+        if let Some(phrase) = looping_phrase(narrative) {
+            return Some(format!("the narrative says «{phrase}» over and over"));
         }
-        self.text_problem(&format!("the note for {name}"), note)
-    }
-
-    fn text_problem(&self, what: &str, text: &str) -> Option<String> {
-        if self.copied_share(text) > COPIED_SHARE {
-            return Some(format!(
-                "{what} repeats the prompt; explain in your own words"
-            ));
+        if self.copied_share(narrative) > COPIED_SHARE {
+            return Some("the narrative repeats the prompt; explain in your own words".into());
         }
-        if let Some(n) = source_numbers(text)
+        if let Some(n) = source_numbers(narrative)
             .into_iter()
             .find(|n| *n == 0 || *n > self.sources)
         {
-            return Some(format!("{what} cites source [{n}], which was not given"));
+            return Some(format!(
+                "the narrative cites source [{n}], which was not given"
+            ));
         }
-        figures(text)
+        figures(narrative)
             .into_iter()
             .find(|figure| !self.allows(*figure))
             .map(|figure| {
                 format!(
-                    "{what} states {}, which is not one of the engine's figures",
+                    "the narrative states {}, which is not one of the engine's figures",
                     figure.written()
                 )
             })
@@ -237,28 +222,45 @@ pub fn whole_sentences(text: &str) -> &str {
     }
 }
 
-/// A sentence the text says twice, or again with a word or two changed, if any: a small model
-/// caught in a loop ("The first case shows how it can be uncomfortable. The second case shows
-/// how it can be uncomfortable."). Sentences of the same length that differ in at most a quarter
-/// of their words count as one said again.
+/// Words in a row that, said [`LOOP_TIMES`] times, are a loop.
+const LOOP_WORDS: usize = 3;
+const LOOP_TIMES: usize = 3;
+
+/// A run of words the text says again and again, if any: a small model caught in a loop inside
+/// one sentence ("The median is the median is the median is"), which [`repeated_sentence`],
+/// comparing whole sentences, lets through.
+fn looping_phrase(text: &str) -> Option<String> {
+    let words = words(text);
+    let mut said: HashMap<&[String], usize> = HashMap::new();
+    words.windows(LOOP_WORDS).find_map(|phrase| {
+        let times = said.entry(phrase).or_default();
+        *times += 1;
+        (*times == LOOP_TIMES).then(|| phrase.join(" "))
+    })
+}
+
+/// Share of a sentence's runs of [`LOOP_WORDS`] words found in one earlier sentence above which
+/// it says that sentence again.
+const SAID_AGAIN_SHARE: f64 = 0.5;
+
+/// A sentence the text says twice, or again with a few words changed, put in or left out, if
+/// any: a small model caught in a loop ("The first case shows how it can be uncomfortable. The
+/// second case shows how it can be uncomfortable."; "You can choose to invest in a diversified
+/// portfolio. You can also invest in a diversified portfolio.").
 fn repeated_sentence(text: &str) -> Option<String> {
     let said: Vec<Vec<String>> = text
         .split_terminator(['.', '!', '?'])
-        .map(|sentence| {
-            sentence
-                .split_whitespace()
-                .map(str::to_lowercase)
-                .collect::<Vec<_>>()
-        })
-        .filter(|words| words.len() >= 3)
+        .map(words)
+        .filter(|words| words.len() >= LOOP_WORDS)
         .collect();
     said.iter().enumerate().find_map(|(i, later)| {
+        let runs: Vec<&[String]> = later.windows(LOOP_WORDS).collect();
         said[..i]
             .iter()
-            .filter(|earlier| earlier.len() == later.len())
             .any(|earlier| {
-                let changed = earlier.iter().zip(later).filter(|(a, b)| a != b).count();
-                changed <= later.len() / 4
+                let before: HashSet<&[String]> = earlier.windows(LOOP_WORDS).collect();
+                let again = runs.iter().filter(|run| before.contains(*run)).count();
+                again as f64 / runs.len() as f64 > SAID_AGAIN_SHARE
             })
             .then(|| later.join(" "))
     })
@@ -315,14 +317,6 @@ mod tests {
 
     fn grounds() -> Grounds {
         Grounds::new(PROMPT, 2)
-    }
-
-    #[test]
-    fn a_note_that_is_only_a_number_says_nothing() {
-        let problem = grounds().note_problem("Bonds", " 16").unwrap();
-        assert!(problem.contains("says nothing"), "{problem}");
-        assert!(grounds().note_problem("Bonds", "?!").is_some());
-        assert_eq!(grounds().note_problem("Bonds", "Add steadily."), None);
     }
 
     #[test]
@@ -402,6 +396,27 @@ mod tests {
             .narrative_problem("The fund grew this year. The fund grew this year. It will again.")
             .unwrap();
         assert!(problem.contains("more than once"), "{problem}");
+    }
+
+    #[test]
+    fn a_sentence_said_again_with_words_put_in_is_refused() {
+        // Written by SmolLM2 for an eval household.
+        let problem = grounds()
+            .narrative_problem("You can choose to invest in a diversified portfolio that includes a mix of stocks and bonds. You can also invest in a diversified portfolio that includes a mix of stocks and bonds.")
+            .unwrap();
+        assert!(problem.contains("more than once"), "{problem}");
+    }
+
+    #[test]
+    fn a_narrative_looping_inside_a_sentence_is_refused() {
+        // SmolLM2's own words, when its sentences were held to letters only.
+        let problem = grounds()
+            .narrative_problem(
+                "The median is the median is the median is the median is the a. \
+                 The goal is to restore the stock fund to its base.",
+            )
+            .unwrap();
+        assert!(problem.contains("over and over"), "{problem}");
     }
 
     #[test]

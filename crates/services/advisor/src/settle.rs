@@ -1,9 +1,6 @@
 //! The advice's words settled from the model's attempts: each attempt reviewed for sense, then
-//! part by part the first that passed, and where none did, the engine's own words. The
-//! narrative's opening with the person's figures is written here too, so it is the code's on
-//! every path.
-
-use std::collections::BTreeMap;
+//! the first that passed, and where none did, the engine's own words. The narrative's opening
+//! with the person's figures is written here too, so it is the code's on every path.
 
 use miyagi_finance::{
     allocation::{Action, AssetClass},
@@ -14,93 +11,52 @@ use miyagi_memory::cite::Cited;
 use crate::{
     model::{EngineResult, NarrativeAuthor, Writing},
     sense::{whole_sentences, Grounds},
-    writing::{Answer, Checked, Note},
+    writing::{Answer, Checked},
 };
 
-/// The model's part of one attempt and what the checks found wrong with it.
+/// What the checks found wrong with one attempt's narrative, if anything.
 pub struct Review {
-    narrative: Option<String>,
-    /// By asset class or symbol.
-    notes: BTreeMap<String, String>,
+    problem: Option<String>,
 }
 
 impl Review {
     pub fn of(grounds: &Grounds, cited: &Cited<Answer>) -> Self {
-        let answer = &cited.answer;
         Self {
-            narrative: grounds.narrative_problem(whole_sentences(&answer.narrative)),
-            notes: answer
-                .assets
-                .iter()
-                .chain(&answer.stocks)
-                .filter_map(|n| Some((n.name.clone(), grounds.note_problem(&n.name, &n.note)?)))
-                .collect(),
+            problem: grounds.narrative_problem(whole_sentences(&cited.answer.narrative)),
         }
     }
 
-    pub fn problems(&self) -> Vec<String> {
-        self.narrative
-            .iter()
-            .chain(self.notes.values())
-            .cloned()
-            .collect()
+    pub fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
     }
 }
 
-/// The best of the attempts, part by part: the first narrative and each first note that passed.
-/// A narrative that never passed becomes the engine's own sentences; a note that never passed is
-/// left out (its recommendation keeps the engine's action and numbers). What was left out is
-/// reported in [`Writing::refused`].
+/// The first attempt whose narrative passed; where none did, the engine's own sentences, with
+/// the last reason reported in [`Writing::refused`].
 pub fn settle(
     opening: &str,
     engine: &EngineResult,
     attempts: Vec<(Cited<Answer>, Review)>,
 ) -> Checked {
-    let mut refused = Vec::new();
     let chosen = attempts
         .iter()
-        .position(|(_, review)| review.narrative.is_none());
-    let (continuation, narrative_by) = match chosen {
+        .position(|(_, review)| review.problem.is_none());
+    let (continuation, narrative_by, refused) = match chosen {
         Some(i) => (
             whole_sentences(&attempts[i].0.answer.narrative).to_string(),
             NarrativeAuthor::Model,
+            Vec::new(),
         ),
-        None => {
-            refused.extend(attempts.last().and_then(|(_, r)| r.narrative.clone()));
-            (template(engine), NarrativeAuthor::Template)
-        }
+        None => (
+            template(engine),
+            NarrativeAuthor::Template,
+            attempts
+                .last()
+                .and_then(|(_, r)| r.problem.clone())
+                .into_iter()
+                .collect(),
+        ),
     };
-    let pick = |notes: fn(&Answer) -> &Vec<Note>, refused: &mut Vec<String>| -> Vec<Note> {
-        // Each name once, though a model may write one twice.
-        let names: std::collections::BTreeSet<String> = attempts
-            .first()
-            .map(|(cited, _)| {
-                notes(&cited.answer)
-                    .iter()
-                    .map(|n| n.name.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names
-            .into_iter()
-            .filter_map(|name| {
-                let passed = attempts.iter().find_map(|(cited, review)| {
-                    let note = notes(&cited.answer).iter().find(|n| n.name == name)?;
-                    (!review.notes.contains_key(&name)).then(|| note.clone())
-                });
-                if passed.is_none() {
-                    refused.extend(
-                        attempts
-                            .last()
-                            .and_then(|(_, r)| r.notes.get(&name).cloned()),
-                    );
-                }
-                passed
-            })
-            .collect()
-    };
-    let assets = pick(|a| &a.assets, &mut refused);
-    let stocks = pick(|a| &a.stocks, &mut refused);
     let attempt_count = attempts.len() as u32;
     let (cited, _) = attempts
         .into_iter()
@@ -108,8 +64,6 @@ pub fn settle(
         .expect("the chosen attempt exists");
     Checked {
         narrative: format!("{opening} {continuation}"),
-        assets,
-        stocks,
         citations: cited.citations,
         rejected_citations: cited.rejected,
         writing: Writing {
@@ -178,22 +132,10 @@ mod tests {
         compute(&household(&r.user_info, None).unwrap(), &r, None, None)
     }
 
-    fn note(name: &str, note: &str) -> Note {
-        Note {
-            name: name.into(),
-            note: note.into(),
-        }
-    }
-
-    fn attempt(grounds: &Grounds, narrative: &str, bonds: &str) -> (Cited<Answer>, Review) {
+    fn attempt(grounds: &Grounds, narrative: &str) -> (Cited<Answer>, Review) {
         let cited = Cited {
             answer: Answer {
                 narrative: narrative.into(),
-                assets: vec![
-                    note("Stocks", "Trim a little each quarter."),
-                    note("Bonds", bonds),
-                ],
-                stocks: vec![],
             },
             citations: vec![],
             rejected: vec![],
@@ -228,8 +170,8 @@ mod tests {
         let engine = engine();
         let grounds = Grounds::new("facts", 0);
         let attempts = vec![
-            attempt(&grounds, "The Intelligent Investor", "Add steadily."),
-            attempt(&grounds, "16", "Add steadily."),
+            attempt(&grounds, "The Intelligent Investor"),
+            attempt(&grounds, "16"),
         ];
         let checked = settle("Opening.", &engine, attempts);
         assert_eq!(checked.writing.narrative_by, NarrativeAuthor::Template);
@@ -250,35 +192,16 @@ mod tests {
     }
 
     #[test]
-    fn each_part_comes_from_the_first_attempt_where_it_passed() {
+    fn the_first_narrative_that_passed_is_kept_as_the_models() {
         let engine = engine();
         let grounds = Grounds::new("facts", 0);
-        let attempts = vec![
-            attempt(&grounds, "Too short.", "Keep a cushion of bonds."),
-            attempt(&grounds, GOOD, " 16"),
-        ];
+        let attempts = vec![attempt(&grounds, "Too short."), attempt(&grounds, GOOD)];
         let checked = settle("Opening.", &engine, attempts);
         assert_eq!(checked.writing.narrative_by, NarrativeAuthor::Model);
+        assert_eq!(checked.writing.attempts, 2);
         assert_eq!(checked.narrative, format!("Opening. {GOOD}"));
-        let bonds = checked.assets.iter().find(|n| n.name == "Bonds").unwrap();
-        assert_eq!(bonds.note, "Keep a cushion of bonds.");
         assert!(
             checked.writing.refused.is_empty(),
-            "{:?}",
-            checked.writing.refused
-        );
-    }
-
-    #[test]
-    fn a_note_that_never_passes_is_left_out_with_its_reason() {
-        let engine = engine();
-        let grounds = Grounds::new("facts", 0);
-        let attempts = vec![attempt(&grounds, GOOD, "?"), attempt(&grounds, GOOD, " 16")];
-        let checked = settle("Opening.", &engine, attempts);
-        assert!(checked.assets.iter().all(|n| n.name != "Bonds"));
-        assert_eq!(checked.writing.refused.len(), 1);
-        assert!(
-            checked.writing.refused[0].contains("Bonds"),
             "{:?}",
             checked.writing.refused
         );

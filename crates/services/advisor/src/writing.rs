@@ -1,15 +1,19 @@
 //! How the advice is written: the prompt's arguments (the household and the engine's numbers in
-//! plain words), the JSON schema the model must answer in for this request, the answer checked
-//! for sense and retried once, and the recommendations that put the engine's action and numbers
-//! before the model's note. The narrative opens with the person's own figures, written here
-//! from the engine's numbers; the model writes the sentences after them. The model explains; it
-//! never decides.
+//! plain words), the shape the model must answer in, the answer checked for sense and retried
+//! once, and each recommendation's line in the engine's own words. The narrative opens with the
+//! person's own figures, written here from the engine's numbers; the model writes the two or
+//! three sentences after them, and nothing else. The model explains; it never decides.
+//!
+//! The model writes no note per asset class or stock: SmolLM2 wrote a bare number or a class
+//! name as one of them in every answer measured (BENCHMARKS.md, "Why the first answer fails"),
+//! so every answer was written twice, and the notes were half of what it decoded. Each line now
+//! says the engine's action, the person's numbers and the engine's reason.
 
 use std::collections::BTreeMap;
 
 use miyagi_domain::user::UserProfile;
 use miyagi_finance::{
-    allocation::{Action, AssetClass},
+    allocation::{Action, AssetClass, Drift},
     words::{money, percent},
 };
 use miyagi_kernel::{structured, ChatMessage, Kernel};
@@ -29,36 +33,33 @@ use crate::{
     settle::{opening, settle, Review},
 };
 
-/// Stocks the model writes a note for (the rest get the engine's reason alone): each note costs
-/// decoding time, and the constrained decoder bounds arrays at this length anyway.
-const MAX_STOCK_NOTES: usize = 8;
 const DEFAULT_ADVISOR: &str = "a patient, plain-spoken fiduciary financial planner";
 /// Citations the model may make: two keep a small model's answer inside its token budget.
 const MAX_CITATIONS: usize = 2;
 
+/// A sentence of the model's: a capital, then letters, spaces and light punctuation, then its
+/// end. No digits: the person's figures are the opening's, so the model cannot state one the
+/// engine did not give. A sentence ends within 172 characters, so a long one cannot run on past
+/// the answer's budget and be cut mid-word.
+const SENTENCE: &str = r"[A-Z][a-zA-Z ,;:'()/&-]{30,170}[.!?]";
+
+/// The key of the model's sentences, named to sort before `citations`: written after its quote
+/// of a passage, SmolLM2's narrative went on in the passage's words ("The second case shows why
+/// rebalancing can be uncomfortable.") instead of speaking to the person.
+const NARRATIVE_KEY: &str = "advice";
+
 /// The model's part of the advice, in the shape [`written_schema`] forces.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Answer {
+    #[serde(rename = "advice")]
     pub(crate) narrative: String,
-    pub(crate) assets: Vec<Note>,
-    #[serde(default)]
-    pub(crate) stocks: Vec<Note>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Note {
-    #[serde(alias = "symbol")]
-    pub(crate) name: String,
-    pub(crate) note: String,
 }
 
 /// The advice's words as a person reads them: the code's opening with their own figures, then
-/// the model's sentences (or the engine's, where the model's failed twice), the notes that passed
-/// the checks for sense, and the citations verified against the passages given.
+/// the model's sentences (or the engine's, where the model's failed twice), and the citations
+/// verified against the passages given.
 pub struct Checked {
     pub narrative: String,
-    pub assets: Vec<Note>,
-    pub stocks: Vec<Note>,
     pub citations: Vec<Citation>,
     pub rejected_citations: Vec<String>,
     pub writing: Writing,
@@ -121,9 +122,9 @@ pub async fn write(
     }
     let watch = progress.map(|progress| {
         let progress = progress.clone();
-        structured::watch_field("narrative", move |text| progress.narrative(text))
+        structured::watch_field(NARRATIVE_KEY, move |text| progress.narrative(text))
     });
-    let schema = written_schema(engine);
+    let schema = written_schema();
     let ask = |chat, watch| {
         cite::ask_cited::<Answer>(
             kernel,
@@ -138,15 +139,13 @@ pub async fn write(
     let first = ask(chat.clone(), watch).await?;
     let review = Review::of(&grounds, &first);
     let mut attempts = vec![(first, review)];
-    let problems = attempts[0].1.problems();
-    if !problems.is_empty() {
+    if let Some(problem) = attempts[0].1.problem() {
         tracing::info!(
-            ?problems,
+            problem,
             "the advice's first answer failed the checks for sense; asking again"
         );
         chat.messages.push(ChatMessage::user(format!(
-            "Your answer could not be shown to the person: {}. Write the whole answer again without these problems.",
-            problems.join("; ")
+            "Your answer could not be shown to the person: {problem}. Write the whole answer again without this problem."
         )));
         let second = ask(chat, None).await?;
         let review = Review::of(&grounds, &second);
@@ -212,61 +211,24 @@ fn describe_engine(engine: &EngineResult) -> String {
     lines.join("\n")
 }
 
-/// The shape the model must answer in for this request.
-fn written_schema(engine: &EngineResult) -> Value {
-    let notes = |key: &str, names: Vec<String>| {
-        if names.is_empty() {
-            return json!({"type": "array", "maxItems": 0});
-        }
-        json!({
-            "type": "array",
-            "minItems": names.len(),
-            "maxItems": names.len(),
-            "items": {
-                "type": "object",
-                "properties": {
-                    key: {"type": "string", "enum": names},
-                    "note": {"type": "string", "minLength": 1, "maxLength": 90}
-                },
-                "required": [key, "note"],
-                "additionalProperties": false
-            }
-        })
-    };
-    let classes = AssetClass::ALL
-        .iter()
-        .map(|c| c.as_str().to_string())
-        .collect();
-    let symbols = engine
-        .stocks
-        .holdings
-        .iter()
-        .take(MAX_STOCK_NOTES)
-        .map(|s| s.symbol.clone())
-        .collect();
+/// The shape the model answers in: two or three sentences of its own (ask_cited adds the
+/// citations, which the decoder writes after them: it writes properties in sorted order).
+fn written_schema() -> Value {
     json!({
         "type": "object",
         "properties": {
-            "narrative": {"type": "string", "minLength": 1, "maxLength": 300},
-            "assets": notes("name", classes),
-            "stocks": notes("symbol", symbols)
+            (NARRATIVE_KEY): {"type": "string", "pattern": format!("^{SENTENCE}( {SENTENCE}){{1,2}}$")}
         },
-        "required": ["narrative", "assets", "stocks"],
+        "required": [NARRATIVE_KEY],
         "additionalProperties": false
     })
 }
 
-fn note_for<'a>(notes: &'a [Note], name: &str) -> &'a str {
-    notes
-        .iter()
-        .find(|n| n.name.eq_ignore_ascii_case(name))
-        .map_or("", |n| n.note.trim())
-}
-
+/// Each asset class's line: the engine's action, the person's share against the target, and
+/// how far apart the two are.
 pub fn asset_recommendations(
     request: &PersonalizeRequest,
     engine: &EngineResult,
-    notes: &[Note],
 ) -> Vec<AssetRecommendation> {
     AssetClass::ALL
         .iter()
@@ -280,34 +242,43 @@ pub fn asset_recommendations(
             let target = engine.target.get(class);
             let drift = engine.drift.iter().find(|d| d.class == class);
             let (action, numbers) = match drift {
-                Some(d) => (
-                    d.action,
-                    format!(
-                        "{} of your portfolio against a {} target",
-                        percent(d.current),
-                        percent(target)
-                    ),
-                ),
+                Some(d) => (d.action, drift_words(d, target)),
                 None => (
                     Action::Buy,
                     format!("build toward a {} target", percent(target)),
                 ),
             };
-            let note = note_for(notes, class.as_str());
             AssetRecommendation {
                 name,
                 action,
                 current: drift.map(|d| d.current),
                 target,
-                gpt_recommendation: format!("{}: {numbers}. {note}", action.as_str())
-                    .trim()
-                    .to_string(),
+                gpt_recommendation: format!("{}: {numbers}.", action.as_str()),
             }
         })
         .collect()
 }
 
-pub fn stock_recommendations(engine: &EngineResult, notes: &[Note]) -> Vec<StockRecommendation> {
+fn drift_words(d: &Drift, target: f64) -> String {
+    let points = format!("{:.0} points", d.drift.abs() * 100.0);
+    let gap = match (d.action, d.class) {
+        (Action::Hold, _) => "close enough to leave as it is".to_string(),
+        (Action::Buy, _) => format!("{points} below it"),
+        // A home is not sold to rebalance: above its cap, real estate stops growing instead.
+        (Action::Sell, AssetClass::RealEstate) => {
+            format!("{points} above it, so add no more to it")
+        }
+        (Action::Sell, _) => format!("{points} above it"),
+    };
+    format!(
+        "{} of your portfolio against a {} target, {gap}",
+        percent(d.current),
+        percent(target)
+    )
+}
+
+/// Each stock's line: the engine's action and its reason.
+pub fn stock_recommendations(engine: &EngineResult) -> Vec<StockRecommendation> {
     engine
         .stocks
         .holdings
@@ -315,14 +286,7 @@ pub fn stock_recommendations(engine: &EngineResult, notes: &[Note]) -> Vec<Stock
         .map(|s| StockRecommendation {
             symbol: s.symbol.clone(),
             action: s.action,
-            gpt_recommendation: format!(
-                "{}: {}. {}",
-                s.action.as_str(),
-                s.reason,
-                note_for(notes, &s.symbol)
-            )
-            .trim()
-            .to_string(),
+            gpt_recommendation: format!("{}: {}.", s.action.as_str(), s.reason),
         })
         .collect()
 }
@@ -335,41 +299,64 @@ mod tests {
         model::fixtures::request,
     };
 
-    #[test]
-    fn the_written_schema_allows_exactly_the_requests_classes_and_symbols() {
+    fn engine() -> EngineResult {
         let r = request();
-        let engine = compute(&household(&r.user_info, None).unwrap(), &r, None, None);
-        let schema = written_schema(&engine);
-        let validator = jsonschema::validator_for(&schema).unwrap();
-        let answer = |symbol: &str| {
-            json!({"narrative": "Stay the course.",
-                   "assets": [{"name": "Stocks", "note": "a"}, {"name": "Bonds", "note": "b"},
-                              {"name": "Cash", "note": "c"}, {"name": "RealEstate", "note": "d"}],
-                   "stocks": [{"symbol": symbol, "note": "e"}]})
-        };
-        assert!(validator.is_valid(&answer("MSFT")));
-        assert!(!validator.is_valid(&answer("GME")));
+        compute(&household(&r.user_info, None).unwrap(), &r, None, None)
     }
 
     #[test]
-    fn recommendations_carry_the_engines_action_before_the_models_note() {
+    fn the_model_writes_two_or_three_sentences_and_no_figures() {
+        let validator = jsonschema::validator_for(&written_schema()).unwrap();
+        let answer = |narrative: &str| json!({ (NARRATIVE_KEY): narrative });
+        let first = "Your stocks have grown well past what your plan calls for.";
+        let second = "Moving the excess into bonds steadies the ride toward retirement.";
+        assert!(validator.is_valid(&answer(&format!("{first} {second}"))));
+        assert!(
+            !validator.is_valid(&answer(first)),
+            "one sentence is a slogan"
+        );
+        assert!(
+            !validator.is_valid(&answer(&format!(
+                "{first} Moving 60 percent of it into bonds steadies the ride."
+            ))),
+            "the figures are the engine's"
+        );
+    }
+
+    #[test]
+    fn an_asset_line_says_the_engines_action_the_persons_share_and_the_gap() {
         let r = request();
-        let engine = compute(&household(&r.user_info, None).unwrap(), &r, None, None);
-        let notes = vec![Note {
-            name: "Stocks".into(),
-            note: "Trim gently.".into(),
-        }];
-        let recs = asset_recommendations(&r, &engine, &notes);
+        let engine = engine();
+        let recs = asset_recommendations(&r, &engine);
         let stocks = recs.iter().find(|a| a.name == "Stocks").unwrap();
         let drift = engine
             .drift
             .iter()
             .find(|d| d.class == AssetClass::Stocks)
             .unwrap();
-        assert_eq!(stocks.action, drift.action);
-        assert!(stocks
-            .gpt_recommendation
-            .starts_with(&format!("{}:", drift.action.as_str())));
-        assert!(stocks.gpt_recommendation.ends_with("Trim gently."));
+        assert_eq!(stocks.action, Action::Sell);
+        assert_eq!(
+            stocks.gpt_recommendation,
+            format!(
+                "Sell: 80% of your portfolio against a {} target, {:.0} points above it.",
+                percent(drift.target),
+                drift.drift * 100.0
+            )
+        );
+    }
+
+    #[test]
+    fn real_estate_above_its_target_is_not_sold_but_no_longer_added_to() {
+        let d = Drift {
+            class: AssetClass::RealEstate,
+            current: 0.4,
+            target: 0.2,
+            drift: 0.2,
+            action: Action::Sell,
+        };
+        assert_eq!(
+            drift_words(&d, 0.2),
+            "40% of your portfolio against a 20% target, 20 points above it, so add no more to it"
+        );
     }
 }
