@@ -91,10 +91,10 @@ pub fn opening(engine: &EngineResult) -> String {
     )
 }
 
-/// The engine's own sentences, for a narrative the model could not write sensibly.
-fn template(engine: &EngineResult) -> String {
-    let risk = &engine.risk;
-    let moves: Vec<String> = engine
+/// The engine's moves, each an action and the class it applies to, in words ("sell", "real
+/// estate").
+fn moves(engine: &EngineResult) -> impl Iterator<Item = (Action, String)> + '_ {
+    engine
         .drift
         .iter()
         .filter(|d| d.action != Action::Hold)
@@ -103,8 +103,42 @@ fn template(engine: &EngineResult) -> String {
                 AssetClass::RealEstate => "real estate".to_string(),
                 class => class.as_str().to_lowercase(),
             };
-            format!("{} {class}", d.action.as_str().to_lowercase())
+            (d.action, class)
         })
+}
+
+/// The words the model's first sentence starts with: the engine's moves and the verb that makes
+/// the model say what they do for this person ("Selling stocks and buying cash helps "). Left
+/// to start on its own, SmolLM2 wrote on topic in three answers of ten ("The icing on the cake
+/// is not just about what you can do"); given only the moves, it went on in four of ten that
+/// they were "not the only way to manage your wealth"; given "... back to its target mix,
+/// which", it wanted a percentage it may not write (BENCHMARKS.md, "Advice in one attempt").
+pub fn first_words(engine: &EngineResult) -> String {
+    let moves: Vec<String> = moves(engine)
+        .map(|(action, class)| {
+            let doing = match action {
+                Action::Buy => "buying",
+                Action::Sell => "selling",
+                Action::Hold => "holding",
+            };
+            format!("{doing} {class}")
+        })
+        .collect();
+    let said = match moves.split_last() {
+        None => "holding your mix as it is".to_string(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    };
+    let mut chars = said.chars();
+    let first = chars.next().map(|c| c.to_ascii_uppercase()).unwrap_or(' ');
+    format!("{first}{} helps ", chars.as_str())
+}
+
+/// The engine's own sentences, for a narrative the model could not write sensibly.
+fn template(engine: &EngineResult) -> String {
+    let risk = &engine.risk;
+    let moves: Vec<String> = moves(engine)
+        .map(|(action, class)| format!("{} {class}", action.as_str().to_lowercase()))
         .collect();
     let moves = if moves.is_empty() {
         "Your holdings are close enough to their targets to hold as they are.".to_string()
@@ -162,6 +196,15 @@ mod tests {
         assert!(
             opening.contains(&money(engine.projection.at_retirement().p50)),
             "{opening}"
+        );
+    }
+
+    #[test]
+    fn the_models_first_words_are_the_engines_moves() {
+        let engine = engine();
+        assert_eq!(
+            first_words(&engine),
+            "Selling stocks and buying cash helps "
         );
     }
 

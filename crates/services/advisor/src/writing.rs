@@ -30,18 +30,21 @@ use crate::{
     progress::Progress,
     prompts::Prompt,
     sense::Grounds,
-    settle::{opening, settle, Review},
+    settle::{first_words, opening, settle, Review},
 };
 
 const DEFAULT_ADVISOR: &str = "a patient, plain-spoken fiduciary financial planner";
 /// Citations the model may make: two keep a small model's answer inside its token budget.
 const MAX_CITATIONS: usize = 2;
 
-/// A sentence of the model's: a capital, then letters, spaces and light punctuation, then its
-/// end. No digits: the person's figures are the opening's, so the model cannot state one the
-/// engine did not give. A sentence ends within 172 characters, so a long one cannot run on past
-/// the answer's budget and be cut mid-word.
-const SENTENCE: &str = r"[A-Z][a-zA-Z ,;:'()/&-]{30,170}[.!?]";
+/// A sentence of the model's: five to thirty words of letters and light punctuation, one space
+/// apart, the first capitalised, then its end. No digits: the person's figures are the
+/// opening's, so the model cannot state one the engine did not give. One space: where SmolLM2
+/// wanted a digit it could not write, it wrote runs of spaces. A bounded sentence cannot run on
+/// past the answer's budget and be cut mid-word.
+const SENTENCE: &str = r"[A-Z][a-zA-Z,;:'()/&-]{0,20}( [a-zA-Z,;:'()/&-]{1,20}){4,29}[.!?]";
+/// The rest of the model's first sentence, after the code's first words.
+const REST: &str = r"[a-zA-Z,;:'()/&-]{1,20}( [a-zA-Z,;:'()/&-]{1,20}){2,25}[.!?]";
 
 /// The key of the model's sentences, named to sort before `citations`: written after its quote
 /// of a passage, SmolLM2's narrative went on in the passage's words ("The second case shows why
@@ -124,7 +127,7 @@ pub async fn write(
         let progress = progress.clone();
         structured::watch_field(NARRATIVE_KEY, move |text| progress.narrative(text))
     });
-    let schema = written_schema();
+    let schema = written_schema(&first_words(engine));
     let ask = |chat, watch| {
         cite::ask_cited::<Answer>(
             kernel,
@@ -211,13 +214,18 @@ fn describe_engine(engine: &EngineResult) -> String {
     lines.join("\n")
 }
 
-/// The shape the model answers in: two or three sentences of its own (ask_cited adds the
-/// citations, which the decoder writes after them: it writes properties in sorted order).
-fn written_schema() -> Value {
+/// The shape the model answers in: two sentences, the first starting with `first_words`
+/// (ask_cited adds the citations, which the decoder writes after them: it writes properties in
+/// sorted order).
+fn written_schema(first_words: &str) -> Value {
+    let first_words = regex_syntax::escape(first_words);
     json!({
         "type": "object",
         "properties": {
-            (NARRATIVE_KEY): {"type": "string", "pattern": format!("^{SENTENCE}( {SENTENCE}){{1,2}}$")}
+            (NARRATIVE_KEY): {
+                "type": "string",
+                "pattern": format!("^{first_words}{REST} {SENTENCE}$")
+            }
         },
         "required": [NARRATIVE_KEY],
         "additionalProperties": false
@@ -306,9 +314,11 @@ mod tests {
 
     #[test]
     fn the_model_writes_two_or_three_sentences_and_no_figures() {
-        let validator = jsonschema::validator_for(&written_schema()).unwrap();
+        let validator =
+            jsonschema::validator_for(&written_schema("Selling stocks and buying bonds helps "))
+                .unwrap();
         let answer = |narrative: &str| json!({ (NARRATIVE_KEY): narrative });
-        let first = "Your stocks have grown well past what your plan calls for.";
+        let first = "Selling stocks and buying bonds helps steady a portfolio that has run ahead.";
         let second = "Moving the excess into bonds steadies the ride toward retirement.";
         assert!(validator.is_valid(&answer(&format!("{first} {second}"))));
         assert!(
@@ -316,10 +326,20 @@ mod tests {
             "one sentence is a slogan"
         );
         assert!(
+            !validator.is_valid(&answer(&format!("{second} {first}"))),
+            "the first sentence starts with the engine's moves"
+        );
+        assert!(
             !validator.is_valid(&answer(&format!(
                 "{first} Moving 60 percent of it into bonds steadies the ride."
             ))),
             "the figures are the engine's"
+        );
+        assert!(
+            !validator.is_valid(&answer(&format!(
+                "{first} The goal should be   in                 !"
+            ))),
+            "words are one space apart"
         );
     }
 
