@@ -1,8 +1,8 @@
 //! How the advice is written: the prompt's arguments (the household and the engine's numbers in
 //! plain words), the shape the model must answer in, the answer checked for sense and retried
 //! once, and each recommendation's line in the engine's own words. The narrative opens with the
-//! person's own figures, written here from the engine's numbers; the model writes the two or
-//! three sentences after them, and nothing else. The model explains; it never decides.
+//! person's own figures, written here from the engine's numbers; the model writes the two
+//! sentences after them, and nothing else. The model explains; it never decides.
 //!
 //! The model writes no note per asset class or stock: SmolLM2 wrote a bare number or a class
 //! name as one of them in every answer measured (BENCHMARKS.md, "Why the first answer fails"),
