@@ -54,6 +54,14 @@ impl Grounds {
         if let Some(phrase) = looping_phrase(narrative) {
             return Some(format!("the narrative says «{phrase}» over and over"));
         }
+        if let Some(word) = words(narrative)
+            .into_iter()
+            .find(|w| UNKIND.contains(&w.as_str()))
+        {
+            return Some(format!(
+                "the narrative says «{word}»; a coach does not speak of the person so"
+            ));
+        }
         if self.copied_share(narrative) > COPIED_SHARE {
             return Some("the narrative repeats the prompt; explain in your own words".into());
         }
@@ -221,6 +229,10 @@ pub fn whole_sentences(text: &str) -> &str {
         None => text,
     }
 }
+
+/// Words a coach never uses of the person they advise. SmolLM2 wrote that buying stocks "can
+/// also make you feel like a loser" in 6 answers of 30.
+const UNKIND: [&str; 6] = ["loser", "losers", "stupid", "idiot", "dumb", "foolish"];
 
 /// Words in a row that, said [`LOOP_TIMES`] times, are a loop.
 const LOOP_WORDS: usize = 3;
@@ -405,6 +417,15 @@ mod tests {
             .narrative_problem("You can choose to invest in a diversified portfolio that includes a mix of stocks and bonds. You can also invest in a diversified portfolio that includes a mix of stocks and bonds.")
             .unwrap();
         assert!(problem.contains("more than once"), "{problem}");
+    }
+
+    #[test]
+    fn a_narrative_that_calls_the_person_names_is_refused() {
+        // SmolLM2's own words for an eval household.
+        let problem = grounds()
+            .narrative_problem("Buying stocks gives your savings more room to grow, but it can also make you feel like a loser if the market is down. Buying bonds has its own risks.")
+            .unwrap();
+        assert!(problem.contains("loser"), "{problem}");
     }
 
     #[test]

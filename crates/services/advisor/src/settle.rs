@@ -107,8 +107,9 @@ fn moves(engine: &EngineResult) -> impl Iterator<Item = (Action, String)> + '_ {
         })
 }
 
-/// The words the model's first sentence starts with: the engine's moves and the verb that makes
-/// the model say what they do for this person ("Selling stocks and buying cash helps "). Left
+/// The words the model's first sentence starts with: the engine's moves and which way they move
+/// the person's risk ("Selling stocks and buying cash lowers the swings your savings take "), for
+/// the model to go on with what that means for this person. Left
 /// to start on its own, SmolLM2 wrote on topic in three answers of ten ("The icing on the cake
 /// is not just about what you can do"); given only the moves, it went on in four of ten that
 /// they were "not the only way to manage your wealth"; given "... back to its target mix,
@@ -125,13 +126,21 @@ pub fn first_words(engine: &EngineResult) -> String {
         })
         .collect();
     let said = match moves.split_last() {
+        None if engine.drift.is_empty() => "building toward your target mix".to_string(),
         None => "holding your mix as it is".to_string(),
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
     };
+    // Which way the plan moves risk is the engine's to say: left to say it, the model called
+    // buying stocks a way "to reduce risk" in 13 of the 16 such answers.
+    let does = match engine.drift.iter().find(|d| d.class == AssetClass::Stocks) {
+        Some(d) if d.action == Action::Buy => "gives your savings more room to grow",
+        Some(d) if d.action == Action::Sell => "lowers the swings your savings take",
+        _ => "helps",
+    };
     let mut chars = said.chars();
     let first = chars.next().map(|c| c.to_ascii_uppercase()).unwrap_or(' ');
-    format!("{first}{} helps ", chars.as_str())
+    format!("{first}{} {does} ", chars.as_str())
 }
 
 /// The engine's own sentences, for a narrative the model could not write sensibly.
@@ -204,7 +213,7 @@ mod tests {
         let engine = engine();
         assert_eq!(
             first_words(&engine),
-            "Selling stocks and buying cash helps "
+            "Selling stocks and buying cash lowers the swings your savings take "
         );
     }
 

@@ -37,14 +37,18 @@ const DEFAULT_ADVISOR: &str = "a patient, plain-spoken fiduciary financial plann
 /// Citations the model may make: two keep a small model's answer inside its token budget.
 const MAX_CITATIONS: usize = 2;
 
-/// A sentence of the model's: five to thirty words of letters and light punctuation, one space
-/// apart, the first capitalised, then its end. No digits: the person's figures are the
-/// opening's, so the model cannot state one the engine did not give. One space: where SmolLM2
-/// wanted a digit it could not write, it wrote runs of spaces. A bounded sentence cannot run on
-/// past the answer's budget and be cut mid-word.
-const SENTENCE: &str = r"[A-Z][a-zA-Z,;:'()/&-]{0,20}( [a-zA-Z,;:'()/&-]{1,20}){4,29}[.!?]";
+/// A sentence of the model's: five to thirty words one space apart, the first capitalised, then
+/// its end. A word is letters (with `'`, `-`, `/`, `&`, brackets), then perhaps a comma, colon or
+/// semicolon. No digits: the person's figures are the opening's, so the model cannot state one
+/// the engine did not give. One space, and punctuation only after a word: where SmolLM2 wanted a
+/// digit it could not write, it wrote runs of spaces, or words strung with commas. A bounded
+/// sentence cannot run on past the answer's budget and be cut mid-word.
+const SENTENCE: &str = concat!(
+    r"[A-Z][a-zA-Z'()/&-]{0,20}[,;:]?( [a-zA-Z'()/&-]{1,20}[,;:]?){4,29}",
+    "[.!?]"
+);
 /// The rest of the model's first sentence, after the code's first words.
-const REST: &str = r"[a-zA-Z,;:'()/&-]{1,20}( [a-zA-Z,;:'()/&-]{1,20}){2,25}[.!?]";
+const REST: &str = r"[a-zA-Z'()/&-]{1,20}[,;:]?( [a-zA-Z'()/&-]{1,20}[,;:]?){2,25}[.!?]";
 
 /// The key of the model's sentences, named to sort before `citations`: written after its quote
 /// of a passage, SmolLM2's narrative went on in the passage's words ("The second case shows why
@@ -340,6 +344,12 @@ mod tests {
                 "{first} The goal should be   in                 !"
             ))),
             "words are one space apart"
+        );
+        assert!(
+            !validator.is_valid(&answer(&format!(
+                "{first} It is for those,who,have,to,plan,ahead."
+            ))),
+            "a comma follows a word, not another comma's word"
         );
     }
 

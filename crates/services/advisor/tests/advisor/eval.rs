@@ -20,14 +20,16 @@ use serde_json::{json, Value};
 use super::call;
 
 /// Share of households whose narrative the model wrote (the rest fell back to the template),
-/// held to on runs of at least [`GATED_RUN`] households. The floor is what SmolLM2-135M, the
-/// default model, reaches today (BENCHMARKS.md): a bar against getting worse, to be raised with
-/// a better model tier.
-const MODEL_NARRATIVE_SHARE: f64 = 0.2;
+/// held to on runs of at least [`GATED_RUN`] households: a bar against getting worse. SmolLM2-135M,
+/// the default model, wrote 10 of 10 on 2026-12-05 (BENCHMARKS.md, "Advice in one attempt").
+const MODEL_NARRATIVE_SHARE: f64 = 0.8;
+/// Share of households whose first answer passed the checks, on the same runs: an answer that
+/// fails is written twice, which is most of a slow cold answer.
+const FIRST_TRY_SHARE: f64 = 0.8;
 const GATED_RUN: usize = 10;
-/// Households run when `ADVICE_EVAL_HOUSEHOLDS` does not say: each costs one or two model
-/// answers (about a minute on 2 cores in the test profile), so CI runs the first one and the
-/// whole set is run by hand (`ADVICE_EVAL_HOUSEHOLDS=30`) for BENCHMARKS.md.
+/// Households run when `ADVICE_EVAL_HOUSEHOLDS` does not say: each costs a model answer or two
+/// (about ten seconds on 2 cores in the test profile), so CI runs the first one and the whole
+/// set is run by hand (`ADVICE_EVAL_HOUSEHOLDS=30`) for BENCHMARKS.md.
 const DEFAULT_RUN: usize = 1;
 
 const HOUSEHOLDS: &str = include_str!("../../../../../evals/advice/households.jsonl");
@@ -87,11 +89,12 @@ async fn the_eval_households_get_advice_a_person_can_read() {
         grades.iter().filter(|(_, g)| pick(g)).count() as f64 / grades.len() as f64
     };
     let model_share = share(|g| g.model_narrative);
+    let first_try_share = share(|g| g.first_try);
     println!(
         "eval: {} households; narrative by the model {:.0}%; first answer passed {:.0}%; rejected citations {}; refused parts {}",
         grades.len(),
         model_share * 100.0,
-        share(|g| g.first_try) * 100.0,
+        first_try_share * 100.0,
         grades.iter().map(|(_, g)| g.rejected_citations).sum::<usize>(),
         grades.iter().map(|(_, g)| g.refused).sum::<usize>(),
     );
@@ -107,6 +110,11 @@ async fn the_eval_households_get_advice_a_person_can_read() {
         grades.len() < GATED_RUN || model_share >= MODEL_NARRATIVE_SHARE,
         "the model wrote only {:.0}% of the narratives",
         model_share * 100.0
+    );
+    assert!(
+        grades.len() < GATED_RUN || first_try_share >= FIRST_TRY_SHARE,
+        "only {:.0}% of the first answers passed the checks",
+        first_try_share * 100.0
     );
 }
 
