@@ -59,7 +59,7 @@ impl Grounds {
             .find(|w| UNKIND.contains(&w.as_str()))
         {
             return Some(format!(
-                "the narrative says «{word}»; a coach does not speak of the person so"
+                "the narrative says «{word}», which is unkind; leave it out"
             ));
         }
         if self.copied_share(narrative) > COPIED_SHARE {

@@ -24,8 +24,8 @@ use super::call;
 /// the default model, wrote 10 of 10 on 2026-12-05 (BENCHMARKS.md, "Advice in one attempt").
 const MODEL_NARRATIVE_SHARE: f64 = 0.8;
 /// Share of households whose first answer passed the checks, on the same runs: an answer that
-/// fails is written twice, which is most of a slow cold answer.
-const FIRST_TRY_SHARE: f64 = 0.8;
+/// fails is written twice, which is most of a slow cold answer. 22 of 30 on 2026-12-05.
+const FIRST_TRY_SHARE: f64 = 0.7;
 const GATED_RUN: usize = 10;
 /// Households run when `ADVICE_EVAL_HOUSEHOLDS` does not say: each costs a model answer or two
 /// (about ten seconds on 2 cores in the test profile), so CI runs the first one and the whole
