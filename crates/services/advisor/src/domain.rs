@@ -281,10 +281,12 @@ impl Advisor {
             household.years_to_retirement(),
             actions.join(", ")
         );
+        // Two passages, as many as the advice may cite: the prompt's passages are most of its
+        // ~1,100 tokens, and reading the prompt was ~3.5 s of a ~5 s answer (BENCHMARKS.md,
+        // "Advice in one attempt").
         let settings = RetrievalSettings {
-            limit: 3,
-            // Keeps the prompt inside a small model's context.
-            token_budget: Some(600),
+            limit: 2,
+            token_budget: Some(350),
             ..Default::default()
         };
         match self
