@@ -109,6 +109,8 @@ impl EmbeddedLog {
         Ok(())
     }
 
+    /// A group's committed position on one partition, for the conformance suite's checks.
+    #[cfg(feature = "testing")]
     pub(super) async fn committed(
         &self,
         group: &str,
