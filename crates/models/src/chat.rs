@@ -207,7 +207,12 @@ impl LocalChat {
         let mut sampler =
             LogitsProcessor::from_sampling(settings.seed.unwrap_or_else(rand_seed), sampling);
         let mut constraint = constraint_for(settings.response_format.as_ref())?;
-        let repeat_penalty = 1.0 + settings.frequency_penalty.unwrap_or(0.1);
+        // Under a constraint the penalty is the caller's choice: it changes how long a
+        // constrained answer runs, which its token budget was sized for.
+        let repeat_penalty = match (&constraint, settings.frequency_penalty) {
+            (Some(_), None) => 1.0,
+            (_, penalty) => 1.0 + penalty.unwrap_or(0.1),
+        };
         let stops = &settings.stop;
         let holdback = stops
             .iter()

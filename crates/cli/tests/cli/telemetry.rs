@@ -103,7 +103,8 @@ async fn receive(State(collector): State<Collector>, body: Bytes) -> &'static st
 /// remote model: the process, the model's endpoint, and the data dir to keep while they run.
 async fn advised(env: &[(&str, &str)]) -> (Miyagi, ScriptedLlm, tempfile::TempDir) {
     let written = json!({
-        "advice": "A plan you keep matters more than any forecast. Add to your savings each month and let the years do the work.",
+        // The first words are the engine's moves for this household, which the schema requires.
+        "advice": "Buying stocks, selling bonds and buying cash gives your savings more room to grow over the many years you have left. A plan you keep matters more than any forecast.",
         "citations": []
     })
     .to_string();
