@@ -249,15 +249,15 @@ impl LocalChat {
                 .and_then(|l| l.squeeze(0))
                 .map_err(|e| failed(&e))?;
             position += input.len();
-            let start = generated.len().saturating_sub(REPEAT_WINDOW);
-            // Under a constraint only words are penalised: the structure it requires (`"`, `:`,
-            // `,`) repeats by design.
-            let repeated: Vec<u32> = generated[start..]
-                .iter()
-                .copied()
-                .filter(|id| constraint.is_none() || is_word(&engine.token_bytes, *id))
-                .collect();
             let logits = if repeat_penalty != 1.0 {
+                let start = generated.len().saturating_sub(REPEAT_WINDOW);
+                // Under a constraint only words are penalised: the structure it requires (`"`,
+                // `:`, `,`) repeats by design.
+                let repeated: Vec<u32> = generated[start..]
+                    .iter()
+                    .copied()
+                    .filter(|id| constraint.is_none() || is_word(&engine.token_bytes, *id))
+                    .collect();
                 apply_repeat_penalty(&logits, repeat_penalty, &repeated).map_err(|e| failed(&e))?
             } else {
                 logits
