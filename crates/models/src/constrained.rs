@@ -306,16 +306,19 @@ fn string_pattern(schema: &Value) -> anyhow::Result<String> {
 fn json_safe(hir: &regex_syntax::hir::Hir) -> bool {
     use regex_syntax::hir::{Class, HirKind};
     let unsafe_char = |c: u32| c < 0x20 || c == u32::from('"') || c == u32::from('\\');
+    // Every unsafe character is below 0x80, so a range is unsafe when its ASCII part holds one.
+    let safe_range = |start: u32, end: u32| (start..=end.min(0x7F)).all(|c| !unsafe_char(c));
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => true,
         HirKind::Literal(literal) => !literal.0.iter().any(|b| unsafe_char(u32::from(*b))),
-        // Every unsafe character is below 0x80, so a range is unsafe when its ASCII part holds one.
-        HirKind::Class(Class::Unicode(class)) => class.ranges().iter().all(|r| {
-            (u32::from(r.start())..=u32::from(r.end()).min(0x7F)).all(|c| !unsafe_char(c))
-        }),
-        HirKind::Class(Class::Bytes(class)) => class.ranges().iter().all(|r| {
-            (u32::from(r.start())..=u32::from(r.end()).min(0x7F)).all(|c| !unsafe_char(c))
-        }),
+        HirKind::Class(Class::Unicode(class)) => class
+            .ranges()
+            .iter()
+            .all(|r| safe_range(u32::from(r.start()), u32::from(r.end()))),
+        HirKind::Class(Class::Bytes(class)) => class
+            .ranges()
+            .iter()
+            .all(|r| safe_range(u32::from(r.start()), u32::from(r.end()))),
         HirKind::Repetition(repetition) => json_safe(&repetition.sub),
         HirKind::Capture(capture) => json_safe(&capture.sub),
         HirKind::Concat(parts) | HirKind::Alternation(parts) => parts.iter().all(json_safe),

@@ -37,6 +37,13 @@ const DEFAULT_ADVISOR: &str = "a patient, plain-spoken fiduciary financial plann
 /// Citations the model may make: two keep a small model's answer inside its token budget.
 const MAX_CITATIONS: usize = 2;
 
+/// What the model's words are made of (a macro, so the patterns below can be `concat!`ed).
+macro_rules! letters {
+    () => {
+        r"[a-zA-Z'()/&-]"
+    };
+}
+
 /// A sentence of the model's: five to thirty words one space apart, the first capitalised, then
 /// its end. A word is letters (with `'`, `-`, `/`, `&`, brackets), then perhaps a comma, colon or
 /// semicolon. No digits: the person's figures are the opening's, so the model cannot state one
@@ -44,11 +51,19 @@ const MAX_CITATIONS: usize = 2;
 /// digit it could not write, it wrote runs of spaces, or words strung with commas. A bounded
 /// sentence cannot run on past the answer's budget and be cut mid-word.
 const SENTENCE: &str = concat!(
-    r"[A-Z][a-zA-Z'()/&-]{0,20}[,;:]?( [a-zA-Z'()/&-]{1,20}[,;:]?){4,29}",
-    "[.!?]"
+    "[A-Z]",
+    letters!(),
+    "{0,20}[,;:]?( ",
+    letters!(),
+    "{1,20}[,;:]?){4,29}[.!?]"
 );
 /// The rest of the model's first sentence, after the code's first words.
-const REST: &str = r"[a-zA-Z'()/&-]{1,20}[,;:]?( [a-zA-Z'()/&-]{1,20}[,;:]?){2,25}[.!?]";
+const REST: &str = concat!(
+    letters!(),
+    "{1,20}[,;:]?( ",
+    letters!(),
+    "{1,20}[,;:]?){2,25}[.!?]"
+);
 
 /// The key of the model's sentences, named to sort before `citations`: written after its quote
 /// of a passage, SmolLM2's narrative went on in the passage's words ("The second case shows why
@@ -58,6 +73,7 @@ const NARRATIVE_KEY: &str = "advice";
 /// The model's part of the advice, in the shape [`written_schema`] forces.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Answer {
+    // [`NARRATIVE_KEY`]: serde's attribute takes a literal.
     #[serde(rename = "advice")]
     pub(crate) narrative: String,
 }
@@ -317,7 +333,7 @@ mod tests {
     }
 
     #[test]
-    fn the_model_writes_two_or_three_sentences_and_no_figures() {
+    fn the_model_writes_two_sentences_after_the_engines_first_words_and_no_figures() {
         let validator =
             jsonschema::validator_for(&written_schema("Selling stocks and buying bonds helps "))
                 .unwrap();
