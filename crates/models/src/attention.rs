@@ -76,6 +76,7 @@ impl KvCache {
                     values: &self.values,
                     offset: h / group * dim,
                     width: self.width(),
+                    positions: self.len(),
                 };
                 head.attend(query, out);
             });
@@ -83,12 +84,14 @@ impl KvCache {
     }
 }
 
-/// One key/value head's rows in the cache.
-struct Head<'a> {
-    keys: &'a [f32],
-    values: &'a [f32],
-    offset: usize,
-    width: usize,
+/// One key/value head: its `dim` values at `offset` in each of `positions` rows `width` apart
+/// (in the cache, or in an encoder's rows of queries, keys and values side by side).
+pub(crate) struct Head<'a> {
+    pub keys: &'a [f32],
+    pub values: &'a [f32],
+    pub offset: usize,
+    pub width: usize,
+    pub positions: usize,
 }
 
 impl<'a> Head<'a> {
@@ -97,12 +100,12 @@ impl<'a> Head<'a> {
     }
 
     fn positions(&self) -> usize {
-        self.keys.len() / self.width
+        self.positions
     }
 
     /// Scores against every key, their softmax, and the weighted sum of values into `out`
     /// (zeros when called).
-    fn attend(&self, query: &[f32], out: &mut [f32]) {
+    pub fn attend(&self, query: &[f32], out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
@@ -277,12 +280,13 @@ mod avx2 {
 const LN2_HIGH: f32 = 0.693_145_75;
 const LN2_LOW: f32 = 1.428_606_8e-6;
 
-/// e^x for softmax's shifted scores (x ≤ 0), in arithmetic the compiler vectorises (`f32::exp`
-/// is a call per value, and a prompt's softmax makes millions), within 1e-6 relative.
+/// e^x for x ≤ 0 (softmax's shifted scores, the encoder's GELU), in arithmetic the compiler
+/// vectorises (`f32::exp` is a call per value, and a prompt's softmax makes millions), within
+/// 1e-6 relative.
 /// e^x = 2^n · e^r with n = round(x·log₂e) and r = x − n·ln 2 (ln 2 split in two so that n·ln 2
 /// is exact), |r| ≤ ½ ln 2, and e^r by its Taylor series to r⁷.
 #[inline(always)]
-fn exp(x: f32) -> f32 {
+pub(crate) fn exp(x: f32) -> f32 {
     // Below e^-87 a float is subnormal; softmax weights there are 0 for any purpose.
     let x = x.max(-87.0);
     // Adding and subtracting 1.5·2²³ rounds to the nearest integer in float arithmetic.
@@ -294,7 +298,12 @@ fn exp(x: f32) -> f32 {
             + r * (0.5
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
-    f32::from_bits(((n as i32 + 127) as u32) << 23) * p
+    // 2^n built from its exponent bits, n + 127. Read off the float n + 127 + 2²³, whose low
+    // mantissa bits hold that integer: `as i32` would have to saturate, which the compiler
+    // does one value at a time.
+    const MANTISSA: f32 = 8_388_608.0;
+    let biased = (n + (127.0 + MANTISSA)).to_bits() - MANTISSA.to_bits();
+    f32::from_bits(biased << 23) * p
 }
 
 #[cfg(test)]

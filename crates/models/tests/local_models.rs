@@ -213,6 +213,111 @@ async fn embeddings_are_384_d_unit_vectors_independent_of_batch_padding() {
     assert!(drift < 1e-4, "padding changed the embedding by {drift}");
 }
 
+/// The 8-bit encoder against candle's f32 `BertModel` on the same weights, the recipe the
+/// embeddings followed before: what rounding costs, measured where search would feel it.
+mod against_f32 {
+    use candle_core::{DType, Device, Tensor};
+    use candle_nn::VarBuilder;
+    use candle_transformers::models::bert::{BertModel, Config};
+    use tokenizers::{PaddingParams, Tokenizer};
+
+    use super::*;
+
+    const SENTENCES: [&str; 16] = [
+        "Index funds spread your money across the whole market.",
+        "A broad market ETF diversifies an investment portfolio.",
+        "Bonds pay interest and swing less than stocks.",
+        "Treasury bills are short-term government debt.",
+        "Keep three to six months of expenses in an emergency fund.",
+        "A rainy-day account covers a lost job or a broken boiler.",
+        "My rent went up by two hundred dollars this month.",
+        "Housing costs are taking a bigger share of my income.",
+        "Pay off the credit card with the highest interest rate first.",
+        "High-interest debt should be cleared before investing.",
+        "Employer matching in a 401(k) is free money.",
+        "The cat slept on the warm windowsill all afternoon.",
+        "Rebalance once a year to keep your target allocation.",
+        "Selling winners to buy laggards restores the portfolio's mix.",
+        "Save early.",
+        "Compound interest rewards those who start saving early and keep investing for decades \
+         rather than trying to time the market with every headline that comes along.",
+    ];
+
+    fn reference(dir: &std::path::Path, texts: &[&str]) -> Vec<Vec<f32>> {
+        let config: Config =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap())
+                .unwrap();
+        let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
+        tokenizer.with_padding(Some(PaddingParams::default()));
+        let weights = dir.join("model.safetensors");
+        // SAFETY: the model file is not modified while mapped (the cache writes by rename).
+        let vb = unsafe {
+            VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &Device::Cpu).unwrap()
+        };
+        let model = BertModel::load(vb, &config).unwrap();
+        let encodings = tokenizer.encode_batch(texts.to_vec(), true).unwrap();
+        let rows = |f: fn(&tokenizers::Encoding) -> &[u32]| {
+            let rows: Vec<Tensor> = encodings
+                .iter()
+                .map(|e| Tensor::new(f(e), &Device::Cpu).unwrap())
+                .collect();
+            Tensor::stack(&rows, 0).unwrap()
+        };
+        let (ids, types) = (rows(|e| e.get_ids()), rows(|e| e.get_type_ids()));
+        let mask = rows(|e| e.get_attention_mask());
+        let hidden = model.forward(&ids, &types, Some(&mask)).unwrap();
+        let mask = mask.to_dtype(DType::F32).unwrap().unsqueeze(2).unwrap();
+        let summed = hidden.broadcast_mul(&mask).unwrap().sum(1).unwrap();
+        let mean = summed.broadcast_div(&mask.sum(1).unwrap()).unwrap();
+        let norms = mean.sqr().unwrap().sum_keepdim(1).unwrap().sqrt().unwrap();
+        mean.broadcast_div(&norms).unwrap().to_vec2().unwrap()
+    }
+
+    /// The other sentences, closest to sentence `i` first.
+    fn ranked(v: &[Vec<f32>], i: usize) -> Vec<usize> {
+        let mut others: Vec<usize> = (0..v.len()).filter(|&j| j != i).collect();
+        others.sort_by(|&a, &b| cosine(&v[i], &v[b]).total_cmp(&cosine(&v[i], &v[a])));
+        others
+    }
+
+    /// What search would feel: two sentences' similarity moves by less than 0.02, so a sentence's
+    /// nearest neighbour stays the f32 model's wherever that one led the runner-up by more than
+    /// rounding can move both (0.04).
+    #[tokio::test]
+    async fn rounding_moves_similarities_too_little_to_reorder_neighbours_f32_tells_apart() {
+        const MOVE: f32 = 0.02;
+        let dir = ModelCache::new(ModelCache::default_dir())
+            .ensure(&MINILM, false)
+            .unwrap();
+        let texts: Vec<String> = SENTENCES.map(String::from).to_vec();
+        let ours = embedder().embed(&texts).await.unwrap();
+        let exact = reference(&dir, &SENTENCES);
+        let mut compared = 0;
+        for (i, text) in SENTENCES.iter().enumerate() {
+            let drift = cosine(&ours[i], &exact[i]);
+            assert!(
+                drift > 0.998,
+                "{text:?}: cosine {drift} to the f32 embedding"
+            );
+            for j in 0..SENTENCES.len() {
+                let moved = (cosine(&ours[i], &ours[j]) - cosine(&exact[i], &exact[j])).abs();
+                assert!(moved < MOVE, "{text:?} to {:?} moved {moved}", SENTENCES[j]);
+            }
+            let f32_order = ranked(&exact, i);
+            let lead =
+                cosine(&exact[i], &exact[f32_order[0]]) - cosine(&exact[i], &exact[f32_order[1]]);
+            if lead > 2.0 * MOVE {
+                assert_eq!(ranked(&ours, i)[0], f32_order[0], "{text:?}");
+                compared += 1;
+            }
+        }
+        assert!(
+            compared >= SENTENCES.len() / 2,
+            "only {compared} clear neighbours to compare"
+        );
+    }
+}
+
 #[test]
 fn a_damaged_model_file_is_reported_with_the_command_that_fixes_it() {
     let real = ModelCache::new(ModelCache::default_dir());

@@ -1,16 +1,17 @@
 //! Sentence embeddings with all-MiniLM-L6-v2 (or any sentence-transformers BERT folder):
-//! tokenize a batch padded to its longest sentence, run BERT, mean-pool over real tokens only,
-//! L2-normalise — the sentence-transformers recipe.
+//! tokenize, run BERT (`bert`: 8-bit linear layers, sentences packed without padding),
+//! mean-pool each sentence's tokens, L2-normalise — the sentence-transformers recipe.
 
 use std::{path::Path, sync::Arc};
 
 use anyhow::Context;
 use async_trait::async_trait;
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use miyagi_kernel::{EmbeddingModel, KernelError};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
+
+mod bert;
+
+use bert::{Bert, Config, Sentence};
 
 pub struct LocalEmbedder {
     inner: Arc<Inner>,
@@ -18,12 +19,13 @@ pub struct LocalEmbedder {
 }
 
 struct Inner {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     dimensions: usize,
 }
 
-/// Sentences per forward pass: large enough to use the cores, small enough to bound memory.
+/// Sentences per forward pass: hundreds of token rows per product, which keeps both cores busy,
+/// while memory stays bounded.
 const BATCH: usize = 32;
 
 impl LocalEmbedder {
@@ -34,22 +36,16 @@ impl LocalEmbedder {
                 .with_context(|| format!("{}/config.json is not a BERT config", dir.display()))?;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| anyhow::anyhow!("{}/tokenizer.json: {e}", dir.display()))?;
-        // The shipped tokenizer pads every input to 128; pad each batch to its longest instead.
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..Default::default()
-        }));
+        // The shipped tokenizer pads every input to 128; the encoder packs sentences unpadded.
+        tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: config.max_position_embeddings.min(512),
                 ..Default::default()
             }))
             .map_err(|e| anyhow::anyhow!("truncation: {e}"))?;
-        let weights = dir.join("model.safetensors");
-        let vb =
-            unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &Device::Cpu)? };
-        let dimensions = config.hidden_size;
-        let model = BertModel::load(vb, &config).context("loading BERT weights")?;
+        let model =
+            Bert::load(&dir.join("model.safetensors"), &config).context("loading BERT weights")?;
         let id = dir
             .file_name()
             .and_then(|n| n.to_str())
@@ -59,7 +55,7 @@ impl LocalEmbedder {
             inner: Arc::new(Inner {
                 model,
                 tokenizer,
-                dimensions,
+                dimensions: config.hidden_size,
             }),
             id,
         })
@@ -81,27 +77,36 @@ impl Inner {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
-        let device = Device::Cpu;
-        let rows = |f: &dyn Fn(&tokenizers::Encoding) -> Vec<u32>| -> candle_core::Result<Tensor> {
-            let rows: Vec<Tensor> = encodings
-                .iter()
-                .map(|e| Tensor::new(f(e).as_slice(), &device))
-                .collect::<candle_core::Result<_>>()?;
-            Tensor::stack(&rows, 0)
-        };
-        let ids = rows(&|e| e.get_ids().to_vec())?;
-        let type_ids = rows(&|e| e.get_type_ids().to_vec())?;
-        let mask = rows(&|e| e.get_attention_mask().to_vec())?;
-        // [batch, seq, dim]
-        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
-        // Mean over real tokens: padding must not dilute short sentences.
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+        let sentences: Vec<Sentence> = encodings
+            .iter()
+            .map(|e| Sentence {
+                ids: e.get_ids(),
+                types: e.get_type_ids(),
+            })
+            .collect();
+        let hidden = self.model.forward(&sentences)?;
+        let d = self.dimensions;
+        let mut rows = hidden.chunks(d);
+        Ok(sentences
+            .iter()
+            .map(|s| mean_normalised(rows.by_ref().take(s.ids.len()), d))
+            .collect())
     }
+}
+
+/// The mean of a sentence's token rows, scaled to unit length.
+fn mean_normalised<'a>(rows: impl Iterator<Item = &'a [f32]>, d: usize) -> Vec<f32> {
+    let mut mean = vec![0.0; d];
+    let mut count = 0;
+    for row in rows {
+        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
+        count += 1;
+    }
+    let count = count.max(1) as f32;
+    mean.iter_mut().for_each(|m| *m /= count);
+    let norm = mean.iter().map(|m| m * m).sum::<f32>().sqrt().max(1e-12);
+    mean.iter_mut().for_each(|m| *m /= norm);
+    mean
 }
 
 #[async_trait]

@@ -1,4 +1,5 @@
-//! A weight matrix in 8 bits, for the one-row products of decoding.
+//! A weight matrix in 8 bits, for the one-row products of decoding. (The many-row products of
+//! the sentence encoder scale their weights differently: [`Int8Linear`].)
 //!
 //! Decoding multiplies one row by every weight matrix per token, reading each weight once and
 //! doing two flops with it, so its speed is memory bandwidth ÷ weight bytes: one byte a weight
@@ -18,6 +19,9 @@
 //! and would run as scalar code here. All three compute the same integer sums.
 
 use rayon::prelude::*;
+
+mod gemm;
+pub use gemm::Int8Linear;
 
 /// Weights (and inputs) sharing one scale: one AVX-512 register of bytes.
 pub const BLOCK: usize = 64;
