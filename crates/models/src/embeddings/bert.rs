@@ -1,10 +1,11 @@
 //! The BERT encoder of a sentence-transformers model, run on sentence batches on the CPU.
 //!
-//! Nearly all of an encoder's arithmetic is its four linear layers per block, so they are 8-bit
-//! products ([`Int8Linear`]), four times the multiply-adds per instruction of f32. The sentences of
-//! a batch are packed end to end, not padded to the longest, so a short sentence costs only its
-//! own tokens; each attends over its own tokens only, which is what a padding mask achieves.
-//! candle's `BertModel`, which this replaces, ran in f32 at onnxruntime's speed (BENCHMARKS.md).
+//! Nearly all of an encoder's arithmetic is its four linear layers per block, so where the CPU
+//! has AVX-512 VNNI they are 8-bit products, four times the multiply-adds per instruction of f32
+//! (`linear.rs`). The sentences of a batch are packed end to end, not padded to the longest, so
+//! a short sentence costs only its own tokens; each attends over its own tokens only, which is
+//! what a padding mask achieves. candle's `BertModel`, which this replaces, ran in f32 at
+//! onnxruntime's speed on an older machine and at 0.29× it on the latest (BENCHMARKS.md).
 
 use std::{collections::HashMap, path::Path};
 
@@ -13,10 +14,8 @@ use candle_core::{DType, Device, Tensor};
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::{
-    attention::{exp, Head},
-    int8::Int8Linear,
-};
+use super::linear::Linear;
+use crate::attention::{exp, Head};
 
 /// The fields of a Hugging Face `config.json` this encoder reads.
 #[derive(Debug, Deserialize)]
@@ -48,11 +47,11 @@ struct LayerNorm {
 
 struct Layer {
     /// Queries, keys and values in one product: `[tokens, 3 × hidden]`.
-    qkv: Int8Linear,
-    attention_out: Int8Linear,
+    qkv: Linear,
+    attention_out: Linear,
     attention_norm: LayerNorm,
-    up: Int8Linear,
-    down: Int8Linear,
+    up: Linear,
+    down: Linear,
     output_norm: LayerNorm,
 }
 
@@ -87,7 +86,7 @@ impl Weights {
     }
 
     /// The linear layers `names` stacked into one, their outputs side by side.
-    fn linear(&self, names: &[String], inputs: usize) -> anyhow::Result<Int8Linear> {
+    fn linear(&self, names: &[String], inputs: usize) -> anyhow::Result<Linear> {
         let (mut weights, mut bias) = (vec![], vec![]);
         for name in names {
             weights.extend(self.get(&format!("{name}.weight"))?);
@@ -100,13 +99,13 @@ impl Weights {
                 bias.len()
             );
         }
-        Ok(Int8Linear::quantize(&weights, inputs, &bias))
+        Ok(Linear::new(weights, inputs, bias)?)
     }
 }
 
 impl Bert {
     /// Loads `model.safetensors` (tensors named as `transformers` saves a `BertModel`, with or
-    /// without a `bert.` prefix) and rounds the linear layers' weights to 8 bits.
+    /// without a `bert.` prefix) and prepares the linear layers for this CPU.
     pub fn load(weights: &Path, config: &Config) -> anyhow::Result<Self> {
         if config.hidden_act != "gelu" {
             bail!(
@@ -155,15 +154,15 @@ impl Bert {
         let mut x = self.embed(sentences)?;
         let lengths: Vec<usize> = sentences.iter().map(|s| s.ids.len()).collect();
         for layer in &self.layers {
-            let context = self.attend(&layer.qkv.forward(&x), &lengths);
+            let context = self.attend(&layer.qkv.forward(&x)?, &lengths);
             layer
                 .attention_norm
-                .add_and_normalise(&mut x, &layer.attention_out.forward(&context));
-            let mut inner = layer.up.forward(&x);
+                .add_and_normalise(&mut x, &layer.attention_out.forward(&context)?);
+            let mut inner = layer.up.forward(&x)?;
             gelu(&mut inner);
             layer
                 .output_norm
-                .add_and_normalise(&mut x, &layer.down.forward(&inner));
+                .add_and_normalise(&mut x, &layer.down.forward(&inner)?);
         }
         Ok(x)
     }

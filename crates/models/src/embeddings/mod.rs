@@ -1,5 +1,6 @@
 //! Sentence embeddings with all-MiniLM-L6-v2 (or any sentence-transformers BERT folder):
-//! tokenize, run BERT (`bert`: 8-bit linear layers, sentences packed without padding),
+//! tokenize, run BERT (`bert`: sentences packed without padding, 8-bit linear layers where the
+//! CPU has AVX-512 VNNI),
 //! mean-pool each sentence's tokens, L2-normalise — the sentence-transformers recipe.
 
 use std::{path::Path, sync::Arc};
@@ -10,6 +11,7 @@ use miyagi_kernel::{EmbeddingModel, KernelError};
 use tokenizers::{Tokenizer, TruncationParams};
 
 mod bert;
+mod linear;
 
 use bert::{Bert, Config, Sentence};
 

@@ -134,6 +134,18 @@ impl Int8Linear {
         self.outputs
     }
 
+    /// Whether this CPU has the instructions that make 8-bit products fast (AVX-512 VNNI);
+    /// without them [`Int8Linear::forward`] runs a correct but slow portable loop.
+    pub fn has_fast_kernel() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512vnni")
+                && std::arch::is_x86_feature_detected!("avx512f")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
     fn panels(&self) -> usize {
         self.scales.len() / PANEL
     }
@@ -192,9 +204,7 @@ type Product = fn(&Int8Linear, &[f32], &mut [f32]);
 /// The fastest kernel this CPU runs; `is_x86_feature_detected!` caches what it finds.
 fn product_kernel() -> Product {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512vnni")
-        && std::arch::is_x86_feature_detected!("avx512f")
-    {
+    if Int8Linear::has_fast_kernel() {
         return |m, x, out| {
             // SAFETY: the CPU was just checked for AVX-512F and VNNI.
             unsafe { vnni::product(m, x, out) }
