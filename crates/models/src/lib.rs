@@ -6,8 +6,9 @@
 //! - [`chat`]: SmolLM2-135M-Instruct from GGUF with its own tokenizer and chat template.
 //! - `queue`: admission to the one model (bounded, 429 when full) and cancellation by callers who leave.
 //! - [`llama`]: the Llama forward pass behind [`chat`], with a matrix-vector path for decoding.
-//! - `int8`: the 8-bit weights and SIMD kernels of that path; `attention`: its key/value cache
-//!   and the attention of a new token over it.
+//! - `int8`: the 8-bit weights and SIMD kernels of that path (and of the encoder's products);
+//!   `attention`: its key/value cache and the attention of a new token over it (the encoder's
+//!   attention reuses its `Head`).
 
 mod attention;
 pub mod cache;

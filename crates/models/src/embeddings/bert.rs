@@ -234,14 +234,16 @@ impl LayerNorm {
     /// `x = norm(x + residual)` row by row (`residual` empty: `x = norm(x)`), rows split across
     /// the cores.
     fn add_and_normalise(&self, x: &mut [f32], residual: &[f32]) {
+        // Rows per task: a few microseconds of work each.
+        const ROWS: usize = 64;
         let d = self.weight.len();
-        x.par_chunks_mut(64 * d)
+        x.par_chunks_mut(ROWS * d)
             .enumerate()
             .for_each(|(task, rows)| {
                 widest(|| {
                     for (r, row) in rows.chunks_mut(d).enumerate() {
                         if !residual.is_empty() {
-                            let residual = &residual[(task * 64 + r) * d..][..d];
+                            let residual = &residual[(task * ROWS + r) * d..][..d];
                             row.iter_mut().zip(residual).for_each(|(x, r)| *x += r);
                         }
                         let mean = lanes_sum(row, |x| x) / d as f32;
