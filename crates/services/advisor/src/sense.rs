@@ -54,6 +54,11 @@ impl Grounds {
         if let Some(phrase) = looping_phrase(narrative) {
             return Some(format!("the narrative says «{phrase}» over and over"));
         }
+        if let Some(run) = fragments(narrative) {
+            return Some(format!(
+                "the narrative falls into fragments («{run}»); write whole words"
+            ));
+        }
         if let Some(word) = words(narrative)
             .into_iter()
             .find(|w| UNKIND.contains(&w.as_str()))
@@ -233,6 +238,45 @@ pub fn whole_sentences(text: &str) -> &str {
 /// Words a coach never uses of the person they advise. SmolLM2 wrote that buying stocks "can
 /// also make you feel like a loser" in 6 answers of 30.
 const UNKIND: [&str; 6] = ["loser", "losers", "stupid", "idiot", "dumb", "foolish"];
+
+/// Short words in a row, [`FRAGMENT_UNKNOWN`] of them not everyday words, that are fragments, not
+/// prose: SmolLM2 sometimes trails off into "ith, ia, ire, il, ils, ies, is, ii" or "xt ia iz i
+/// z ii iv iii" (one and two of the ten eval households on 2026-12-05, before and after the
+/// embeddings changed which passages the prompt holds).
+const FRAGMENT_LETTERS: usize = 3;
+const FRAGMENT_RUN: usize = 5;
+const FRAGMENT_UNKNOWN: usize = 3;
+
+/// Everyday words of up to [`FRAGMENT_LETTERS`] letters, which prose strings together freely
+/// ("so if it is not for you").
+const SHORT_WORDS: [&str; 104] = [
+    "a", "i", "am", "an", "as", "at", "be", "by", "do", "go", "he", "if", "in", "is", "it", "me",
+    "my", "no", "of", "oh", "ok", "on", "or", "so", "to", "up", "us", "we", "ago", "all", "and",
+    "any", "are", "ask", "bad", "big", "but", "buy", "can", "day", "did", "due", "end", "etc",
+    "far", "fee", "few", "for", "fun", "get", "got", "had", "has", "her", "him", "his", "how",
+    "its", "job", "key", "let", "lot", "low", "may", "net", "new", "nor", "not", "now", "off",
+    "old", "one", "our", "out", "own", "pay", "per", "put", "raw", "say", "see", "set", "she",
+    "six", "tax", "ten", "the", "too", "top", "try", "two", "use", "via", "was", "way", "who",
+    "why", "yes", "yet", "you", "age", "law", "run", "won",
+];
+
+/// The first run of [`FRAGMENT_RUN`] short words with [`FRAGMENT_UNKNOWN`] or more that are not
+/// everyday words, if any. Figures ("80%", "$2.3M") are not words here and break a run.
+fn fragments(text: &str) -> Option<String> {
+    let words = words(text);
+    let short = |w: &String| w.len() <= FRAGMENT_LETTERS && w.chars().all(char::is_alphabetic);
+    words
+        .windows(FRAGMENT_RUN)
+        .find(|run| {
+            run.iter().all(short)
+                && run
+                    .iter()
+                    .filter(|w| !SHORT_WORDS.contains(&w.as_str()))
+                    .count()
+                    >= FRAGMENT_UNKNOWN
+        })
+        .map(|run| run.join(" "))
+}
 
 /// Words in a row that, said [`LOOP_TIMES`] times, are a loop.
 const LOOP_WORDS: usize = 3;
@@ -447,6 +491,29 @@ mod tests {
             .narrative_problem("The second case shows why rebalancing can be uncomfortable. It is an example of the shape, not a recommendation. The first case shows how it can be uncomfortable. The second case shows how it can be uncomfortable.")
             .unwrap();
         assert!(problem.contains("more than once"), "{problem}");
+    }
+
+    #[test]
+    fn a_narrative_that_falls_into_fragments_is_refused() {
+        // SmolLM2's own endings for two eval households.
+        for ending in [
+            "The answer lies in how much of each type, or more specifically, ith, ia, ire, il, ils, ies, is, ii, ili, ile, i.",
+            "The ipsc xt ia iz i z ii iv iii ix v vi x xi y zz zy ze w xyz a b d f g h j k l.",
+        ] {
+            let problem = grounds()
+                .narrative_problem(&format!(
+                    "Buying stocks and selling bonds gives your savings more room to grow. {ending}"
+                ))
+                .unwrap();
+            assert!(problem.contains("fragments"), "{problem}");
+        }
+    }
+
+    #[test]
+    fn everyday_short_words_in_a_row_pass() {
+        assert!(grounds()
+            .narrative_problem("Buying stocks gives your savings room to grow. So if it is not for you, it may be a way to go.")
+            .is_none());
     }
 
     #[test]
