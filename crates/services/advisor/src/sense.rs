@@ -371,15 +371,20 @@ mod tests {
         45 years old, retiring at 62, household income $150k a year. Risk score 0.64. \
         Projected wealth at retirement in today's money: median $1.2M, 1 in 10 chance below $640k.";
 
+    /// Why `narrative` is refused; it must be.
+    fn refusal(narrative: &str) -> String {
+        grounds()
+            .narrative_problem(narrative)
+            .expect("the narrative is refused")
+    }
+
     fn grounds() -> Grounds {
         Grounds::new(PROMPT, 2)
     }
 
     #[test]
     fn a_narrative_of_one_line_is_not_advice() {
-        let problem = grounds()
-            .narrative_problem("The Intelligent Investor")
-            .unwrap();
+        let problem = refusal("The Intelligent Investor");
         assert!(problem.contains("1 full sentence"), "{problem}");
         assert_eq!(
             grounds().narrative_problem(
@@ -391,21 +396,15 @@ mod tests {
 
     #[test]
     fn text_mostly_copied_from_the_prompt_is_refused() {
-        let problem = grounds()
-            .narrative_problem(
-                "Stocks: now 70%, target 55% -> Sell. Bonds: now 5%, target 30% -> Buy.",
-            )
-            .unwrap();
+        let problem =
+            refusal("Stocks: now 70%, target 55% -> Sell. Bonds: now 5%, target 30% -> Buy.");
         assert!(problem.contains("repeats the prompt"), "{problem}");
     }
 
     #[test]
     fn a_source_number_that_was_not_given_is_refused() {
-        let problem = grounds()
-            .narrative_problem(
-                "Diversify across many holdings [3]. It lowers the risk of any one stock.",
-            )
-            .unwrap();
+        let problem =
+            refusal("Diversify across many holdings [3]. It lowers the risk of any one stock.");
         assert!(problem.contains("[3]"), "{problem}");
         assert_eq!(
             grounds().narrative_problem(
@@ -448,48 +447,38 @@ mod tests {
 
     #[test]
     fn a_narrative_caught_in_a_loop_is_refused() {
-        let problem = grounds()
-            .narrative_problem("The fund grew this year. The fund grew this year. It will again.")
-            .unwrap();
+        let problem = refusal("The fund grew this year. The fund grew this year. It will again.");
         assert!(problem.contains("more than once"), "{problem}");
     }
 
     #[test]
     fn a_sentence_said_again_with_words_put_in_is_refused() {
         // Written by SmolLM2 for an eval household.
-        let problem = grounds()
-            .narrative_problem("You can choose to invest in a diversified portfolio that includes a mix of stocks and bonds. You can also invest in a diversified portfolio that includes a mix of stocks and bonds.")
-            .unwrap();
+        let problem = refusal("You can choose to invest in a diversified portfolio that includes a mix of stocks and bonds. You can also invest in a diversified portfolio that includes a mix of stocks and bonds.");
         assert!(problem.contains("more than once"), "{problem}");
     }
 
     #[test]
     fn a_narrative_that_calls_the_person_names_is_refused() {
         // SmolLM2's own words for an eval household.
-        let problem = grounds()
-            .narrative_problem("Buying stocks gives your savings more room to grow, but it can also make you feel like a loser if the market is down. Buying bonds has its own risks.")
-            .unwrap();
+        let problem = refusal("Buying stocks gives your savings more room to grow, but it can also make you feel like a loser if the market is down. Buying bonds has its own risks.");
         assert!(problem.contains("loser"), "{problem}");
     }
 
     #[test]
     fn a_narrative_looping_inside_a_sentence_is_refused() {
         // SmolLM2's own words, when its sentences were held to letters only.
-        let problem = grounds()
-            .narrative_problem(
-                "The median is the median is the median is the median is the a. \
+        let problem = refusal(
+            "The median is the median is the median is the median is the a. \
                  The goal is to restore the stock fund to its base.",
-            )
-            .unwrap();
+        );
         assert!(problem.contains("over and over"), "{problem}");
     }
 
     #[test]
     fn a_narrative_that_says_a_sentence_again_with_a_word_changed_is_refused() {
         // Written by SmolLM2 for an eval household.
-        let problem = grounds()
-            .narrative_problem("The second case shows why rebalancing can be uncomfortable. It is an example of the shape, not a recommendation. The first case shows how it can be uncomfortable. The second case shows how it can be uncomfortable.")
-            .unwrap();
+        let problem = refusal("The second case shows why rebalancing can be uncomfortable. It is an example of the shape, not a recommendation. The first case shows how it can be uncomfortable. The second case shows how it can be uncomfortable.");
         assert!(problem.contains("more than once"), "{problem}");
     }
 
@@ -500,11 +489,9 @@ mod tests {
             "The answer lies in how much of each type, or more specifically, ith, ia, ire, il, ils, ies, is, ii, ili, ile, i.",
             "The ipsc xt ia iz i z ii iv iii ix v vi x xi y zz zy ze w xyz a b d f g h j k l.",
         ] {
-            let problem = grounds()
-                .narrative_problem(&format!(
+            let problem = refusal(&format!(
                     "Buying stocks and selling bonds gives your savings more room to grow. {ending}"
-                ))
-                .unwrap();
+                ));
             assert!(problem.contains("fragments"), "{problem}");
         }
     }
