@@ -1,6 +1,7 @@
 //! Embedded event log: publish → consume → commit throughput and end-to-end latency.
 //!
-//! `cargo bench -p miyagi-platform --bench event_log`
+//! `cargo bench -p miyagi-platform --bench event_log`; with `MIYAGI_BENCH_ONLY=producers`, the
+//! concurrent producers' row alone (for profiles).
 //!
 //! A producer publishes records in batches while a consumer group polls, and commits after each
 //! batch (the same loop services run). Throughput rows run the producer flat out, so their latency
@@ -26,6 +27,11 @@ const EVENTS: usize = 102_400;
 
 #[tokio::main]
 async fn main() {
+    if std::env::var("MIYAGI_BENCH_ONLY").as_deref() == Ok("producers") {
+        let (rate, p50, p99) = concurrent_run(16, 1_600).await;
+        println!("16 producers: {rate:.0} events/s, p50 {p50:?}, p99 {p99:?}");
+        return;
+    }
     println!("| batch | events | log: events/s | log: p50 latency | log: p99 latency | bare table, rusqlite, prepared a row | bare table, sqlx, multi-row | log / rusqlite |");
     println!("|---|---|---|---|---|---|---|---|");
     for batch in [1usize, 10, 100, 256] {

@@ -4,7 +4,8 @@
 //! SQLite gives us crash-safe appends and commits for free; an in-process `watch` channel wakes
 //! consumers the moment something is appended instead of making them poll the file. One thread
 //! writes (`writer.rs`): concurrent publishes and consumer groups' offset commits are written in
-//! groups, one transaction (one fsync) each, and each is answered only after its group commits.
+//! groups, one transaction each, and each is answered only once its group is on disk
+//! (`durable.rs`), which readers wait for too; the next group is written while one is flushed.
 //! A group's records for one partition are stored as one row, a record batch (`batch.rs`).
 //! Reads run on read-only connections (`reader.rs`), which WAL lets run beside the writer.
 
@@ -22,6 +23,7 @@ use super::bus::{
 };
 
 mod batch;
+mod durable;
 mod reader;
 mod schema;
 mod writer;
@@ -35,7 +37,7 @@ struct Inner {
     writer: Writer,
     readers: Readers,
     partitions: u32,
-    /// Counts appends; the writer sends on it, each subscription waits on a clone.
+    /// Counts records made durable; the writer sends on it, each subscription waits on a clone.
     appended: watch::Receiver<u64>,
 }
 
@@ -53,13 +55,13 @@ impl EmbeddedLog {
         let (appended, seen) = watch::channel(0);
         let file = path.to_owned();
         // The writer creates the file and its tables, so it starts before the readers open it.
-        let writer =
+        let (writer, durability) =
             tokio::task::spawn_blocking(move || Writer::start(&file, partitions, appended))
                 .await??;
         Ok(Self {
             inner: Arc::new(Inner {
                 writer,
-                readers: Readers::new(path),
+                readers: Readers::new(path, durability),
                 partitions,
                 appended: seen,
             }),

@@ -30,17 +30,20 @@ CREATE TABLE IF NOT EXISTS log_group_offsets (
     PRIMARY KEY (group_id, topic, partition_no)
 ) WITHOUT ROWID;";
 
-/// Opens the file's write connection: WAL with `synchronous=FULL`, so a commit is on disk when
-/// it returns; tables created; records of the older layout moved into batches; the partition
-/// count checked against the one the file was made with.
+/// Opens the file's write connection: WAL with `synchronous=NORMAL`, so a commit returns once
+/// written and the writer makes it durable (`durable.rs`); tables created; records of the
+/// older layout moved into batches; the partition count checked against the one the file was
+/// made with.
 pub(super) fn open_for_writing(path: &Path, partitions: u32) -> anyhow::Result<Connection> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    // Only a new file takes it. A batch of a busy producer spans several pages, and 8 KiB
-    // pages measured faster than 4 KiB ones for those (BENCHMARKS.md).
-    conn.pragma_update(None, "page_size", 8192)?;
+    // Only a new file takes it. A transaction of a few records rewrites ~10 pages (the table's
+    // last leaf, an index leaf per partition, the groups' offsets): 4 KiB pages halve what is
+    // written and flushed for those, worth more to concurrent publishers than the 8 KiB pages
+    // that suited 256-record batches a little better (BENCHMARKS.md).
+    conn.pragma_update(None, "page_size", 4096)?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.execute_batch(TABLES)?;
     move_records_into_batches(&mut conn)?;
     // Keys map to partitions by count: a different count would scatter keys (breaking their

@@ -1,26 +1,34 @@
-//! The embedded log's one writer: a thread that owns the file's only write connection. Every
-//! change (appends, consumer groups' commits, seeks, retention, erasure) is sent to it. It takes
-//! everything waiting, writes the appends and commits among it in one transaction (one fsync),
-//! and answers each only after that transaction commits; if it fails, all of them fail and
-//! nothing of theirs is written. Concurrent publishers and consumers so share an fsync instead
-//! of queueing for one each, and offsets are assigned by one owner, without gaps.
+//! The embedded log's writer: two threads that take turns with the file's only write
+//! connection. Every change (appends, consumer groups' commits, seeks, retention, erasure) is
+//! sent to it. The thread whose turn it is takes everything waiting, writes the appends and
+//! commits among it in one transaction, and hands the connection on. It then flushes the WAL
+//! (`durable.rs`) and answers, unless the other thread is flushing: that one answers these
+//! callers too after a flush of its own, and this thread goes back to writing. If a
+//! transaction fails, all of its changes fail and nothing of theirs is written. Concurrent publishers and consumers so share a transaction and
+//! a flush instead of queueing for one each, the next transaction is written while the last is
+//! flushed, and offsets are assigned by one owner, without gaps.
 //!
-//! Why a thread of its own on rusqlite rather than sqlx: sqlx's SQLite driver runs each
+//! Why threads of their own on rusqlite rather than sqlx: sqlx's SQLite driver runs each
 //! statement on its worker thread, a channel hop there and back per statement. A group's BEGIN,
 //! INSERTs and COMMIT were four or more, and a profile of 16 concurrent publishers spent its time
 //! in those thread switches (the scheduler and futex wake-ups at the top, SQLite's own execution
-//! under 1%). Here a group costs one hop, and the statements are prepared once.
+//! under 1%). Here a group costs one hop, and the statements are prepared once. Why the thread
+//! that wrote also flushes, rather than a flusher thread of its own: a lone publisher's answer
+//! then takes no extra hop between threads (one cost a single producer a fifth of its rate).
 
 use std::{
     collections::HashMap,
     path::Path,
-    sync::mpsc::{self, Receiver},
+    sync::{
+        mpsc::{self, Receiver},
+        Arc, Mutex,
+    },
 };
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use tokio::sync::{oneshot, watch};
 
-use super::{batch, partition_of, schema};
+use super::{batch, durable::Durability, partition_of, schema};
 use crate::events::{
     bus::{BusError, Record},
     CloudEvent,
@@ -65,30 +73,49 @@ struct Request {
     done: oneshot::Sender<Result<u64, String>>,
 }
 
-/// Where changes are sent. The thread ends when the last handle is dropped.
+/// Where a change's answer goes, and the answer, sent once it is durable.
+type Answer = (oneshot::Sender<Result<u64, String>>, Result<u64, String>);
+
+/// Threads taking turns: one writes while the other flushes. More would only queue for the
+/// one flush that runs at a time.
+const THREADS: usize = 2;
+
+/// Where changes are sent. The threads end when the last handle is dropped.
 pub(super) struct Writer {
     requests: mpsc::Sender<Request>,
 }
 
 impl Writer {
-    /// Opens the file for writing (`schema.rs`) and starts the thread.
+    /// Opens the file for writing (`schema.rs`) and starts the threads, which count the
+    /// records they make durable on `appended`. Readers ask the returned `Durability` what
+    /// they may hand out.
     pub(super) fn start(
         path: &Path,
         partitions: u32,
         appended: watch::Sender<u64>,
-    ) -> anyhow::Result<Self> {
+    ) -> anyhow::Result<(Self, Arc<Durability>)> {
         let conn = schema::open_for_writing(path, partitions)?;
+        let durability = Arc::new(Durability::open(path)?);
         let (requests, received) = mpsc::channel();
-        let thread = Thread {
-            conn,
-            partitions,
-            next_offsets: HashMap::new(),
+        let turns = Arc::new(Turns {
+            writing: Mutex::new(Writing {
+                conn,
+                received,
+                partitions,
+                next_offsets: HashMap::new(),
+                durability: durability.clone(),
+            }),
+            flushing: Mutex::default(),
+            durability: durability.clone(),
             appended,
-        };
-        std::thread::Builder::new()
-            .name("event-log-writer".into())
-            .spawn(move || thread.run(received))?;
-        Ok(Self { requests })
+        });
+        for n in 0..THREADS {
+            let turns = turns.clone();
+            std::thread::Builder::new()
+                .name(format!("event-log-writer-{n}"))
+                .spawn(move || turns.take_until_stopped())?;
+        }
+        Ok((Self { requests }, durability))
     }
 
     /// Sends `change` and waits until it is written. A caller that stops waiting does not take
@@ -107,52 +134,137 @@ impl Writer {
     }
 }
 
-struct Thread {
-    conn: Connection,
-    partitions: u32,
-    /// Next offset per (topic, partition), loaded from the file when first needed.
-    next_offsets: HashMap<(String, u32), i64>,
+/// What the threads share: the write connection, held by one of them at a time, and the
+/// turns written but not yet answered.
+struct Turns {
+    writing: Mutex<Writing>,
+    flushing: Mutex<Flushing>,
+    durability: Arc<Durability>,
     appended: watch::Sender<u64>,
 }
 
-impl Thread {
-    fn run(mut self, received: Receiver<Request>) {
-        while let Ok(first) = received.recv() {
-            let waiting: Vec<Request> = std::iter::once(first).chain(received.try_iter()).collect();
-            // In the order they came: a group of appends and commits up to a change that goes
-            // alone, which then sees everything sent before it.
-            let mut group = Vec::new();
-            for request in waiting {
-                if request.change.joins_a_group() {
-                    group.push(request);
-                    continue;
-                }
-                self.write_group(std::mem::take(&mut group));
-                let said = self.alone(&request.change).map_err(|e| e.to_string());
-                let _ = request.done.send(said);
-            }
-            self.write_group(group);
+#[derive(Default)]
+struct Flushing {
+    /// Whether a thread is flushing; it answers `waiting` before it stops.
+    busy: bool,
+    waiting: Vec<Written>,
+}
+
+impl Turns {
+    fn take_until_stopped(&self) {
+        loop {
+            // The connection is handed on at the end of this statement, before the flush.
+            let written = self
+                .writing
+                .lock()
+                .expect("no writer panics holding the connection")
+                .write_waiting();
+            let Some(written) = written else { return };
+            self.answer_when_durable(written);
         }
     }
 
-    fn write_group(&mut self, group: Vec<Request>) {
+    /// Flushes and answers, and goes on while other turns wait; or, if the other thread is
+    /// flushing, leaves `written` to it.
+    fn answer_when_durable(&self, written: Written) {
+        let mut flushing = self.lock_flushing();
+        flushing.waiting.push(written);
+        if flushing.busy {
+            return;
+        }
+        flushing.busy = true;
+        while !flushing.waiting.is_empty() {
+            let taken = std::mem::take(&mut flushing.waiting);
+            drop(flushing);
+            let synced = self.durability.flush();
+            let records: u64 = taken.iter().map(|w| w.records).sum();
+            if synced.is_ok() && records > 0 {
+                self.appended.send_modify(|n| *n += records);
+            }
+            for (done, said) in taken.into_iter().flat_map(|w| w.answers) {
+                // After a failed flush the callers hear of it and try again, as after any
+                // failure; consumers' inboxes drop a publish written twice.
+                let said = match &synced {
+                    Ok(()) => said,
+                    Err(e) => Err(format!("the event log could not flush its WAL: {e}")),
+                };
+                let _ = done.send(said);
+            }
+            flushing = self.lock_flushing();
+        }
+        flushing.busy = false;
+    }
+
+    fn lock_flushing(&self) -> std::sync::MutexGuard<'_, Flushing> {
+        self.flushing
+            .lock()
+            .expect("no writer panics while flushing")
+    }
+}
+
+/// A turn's transactions, all ended: how many records they appended, and their callers'
+/// answers.
+#[derive(Default)]
+struct Written {
+    records: u64,
+    answers: Vec<Answer>,
+}
+
+/// The write connection and what the writer keeps beside it.
+struct Writing {
+    conn: Connection,
+    received: Receiver<Request>,
+    partitions: u32,
+    /// Next offset per (topic, partition), loaded from the file when first needed.
+    next_offsets: HashMap<(String, u32), i64>,
+    durability: Arc<Durability>,
+}
+
+impl Writing {
+    /// Waits for changes and writes all that are waiting; `None` once every sender is gone.
+    fn write_waiting(&mut self) -> Option<Written> {
+        let first = self.received.recv().ok()?;
+        let waiting: Vec<Request> = std::iter::once(first)
+            .chain(self.received.try_iter())
+            .collect();
+        let mut written = Written::default();
+        // In the order they came: a group of appends and commits up to a change that goes
+        // alone, which then sees everything sent before it.
+        let mut group = Vec::new();
+        for request in waiting {
+            if request.change.joins_a_group() {
+                group.push(request);
+                continue;
+            }
+            self.write_group(std::mem::take(&mut group), &mut written);
+            let said = self.alone(&request.change).map_err(|e| e.to_string());
+            self.durability.ended();
+            written.answers.push((request.done, said));
+        }
+        self.write_group(group, &mut written);
+        Some(written)
+    }
+
+    fn write_group(&mut self, group: Vec<Request>, written: &mut Written) {
         if group.is_empty() {
             return;
         }
         let outcome = self.append(&group);
-        match &outcome {
-            Ok(0) => {}
-            Ok(records) => self.appended.send_modify(|n| *n += records),
+        self.durability.ended();
+        if outcome.is_err() {
             // Another process may have written to the file; read offsets from it again.
-            Err(_) => self.next_offsets.clear(),
+            self.next_offsets.clear();
         }
         let said = outcome.map_err(|e| e.to_string());
+        written.records += said.as_ref().map_or(0, |records| *records);
         for request in group {
             let count = match &request.change {
                 Change::Append(records) => records.len() as u64,
                 _ => 0,
             };
-            let _ = request.done.send(said.clone().map(|_| count));
+            written
+                .answers
+                .push((request.done, said.clone().map(|_| count)));
         }
     }
 
@@ -219,6 +331,12 @@ impl Thread {
                     b.records
                 ])?;
             }
+        }
+        if !batches.is_empty() {
+            let starts = batches
+                .iter()
+                .map(|b| (b.topic.clone(), b.partition, b.base));
+            self.durability.hold(starts.collect());
         }
         tx.commit()?;
         // Only after the commit: a failed append must not leave offsets that were never written.
