@@ -2,10 +2,11 @@
 //! committed offsets) stored in one SQLite file, for `miyagi up` on a single machine.
 //!
 //! SQLite gives us crash-safe appends and commits for free; an in-process `watch` channel wakes
-//! consumers the moment something is appended instead of making them poll the file. One thread
-//! writes (`writer.rs`): concurrent publishes and consumer groups' offset commits are written in
-//! groups, one transaction each, and each is answered only once its group is on disk
-//! (`durable.rs`), which readers wait for too; the next group is written while one is flushed.
+//! consumers the moment something is appended instead of making them poll the file. One writer
+//! (`writer.rs`, two threads taking turns with one connection): concurrent publishes and consumer
+//! groups' offset commits are written in groups, one transaction each, and each is answered only
+//! once its group is on disk (`durable.rs`), which readers wait for too; the next group is
+//! written while one is flushed.
 //! A group's records for one partition are stored as one row, a record batch (`batch.rs`).
 //! Reads run on read-only connections (`reader.rs`), which WAL lets run beside the writer.
 

@@ -119,9 +119,9 @@ impl Writer {
         Ok((Self { requests }, durability))
     }
 
-    /// Sends `change` and waits until it is written and on disk. A caller that stops waiting does not take
-    /// it back: a publish is then written at least once, as the bus promises (consumers'
-    /// inboxes drop the repeat), and a commit only ever moves a group forward.
+    /// Sends `change` and waits until it is written and on disk. A caller that stops waiting
+    /// does not take it back: a publish is then written at least once, as the bus promises
+    /// (consumers' inboxes drop the repeat), and a commit only ever moves a group forward.
     pub(super) async fn write(&self, change: Change) -> Result<u64, BusError> {
         let (done, outcome) = oneshot::channel();
         let stopped = || BusError::Unavailable("the event log's writer has stopped".into());
