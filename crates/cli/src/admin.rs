@@ -82,12 +82,16 @@ pub async fn dead_letters(target: &Target, action: DlqAction) -> anyhow::Result<
 pub async fn backup(target: &Target) -> anyhow::Result<()> {
     let request = reqwest::Client::new().post(format!("{}/api/v1/admin/backups", target.base));
     let body = ask(target, request).await?;
+    let mut parts: Vec<&str> = body["databases"]
+        .as_array()
+        .map(|names| names.iter().map(text).collect())
+        .unwrap_or_default();
+    if body["eventLog"] == Value::Bool(true) {
+        parts.push("the event log");
+    }
     println!(
         "backed up {} ({:.1} MB) into {}",
-        body["databases"]
-            .as_array()
-            .map(|names| names.iter().map(text).collect::<Vec<_>>().join(", "))
-            .unwrap_or_default(),
+        parts.join(", "),
         body["bytes"].as_f64().unwrap_or(0.0) / 1e6,
         text(&body["path"])
     );

@@ -39,7 +39,7 @@ fn profile() -> Value {
 
 /// The profile events on the durable log in `data_dir`, oldest first (Miyagi stopped).
 async fn profile_events(data_dir: &std::path::Path) -> Vec<CloudEvent> {
-    let log = EmbeddedLog::open(&data_dir.join("events.db"), 4)
+    let log = EmbeddedLog::open(&data_dir.join("events"), 4)
         .await
         .unwrap();
     let mut sub = log
@@ -377,7 +377,7 @@ async fn a_backup_taken_while_running_restores_the_profiles_and_their_events_int
     );
     let path = said.trim().rsplit(" into ").next().unwrap().to_string();
     assert!(
-        said.contains("users.db") && said.contains("events.db"),
+        said.contains("users.db") && said.contains("the event log"),
         "{said}"
     );
 

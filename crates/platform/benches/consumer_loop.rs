@@ -61,7 +61,7 @@ async fn main() {
 
 async fn published() -> (EmbeddedLog, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open(&dir.path().join("events.db"), 4)
+    let log = EmbeddedLog::open(&dir.path().join("events"), 4)
         .await
         .unwrap();
     for chunk in 0..EVENTS / 256 + 1 {

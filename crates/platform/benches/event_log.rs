@@ -6,11 +6,11 @@
 //! A producer publishes records in batches while a consumer group polls, and commits after each
 //! batch (the same loop services run). Throughput rows run the producer flat out, so their latency
 //! includes queueing; the paced row leaves 5 ms between events to show latency without a backlog.
-//! Latency is publish-call start → record in the consumer's hands. Baselines, same session and same
-//! SQLite settings (WAL, synchronous=FULL), the same records into a bare table a transaction a
-//! batch: from this thread with one prepared statement a row (rusqlite: what SQLite does with a
-//! row per record, which the log did until it stored record batches and can now beat), and
-//! through sqlx in one multi-row statement a batch (how the log wrote before that).
+//! Latency is publish-call start → record in the consumer's hands. Baselines, same session, the
+//! same records a batch at a time from this thread with nothing else running: appended to a bare
+//! file of zeros with a write and an `fdatasync` a batch (the disk's ceiling for what the log
+//! does, less its consumer, framing and index), and inserted into a bare SQLite table (WAL,
+//! `synchronous=FULL`) a prepared statement a row (what the log cost when SQLite kept it).
 
 use std::{
     sync::Arc,
@@ -19,7 +19,6 @@ use std::{
 
 use hdrhistogram::Histogram;
 use miyagi_platform::events::{embedded::EmbeddedLog, Delivery, EventBus, Record, Subscription};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 /// A multiple of every batch size below, so each run sends exactly this many; at 200k events/s
 /// a run still lasts half a second, long enough to smooth this machine's fsync times.
@@ -32,18 +31,18 @@ async fn main() {
         println!("16 producers: {rate:.0} events/s, p50 {p50:?}, p99 {p99:?}");
         return;
     }
-    println!("| batch | events | log: events/s | log: p50 latency | log: p99 latency | bare table, rusqlite, prepared a row | bare table, sqlx, multi-row | log / rusqlite |");
+    println!("| batch | events | log: events/s | log: p50 latency | log: p99 latency | bare file, a write + flush a batch | bare SQLite table, prepared a row | log / bare file |");
     println!("|---|---|---|---|---|---|---|---|");
     for batch in [1usize, 10, 100, 256] {
         let events = if batch == 1 { EVENTS / 10 } else { EVENTS };
         let (rate, p50, p99) = log_run(events, batch, None).await;
+        let file = file_baseline(events, batch);
         let prepared = prepared_baseline(events, batch);
-        let multi_row = multi_row_baseline(events, batch).await;
         println!(
-            "| {batch} | {events} | {rate:.0} | {:.2} ms | {:.2} ms | {prepared:.0} | {multi_row:.0} | {:.2} |",
+            "| {batch} | {events} | {rate:.0} | {:.2} ms | {:.2} ms | {file:.0} | {prepared:.0} | {:.2} |",
             p50.as_secs_f64() * 1e3,
             p99.as_secs_f64() * 1e3,
-            rate / prepared
+            rate / file
         );
     }
     let (rate, p50, p99) = concurrent_run(16, 1_600).await;
@@ -63,7 +62,7 @@ async fn main() {
 
 async fn log_run(events: usize, batch: usize, pace: Option<Duration>) -> (f64, Duration, Duration) {
     let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open(&dir.path().join("events.db"), 4)
+    let log = EmbeddedLog::open(&dir.path().join("events"), 4)
         .await
         .unwrap();
     let mut subscription = log.subscribe("bench", &["bench"]).await.unwrap();
@@ -103,7 +102,7 @@ async fn log_run(events: usize, batch: usize, pace: Option<Duration>) -> (f64, D
 async fn concurrent_run(producers: usize, each: usize) -> (f64, Duration, Duration) {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(
-        EmbeddedLog::open(&dir.path().join("events.db"), 4)
+        EmbeddedLog::open(&dir.path().join("events"), 4)
             .await
             .unwrap(),
     );
@@ -196,35 +195,26 @@ fn prepared_baseline(events: usize, batch: usize) -> f64 {
     events as f64 / started.elapsed().as_secs_f64()
 }
 
-/// The same records through sqlx, one multi-row statement a batch: each statement is a round
-/// trip to sqlx's SQLite worker thread.
-async fn multi_row_baseline(events: usize, batch: usize) -> f64 {
+/// The disk's ceiling: the same records' bytes written into a file of zeros already on disk from
+/// this thread, one `pwrite` and one `fdatasync` a batch, as the log writes a group.
+fn file_baseline(events: usize, batch: usize) -> f64 {
+    use std::os::unix::fs::FileExt;
     let dir = tempfile::tempdir().unwrap();
-    let options = SqliteConnectOptions::new()
-        .filename(dir.path().join("baseline.db"))
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await
-        .unwrap();
-    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT, payload BLOB)")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let file = std::fs::File::create(dir.path().join("baseline.log")).unwrap();
+    file.write_all_at(&vec![0; events * 800], 0).unwrap();
+    file.sync_all().unwrap();
     let started = Instant::now();
+    let mut at = 0;
     for chunk in 0..events / batch {
-        let mut tx = pool.begin().await.unwrap();
-        let records: Vec<Record> = (0..batch).map(|i| record(chunk * batch + i, 0)).collect();
-        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO t (k, payload) ");
-        insert.push_values(&records, |mut row, r| {
-            row.push_bind(r.key.as_str())
-                .push_bind(r.payload.as_slice());
-        });
-        insert.build().execute(&mut *tx).await.unwrap();
-        tx.commit().await.unwrap();
+        let mut bytes = Vec::new();
+        for i in 0..batch {
+            let r = record(chunk * batch + i, 0);
+            bytes.extend_from_slice(r.key.as_bytes());
+            bytes.extend_from_slice(&r.payload);
+        }
+        file.write_all_at(&bytes, at).unwrap();
+        file.sync_data().unwrap();
+        at += bytes.len() as u64;
     }
     events as f64 / started.elapsed().as_secs_f64()
 }

@@ -2,7 +2,10 @@
 //!
 //! A backup is taken by the running process, because only it can hold its relays and consumers
 //! still ([`PauseGate`]) while each SQLite file is copied with `VACUUM INTO` — a consistent
-//! snapshot of one file that needs no exclusive lock, so requests go on meanwhile. Blobs are
+//! snapshot of one file that needs no exclusive lock, so requests go on meanwhile — and the
+//! event log's segment files are copied, oldest first. Those are only appended to, so a copy
+//! taken while retention writes is still the log up to some entry: a piece of an entry at the
+//! end is cut when the restored log opens. Blobs are
 //! copied after the databases: a blob is written before the row that names it, so every blob a
 //! copied row names is complete. The vector index is not copied; the documents service rebuilds
 //! it from its database at the first start after a restore.
@@ -24,8 +27,11 @@ use crate::{events::PauseGate, DataDirLock};
 /// Written last into each backup folder: what it holds, and proof that it is complete.
 const MANIFEST: &str = "backup.json";
 const BLOBS: &str = "blobs";
-/// What a restore replaces besides the database files: blobs, and the index rebuilt from them.
-const DERIVED: [&str; 2] = [BLOBS, "vector-index"];
+/// The embedded event log's directory (`events::embedded`).
+const EVENT_LOG: &str = "events";
+/// What a restore replaces besides the database files: the event log, blobs, and the index
+/// rebuilt from them.
+const REPLACED: [&str; 3] = [EVENT_LOG, BLOBS, "vector-index"];
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -35,6 +41,10 @@ pub struct Backup {
     pub taken_at: chrono::DateTime<chrono::Utc>,
     /// The database files, by name.
     pub databases: Vec<String>,
+    /// Whether it holds the event log's segment files; backups taken while the log was a
+    /// database file list it among `databases` instead.
+    #[serde(default)]
+    pub event_log: bool,
     pub bytes: u64,
 }
 
@@ -60,6 +70,7 @@ pub async fn take(data_dir: &Path, gate: &PauseGate) -> anyhow::Result<Backup> {
             .await
             .with_context(|| format!("copying {name}"))?;
     }
+    let event_log = copy_tree(&data_dir.join(EVENT_LOG), &path.join(EVENT_LOG))?;
     drop(paused);
     copy_tree(&data_dir.join(BLOBS), &path.join(BLOBS))?;
     let backup = Backup {
@@ -67,6 +78,7 @@ pub async fn take(data_dir: &Path, gate: &PauseGate) -> anyhow::Result<Backup> {
         path,
         taken_at,
         databases,
+        event_log,
     };
     std::fs::write(
         backup.path.join(MANIFEST),
@@ -90,11 +102,15 @@ pub fn restore(from: &Path, data_dir: &Path, replace: bool) -> anyhow::Result<Ba
     std::fs::create_dir_all(data_dir)?;
     let _lock = DataDirLock::acquire(data_dir)?;
     let existing = database_files(data_dir)?;
-    if !existing.is_empty() && !replace {
+    let mut held = existing.clone();
+    if data_dir.join(EVENT_LOG).exists() {
+        held.push(format!("{EVENT_LOG}/"));
+    }
+    if !held.is_empty() && !replace {
         anyhow::bail!(
             "the data dir {} already holds data ({}): pass --replace to overwrite it",
             data_dir.display(),
-            existing.join(", ")
+            held.join(", ")
         );
     }
     for name in &existing {
@@ -106,8 +122,8 @@ pub fn restore(from: &Path, data_dir: &Path, replace: bool) -> anyhow::Result<Ba
             }
         }
     }
-    for derived in DERIVED {
-        let dir = data_dir.join(derived);
+    for replaced in REPLACED {
+        let dir = data_dir.join(replaced);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         }
@@ -116,6 +132,7 @@ pub fn restore(from: &Path, data_dir: &Path, replace: bool) -> anyhow::Result<Ba
         std::fs::copy(from.join(name), data_dir.join(name))
             .with_context(|| format!("restoring {name}"))?;
     }
+    copy_tree(&from.join(EVENT_LOG), &data_dir.join(EVENT_LOG))?;
     copy_tree(&from.join(BLOBS), &data_dir.join(BLOBS))?;
     Ok(backup)
 }
@@ -134,13 +151,15 @@ fn database_files(dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
-fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+/// Copies `from` into `to`, files in name order; whether there was anything to copy.
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<bool> {
     if !from.exists() {
-        return Ok(());
+        return Ok(false);
     }
     std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
+    let mut entries = std::fs::read_dir(from)?.collect::<Result<Vec<_>, _>>()?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
         let target = to.join(entry.file_name());
         if entry.file_type()?.is_dir() {
             copy_tree(&entry.path(), &target)?;
@@ -149,7 +168,7 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
                 .with_context(|| format!("copying {}", entry.path().display()))?;
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 fn tree_size(dir: &Path) -> anyhow::Result<u64> {

@@ -41,7 +41,7 @@ impl ServiceContext {
         let lock = DataDirLock::acquire(&config.data_dir)?;
         let bus: Arc<dyn EventBus> = match config.bus.kind {
             BusKind::Embedded => Arc::new(
-                EmbeddedLog::open(&config.data_dir.join("events.db"), config.bus.partitions)
+                EmbeddedLog::open(&config.data_dir.join("events"), config.bus.partitions)
                     .await?,
             ),
             BusKind::Kafka => anyhow::bail!(

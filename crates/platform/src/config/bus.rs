@@ -21,7 +21,7 @@ pub struct BusConfig {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum BusKind {
-    /// The durable event log inside this process, stored in `data_dir/events.db`.
+    /// The durable event log inside this process, stored in segment files in `data_dir/events/`.
     Embedded,
     /// An Apache Kafka cluster or anything that speaks its protocol (Azure Event Hubs).
     Kafka,

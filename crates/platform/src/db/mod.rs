@@ -26,8 +26,6 @@ pub enum Backend {
 
 mod point;
 
-pub(crate) use point::open_read_only;
-
 pub use point::Columns;
 
 #[derive(Clone)]

@@ -76,7 +76,7 @@ impl EmbeddedHarness {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         Self {
-            path: dir.path().join("events.db"),
+            path: dir.path().join("events"),
             _dir: dir,
         }
     }

@@ -46,7 +46,7 @@ async fn consuming(
     handler: Arc<dyn EventHandler>,
 ) -> (EmbeddedLog, CancellationToken, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open(&dir.path().join("events.db"), 2)
+    let log = EmbeddedLog::open(&dir.path().join("events"), 2)
         .await
         .unwrap();
     let shutdown = CancellationToken::new();

@@ -20,7 +20,7 @@ fn record(topic: &str, key: &str, body: &str) -> Record {
 /// A one-partition log holding records `0`..`4` of topic `t`.
 async fn five_records_on_one_partition() -> (EmbeddedLog, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open(&dir.path().join("events.db"), 1)
+    let log = EmbeddedLog::open(&dir.path().join("events"), 1)
         .await
         .unwrap();
     log.publish((0..5).map(|i| record("t", "k", &i.to_string())).collect())
@@ -48,7 +48,7 @@ async fn seeking_a_group_back_replays_from_that_offset() {
 #[tokio::test]
 async fn reopening_a_log_with_another_partition_count_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("events.db");
+    let path = dir.path().join("events");
     EmbeddedLog::open(&path, 4).await.unwrap();
     let err = EmbeddedLog::open(&path, 8).await.err().unwrap().to_string();
     assert!(
@@ -63,7 +63,7 @@ const PINNED_PARTITIONS: [u32; 3] = [4, 5, 6];
 #[tokio::test]
 async fn a_key_always_maps_to_the_same_partition() {
     let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open(&dir.path().join("events.db"), 8)
+    let log = EmbeddedLog::open(&dir.path().join("events"), 8)
         .await
         .unwrap();
     // FNV-1a is fixed: these values must never change, or existing logs would reorder keys.
@@ -137,7 +137,7 @@ async fn retention_drops_old_records_every_group_has_read_and_offsets_never_repe
 async fn erasing_a_key_leaves_tombstones_in_order_but_spares_the_deletion_and_other_keys() {
     use miyagi_platform::events::CloudEvent;
     let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open(&dir.path().join("events.db"), 2)
+    let log = EmbeddedLog::open(&dir.path().join("events"), 2)
         .await
         .unwrap();
     let about = |subject: &str, kind: &str| {
@@ -220,7 +220,7 @@ fn publishers(log: &std::sync::Arc<EmbeddedLog>, count: usize) -> Vec<tokio::tas
 async fn concurrent_publishers_are_each_acknowledged_and_every_record_lands_once_in_key_order() {
     let dir = tempfile::tempdir().unwrap();
     let log = std::sync::Arc::new(
-        EmbeddedLog::open(&dir.path().join("events.db"), 1)
+        EmbeddedLog::open(&dir.path().join("events"), 1)
             .await
             .unwrap(),
     );
@@ -254,7 +254,7 @@ async fn concurrent_publishers_are_each_acknowledged_and_every_record_lands_once
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groups_committing_among_publishers_resume_where_they_committed_after_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("events.db");
+    let path = dir.path().join("events");
     let log = std::sync::Arc::new(EmbeddedLog::open(&path, 2).await.unwrap());
     // Commits queue for the writer with the publishes and are written in their groups.
     let groups: Vec<_> = ["a", "b", "c"]
@@ -317,7 +317,7 @@ async fn a_consumer_stopping_inside_a_batch_resumes_at_the_next_record_of_it() {
     );
 }
 
-/// The tables of a log written before record batches, a row per record.
+/// The tables of a log kept in SQLite, a row per record (before record batches).
 const RECORD_PER_ROW_LAYOUT: &str = "
 CREATE TABLE log_records (
     topic TEXT NOT NULL, partition_no INTEGER NOT NULL, log_offset INTEGER NOT NULL,
@@ -333,15 +333,40 @@ INSERT INTO log_meta VALUES ('partitions', 1);
 INSERT INTO log_records VALUES ('t', 0, 0, 'k', X'30', 1), ('t', 0, 1, 'k', X'31', 1), ('t', 0, 2, 'k', X'32', 1);
 INSERT INTO log_group_offsets VALUES ('g', 't', 0, 2);";
 
-#[tokio::test]
-async fn a_log_written_a_record_a_row_opens_with_its_records_and_positions() {
+/// The tables of a log kept in SQLite in record batches: a version byte, then each record's
+/// key and payload after their little-endian `u32` lengths. Offsets 0 and 1 were pruned.
+const RECORD_BATCH_LAYOUT: &str = "
+CREATE TABLE log_batches (
+    topic TEXT NOT NULL, partition_no INTEGER NOT NULL, base_offset INTEGER NOT NULL,
+    last_offset INTEGER NOT NULL, appended_at INTEGER NOT NULL, records BLOB NOT NULL,
+    PRIMARY KEY (topic, partition_no, last_offset)
+);
+CREATE TABLE log_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE log_group_offsets (
+    group_id TEXT NOT NULL, topic TEXT NOT NULL, partition_no INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL, PRIMARY KEY (group_id, topic, partition_no)
+) WITHOUT ROWID;
+INSERT INTO log_meta VALUES ('partitions', 1);
+INSERT INTO log_batches VALUES
+    ('t', 0, 2, 2, 1, X'01010000006B0100000032');
+INSERT INTO log_group_offsets VALUES ('g', 't', 0, 2);";
+
+/// A log kept in SQLite at `events.db` with `tables`, and the log that takes it over.
+async fn taken_over_from_sqlite(tables: &str) -> (EmbeddedLog, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("events.db");
-    rusqlite::Connection::open(&path)
+    rusqlite::Connection::open(dir.path().join("events.db"))
         .unwrap()
-        .execute_batch(RECORD_PER_ROW_LAYOUT)
+        .execute_batch(tables)
         .unwrap();
-    let log = EmbeddedLog::open(&path, 1).await.unwrap();
+    let log = EmbeddedLog::open(&dir.path().join("events"), 1)
+        .await
+        .unwrap();
+    (log, dir)
+}
+
+#[tokio::test]
+async fn a_log_kept_in_sqlite_a_record_a_row_is_taken_over_with_its_records_and_positions() {
+    let (log, dir) = taken_over_from_sqlite(RECORD_PER_ROW_LAYOUT).await;
     log.publish(vec![record("t", "k", "3")]).await.unwrap();
 
     assert_eq!(
@@ -350,4 +375,74 @@ async fn a_log_written_a_record_a_row_opens_with_its_records_and_positions() {
         "the group resumes where it was, and offsets go on"
     );
     assert_eq!(bodies_from_the_start(&log, 4).await, ["0", "1", "2", "3"]);
+    assert!(
+        !dir.path().join("events.db").exists(),
+        "the old file is gone"
+    );
+}
+
+#[tokio::test]
+async fn a_log_kept_in_sqlite_in_batches_is_taken_over_from_its_oldest_kept_record() {
+    let (log, _dir) = taken_over_from_sqlite(RECORD_BATCH_LAYOUT).await;
+    log.publish(vec![record("t", "k", "3")]).await.unwrap();
+
+    assert_eq!(
+        what_group_g_reads_next(&log, 2).await,
+        [(2, "2".into()), (3, "3".into())]
+    );
+    assert_eq!(bodies_from_the_start(&log, 2).await, ["2", "3"]);
+}
+
+/// A record of ~1 MB, the most one may hold: sixteen fill a segment.
+fn big(key: &str, n: usize) -> Record {
+    let mut payload = n.to_string().into_bytes();
+    payload.resize(999_000, b' ');
+    Record {
+        topic: "t".into(),
+        key: key.into(),
+        payload,
+    }
+}
+
+#[tokio::test]
+async fn a_full_segment_rolls_over_and_retention_deletes_it_once_read_without_losing_offsets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events");
+    let segments = || {
+        std::fs::read_dir(&path)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".log")
+            })
+            .count()
+    };
+    let log = EmbeddedLog::open(&path, 1).await.unwrap();
+    for n in 0..20 {
+        log.publish(vec![big("k", n)]).await.unwrap();
+    }
+    assert_eq!(
+        segments(),
+        2,
+        "twenty records of 1 MB fill more than one segment"
+    );
+    let mut sub = log.subscribe("g", &["t"]).await.unwrap();
+    let read = drain(&mut sub, 20).await;
+    sub.commit(&read).await.unwrap();
+
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    assert_eq!(log.prune(later).await.unwrap(), 19, "all but the newest");
+    assert_eq!(segments(), 1, "the full segment is gone");
+    drop((sub, log));
+
+    let log = EmbeddedLog::open(&path, 1).await.unwrap();
+    log.publish(vec![record("t", "k", "after")]).await.unwrap();
+    assert_eq!(
+        what_group_g_reads_next(&log, 1).await,
+        [(20, "after".into())],
+        "offsets and the group's position outlive the segment"
+    );
 }

@@ -39,7 +39,7 @@ miyagi_platform::on_both_backends!(
 async fn log() -> (EmbeddedLog, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     (
-        EmbeddedLog::open(&dir.path().join("events.db"), 2)
+        EmbeddedLog::open(&dir.path().join("events"), 2)
             .await
             .unwrap(),
         dir,

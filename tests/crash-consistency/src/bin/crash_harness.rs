@@ -106,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
             },
             3,
         )?),
-        None => Arc::new(EmbeddedLog::open(&args.dir.join("events.db"), 3).await?),
+        None => Arc::new(EmbeddedLog::open(&args.dir.join("events"), 3).await?),
     };
 
     let shutdown = CancellationToken::new();

@@ -1,10 +1,9 @@
-//! A record batch: the records one write appended to one partition, kept as one row, as Kafka
-//! keeps a producer's batch. Offsets still belong to records: a batch holds consecutive ones,
-//! from its row's `base_offset` to its `last_offset`, and a consumer may start or stop inside it.
+//! A record batch: the records one write appended to one partition, kept as one entry, as Kafka
+//! keeps a producer's batch. Offsets still belong to records: a batch holds consecutive ones from
+//! its entry's base offset on, and a consumer may start or stop inside it.
 //!
-//! Why batches: a row per record cost SQLite a b-tree insert (and an index insert) per record,
-//! which made the writer thread the bottleneck of a busy log (BENCHMARKS.md, "Embedded event log:
-//! record batches, and reads without sqlx"). A batch is one insert whatever its length.
+//! Why batches: a group's records for one partition are then read back with one `pread` and
+//! one checksum, and indexed in memory as one place whatever their number.
 //!
 //! The layout is a version byte, then per record its key and payload, each a little-endian
 //! `u32` length and the bytes. It is written by hand: two length prefixes do not justify a
@@ -38,13 +37,6 @@ pub(super) fn encode<'a>(records: impl IntoIterator<Item = (&'a str, &'a [u8])>)
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub(super) struct Unreadable(String);
-
-/// Reads fail as SQLite's own do, with the reason kept.
-impl From<Unreadable> for rusqlite::Error {
-    fn from(e: Unreadable) -> Self {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e))
-    }
-}
 
 /// The records of `batch`, in order, as (key, payload).
 pub(super) fn decode(batch: &[u8]) -> Result<Vec<(&str, &[u8])>, Unreadable> {

@@ -1,17 +1,32 @@
 //! The embedded event log: Kafka's model (topics, keyed partitions, offsets, consumer groups with
-//! committed offsets) stored in one SQLite file, for `miyagi up` on a single machine.
+//! committed positions) kept as Kafka keeps it, in segment files of checksummed entries, for
+//! `miyagi up` on a single machine.
 //!
-//! SQLite gives us crash-safe appends and commits for free; an in-process `watch` channel wakes
-//! consumers the moment something is appended instead of making them poll the file. One writer
-//! (`writer.rs`, two threads taking turns with one connection): concurrent publishes and consumer
-//! groups' offset commits are written in groups, one transaction each, and each is answered only
-//! once its group is on disk (`durable.rs`), which readers wait for too; the next group is
-//! written while one is flushed.
-//! A group's records for one partition are stored as one row, a record batch (`batch.rs`).
-//! Reads run on read-only connections (`reader.rs`), which WAL lets run beside the writer.
+//! - `segment.rs`, `entry.rs`, `batch.rs`: the files, the entries framed in them, the records
+//!   in a batch.
+//! - `writer.rs`: one thread appends every change; concurrent publishes and commits share one
+//!   write and one flush, and each is answered once on disk. `rewrite.rs`: retention, erasure.
+//! - `state.rs`: the in-memory index of where each partition's batches lie, and groups'
+//!   positions, kept by the writer after each flush; `reader.rs` reads through it.
+//! - `recovery.rs`: opening, a torn tail cut; `legacy.rs`: taking over a log kept in SQLite.
+//!
+//! An in-process `watch` channel wakes consumers the moment something is appended instead of
+//! making them poll the files.
+//!
+//! Why segment files rather than SQLite, which kept this log until 2026-12: each SQLite
+//! transaction rewrote ~10 pages of b-tree and WAL for a few records, and its flush carried all
+//! of them; 16 one-event producers topped out near 45k events/s. Here a group is one sequential
+//! write of its own bytes (BENCHMARKS.md, "Embedded event log: segment files").
 
-use std::{collections::HashMap, hash::Hasher, path::Path, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    hash::Hasher,
+    path::{Path, PathBuf},
+    sync::{Arc, LazyLock, Weak},
+    time::Duration,
+};
 
+use anyhow::Context;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
@@ -24,9 +39,13 @@ use super::bus::{
 };
 
 mod batch;
-mod durable;
+mod entry;
+mod legacy;
 mod reader;
-mod schema;
+mod recovery;
+mod rewrite;
+mod segment;
+mod state;
 mod writer;
 
 #[derive(Clone)]
@@ -42,6 +61,23 @@ struct Inner {
     appended: watch::Receiver<u64>,
 }
 
+/// The logs open in this process, by directory.
+static OPEN: LazyLock<tokio::sync::Mutex<HashMap<PathBuf, Weak<Inner>>>> =
+    LazyLock::new(Default::default);
+
+/// The log's directory by its absolute path, which exists once its parent does.
+fn identity(dir: &Path) -> anyhow::Result<PathBuf> {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let name = dir
+        .file_name()
+        .with_context(|| format!("{} does not name a directory", dir.display()))?;
+    Ok(parent.canonicalize()?.join(name))
+}
+
 /// Partition of a key: a stable hash (FNV-1a), so a key maps to the same partition across
 /// restarts and versions — `std`'s hasher promises neither.
 fn partition_of(key: &str, partitions: u32) -> u32 {
@@ -51,22 +87,40 @@ fn partition_of(key: &str, partitions: u32) -> u32 {
 }
 
 impl EmbeddedLog {
-    pub async fn open(path: &Path, partitions: u32) -> anyhow::Result<Self> {
+    /// Opens the log in directory `dir`, creating it if need be. A log kept in SQLite at
+    /// `dir` with the extension `.db` (`events.db` beside `events/`) is taken over first.
+    ///
+    /// A log already open in this process is shared: its directory admits one writer.
+    pub async fn open(dir: &Path, partitions: u32) -> anyhow::Result<Self> {
         assert!(partitions > 0, "a topic needs at least one partition");
+        let mut open = OPEN.lock().await;
+        let key = identity(dir)?;
+        if let Some(inner) = open.get(&key).and_then(Weak::upgrade) {
+            if inner.partitions != partitions {
+                return Err(recovery::other_partitions(
+                    dir,
+                    inner.partitions,
+                    partitions,
+                ));
+            }
+            return Ok(Self { inner });
+        }
         let (appended, seen) = watch::channel(0);
-        let file = path.to_owned();
-        // The writer creates the file and its tables, so it starts before the readers open it.
-        let (writer, durability) =
-            tokio::task::spawn_blocking(move || Writer::start(&file, partitions, appended))
-                .await??;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                writer,
-                readers: Readers::new(path, durability),
-                partitions,
-                appended: seen,
-            }),
+        let path = dir.to_owned();
+        let (writer, state) = tokio::task::spawn_blocking(move || {
+            legacy::import(&path.with_extension("db"), &path)?;
+            Writer::start(&path, partitions, appended)
         })
+        .await??;
+        let inner = Arc::new(Inner {
+            writer,
+            readers: Readers::new(dir, state),
+            partitions,
+            appended: seen,
+        });
+        open.retain(|_, log| log.strong_count() > 0);
+        open.insert(key, Arc::downgrade(&inner));
+        Ok(Self { inner })
     }
 
     /// Partition of a key, the same across restarts and versions.
@@ -188,9 +242,9 @@ impl EventBus for EmbeddedLog {
         self.inner.readers.ping().await
     }
 
-    /// Deletes records appended before `before` that every consumer group of their partition
-    /// has committed past, keeping each partition's newest record: offsets continue from it, so
-    /// a pruned log never hands out an offset twice.
+    /// Drops the records appended before `before` that every consumer group of their partition
+    /// has committed past, but for each partition's newest, and deletes the segment files left
+    /// holding none (`rewrite.rs`). Offsets go on from where they were.
     async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, BusError> {
         let before = before.timestamp_millis();
         self.inner.writer.write(Change::Prune { before }).await
@@ -266,6 +320,10 @@ impl EmbeddedSubscription {
 #[async_trait]
 impl Subscription for EmbeddedSubscription {
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
+        // A read waits on nothing (`reader.rs`), so a poll lets other tasks run first: a
+        // consumer whose log always has records would otherwise dispatch them to its handlers'
+        // tasks without ever letting those run on a single-threaded runtime.
+        tokio::task::yield_now().await;
         self.appended.borrow_and_update();
         let found = self.fetch(max).await?;
         if !found.is_empty() {
