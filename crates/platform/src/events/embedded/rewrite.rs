@@ -2,9 +2,11 @@
 //!
 //! Retention moves partitions' first readable offsets forward (a `Starts` entry, as Kafka moves
 //! a log's start offset) and deletes the segments no readable batch lies in any more; the
-//! snapshot that begins each later segment keeps offsets and groups' positions. Erasure
-//! rewrites every segment holding the key's records, whole: written beside it, flushed, renamed
-//! over it. The active segment is closed first, so appends never meet a rewrite.
+//! snapshot that begins each later segment keeps offsets and groups' positions. Erasure reads
+//! every segment and rewrites those holding the key's records, whole: written beside it,
+//! flushed, renamed over it. The active segment is closed first, so appends never meet a
+//! rewrite. An erasure so reads the whole log, as it did in SQLite; it is rare (a person's
+//! deletion) and runs on the writer thread, which holds publishes meanwhile.
 
 use std::fs;
 
@@ -74,10 +76,13 @@ impl Appender {
     /// Replaces the payload of every record of `key` on `topic` with its tombstone, but for
     /// the event `sparing`; how many.
     pub(super) fn erase(&mut self, topic: &str, key: &str, sparing: &str) -> anyhow::Result<u64> {
-        let segments = self.state().segments_of(topic);
-        if segments.contains(&self.active.seq) {
+        // Every segment, not only those with readable batches of the topic: records retention
+        // made unreadable are still in their files until those are deleted.
+        if self.active.end > self.active.snapshot_end {
             self.roll()?;
         }
+        let segments: Vec<u64> = self.state().files.keys().copied().collect();
+        let segments = segments.into_iter().filter(|seq| *seq != self.active.seq);
         let mut erased = 0;
         for seq in segments {
             let path = segment::path(&self.dir, seq);

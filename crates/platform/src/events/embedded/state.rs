@@ -172,16 +172,6 @@ impl State {
             .collect()
     }
 
-    /// The segments holding batches of `topic`.
-    pub(super) fn segments_of(&self, topic: &str) -> BTreeSet<u64> {
-        self.logs
-            .get(topic)
-            .into_iter()
-            .flat_map(|partitions| partitions.values())
-            .flat_map(|log| log.batches.iter().map(|b| b.segment))
-            .collect()
-    }
-
     /// After a segment is rewritten in place: its new file, and where its batches now lie, as
     /// (topic, partition, place).
     pub(super) fn relocate(&mut self, segment: u64, file: File, moved: &[(String, u32, Located)]) {
