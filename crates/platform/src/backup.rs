@@ -70,7 +70,7 @@ pub async fn take(data_dir: &Path, gate: &PauseGate) -> anyhow::Result<Backup> {
             .await
             .with_context(|| format!("copying {name}"))?;
     }
-    let event_log = copy_tree(&data_dir.join(EVENT_LOG), &path.join(EVENT_LOG))?;
+    let event_log = copy_event_log(&data_dir.join(EVENT_LOG), &path.join(EVENT_LOG))?;
     drop(paused);
     copy_tree(&data_dir.join(BLOBS), &path.join(BLOBS))?;
     let backup = Backup {
@@ -151,15 +151,40 @@ fn database_files(dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
-/// Copies `from` into `to`, files in name order; whether there was anything to copy.
-fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<bool> {
+/// Copies the event log's segment files, oldest first; whether there was a log. Retention may
+/// delete a segment meanwhile: a later one begins with a snapshot of all the deleted one held
+/// that is still needed, so it is passed by.
+fn copy_event_log(from: &Path, to: &Path) -> anyhow::Result<bool> {
     if !from.exists() {
         return Ok(false);
     }
     std::fs::create_dir_all(to)?;
-    let mut entries = std::fs::read_dir(from)?.collect::<Result<Vec<_>, _>>()?;
-    entries.sort_by_key(|entry| entry.file_name());
-    for entry in entries {
+    let mut segments: Vec<_> = std::fs::read_dir(from)?
+        .map(|entry| entry.map(|e| e.file_name()))
+        .filter(|name| {
+            name.as_ref()
+                .map_or(true, |n| n.to_string_lossy().ends_with(".log"))
+        })
+        .collect::<Result<_, _>>()?;
+    segments.sort();
+    for name in segments {
+        match std::fs::copy(from.join(&name), to.join(&name)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            copied => {
+                copied.with_context(|| format!("copying {}", from.join(&name).display()))?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    if !from.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
         let target = to.join(entry.file_name());
         if entry.file_type()?.is_dir() {
             copy_tree(&entry.path(), &target)?;
@@ -168,7 +193,7 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<bool> {
                 .with_context(|| format!("copying {}", entry.path().display()))?;
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 fn tree_size(dir: &Path) -> anyhow::Result<u64> {

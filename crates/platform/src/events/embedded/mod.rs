@@ -65,8 +65,11 @@ struct Inner {
 static OPEN: LazyLock<tokio::sync::Mutex<HashMap<PathBuf, Weak<Inner>>>> =
     LazyLock::new(Default::default);
 
-/// The log's directory by its absolute path, which exists once its parent does.
+/// The log's directory by its absolute path, its parent created if need be.
 fn identity(dir: &Path) -> anyhow::Result<PathBuf> {
+    if let Ok(existing) = dir.canonicalize() {
+        return Ok(existing);
+    }
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -107,11 +110,9 @@ impl EmbeddedLog {
         }
         let (appended, seen) = watch::channel(0);
         let path = dir.to_owned();
-        let (writer, state) = tokio::task::spawn_blocking(move || {
-            legacy::import(&path.with_extension("db"), &path)?;
-            Writer::start(&path, partitions, appended)
-        })
-        .await??;
+        let (writer, state) =
+            tokio::task::spawn_blocking(move || Writer::start(&path, partitions, appended))
+                .await??;
         let inner = Arc::new(Inner {
             writer,
             readers: Readers::new(dir, state),

@@ -19,6 +19,7 @@ use anyhow::Context;
 
 use super::{
     entry::{Entry, Snapshot},
+    legacy,
     segment::{self, Entries},
     state::State,
 };
@@ -38,7 +39,8 @@ pub(super) struct Active {
 pub(super) struct Opened {
     pub state: State,
     pub active: Active,
-    /// Held while the log is open: a second writer would interleave its entries with ours.
+    /// `<dir>.lock`, held while the log is open: a second writer would interleave its entries with
+    /// ours.
     pub lock: File,
 }
 
@@ -46,8 +48,10 @@ pub(super) struct Opened {
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 pub(super) fn open(dir: &Path, partitions: u32) -> anyhow::Result<Opened> {
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let lock = lock(dir, LOCK_WAIT)?;
+    legacy::import(&dir.with_extension("db"), dir)?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    segment::sync_dir(dir.parent().unwrap_or(Path::new(".")))?;
     let segments = segment::list(dir).with_context(|| format!("reading {}", dir.display()))?;
     let Some(&last) = segments.last() else {
         return start(dir, partitions, lock);
@@ -58,8 +62,8 @@ pub(super) fn open(dir: &Path, partitions: u32) -> anyhow::Result<Opened> {
         let path = segment::path(dir, seq);
         let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let mut entries = Entries::new(&bytes);
-        // Not a `for`: the torn tail's warning says where reading stopped.
-        while let Some(read) = entries.next() {
+        let mut damage = None;
+        for read in &mut entries {
             match read {
                 Ok((entry, at, len)) => {
                     if at == 0 {
@@ -67,18 +71,30 @@ pub(super) fn open(dir: &Path, partitions: u32) -> anyhow::Result<Opened> {
                     }
                     state.apply(&entry, seq, at, len);
                 }
-                Err(damage) if seq == last => {
-                    tracing::warn!(segment = %path.display(), at = entries.at, %damage,
-                        "the event log's last write was torn by a crash; it was never acknowledged and is dropped");
-                }
-                Err(damage) => anyhow::bail!(
-                    "the event log segment {} is damaged at byte {}: {damage}; restore the data dir from a backup",
-                    path.display(),
-                    entries.at
-                ),
+                Err(e) => damage = Some(e.to_string()),
             }
         }
         end = entries.at as u64;
+        // A closed segment ends with its last entry, or with zeros where a crash kept it from
+        // being cut to it; the last may end with a torn write.
+        let after = &bytes[entries.at..];
+        let damage = damage.or_else(|| {
+            after
+                .iter()
+                .any(|b| *b != 0)
+                .then(|| "bytes that are not an entry follow the last one".to_string())
+        });
+        match damage {
+            Some(damage) if seq == last => {
+                tracing::warn!(segment = %path.display(), at = end, %damage,
+                    "the event log's last write was torn by a crash; it was never acknowledged and is dropped");
+            }
+            Some(damage) => anyhow::bail!(
+                "the event log segment {} is damaged at byte {end}: {damage}; restore the data dir from a backup",
+                path.display()
+            ),
+            None => {}
+        }
         let file =
             segment::open(dir, seq).with_context(|| format!("opening {}", path.display()))?;
         state.files.insert(seq, Arc::new(file));
@@ -140,7 +156,9 @@ fn start(dir: &Path, partitions: u32, lock: File) -> anyhow::Result<Opened> {
 
 /// Locks the log's directory, waiting up to `wait` for a log being closed to let go.
 fn lock(dir: &Path, wait: Duration) -> anyhow::Result<File> {
-    let path = dir.join("lock");
+    // Beside the directory, not in it: taking over a log kept in SQLite replaces the directory.
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    let path = dir.with_file_name(format!("{name}.lock"));
     let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     let since = Instant::now();
     loop {

@@ -46,10 +46,10 @@ impl Appender {
                 }
             }
         }
-        if starts.is_empty() {
-            return Ok(0);
+        if !starts.is_empty() {
+            self.write(&[Entry::Starts(starts)])?;
         }
-        self.write(&[Entry::Starts(starts)])?;
+        // Also segments an earlier prune failed to delete, or a crash kept.
         let unused: Vec<u64> = {
             let state = self.state();
             let in_use = state.segments_in_use();

@@ -179,12 +179,9 @@ impl State {
             let Some(log) = self.logs.get_mut(topic).and_then(|t| t.get_mut(partition)) else {
                 continue;
             };
-            if let Some(located) = log
-                .batches
-                .iter_mut()
-                .find(|b| b.segment == segment && b.base == place.base)
-            {
-                *located = *place;
+            // Batches are in offset order, and a batch's base is its own.
+            if let Ok(found) = log.batches.binary_search_by_key(&place.base, |b| b.base) {
+                log.batches[found] = *place;
             }
         }
         self.files.insert(segment, Arc::new(file));

@@ -105,6 +105,7 @@ impl Writer {
             received,
             appended,
             last_group: 1,
+            stopped: None,
             _lock: opened.lock,
         };
         std::thread::Builder::new()
@@ -138,6 +139,8 @@ pub(super) struct Appender {
     appended: watch::Sender<u64>,
     /// How many changes the last group took.
     last_group: usize,
+    /// Why the writer stopped taking writes, after a write or flush failed.
+    stopped: Option<String>,
     _lock: std::fs::File,
 }
 
@@ -270,6 +273,7 @@ impl Appender {
     /// Appends `entries` to the active segment with one write, flushes, and takes them into
     /// the state. On a failure nothing is taken in and the next write goes to the same place.
     pub(super) fn write(&mut self, entries: &[Entry]) -> std::io::Result<()> {
+        self.refuse_if_stopped()?;
         let mut bytes = Vec::new();
         let mut spans = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -282,22 +286,7 @@ impl Appender {
             self.roll()?;
         }
         let at = self.active.end;
-        let until = at + bytes.len() as u64;
-        // Past the zeros: more of them, flushed with these entries, so that the next flushes
-        // find their bytes' blocks written and write the data alone (`segment.rs`).
-        let zeroed = self.active.zeroed.max(if until > self.active.zeroed {
-            until + ZERO_AHEAD
-        } else {
-            0
-        });
-        if zeroed > self.active.zeroed {
-            let zeros = vec![0; (zeroed - until) as usize];
-            self.active.file.write_all_at(&zeros, until)?;
-        }
-        self.active.file.write_all_at(&bytes, at)?;
-        self.active.file.sync_data()?;
-        self.active.end = until;
-        self.active.zeroed = zeroed;
+        self.append(&bytes).map_err(|e| self.stop(e))?;
         let mut state = self.state_mut();
         for (entry, (offset, len)) in entries.iter().zip(spans) {
             state.apply(entry, self.active.seq, at + offset, len);
@@ -305,15 +294,58 @@ impl Appender {
         Ok(())
     }
 
+    /// Writes `bytes` at the end of the active segment and flushes.
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let at = self.active.end;
+        let until = at + bytes.len() as u64;
+        // Past the zeros: more of them, flushed with these entries, so that the next flushes
+        // find their bytes' blocks written and write the data alone (`segment.rs`).
+        let zeroed = if until > self.active.zeroed {
+            let zeros = vec![0; ZERO_AHEAD as usize];
+            self.active.file.write_all_at(&zeros, until)?;
+            until + ZERO_AHEAD
+        } else {
+            self.active.zeroed
+        };
+        self.active.file.write_all_at(bytes, at)?;
+        self.active.file.sync_data()?;
+        self.active.end = until;
+        self.active.zeroed = zeroed;
+        Ok(())
+    }
+
+    /// After a failed write, flush or roll, what it left on disk is unknown: a later, shorter
+    /// group written over a failed one could leave whole entries of it behind its own, read
+    /// back after a crash with offsets given out again. So the writer takes no more writes;
+    /// reopening the log cuts what was not flushed.
+    fn stop(&mut self, e: std::io::Error) -> std::io::Error {
+        let why = format!(
+            "the event log stopped taking writes after {} failed: {e}; restart to reopen it",
+            self.active_path()
+        );
+        tracing::error!(%why, "event log writer stopped");
+        self.stopped = Some(why.clone());
+        std::io::Error::other(why)
+    }
+
+    fn refuse_if_stopped(&self) -> std::io::Result<()> {
+        match &self.stopped {
+            Some(why) => Err(std::io::Error::other(why.clone())),
+            None => Ok(()),
+        }
+    }
+
     /// Starts the next segment with a snapshot of the state and closes the active one, cut to
     /// its entries.
     pub(super) fn roll(&mut self) -> std::io::Result<()> {
+        self.refuse_if_stopped()?;
         let seq = self.active.seq + 1;
         let mut bytes = Vec::new();
         let snapshot = self.state().snapshot();
         Entry::Snapshot(snapshot).encode(&mut bytes);
-        let file = Arc::new(segment::create(&self.dir, seq, &bytes)?);
-        self.active.file.set_len(self.active.end)?;
+        let made = segment::create(&self.dir, seq, &bytes)
+            .and_then(|file| self.active.file.set_len(self.active.end).map(|()| file));
+        let file = Arc::new(made.map_err(|e| self.stop(e))?);
         let end = bytes.len() as u64;
         self.active = Active {
             seq,
