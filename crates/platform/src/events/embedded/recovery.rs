@@ -32,6 +32,8 @@ pub(super) struct Active {
     pub end: u64,
     /// Where the zeros written ahead of `end` end, as far as is known to be on disk.
     pub zeroed: u64,
+    /// Where a failed write may have left bytes, to be cut before the next (`writer.rs`).
+    pub torn_from: Option<u64>,
     /// Where its snapshot ends: a segment holding nothing more is never rolled.
     pub snapshot_end: u64,
 }
@@ -114,6 +116,7 @@ pub(super) fn open(dir: &Path, partitions: u32) -> anyhow::Result<Opened> {
             file,
             end,
             zeroed: end,
+            torn_from: None,
             snapshot_end,
         },
         lock,
@@ -148,6 +151,7 @@ fn start(dir: &Path, partitions: u32, lock: File) -> anyhow::Result<Opened> {
             file,
             end,
             zeroed: end,
+            torn_from: None,
             snapshot_end: end,
         },
         lock,

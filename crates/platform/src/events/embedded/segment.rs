@@ -54,15 +54,24 @@ pub(super) fn list(dir: &Path) -> io::Result<Vec<u64>> {
 /// written beside it, flushed, then renamed over it.
 pub(super) fn create(dir: &Path, seq: u64, bytes: &[u8]) -> io::Result<File> {
     let unfinished = dir.join(format!("{seq:020}{UNFINISHED}"));
+    let made = write_and_rename(dir, seq, &unfinished, bytes);
+    if made.is_err() {
+        // It may be what filled the disk.
+        let _ = fs::remove_file(&unfinished);
+    }
+    made
+}
+
+fn write_and_rename(dir: &Path, seq: u64, unfinished: &Path, bytes: &[u8]) -> io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(true)
-        .open(&unfinished)?;
+        .open(unfinished)?;
     file.write_all_at(bytes, 0)?;
     file.sync_all()?;
-    fs::rename(&unfinished, path(dir, seq))?;
+    fs::rename(unfinished, path(dir, seq))?;
     sync_dir(dir)?;
     Ok(file)
 }

@@ -105,7 +105,7 @@ impl Writer {
             received,
             appended,
             last_group: 1,
-            stopped: None,
+            failed: None,
             _lock: opened.lock,
         };
         std::thread::Builder::new()
@@ -139,8 +139,8 @@ pub(super) struct Appender {
     appended: watch::Sender<u64>,
     /// How many changes the last group took.
     last_group: usize,
-    /// Why the writer stopped taking writes, after a write or flush failed.
-    stopped: Option<String>,
+    /// Why the writer takes no more writes: a roll failed in a way only a reopen mends.
+    failed: Option<String>,
     _lock: std::fs::File,
 }
 
@@ -273,7 +273,7 @@ impl Appender {
     /// Appends `entries` to the active segment with one write, flushes, and takes them into
     /// the state. On a failure nothing is taken in and the next write goes to the same place.
     pub(super) fn write(&mut self, entries: &[Entry]) -> std::io::Result<()> {
-        self.refuse_if_stopped()?;
+        self.refuse_if_failed()?;
         let mut bytes = Vec::new();
         let mut spans = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -286,7 +286,7 @@ impl Appender {
             self.roll()?;
         }
         let at = self.active.end;
-        self.append(&bytes).map_err(|e| self.stop(e))?;
+        self.append(&bytes)?;
         let mut state = self.state_mut();
         for (entry, (offset, len)) in entries.iter().zip(spans) {
             state.apply(entry, self.active.seq, at + offset, len);
@@ -294,9 +294,19 @@ impl Appender {
         Ok(())
     }
 
-    /// Writes `bytes` at the end of the active segment and flushes.
+    /// Writes `bytes` at the end of the active segment and flushes. A write or flush that fails
+    /// leaves unknown bytes past the end (a disk that filled up, say): they are cut, durably,
+    /// before the next write, or a later, shorter group could leave whole entries of the failed
+    /// one behind its own, to be read back after a crash with offsets given out again.
     fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if let Some(from) = self.active.torn_from {
+            self.active.file.set_len(from)?;
+            self.active.file.sync_all()?;
+            self.active.torn_from = None;
+            self.active.zeroed = from;
+        }
         let at = self.active.end;
+        self.active.torn_from = Some(at);
         let until = at + bytes.len() as u64;
         // Past the zeros: more of them, flushed with these entries, so that the next flushes
         // find their bytes' blocks written and write the data alone (`segment.rs`).
@@ -311,47 +321,55 @@ impl Appender {
         self.active.file.sync_data()?;
         self.active.end = until;
         self.active.zeroed = zeroed;
+        self.active.torn_from = None;
         Ok(())
     }
 
-    /// After a failed write, flush or roll, what it left on disk is unknown: a later, shorter
-    /// group written over a failed one could leave whole entries of it behind its own, read
-    /// back after a crash with offsets given out again. So the writer takes no more writes;
-    /// reopening the log cuts what was not flushed.
-    fn stop(&mut self, e: std::io::Error) -> std::io::Error {
-        let why = format!(
-            "the event log stopped taking writes after {} failed: {e}; restart to reopen it",
-            self.active_path()
-        );
-        tracing::error!(%why, "event log writer stopped");
-        self.stopped = Some(why.clone());
-        std::io::Error::other(why)
-    }
-
-    fn refuse_if_stopped(&self) -> std::io::Result<()> {
-        match &self.stopped {
+    fn refuse_if_failed(&self) -> std::io::Result<()> {
+        match &self.failed {
             Some(why) => Err(std::io::Error::other(why.clone())),
             None => Ok(()),
         }
     }
 
     /// Starts the next segment with a snapshot of the state and closes the active one, cut to
-    /// its entries.
+    /// its entries first: should the next not be made, the active one goes on as it was.
     pub(super) fn roll(&mut self) -> std::io::Result<()> {
-        self.refuse_if_stopped()?;
+        self.refuse_if_failed()?;
+        self.active.file.set_len(self.active.end)?;
+        self.active.file.sync_all()?;
+        self.active.zeroed = self.active.end;
+        self.active.torn_from = None;
         let seq = self.active.seq + 1;
         let mut bytes = Vec::new();
         let snapshot = self.state().snapshot();
         Entry::Snapshot(snapshot).encode(&mut bytes);
-        let made = segment::create(&self.dir, seq, &bytes)
-            .and_then(|file| self.active.file.set_len(self.active.end).map(|()| file));
-        let file = Arc::new(made.map_err(|e| self.stop(e))?);
+        let file = match segment::create(&self.dir, seq, &bytes) {
+            Ok(file) => Arc::new(file),
+            Err(e) => {
+                // Named but not durably (its directory's flush failed), it would end the log
+                // at its snapshot after a crash, before what this segment takes meanwhile.
+                let path = segment::path(&self.dir, seq);
+                let kept = path.exists()
+                    && std::fs::remove_file(&path)
+                        .and_then(|()| segment::sync_dir(&self.dir))
+                        .is_err();
+                if kept {
+                    self.failed = Some(format!(
+                        "the event log stopped taking writes: {} could be neither made nor removed ({e}); restart to reopen it",
+                        path.display()
+                    ));
+                }
+                return Err(e);
+            }
+        };
         let end = bytes.len() as u64;
         self.active = Active {
             seq,
             file: file.clone(),
             end,
             zeroed: end,
+            torn_from: None,
             snapshot_end: end,
         };
         self.state_mut().files.insert(seq, file);
