@@ -317,39 +317,45 @@ async fn a_consumer_stopping_inside_a_batch_resumes_at_the_next_record_of_it() {
     );
 }
 
-/// The tables of a log kept in SQLite, a row per record (before record batches).
-const RECORD_PER_ROW_LAYOUT: &str = "
+/// The tables every layout of a log kept in SQLite had beside its records, with one partition
+/// and group `g` at offset 2.
+macro_rules! sqlite_log_meta_and_groups {
+    () => {
+        "
+CREATE TABLE log_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE log_group_offsets (
+    group_id TEXT NOT NULL, topic TEXT NOT NULL, partition_no INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL, PRIMARY KEY (group_id, topic, partition_no)
+) WITHOUT ROWID;
+INSERT INTO log_meta VALUES ('partitions', 1);
+INSERT INTO log_group_offsets VALUES ('g', 't', 0, 2);"
+    };
+}
+
+/// A log kept in SQLite a row per record (before record batches).
+const RECORD_PER_ROW_LAYOUT: &str = concat!(
+    "
 CREATE TABLE log_records (
     topic TEXT NOT NULL, partition_no INTEGER NOT NULL, log_offset INTEGER NOT NULL,
     record_key TEXT NOT NULL, payload BLOB NOT NULL, appended_at INTEGER NOT NULL,
     PRIMARY KEY (topic, partition_no, log_offset)
 ) WITHOUT ROWID;
-CREATE TABLE log_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE log_group_offsets (
-    group_id TEXT NOT NULL, topic TEXT NOT NULL, partition_no INTEGER NOT NULL,
-    next_offset INTEGER NOT NULL, PRIMARY KEY (group_id, topic, partition_no)
-) WITHOUT ROWID;
-INSERT INTO log_meta VALUES ('partitions', 1);
-INSERT INTO log_records VALUES ('t', 0, 0, 'k', X'30', 1), ('t', 0, 1, 'k', X'31', 1), ('t', 0, 2, 'k', X'32', 1);
-INSERT INTO log_group_offsets VALUES ('g', 't', 0, 2);";
+INSERT INTO log_records VALUES ('t', 0, 0, 'k', X'30', 1), ('t', 0, 1, 'k', X'31', 1), ('t', 0, 2, 'k', X'32', 1);",
+    sqlite_log_meta_and_groups!()
+);
 
-/// The tables of a log kept in SQLite in record batches: a version byte, then each record's
-/// key and payload after their little-endian `u32` lengths. Offsets 0 and 1 were pruned.
-const RECORD_BATCH_LAYOUT: &str = "
+/// A log kept in SQLite in record batches: a version byte, then each record's key and payload
+/// after their little-endian `u32` lengths. Offsets 0 and 1 were pruned.
+const RECORD_BATCH_LAYOUT: &str = concat!(
+    "
 CREATE TABLE log_batches (
     topic TEXT NOT NULL, partition_no INTEGER NOT NULL, base_offset INTEGER NOT NULL,
     last_offset INTEGER NOT NULL, appended_at INTEGER NOT NULL, records BLOB NOT NULL,
     PRIMARY KEY (topic, partition_no, last_offset)
 );
-CREATE TABLE log_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE log_group_offsets (
-    group_id TEXT NOT NULL, topic TEXT NOT NULL, partition_no INTEGER NOT NULL,
-    next_offset INTEGER NOT NULL, PRIMARY KEY (group_id, topic, partition_no)
-) WITHOUT ROWID;
-INSERT INTO log_meta VALUES ('partitions', 1);
-INSERT INTO log_batches VALUES
-    ('t', 0, 2, 2, 1, X'01010000006B0100000032');
-INSERT INTO log_group_offsets VALUES ('g', 't', 0, 2);";
+INSERT INTO log_batches VALUES ('t', 0, 2, 2, 1, X'01010000006B0100000032');",
+    sqlite_log_meta_and_groups!()
+);
 
 /// A log kept in SQLite at `events.db` with `tables`, and the log that takes it over, where `3`
 /// was then published.

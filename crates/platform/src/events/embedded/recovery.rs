@@ -38,6 +38,20 @@ pub(super) struct Active {
     pub snapshot_end: u64,
 }
 
+impl Active {
+    /// Segment `seq`, written up to `end`, its snapshot up to `snapshot_end`.
+    pub(super) fn new(seq: u64, file: Arc<File>, end: u64, snapshot_end: u64) -> Self {
+        Self {
+            seq,
+            file,
+            end,
+            zeroed: end,
+            torn_from: None,
+            snapshot_end,
+        }
+    }
+}
+
 pub(super) struct Opened {
     pub state: State,
     pub active: Active,
@@ -111,14 +125,7 @@ pub(super) fn open(dir: &Path, partitions: u32) -> anyhow::Result<Opened> {
     file.sync_all()?;
     Ok(Opened {
         state,
-        active: Active {
-            seq: last,
-            file,
-            end,
-            zeroed: end,
-            torn_from: None,
-            snapshot_end,
-        },
+        active: Active::new(last, file, end, snapshot_end),
         lock,
     })
 }
@@ -146,14 +153,7 @@ fn start(dir: &Path, partitions: u32, lock: File) -> anyhow::Result<Opened> {
     let end = bytes.len() as u64;
     Ok(Opened {
         state,
-        active: Active {
-            seq: 0,
-            file,
-            end,
-            zeroed: end,
-            torn_from: None,
-            snapshot_end: end,
-        },
+        active: Active::new(0, file, end, end),
         lock,
     })
 }

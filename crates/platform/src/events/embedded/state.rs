@@ -40,6 +40,16 @@ pub(super) struct PartitionLog {
     pub batches: VecDeque<Located>,
 }
 
+impl PartitionLog {
+    /// Makes `start` the first readable offset, and forgets the batches wholly before it.
+    fn start_at(&mut self, start: i64) {
+        self.start = start;
+        while self.batches.front().is_some_and(|b| b.last < start) {
+            self.batches.pop_front();
+        }
+    }
+}
+
 /// Where a batch lies: its segment and the byte its frame starts at.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Located {
@@ -79,10 +89,8 @@ impl State {
             Entry::Starts(marks) => {
                 for (topic, partition, start) in marks {
                     let log = self.log_mut(topic, *partition);
-                    log.start = log.start.max(*start);
-                    while log.batches.front().is_some_and(|b| b.last < log.start) {
-                        log.batches.pop_front();
-                    }
+                    let start = log.start.max(*start);
+                    log.start_at(start);
                 }
             }
         }
@@ -95,10 +103,7 @@ impl State {
         for (topic, partition, next, start) in &snapshot.logs {
             let log = self.log_mut(topic, *partition);
             log.next = log.next.max(*next);
-            log.start = *start;
-            while log.batches.front().is_some_and(|b| b.last < log.start) {
-                log.batches.pop_front();
-            }
+            log.start_at(*start);
         }
         self.groups = snapshot
             .groups

@@ -364,14 +364,7 @@ impl Appender {
             }
         };
         let end = bytes.len() as u64;
-        self.active = Active {
-            seq,
-            file: file.clone(),
-            end,
-            zeroed: end,
-            torn_from: None,
-            snapshot_end: end,
-        };
+        self.active = Active::new(seq, file.clone(), end, end);
         self.state_mut().files.insert(seq, file);
         Ok(())
     }
